@@ -1,0 +1,102 @@
+"""Settings: the one place that reads the environment."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///triage-bot.db"
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from the environment (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = SLACK_API_DEFAULT
+    database_url: str = DEFAULT_DATABASE_URL
+    port: int = Field(default=3000, ge=1, le=65535)
+    web_concurrency: int = Field(default=1, ge=1, le=64)
+    web_threads: int = Field(default=16, ge=1, le=512)
+    jira_url: str | None = None
+    jira_user: str | None = None
+    jira_api_token: SecretStr | None = None
+    oncall_slack_id: str | None = Field(
+        default=None, description="Slack user (U…/W…) or user group (S…) tagged on new incidents"
+    )
+    display_timezone: str = "UTC"
+    outbox_interval_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_has_scheme(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if value.startswith("postgres://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgres://")
+        if not value.startswith(("postgresql+psycopg://", "sqlite://")):
+            raise ValueError("must start with postgresql:// or sqlite:///")
+        return value
+
+    @field_validator("oncall_slack_id")
+    @classmethod
+    def _slack_id_shape(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if value[:1] not in {"U", "W", "S"} or not value.isalnum():
+            raise ValueError("must be a Slack user ID (U…) or user group ID (S…)")
+        return value
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA time zone such as Europe/London") from exc
+        return value
+
+    @cached_property
+    def display_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.display_timezone)
+
+    @property
+    def jira_configured(self) -> bool:
+        return bool(self.jira_url and self.jira_user and self.jira_api_token)
+
+    def missing_slack_credentials(self) -> list[str]:
+        """Names of the variables that HTTP mode needs and that are unset."""
+        missing = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
+        if self.slack_signing_secret is None:
+            missing.append("SLACK_SIGNING_SECRET")
+        return missing
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's report into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SettingsError(f"Invalid setting {variable}: {first['msg']}") from None

@@ -1,0 +1,57 @@
+"""Alembic environment: the URL comes from the caller's config or from Settings."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import pool
+
+from bot.config import load_settings
+from bot.db import make_engine
+from bot.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+LIBRARY_TABLES = {"slack_installations", "slack_bots", "slack_oauth_states"}
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Keep tables owned by libraries (slack_sdk's OAuth stores) out of autogenerate."""
+    return not (type_ == "table" and name in LIBRARY_TABLES)
+
+
+def database_url() -> str:
+    return config.get_main_option("sqlalchemy.url") or load_settings().database_url
+
+
+def run_offline() -> None:
+    context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run_with(connection)
+        return
+    engine = make_engine(database_url(), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        _run_with(connection)
+
+
+def _run_with(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_object=include_object,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

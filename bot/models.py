@@ -1,0 +1,208 @@
+"""ORM models. Times are UTC; every domain change appends an `Event` (the audit trail)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.db import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON().with_variant(JSONB(), "postgresql")}
+
+
+class Severity(enum.StrEnum):
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+
+class IncidentStatus(enum.StrEnum):
+    NEW = "new"
+    INVESTIGATING = "investigating"
+    ESCALATED = "escalated"
+    MITIGATED = "mitigated"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class ClientTier(enum.StrEnum):
+    PREMIUM = "premium"
+    STANDARD = "standard"
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    """Enums stored as short strings (no native PostgreSQL type) so migrations stay simple on both dialects."""
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True, doc="lower-cased name for lookups")
+    tier: Mapped[ClientTier] = mapped_column(_enum(ClientTier), default=ClientTier.STANDARD)
+    created_at: Mapped[datetime]
+
+    incidents: Mapped[list[Incident]] = relationship(back_populates="client")
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status_deadline", "status", "deadline_at"),
+        Index("ix_incidents_opened_at", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    severity: Mapped[Severity] = mapped_column(_enum(Severity))
+    status: Mapped[IncidentStatus] = mapped_column(_enum(IncidentStatus), default=IncidentStatus.NEW)
+    scope: Mapped[str | None] = mapped_column(String(20))
+    workflow: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100))
+    blocker: Mapped[str] = mapped_column(Text)
+    deadline_at: Mapped[datetime | None]
+    deadline_context: Mapped[str | None] = mapped_column(String(300))
+    channel_id: Mapped[str] = mapped_column(String(40), doc="channel where the incident was opened")
+    root_ts: Mapped[str | None] = mapped_column(String(40), doc="ts of the root message once posted")
+    reporter_id: Mapped[str] = mapped_column(String(40))
+    owner_id: Mapped[str | None] = mapped_column(String(40))
+    oncall_id: Mapped[str | None] = mapped_column(String(40), doc="who was paged when it opened")
+    lead_id: Mapped[str | None] = mapped_column(String(40))
+    is_major: Mapped[bool] = mapped_column(Boolean, default=False)
+    major_channel_id: Mapped[str | None] = mapped_column(String(40))
+    opened_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    mitigated_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    next_update_due_at: Mapped[datetime | None]
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    client: Mapped[Client] = relationship(back_populates="incidents", lazy="joined")
+    environment: Mapped[Environment | None] = relationship(
+        back_populates="incident", uselist=False, lazy="joined", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[Event]] = relationship(
+        back_populates="incident", order_by="Event.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def key(self) -> str:
+        """The human key shown in every message: INC-<number>."""
+        return f"INC-{self.id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
+
+
+class Environment(Base):
+    """The client's environment — the playbook's Immediate Action, recorded before troubleshooting."""
+
+    __tablename__ = "environments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+    file_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    file_size_text: Mapped[str | None] = mapped_column(String(50))
+    browser: Mapped[str | None] = mapped_column(String(100), doc="browser family, e.g. Chrome")
+    browser_version: Mapped[str | None] = mapped_column(String(50))
+    os: Mapped[str | None] = mapped_column(String(100))
+    started_text: Mapped[str | None] = mapped_column(String(300))
+    frequency: Mapped[str | None] = mapped_column(String(30))
+    already_tried: Mapped[str | None] = mapped_column(Text)
+
+    incident: Mapped[Incident] = relationship(back_populates="environment")
+
+
+class Event(Base):
+    """One audit-trail entry. Append-only: a correction is a new event that refers to the old one."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_incident_at", "incident_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    refers_to_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+
+    incident: Mapped[Incident] = relationship(back_populates="events")
+
+
+class OutboxMessage(Base):
+    """An outbound call that must not be lost: kept until delivered, retried with backoff."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    target: Mapped[str] = mapped_column(String(20), doc="slack or jira")
+    operation: Mapped[str] = mapped_column(String(60), doc="e.g. chat.postMessage")
+    purpose: Mapped[str] = mapped_column(String(40), doc="root_message, root_update, thread_reply, ...")
+    payload: Mapped[dict[str, Any]]
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class SlackDelivery(Base):
+    """Slack deliveries already handled, so a retried delivery (X-Slack-Retry-Num) is acknowledged, not redone."""
+
+    __tablename__ = "slack_deliveries"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
