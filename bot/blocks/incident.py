@@ -1,0 +1,145 @@
+"""Messages about one incident: the root message, thread replies, and the `/triage show` card."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+
+from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.domain.incidents import SEVERITY_MEANINGS, environment_details
+from bot.models import ClientTier, Event, Incident, Severity
+
+SEVERITY_ICONS = {Severity.SEV1: "🔴", Severity.SEV2: "🟠", Severity.SEV3: "🟡", Severity.SEV4: "🔵"}
+DEADLINE_CLOSE_SECONDS = 2 * 3600
+
+
+@dataclass(frozen=True)
+class Message:
+    """What chat.postMessage/chat.update need: notification text and blocks."""
+
+    text: str
+    blocks: Sequence[Block]
+
+    def as_args(self) -> dict[str, object]:
+        return {"text": self.text, "blocks": [b.to_dict() for b in self.blocks]}
+
+
+def client_label(incident: Incident) -> str:
+    star = " · ⭐ Premium" if incident.client.tier == ClientTier.PREMIUM else ""
+    return f"{escape_mrkdwn(incident.client.name)}{star}"
+
+
+def deadline_label(incident: Incident, *, now: datetime, zone: ZoneInfo) -> str:
+    if incident.deadline_at is None:
+        return "None given"
+    remaining = time_left(incident.deadline_at, now)
+    close = (incident.deadline_at - now).total_seconds() < DEADLINE_CLOSE_SECONDS
+    label = f"{slack_time(incident.deadline_at, zone)} ({'⏰ ' if close else ''}{remaining})"
+    if incident.deadline_context:
+        label += f"\n_{escape_mrkdwn(incident.deadline_context)}_"
+    return label
+
+
+def environment_line(incident: Incident) -> str:
+    """One line of what is known about the client's environment."""
+    details = environment_details(incident.environment)
+    details.pop("Already tried", None)
+    if not details:
+        return "Environment: not recorded yet"
+    return " · ".join(f"{label}: {escape_mrkdwn(value)}" for label, value in details.items())
+
+
+def headline(incident: Incident) -> str:
+    """Plain text, so nothing in it is ever parsed as a mention."""
+    return truncate(f"{SEVERITY_ICONS[incident.severity]} {incident.key} · {incident.title}", 150)
+
+
+def notification_text(incident: Incident) -> str:
+    return escape_mrkdwn(
+        f"{incident.key} {incident.severity.value} · {incident.client.name}: {incident.title} ({incident.status.value})"
+    )
+
+
+def _fields(incident: Incident, *, now: datetime, zone: ZoneInfo) -> list[MarkdownTextObject]:
+    owner = mention(incident.owner_id) if incident.owner_id else "_Unassigned_"
+    oncall = mention(incident.oncall_id) if incident.oncall_id else "_None configured_"
+    where = " / ".join(escape_mrkdwn(p) for p in (incident.workflow, incident.region) if p) or "_Not given_"
+    pairs = [
+        ("Status", incident.status.value.capitalize()),
+        ("Severity", f"{incident.severity.value} — {SEVERITY_MEANINGS[incident.severity]}"),
+        ("Client", client_label(incident)),
+        ("Deadline", deadline_label(incident, now=now, zone=zone)),
+        ("Owner", owner),
+        ("On-call", oncall),
+        ("Workflow / region", where),
+        ("Reported by", mention(incident.reporter_id)),
+    ]
+    return [MarkdownTextObject(text=f"*{label}*\n{value}") for label, value in pairs]
+
+
+def root_message(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Message:
+    """The incident's one channel message, edited in place as the incident changes."""
+    blocks: list[Block] = [
+        HeaderBlock(text=headline(incident)),
+        SectionBlock(fields=_fields(incident, now=now, zone=zone)),
+        SectionBlock(
+            text=f"*Blocker*\n>{truncate(escape_mrkdwn(incident.blocker), 2900).replace(chr(10), chr(10) + '>')}"
+        ),
+        ContextBlock(elements=[MarkdownTextObject(text=truncate(environment_line(incident), 2900))]),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(text=f"Opened {slack_time(incident.opened_at, zone)} · updates in the thread 🧵")
+            ]
+        ),
+    ]
+    return Message(text=notification_text(incident), blocks=blocks)
+
+
+def environment_reply(incident: Incident) -> Message:
+    """The first thread reply: everything the reporter recorded about the environment."""
+    details = environment_details(incident.environment)
+    lines = [f"*{label}:* {escape_mrkdwn(value)}" for label, value in details.items()]
+    body = (
+        "\n".join(lines) if lines else "_Nothing recorded yet — ask the client for file size, browser, OS and timing._"
+    )
+    text = f"📋 Environment recorded by {mention(incident.reporter_id)} for {incident.key}\n{body}"
+    return Message(text=truncate(text, 3000), blocks=[SectionBlock(text=truncate(text, 3000))])
+
+
+def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Message:
+    """Tags the on-call engineer with what they need to decide how fast to move."""
+    deadline = deadline_label(incident, now=now, zone=zone).replace("\n", " — ")
+    facts = f"*{incident.severity.value}* for {client_label(incident)} · deadline: {deadline}"
+    if incident.oncall_id:
+        text = f"📟 {mention(incident.oncall_id)} you are on call for *{incident.key}*. {facts}"
+    else:
+        text = (
+            f"📟 No on-call engineer is configured (set `ONCALL_SLACK_ID`). "
+            f"{mention(incident.reporter_id)}, please page someone directly. {facts}"
+        )
+    return Message(text=text, blocks=[SectionBlock(text=text)])
+
+
+def event_line(event: Event, zone: ZoneInfo) -> str:
+    actor = "🤖" if event.actor_id == "bot" else mention(event.actor_id)
+    return f"{slack_time(event.at, zone)} · {actor} · {escape_mrkdwn(truncate(event.summary, 300))}"
+
+
+def incident_card(
+    incident: Incident, *, events: Sequence[Event], pending_deliveries: Sequence[str], now: datetime, zone: ZoneInfo
+) -> list[Block]:
+    """`/triage show INC-n`: the root message's facts, the latest audit entries and anything undelivered."""
+    blocks = list(root_message(incident, now=now, zone=zone).blocks)
+    recent = events[-8:]
+    if recent:
+        trail = "\n".join(event_line(e, zone) for e in recent)
+        blocks += [DividerBlock(), SectionBlock(text=truncate(f"*Audit trail (latest {len(recent)})*\n{trail}", 3000))]
+    if pending_deliveries:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=truncate("⏳ " + "\n".join(pending_deliveries), 3000))])
+        )
+    return blocks

@@ -1,0 +1,196 @@
+"""The new-incident modal, and reading its submitted state back into a report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    CheckboxesElement,
+    DateTimePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks.ids import PREMIUM_OPTION_VALUE, CallbackId, NewIncidentBlock
+from bot.domain.incidents import (
+    FREQUENCIES,
+    SEVERITY_MEANINGS,
+    TEXT_LIMITS,
+    EnvironmentReport,
+    IncidentReport,
+    ReportField,
+)
+from bot.models import Severity
+
+B = NewIncidentBlock
+FIELD_BLOCKS: dict[ReportField, NewIncidentBlock] = {f: NewIncidentBlock(f.value) for f in ReportField}
+
+
+@dataclass(frozen=True)
+class ModalContext:
+    """What the modal carries from `/triage` to its submission."""
+
+    channel_id: str
+
+    def dump(self) -> str:
+        return json.dumps({"channel_id": self.channel_id})
+
+    @classmethod
+    def load(cls, private_metadata: str) -> ModalContext:
+        return cls(channel_id=json.loads(private_metadata)["channel_id"])
+
+
+def _text_input(
+    block: NewIncidentBlock,
+    label: str,
+    *,
+    placeholder: str | None = None,
+    hint: str | None = None,
+    multiline: bool = False,
+    optional: bool = True,
+) -> InputBlock:
+    limit = TEXT_LIMITS.get(ReportField(block.value))
+    return InputBlock(
+        block_id=block,
+        label=label,
+        optional=optional,
+        hint=hint,
+        element=PlainTextInputElement(action_id=block, placeholder=placeholder, multiline=multiline, max_length=limit),
+    )
+
+
+def severity_option(severity: Severity) -> Option:
+    return Option(value=severity.value, text=f"{severity.value} — {SEVERITY_MEANINGS[severity]}"[:75])
+
+
+def new_incident_modal(*, channel_id: str) -> View:
+    """The `/triage` form: who is affected, how badly, by when, and the client's environment."""
+    blocks = [
+        _text_input(B.CLIENT, "Client / account", placeholder="e.g. Hartley & Moss LLP", optional=False),
+        InputBlock(
+            block_id=B.PREMIUM,
+            label="Client tier",
+            optional=True,
+            element=CheckboxesElement(
+                action_id=B.PREMIUM, options=[Option(value=PREMIUM_OPTION_VALUE, text="Premium client")]
+            ),
+        ),
+        _text_input(B.TITLE, "Incident title", placeholder="e.g. Exhibit upload fails at 99%", optional=False),
+        InputBlock(
+            block_id=B.SEVERITY,
+            label="Severity",
+            element=StaticSelectElement(
+                action_id=B.SEVERITY,
+                placeholder="How bad is it?",
+                options=[severity_option(s) for s in Severity],
+                initial_option=severity_option(Severity.SEV2),
+            ),
+        ),
+        InputBlock(
+            block_id=B.DEADLINE,
+            label="Client's deadline (date and time)",
+            optional=True,
+            hint="Shown with a countdown on the incident. Leave empty if there is none.",
+            element=DateTimePickerElement(action_id=B.DEADLINE),
+        ),
+        _text_input(B.DEADLINE_CONTEXT, "What the deadline is", placeholder="court filing, major deployment, …"),
+        _text_input(
+            B.BLOCKER,
+            "The blocker, in the client's words",
+            multiline=True,
+            optional=False,
+            placeholder="What are they trying to do, and what happens instead?",
+        ),
+        _text_input(B.WORKFLOW, "Affected workflow", placeholder="e.g. document upload"),
+        _text_input(B.REGION, "Region", placeholder="e.g. eu-west"),
+        DividerBlock(),
+        HeaderBlock(text="Client environment"),
+        SectionBlock(text="_Record everything before troubleshooting begins._"),
+        _text_input(B.FILE_SIZE, "File size", placeholder="e.g. 250 MB", hint="250 MB, 1.2GB, 3 GiB or 800k"),
+        _text_input(B.BROWSER, "Browser and version", placeholder="e.g. Chrome 126"),
+        _text_input(B.OS, "Operating system", placeholder="e.g. Windows 11"),
+        _text_input(B.STARTED, "When it started", placeholder="e.g. today 09:40, right after the 2nd upload"),
+        InputBlock(
+            block_id=B.FREQUENCY,
+            label="How often it happens",
+            optional=True,
+            element=StaticSelectElement(
+                action_id=B.FREQUENCY,
+                placeholder="Choose one",
+                options=[Option(value=f, text=f.capitalize()) for f in FREQUENCIES],
+            ),
+        ),
+        _text_input(B.ALREADY_TRIED, "Already tried", multiline=True, placeholder="Retries, other browser, …"),
+    ]
+    return View(
+        type="modal",
+        callback_id=CallbackId.NEW_INCIDENT,
+        title="New incident",
+        submit="Open incident",
+        close="Cancel",
+        private_metadata=ModalContext(channel_id=channel_id).dump(),
+        blocks=blocks,
+    )
+
+
+def _state(values: dict[str, Any], block: NewIncidentBlock) -> dict[str, Any]:
+    return values.get(block, {}).get(block, {}) or {}
+
+
+def _typed(values: dict[str, Any], block: NewIncidentBlock) -> str | None:
+    value = _state(values, block).get("value")
+    return value if isinstance(value, str) else None
+
+
+def _selected(values: dict[str, Any], block: NewIncidentBlock) -> str | None:
+    option = _state(values, block).get("selected_option")
+    return option.get("value") if isinstance(option, dict) else None
+
+
+def _severity(value: str | None) -> Severity | None:
+    try:
+        return Severity(value) if value else None
+    except ValueError:
+        return None
+
+
+def read_new_incident(values: dict[str, Any]) -> IncidentReport:
+    """Turn a submitted `view.state.values` into a report (validation is the domain's job)."""
+    severity = _selected(values, B.SEVERITY)
+    epoch = _state(values, B.DEADLINE).get("selected_date_time")
+    premium = any(
+        o.get("value") == PREMIUM_OPTION_VALUE for o in _state(values, B.PREMIUM).get("selected_options") or []
+    )
+    return IncidentReport(
+        client_name=_typed(values, B.CLIENT),
+        premium=premium,
+        title=_typed(values, B.TITLE),
+        severity=_severity(severity),
+        deadline_at=datetime.fromtimestamp(int(epoch), UTC) if epoch is not None else None,
+        deadline_context=_typed(values, B.DEADLINE_CONTEXT),
+        blocker=_typed(values, B.BLOCKER),
+        workflow=_typed(values, B.WORKFLOW),
+        region=_typed(values, B.REGION),
+        environment=EnvironmentReport(
+            file_size=_typed(values, B.FILE_SIZE),
+            browser=_typed(values, B.BROWSER),
+            os=_typed(values, B.OS),
+            started=_typed(values, B.STARTED),
+            frequency=_selected(values, B.FREQUENCY),
+            already_tried=_typed(values, B.ALREADY_TRIED),
+        ),
+    )
+
+
+def field_errors(problems: dict[ReportField, str]) -> dict[str, str]:
+    """Domain problems keyed by the modal block that shows them (`response_action: errors`)."""
+    return {FIELD_BLOCKS[report_field].value: message for report_field, message in problems.items()}

@@ -1,0 +1,339 @@
+"""Opening and finding incidents: the playbook's first minutes, recorded before troubleshooting begins."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.domain.audit import record_event
+from bot.domain.errors import IncidentNotFound
+from bot.domain.sizes import format_file_size, parse_file_size
+from bot.models import Client, ClientTier, Environment, Incident, IncidentStatus, Severity
+
+SEVERITY_MEANINGS: dict[Severity, str] = {
+    Severity.SEV1: "Critical: the client is blocked and a deadline is at risk",
+    Severity.SEV2: "Major: a core workflow is degraded, no workaround yet",
+    Severity.SEV3: "Minor: impaired, but a workaround exists",
+    Severity.SEV4: "Low: a question, cosmetic issue or single report",
+}
+
+FREQUENCIES = ("every time", "intermittently", "happened once", "not sure")
+
+
+class ReportField(enum.StrEnum):
+    """The fields of a new-incident report, as the domain validates them."""
+
+    CLIENT = "client"
+    TITLE = "title"
+    SEVERITY = "severity"
+    DEADLINE = "deadline"
+    DEADLINE_CONTEXT = "deadline_context"
+    BLOCKER = "blocker"
+    WORKFLOW = "workflow"
+    REGION = "region"
+    FILE_SIZE = "file_size"
+    BROWSER = "browser"
+    OS = "os"
+    STARTED = "started"
+    FREQUENCY = "frequency"
+    ALREADY_TRIED = "already_tried"
+
+
+# Longest accepted text per field; chosen so the root message stays inside Slack's block limits.
+TEXT_LIMITS: dict[ReportField, int] = {
+    ReportField.CLIENT: 150,
+    ReportField.TITLE: 120,
+    ReportField.DEADLINE_CONTEXT: 200,
+    ReportField.BLOCKER: 2500,
+    ReportField.WORKFLOW: 100,
+    ReportField.REGION: 60,
+    ReportField.FILE_SIZE: 40,
+    ReportField.BROWSER: 80,
+    ReportField.OS: 80,
+    ReportField.STARTED: 200,
+    ReportField.ALREADY_TRIED: 2000,
+}
+
+
+@dataclass(frozen=True)
+class EnvironmentReport:
+    """The client's environment, as typed: the playbook's Immediate Action."""
+
+    file_size: str | None = None
+    browser: str | None = None
+    os: str | None = None
+    started: str | None = None
+    frequency: str | None = None
+    already_tried: str | None = None
+
+
+@dataclass(frozen=True)
+class IncidentReport:
+    client_name: str | None
+    title: str | None
+    severity: Severity | None
+    blocker: str | None
+    premium: bool = False
+    deadline_at: datetime | None = None
+    deadline_context: str | None = None
+    workflow: str | None = None
+    region: str | None = None
+    environment: EnvironmentReport = field(default_factory=EnvironmentReport)
+
+    def text_of(self, report_field: ReportField) -> str | None:
+        """The raw text the person typed into a field, wherever it lives in the report."""
+        env = self.environment
+        texts = {
+            ReportField.CLIENT: self.client_name,
+            ReportField.TITLE: self.title,
+            ReportField.DEADLINE_CONTEXT: self.deadline_context,
+            ReportField.BLOCKER: self.blocker,
+            ReportField.WORKFLOW: self.workflow,
+            ReportField.REGION: self.region,
+            ReportField.FILE_SIZE: env.file_size,
+            ReportField.BROWSER: env.browser,
+            ReportField.OS: env.os,
+            ReportField.STARTED: env.started,
+            ReportField.ALREADY_TRIED: env.already_tried,
+        }
+        return texts.get(report_field)
+
+
+@dataclass(frozen=True)
+class OpenedIncident:
+    incident: Incident
+    created: bool
+
+
+def validate_report(report: IncidentReport, *, now: datetime) -> dict[ReportField, str]:
+    """Problems per field, worded for the person who typed them; empty when the report can be opened."""
+    problems: dict[ReportField, str] = {}
+    required = {
+        ReportField.CLIENT: "Name the client or account.",
+        ReportField.TITLE: "Give the incident a short title.",
+        ReportField.BLOCKER: "Describe the blocker in the client's words.",
+    }
+    for report_field, message in required.items():
+        if not (report.text_of(report_field) or "").strip():
+            problems[report_field] = message
+    if report.severity is None:
+        problems[ReportField.SEVERITY] = "Choose a severity."
+    for report_field, limit in TEXT_LIMITS.items():
+        text = report.text_of(report_field)
+        if text is not None and len(text) > limit:
+            problems[report_field] = f"Keep this under {limit} characters (it has {len(text)})."
+    if report.deadline_at is not None and report.deadline_at <= now:
+        problems[ReportField.DEADLINE] = "The deadline is in the past. Pick a future date and time, or leave it empty."
+    size_text = report.environment.file_size
+    if size_text and size_text.strip() and ReportField.FILE_SIZE not in problems:
+        try:
+            parse_file_size(size_text)
+        except ValueError:
+            problems[ReportField.FILE_SIZE] = "Enter a size such as 250 MB, 1.2GB, 3 GiB or 800k."
+    freq = report.environment.frequency
+    if freq is not None and freq not in FREQUENCIES:
+        problems[ReportField.FREQUENCY] = "Choose how often it happens."
+    return problems
+
+
+_BROWSER = re.compile(r"^(?P<family>.*?)[\s/]*v?(?P<version>\d[\w.]*)\s*$")
+
+
+def split_browser(text: str) -> tuple[str, str | None]:
+    """`Chrome 126.0.1` -> ('Chrome', '126.0.1'); a browser with no version keeps its whole name."""
+    match = _BROWSER.match(text.strip())
+    if match and match.group("family"):
+        return match.group("family").strip(), match.group("version")
+    return text.strip(), None
+
+
+def _clean(text: str | None) -> str | None:
+    stripped = (text or "").strip()
+    return stripped or None
+
+
+def find_or_create_client(*, session: Session, name: str, premium: bool, now: datetime) -> Client:
+    """The client by case-insensitive name; marking it premium upgrades it, never downgrades it."""
+    name_key = name.strip().casefold()
+    client = session.scalar(select(Client).where(Client.name_key == name_key))
+    if client is None:
+        try:
+            with session.begin_nested():
+                client = Client(name=name.strip(), name_key=name_key, tier=ClientTier.STANDARD, created_at=now)
+                session.add(client)
+        except IntegrityError:
+            client = session.scalars(select(Client).where(Client.name_key == name_key)).one()
+    if premium and client.tier != ClientTier.PREMIUM:
+        client.tier = ClientTier.PREMIUM
+    return client
+
+
+def _environment_from(report: EnvironmentReport) -> Environment:
+    size_text = _clean(report.file_size)
+    browser_text = _clean(report.browser)
+    family, version = split_browser(browser_text) if browser_text else (None, None)
+    return Environment(
+        file_size_text=size_text,
+        file_size_bytes=parse_file_size(size_text) if size_text else None,
+        browser=family,
+        browser_version=version,
+        os=_clean(report.os),
+        started_text=_clean(report.started),
+        frequency=report.frequency,
+        already_tried=_clean(report.already_tried),
+    )
+
+
+def environment_details(environment: Environment | None) -> dict[str, str]:
+    """The recorded environment as label -> value, only what is known."""
+    if environment is None:
+        return {}
+    browser = " ".join(p for p in (environment.browser, environment.browser_version) if p)
+    size = environment.file_size_text
+    if environment.file_size_bytes is not None:
+        size = f"{environment.file_size_text} ({format_file_size(environment.file_size_bytes)})"
+    pairs = {
+        "File size": size,
+        "Browser": browser or None,
+        "OS": environment.os,
+        "Started": environment.started_text,
+        "Frequency": environment.frequency,
+        "Already tried": environment.already_tried,
+    }
+    return {label: value for label, value in pairs.items() if value}
+
+
+def open_incident(
+    *,
+    session: Session,
+    report: IncidentReport,
+    reporter_id: str,
+    channel_id: str,
+    oncall_id: str | None,
+    idempotency_key: str,
+    now: datetime,
+) -> OpenedIncident:
+    """Store a validated report as a new incident; the same idempotency key always yields the same incident."""
+    existing = session.scalar(select(Incident).where(Incident.idempotency_key == idempotency_key))
+    if existing is not None:
+        return OpenedIncident(existing, created=False)
+    try:
+        with session.begin_nested():
+            incident = _new_incident(session, report, reporter_id, channel_id, oncall_id, idempotency_key, now)
+    except IntegrityError:
+        duplicate = session.scalars(select(Incident).where(Incident.idempotency_key == idempotency_key)).one()
+        return OpenedIncident(duplicate, created=False)
+    return OpenedIncident(incident, created=True)
+
+
+def _new_incident(
+    session: Session,
+    report: IncidentReport,
+    reporter_id: str,
+    channel_id: str,
+    oncall_id: str | None,
+    idempotency_key: str,
+    now: datetime,
+) -> Incident:
+    assert report.client_name and report.title and report.severity and report.blocker, "validate_report first"
+    client = find_or_create_client(session=session, name=report.client_name, premium=report.premium, now=now)
+    incident = Incident(
+        title=report.title.strip(),
+        client=client,
+        severity=report.severity,
+        status=IncidentStatus.NEW,
+        workflow=_clean(report.workflow),
+        region=_clean(report.region),
+        blocker=report.blocker.strip(),
+        deadline_at=report.deadline_at,
+        deadline_context=_clean(report.deadline_context),
+        channel_id=channel_id,
+        reporter_id=reporter_id,
+        oncall_id=oncall_id,
+        opened_at=now,
+        updated_at=now,
+        idempotency_key=idempotency_key,
+        environment=_environment_from(report.environment),
+    )
+    session.add(incident)
+    session.flush()
+    _record_opening(session, incident, now)
+    return incident
+
+
+def _record_opening(session: Session, incident: Incident, now: datetime) -> None:
+    details = {
+        "client": incident.client.name,
+        "tier": incident.client.tier.value,
+        "title": incident.title,
+        "severity": incident.severity.value,
+        "blocker": incident.blocker,
+        "deadline_at": incident.deadline_at.isoformat() if incident.deadline_at else None,
+        "deadline_context": incident.deadline_context,
+        "workflow": incident.workflow,
+        "region": incident.region,
+        "channel_id": incident.channel_id,
+    }
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id=incident.reporter_id,
+        kind="opened",
+        summary=f"{incident.key} opened for {incident.client.name}: {incident.title}",
+        details=details,
+    )
+    environment = environment_details(incident.environment)
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id=incident.reporter_id,
+        kind="environment_recorded",
+        summary="Environment recorded: " + (", ".join(environment) if environment else "nothing given yet"),
+        details=environment,
+    )
+    if incident.oncall_id:
+        record_event(
+            session=session,
+            incident=incident,
+            at=now,
+            actor_id="bot",
+            kind="oncall_paged",
+            summary=f"On-call {incident.oncall_id} paged",
+            details={"oncall_id": incident.oncall_id},
+        )
+
+
+_KEY = re.compile(r"^\s*(?:inc-?)?(\d{1,9})\s*$", re.IGNORECASE)
+
+
+def parse_incident_key(reference: str) -> int | None:
+    """`INC-7`, `inc7` or `7` -> 7; anything else -> None."""
+    match = _KEY.match(reference)
+    return int(match.group(1)) if match else None
+
+
+def get_incident(*, session: Session, reference: str) -> Incident:
+    number = parse_incident_key(reference)
+    incident = session.get(Incident, number) if number is not None else None
+    if incident is None:
+        raise IncidentNotFound(reference.strip() or "(none given)")
+    return incident
+
+
+def list_open_incidents(*, session: Session, limit: int = 50) -> list[Incident]:
+    """Open incidents, the nearest deadline first; those with no deadline after, newest first."""
+    query = (
+        select(Incident)
+        .where(Incident.status.not_in([IncidentStatus.RESOLVED, IncidentStatus.CLOSED]))
+        .order_by(Incident.deadline_at.asc().nulls_last(), Incident.opened_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query).unique())
