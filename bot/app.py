@@ -1,0 +1,49 @@
+"""Build the Bolt app from Services and register every listener."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.context.respond import Respond
+
+from bot.listeners import register_listeners
+from bot.listeners.middleware import inject_services, skip_repeated_events
+from bot.services.container import Services
+
+logger = logging.getLogger(__name__)
+
+
+def handle_unexpected_error(error: Exception, body: dict[str, Any], respond: Respond | None) -> None:
+    """The one place unexpected errors end up: logged with a reference the person can quote."""
+    reference = uuid.uuid4().hex[:8]
+    logger.error(
+        "Unhandled error (ref %s) for a %s request", reference, body.get("type") or "slash command", exc_info=error
+    )
+    if respond is not None and body.get("response_url"):
+        try:
+            respond(
+                text=f"Something went wrong on my side (ref `{reference}`). Nothing you entered was lost; try again."
+            )
+        except Exception:
+            logger.warning("Could not tell the user about error ref %s", reference)
+
+
+def build_bolt_app(services: Services) -> App:
+    secret = services.settings.slack_signing_secret
+    if secret is None:
+        raise ValueError("SLACK_SIGNING_SECRET is required to verify Slack's requests")
+    app = App(
+        client=services.slack.client,
+        signing_secret=secret.get_secret_value(),
+        token_verification_enabled=False,
+        raise_error_for_unhandled_request=False,
+        process_before_response=False,
+    )
+    app.use(inject_services(services))
+    app.use(skip_repeated_events(services))
+    app.error(handle_unexpected_error)
+    register_listeners(app)
+    return app

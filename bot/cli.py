@@ -1,0 +1,126 @@
+"""`triage-bot`: run the bot and manage its database."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from bot.config import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Slack triage & escalation bot.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+NO_CREDENTIALS = (
+    "{missing} not set: create the Slack app from slack-app-manifest.yaml "
+    "(README, 'Create the Slack app') and set them in the environment or .env."
+)
+
+
+def fail(message: str) -> None:
+    """Stop with one clear line."""
+    console.print(f"[bold red]triage-bot:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from exc
+
+
+def configure_logging() -> None:
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def verify_slack_token(settings: Settings) -> None:
+    """Ask Slack (auth.test) before serving, so a wrong token is one line now, not a failure per request."""
+    from bot.integrations.slack import SlackCallError, SlackGateway, build_web_client
+
+    assert settings.slack_bot_token is not None
+    gateway = SlackGateway(
+        build_web_client(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    )
+    try:
+        gateway.call("auth.test", {})
+    except SlackCallError as exc:
+        fail(f"Slack did not accept SLACK_BOT_TOKEN at {settings.slack_api_url} ({exc.error}).")
+
+
+def migrate_or_exit(settings: Settings) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from bot.migrate import upgrade
+
+    try:
+        upgrade(settings.database_url)
+    except OperationalError as exc:
+        fail(f"Cannot reach the database in DATABASE_URL ({type(exc.orig).__name__}). Is it running?")
+
+
+@app.command()
+def run(
+    port: int | None = typer.Option(None, help="HTTP port (default: PORT or 3000)."),
+    host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
+    migrate: bool = typer.Option(True, help="Apply database migrations before starting."),
+) -> None:
+    """Start the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on /slack/events."""
+    configure_logging()
+    settings = settings_or_exit(**({"port": port} if port else {}))
+    missing = settings.missing_slack_credentials()
+    if missing:
+        fail(NO_CREDENTIALS.format(missing=" and ".join(missing) + (" is" if len(missing) == 1 else " are")))
+    if migrate:
+        migrate_or_exit(settings)
+    verify_slack_token(settings)
+    from bot.server import serve_http, serve_socket_mode
+
+    if settings.slack_app_token is not None:
+        console.print("triage-bot: Socket Mode", highlight=False)
+        serve_socket_mode(settings)
+    else:
+        console.print(f"triage-bot: serving http://{host}:{settings.port}/slack/events", highlight=False)
+        serve_http(settings, host=host, port=settings.port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from bot.migrate import upgrade
+
+    settings = settings_or_exit()
+    upgrade(settings.database_url, revision)
+    console.print(f"Database at {revision}.", highlight=False)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. base or 0001.")) -> None:
+    """Revert migrations down to REVISION."""
+    from bot.migrate import downgrade
+
+    settings = settings_or_exit()
+    downgrade(settings.database_url, revision)
+    console.print(f"Database at {revision}.", highlight=False)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the applied and the latest revision."""
+    from bot.db import make_engine
+    from bot.migrate import current_revision, head_revision
+
+    settings = settings_or_exit()
+    current = current_revision(make_engine(settings.database_url))
+    console.print(f"applied: {current or 'none'} · latest: {head_revision()}", highlight=False)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,78 @@
+"""`/triage` and its subcommands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+
+from bot.blocks.lists import help_blocks
+from bot.blocks.new_incident import new_incident_modal
+from bot.domain.errors import DomainError
+from bot.listeners.middleware import services_of
+from bot.services.container import Services
+from bot.services.incidents import incident_card_blocks, open_incidents_blocks
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    usage: str
+    description: str
+    answer: Callable[[Services, str], list[Block]]
+
+
+def _help(_services: Services, _args: str) -> list[Block]:
+    return help_blocks(
+        [("", "open a new incident (a form opens)")] + [(s.usage, s.description) for s in SUBCOMMANDS.values()]
+    )
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": Subcommand("help", "list these subcommands", _help),
+    "list": Subcommand(
+        "list", "open incidents, nearest deadline first (only you see it)", lambda s, _a: open_incidents_blocks(s)
+    ),
+    "show": Subcommand(
+        "show INC-7", "one incident: status, deadline, owner and its latest audit trail", incident_card_blocks
+    ),
+}
+
+
+def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
+    services = services_of(context)
+    name, _, args = (command.get("text") or "").strip().partition(" ")
+    if not name:
+        ack()
+        open_new_incident_modal(client, respond, trigger_id=command["trigger_id"], channel_id=command["channel_id"])
+        return
+    subcommand = SUBCOMMANDS.get(name.lower())
+    if subcommand is None:
+        ack(text=f"I don't know `{name[:40]}`. Try `/triage help`.")
+        return
+    try:
+        blocks = subcommand.answer(services, args.strip())
+    except DomainError as exc:
+        ack(text=str(exc))
+        return
+    ack(text=f"/triage {name}", blocks=blocks)
+
+
+def open_new_incident_modal(client: WebClient, respond: Respond, *, trigger_id: str, channel_id: str) -> None:
+    try:
+        client.views_open(trigger_id=trigger_id, view=new_incident_modal(channel_id=channel_id))
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        logger.warning("views.open failed: %s", error)
+        respond(text=f"I couldn't open the incident form ({error}). Please type `/triage` again.")
+
+
+def register(app: App) -> None:
+    app.command("/triage")(handle_triage)

@@ -1,0 +1,34 @@
+"""Everything a listener or a scheduled job needs, built once from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db import make_engine, make_session_factory
+from bot.integrations.outbox import OutboxDispatcher
+from bot.integrations.slack import SlackGateway, build_web_client
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    slack: SlackGateway
+    outbox: OutboxDispatcher
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Services:
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    slack = SlackGateway(build_web_client(token=token, base_url=settings.slack_api_url))
+    outbox = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock)
+    return Services(settings, clock, engine, session_factory, slack, outbox)
