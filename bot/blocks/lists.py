@@ -17,9 +17,7 @@ MAX_LISTED = 40
 
 def help_blocks(subcommands: Sequence[tuple[str, str]]) -> list[Block]:
     """One line per subcommand: usage and what it does."""
-    lines = "\n".join(
-        f"`/triage {usage}`".replace("/triage ` ", "/triage`") + f" — {what}" for usage, what in subcommands
-    )
+    lines = "\n".join(f"`{f'/triage {usage}'.strip()}` — {what}" for usage, what in subcommands)
     return [HeaderBlock(text="Triage bot"), SectionBlock(text=lines)]
 
 

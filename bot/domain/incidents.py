@@ -196,7 +196,7 @@ def environment_details(environment: Environment | None) -> dict[str, str]:
         return {}
     browser = " ".join(p for p in (environment.browser, environment.browser_version) if p)
     size = environment.file_size_text
-    if environment.file_size_bytes is not None:
+    if environment.file_size_bytes is not None and format_file_size(environment.file_size_bytes) != size:
         size = f"{environment.file_size_text} ({format_file_size(environment.file_size_bytes)})"
     pairs = {
         "File size": size,

@@ -1,0 +1,167 @@
+"""The outbox on real PostgreSQL, with a scripted Slack gateway standing in for the network."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import ManualClock
+from bot.db import unit_of_work
+from bot.integrations.outbox import OutboxDispatcher, backoff, enqueue_slack_call, undelivered_summary
+from bot.integrations.slack import SlackCallError, SlackGateway
+from bot.models import Incident, OutboxMessage, OutboxState
+from tests.integration.test_open_incident import _open
+
+
+class ScriptedSlack(SlackGateway):
+    """Answers like Slack; `failures` lists errors to raise on the next calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failures: list[SlackCallError] = []
+        self._ts = 0
+
+    def call(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append((operation, args))
+        if self.failures:
+            raise self.failures.pop(0)
+        self._ts += 1
+        return {"ok": True, "channel": args.get("channel"), "ts": f"1700000000.{self._ts:06d}"}
+
+
+def _queue_root_and_reply(factory: sessionmaker[Session], clock: ManualClock, incident_id: int) -> None:
+    with unit_of_work(factory) as session:
+        enqueue_slack_call(
+            session=session,
+            key="root",
+            operation="chat.postMessage",
+            args={"channel": "CSUPPORT", "text": "root"},
+            purpose="root_message",
+            now=clock.now(),
+            incident_id=incident_id,
+            records_root=True,
+        )
+        enqueue_slack_call(
+            session=session,
+            key="reply",
+            operation="chat.postMessage",
+            args={"text": "reply"},
+            purpose="oncall_page",
+            now=clock.now(),
+            incident_id=incident_id,
+            in_thread=True,
+        )
+
+
+def test_root_is_posted_then_replies_go_into_its_thread(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    incident_id = _open(session_factory, "view:1")
+    _queue_root_and_reply(session_factory, clock, incident_id)
+    slack = ScriptedSlack()
+    report = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock).deliver_due()
+    assert (report.sent, report.retrying) == (2, 0)
+    assert slack.calls[1] == (
+        "chat.postMessage",
+        {"text": "reply", "channel": "CSUPPORT", "thread_ts": "1700000000.000001"},
+    )
+    with unit_of_work(session_factory) as session:
+        assert session.get_one(Incident, incident_id).root_ts == "1700000000.000001"
+
+
+def test_a_failed_post_is_kept_and_retried_after_retry_after(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    incident_id = _open(session_factory, "view:1")
+    _queue_root_and_reply(session_factory, clock, incident_id)
+    slack = ScriptedSlack()
+    slack.failures = [SlackCallError("ratelimited", retryable=True, retry_after=30)]
+    dispatcher = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock)
+    report = dispatcher.deliver_due()
+    assert (report.sent, report.retrying, report.deferred) == (0, 1, 1), "the reply waits for its root"
+    with unit_of_work(session_factory) as session:
+        assert undelivered_summary(session=session, incident_id=incident_id)[0] == (
+            "Slack root message: pending — retrying (attempt 1, last error: ratelimited)"
+        )
+    clock.advance(timedelta(seconds=29))
+    assert dispatcher.deliver_due().sent == 0, "Retry-After is honoured"
+    clock.advance(timedelta(seconds=2))
+    assert dispatcher.deliver_due().sent == 2
+    assert [op for op, _ in slack.calls].count("chat.postMessage") == 3
+
+
+def test_a_permanent_error_is_marked_failed_with_a_hint(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    incident_id = _open(session_factory, "view:1")
+    _queue_root_and_reply(session_factory, clock, incident_id)
+    slack = ScriptedSlack()
+    slack.failures = [SlackCallError("channel_not_found", retryable=False)]
+    OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock).deliver_due()
+    with unit_of_work(session_factory) as session:
+        lines = undelivered_summary(session=session, incident_id=incident_id)
+    assert (
+        lines[0]
+        == "Slack root message: failed — channel_not_found: the channel is gone or private: invite the bot to it"
+    )
+
+
+def test_not_in_channel_joins_the_channel_then_posts(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    incident_id = _open(session_factory, "view:1")
+    _queue_root_and_reply(session_factory, clock, incident_id)
+    slack = ScriptedSlack()
+    slack.failures = [SlackCallError("not_in_channel", retryable=False)]
+    assert OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock).deliver_due().sent == 2
+    assert [op for op, _ in slack.calls][:3] == ["chat.postMessage", "conversations.join", "chat.postMessage"]
+
+
+def test_enqueueing_the_same_key_twice_stores_one_call(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    for _ in range(2):
+        with unit_of_work(session_factory) as session:
+            enqueue_slack_call(
+                session=session,
+                key="k",
+                operation="chat.postMessage",
+                args={"channel": "C", "text": "x"},
+                purpose="thread_reply",
+                now=clock.now(),
+            )
+    with unit_of_work(session_factory) as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_concurrent_dispatchers_send_each_message_exactly_once(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    with unit_of_work(session_factory) as session:
+        for n in range(60):
+            enqueue_slack_call(
+                session=session,
+                key=f"m{n}",
+                operation="chat.postMessage",
+                args={"channel": "C", "text": str(n)},
+                purpose="thread_reply",
+                now=clock.now(),
+            )
+    slack = ScriptedSlack()
+    dispatchers = [OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reports = list(pool.map(lambda d: d.deliver_due(), dispatchers))
+    assert sum(r.sent for r in reports) == 60
+    assert sorted(int(args["text"]) for _, args in slack.calls) == list(range(60))
+    with unit_of_work(session_factory) as session:
+        assert {m.state for m in session.scalars(select(OutboxMessage))} == {OutboxState.SENT}
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff(n, None).total_seconds() for n in (1, 2, 3)] == [5, 10, 20]
+    assert backoff(20, None) == timedelta(minutes=15)
+    assert backoff(1, 60).total_seconds() == 60

@@ -1,0 +1,30 @@
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from bot.blocks.text import escape_mrkdwn, humanize_duration, mention, slack_time, time_left
+from tests.conftest import T0
+
+
+def test_typed_mentions_and_links_become_inert_text() -> None:
+    typed = "<!channel> ping <@U123> and <https://evil.example|click> & more"
+    assert (
+        escape_mrkdwn(typed) == "&lt;!channel&gt; ping &lt;@U123&gt; and &lt;https://evil.example|click&gt; &amp; more"
+    )
+
+
+def test_mentions_for_users_and_groups() -> None:
+    assert mention("U123") == "<@U123>"
+    assert mention("S0ONCALL") == "<!subteam^S0ONCALL>"
+
+
+def test_durations_read_like_a_person_would_say_them() -> None:
+    assert humanize_duration(timedelta(hours=1, minutes=55)) == "1 h 55 min"
+    assert humanize_duration(timedelta(days=1, hours=3)) == "1 d 3 h"
+    assert humanize_duration(timedelta(seconds=30)) == "less than a minute"
+    assert time_left(T0 + timedelta(hours=2), T0) == "in 2 h"
+    assert time_left(T0 - timedelta(minutes=5), T0) == "passed 5 min ago"
+
+
+def test_times_render_in_each_viewers_zone_with_a_fallback() -> None:
+    rendered = slack_time(T0, ZoneInfo("Europe/London"))
+    assert rendered == f"<!date^{int(T0.timestamp())}^{{date_short_pretty}} {{time}}|Mon 30 Nov 09:00 GMT>"
