@@ -54,8 +54,8 @@ def environment_line(incident: Incident) -> str:
 
 
 def headline(incident: Incident) -> str:
-    """Plain text, so nothing in it is ever parsed as a mention."""
-    return truncate(f"{SEVERITY_ICONS[incident.severity]} {incident.key} · {incident.title}", 150)
+    """The header: plain text (never parsed for mentions), escaped like every other typed text."""
+    return truncate(f"{SEVERITY_ICONS[incident.severity]} {incident.key} · {escape_mrkdwn(incident.title)}", 150)
 
 
 def notification_text(incident: Incident) -> str:

@@ -66,13 +66,11 @@ class RunningServer:
 
 def start_background_server(wsgi_app: WSGIApplication, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve ``wsgi_app`` on ``host:port`` (0 = any free port) from a daemon thread."""
-    server = make_server(
-        host, port, wsgi_app, server_class=ThreadingWSGIServer, handler_class=QuietRequestHandler
-    )
+    server = make_server(host, port, wsgi_app, server_class=ThreadingWSGIServer, handler_class=QuietRequestHandler)
     assert isinstance(server, ThreadingWSGIServer)
     thread = threading.Thread(
         target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
+        kwargs={"poll_interval": 0.02},
         name=f"wsgi-server-{server.server_port}",
         daemon=True,
     )

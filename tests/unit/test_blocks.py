@@ -106,10 +106,10 @@ def test_root_message_shows_the_state_and_never_lets_typed_text_ping() -> None:
     payload = json.dumps(message.as_args(), ensure_ascii=False)
     assert message.blocks[0].to_dict()["text"] == {
         "type": "plain_text",
-        "text": "🔴 INC-7 · Exhibit upload fails <!channel>",
+        "text": "🔴 INC-7 · Exhibit upload fails &lt;!channel&gt;",
         "emoji": True,
     }
-    for raw in ("<@U999>", "<https://evil.example|click here>"):
+    for raw in ("<!channel>", "<@U999>", "<https://evil.example|click here>"):
         assert raw not in payload
     assert "&lt;@U999&gt;" in payload and "&lt;https://evil.example|click here&gt;" in payload
     fields = {f["text"].split("\n", 1)[0]: f["text"].split("\n", 1)[1] for f in message.blocks[1].to_dict()["fields"]}

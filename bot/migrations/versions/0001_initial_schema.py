@@ -156,9 +156,7 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Integer(), nullable=True),
         sa.Column(
             "state",
-            sa.Enum(
-                "pending", "sent", "failed", "superseded", name="outboxstate", native_enum=False, length=20
-            ),
+            sa.Enum("pending", "sent", "failed", "superseded", name="outboxstate", native_enum=False, length=20),
             nullable=False,
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),

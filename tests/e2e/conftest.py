@@ -1,0 +1,76 @@
+"""End-to-end: the real Bolt app over HTTP, its Web API pointed at the emulator, requests signed as Slack signs them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.app import build_bolt_app
+from bot.clock import ManualClock
+from bot.config import load_settings
+from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.platform import SlackPlatform
+from bot.sandbox.wsgi_server import RunningServer, start_background_server
+from bot.services.container import Services, build_services
+from bot.web import WebApp
+
+SIGNING_SECRET = "e2e-signing-secret"
+AGENT, ONCALL = "UAGENT", "UONCALL"
+SUPPORT = "CSUPPORT"
+
+
+@dataclass
+class Stack:
+    emulator: SlackEmulator
+    platform: SlackPlatform
+    services: Services
+    clock: ManualClock
+    bot_url: str
+
+    def root_messages(self) -> list[dict[str, Any]]:
+        return self.emulator.messages(SUPPORT)
+
+    def wait_for_thread(self, count: int) -> list[dict[str, Any]]:
+        """The first root message's replies, once there are `count` of them."""
+
+        def thread() -> list[dict[str, Any]] | None:
+            roots = self.root_messages()
+            replies = self.emulator.replies(SUPPORT, roots[0]["ts"]) if roots else []
+            return replies if len(replies) >= count else None
+
+        result: list[dict[str, Any]] = self.emulator.wait_for(thread)
+        return result
+
+
+def start_stack(
+    database_url: str, engine: Engine, clock: ManualClock, **settings: Any
+) -> tuple[Stack, list[RunningServer]]:
+    emulator = SlackEmulator()
+    emulator.add_user(AGENT, "agent", real_name="Sam Support")
+    emulator.add_user(ONCALL, "oncall", real_name="Olu Oncall")
+    emulator.add_channel("support", id=SUPPORT, members=[AGENT, ONCALL, emulator.bot_user_id])
+    api = emulator.serve()
+    config = load_settings(
+        slack_bot_token=emulator.bot_token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=f"{api.url}/api/",
+        database_url=database_url,
+        oncall_slack_id=ONCALL,
+        **settings,
+    )
+    services = build_services(config, clock=clock, engine=engine)
+    bot = start_background_server(WebApp(build_bolt_app(services), services))
+    platform = SlackPlatform(emulator, f"{bot.url}/slack/events", SIGNING_SECRET)
+    return Stack(emulator, platform, services, clock, bot.url), [bot, api]
+
+
+@pytest.fixture
+def stack(database_url: str, clean_db: Engine, clock: ManualClock) -> Iterator[Stack]:
+    running, servers = start_stack(database_url, clean_db, clock)
+    yield running
+    for server in servers:
+        server.stop()

@@ -1,0 +1,99 @@
+"""Subcommands, request verification, events and health, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+from bot.app import build_bolt_app
+from bot.clock import ManualClock
+from bot.config import load_settings
+from bot.models import Incident
+from bot.sandbox.wsgi_server import start_background_server
+from bot.services.container import build_services
+from bot.web import WebApp
+from tests.e2e.conftest import AGENT, SIGNING_SECRET, SUPPORT, Stack
+from tests.e2e.test_open_incident_flow import count, filled_form, open_modal
+
+
+def ask(stack: Stack, text: str) -> str:
+    """Send `/triage <text>` and return the ephemeral answer the user sees (text and blocks)."""
+    before = len(stack.emulator.ephemerals(SUPPORT, AGENT))
+    assert stack.platform.slash_command(AGENT, SUPPORT, text=text).status == 200
+    shown = stack.emulator.ephemerals(SUPPORT, AGENT)
+    assert len(shown) == before + 1, "exactly one ephemeral answer"
+    return json.dumps(shown[-1], ensure_ascii=False)
+
+
+def test_help_lists_every_subcommand(stack: Stack) -> None:
+    text = ask(stack, "help")
+    for usage in ("`/triage`", "`/triage help`", "`/triage list`", "`/triage show INC-7`"):
+        assert usage in text
+    assert stack.emulator.messages(SUPPORT) == [], "help is only shown to the person who asked"
+
+
+def test_list_and_show_answer_from_the_stored_incidents(stack: Stack) -> None:
+    assert "No open incidents" in ask(stack, "list")
+    modal = open_modal(stack)
+    stack.platform.submit_view(modal["id"], AGENT, filled_form())
+    stack.wait_for_thread(2)
+    listed = ask(stack, "list")
+    assert (
+        "*INC-1* SEV1 · Hartley &amp; Moss LLP · Exhibit upload fails at 99% · deadline in 2 h (court filing)" in listed
+    )
+    shown = ask(stack, "show inc-1")
+    assert "INC-1 · Exhibit upload fails at 99%" in shown and "Audit trail (latest 3)" in shown
+    assert "There is no incident INC-42. `/triage list` shows the open ones." in ask(stack, "show INC-42")
+
+
+def test_an_unknown_subcommand_points_at_help(stack: Stack) -> None:
+    assert "I don't know `frobnicate`. Try `/triage help`." in ask(stack, "frobnicate now")
+
+
+def test_bad_signatures_and_stale_timestamps_are_refused(stack: Stack) -> None:
+    forged = stack.platform.slash_command(AGENT, SUPPORT, bad_signature=True)
+    stale = stack.platform.slash_command(AGENT, SUPPORT, timestamp=time.time() - 6 * 60)
+    assert (forged.status, stale.status) == (401, 401)
+    assert stack.emulator.calls("views.open") == []
+    modal = open_modal(stack)
+    forged_submit = stack.platform.submit_view(modal["id"], AGENT, filled_form(), bad_signature=True)
+    assert forged_submit.status == 401
+    assert count(stack, Incident) == 0
+
+
+def test_mentions_are_answered_once_even_when_slack_redelivers(stack: Stack) -> None:
+    said = stack.emulator.post_user_message(SUPPORT, AGENT, "<@UBOT> help")
+    event = {"type": "app_mention", "user": AGENT, "text": said["text"], "channel": SUPPORT, "ts": said["ts"]}
+    first = stack.platform.send_event(event)
+    again = stack.platform.redeliver(first, retry_num=1)
+    assert (first.status, again.status) == (200, 200)
+    stack.emulator.wait_for(lambda: stack.emulator.replies(SUPPORT, said["ts"]))
+    time.sleep(0.3)  # give a wrongly repeated answer the chance to show up
+    replies = stack.emulator.replies(SUPPORT, said["ts"])
+    assert len(replies) == 1 and "/triage" in replies[0]["text"]
+
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_healthz_reports_the_database(stack: Stack) -> None:
+    assert _get(f"{stack.bot_url}/healthz") == (200, {"status": "ok", "database": "ok"})
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(clock: ManualClock) -> None:
+    settings = load_settings(
+        slack_bot_token="xoxb-x",
+        slack_signing_secret=SIGNING_SECRET,
+        database_url="postgresql://nobody@127.0.0.1:1/none",
+        slack_api_url="http://127.0.0.1:1/api/",
+    )
+    services = build_services(settings, clock=clock)
+    with start_background_server(WebApp(build_bolt_app(services), services)) as server:
+        assert _get(f"{server.url}/healthz") == (503, {"status": "degraded", "database": "unreachable"})
