@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -41,6 +42,11 @@ def build_bolt_app(services: Services) -> App:
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
         process_before_response=False,
+        # Listeners keep their thread after ack() while they post to Slack; Bolt's default of 5 threads
+        # would make new requests wait for a free one before they can even be acknowledged.
+        listener_executor=ThreadPoolExecutor(
+            max_workers=services.settings.listener_threads, thread_name_prefix="bolt-listener"
+        ),
     )
     app.use(inject_services(services))
     app.use(skip_repeated_events(services))

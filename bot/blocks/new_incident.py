@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -72,8 +73,21 @@ def severity_option(severity: Severity) -> Option:
     return Option(value=severity.value, text=f"{severity.value} — {SEVERITY_MEANINGS[severity]}"[:75])
 
 
-def new_incident_modal(*, channel_id: str) -> View:
-    """The `/triage` form: who is affected, how badly, by when, and the client's environment."""
+def new_incident_modal(*, channel_id: str) -> dict[str, Any]:
+    """The `/triage` form: who is affected, how badly, by when, and the client's environment.
+
+    Only the channel differs between calls, so the view is built and validated once and reused:
+    this is on the path every `/triage` takes while other requests wait for their acknowledgement.
+    """
+    return {**_modal_template(), "private_metadata": ModalContext(channel_id=channel_id).dump()}
+
+
+@lru_cache(maxsize=1)
+def _modal_template() -> dict[str, Any]:
+    return _new_incident_view().to_dict()
+
+
+def _new_incident_view() -> View:
     blocks = [
         _text_input(B.CLIENT, "Client / account", placeholder="e.g. Hartley & Moss LLP", optional=False),
         InputBlock(
@@ -137,7 +151,6 @@ def new_incident_modal(*, channel_id: str) -> View:
         title="New incident",
         submit="Open incident",
         close="Cancel",
-        private_metadata=ModalContext(channel_id=channel_id).dump(),
         blocks=blocks,
     )
 

@@ -15,7 +15,6 @@ Realism notes (deliberate, to catch bugs that real Slack would surface):
 from __future__ import annotations
 
 import base64
-import copy
 import itertools
 import json
 import logging
@@ -46,6 +45,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (everything the emulator stores is JSON): much faster than copy.deepcopy."""
+    return json.loads(json.dumps(value))
+
 Handler = Callable[[JsonDict], JsonDict]
 Clock = Callable[[], float]
 
@@ -212,7 +216,7 @@ def _paginate(items: Sequence[JsonDict], args: JsonDict, key: str) -> JsonDict:
     page = list(items[start : start + limit])
     more = start + limit < len(items)
     return {
-        key: copy.deepcopy(page),
+        key: json_copy(page),
         "has_more": more,
         "response_metadata": {"next_cursor": _encode_cursor(start + limit) if more else ""},
     }
@@ -392,7 +396,7 @@ class SlackEmulator:
         self._triggers: dict[str, _Trigger] = {}
         self._hooks: dict[str, _ResponseHook] = {}
         self._faults: dict[str, list[_Fault]] = {}
-        self._calls: list[Call] = []
+        self._calls: list[tuple[str, str]] = []  # (method, JSON of [args, response]), decoded when read
         self._handlers: dict[str, Handler] = self._build_handlers()
         self.add_user(bot_user_id, bot_name, real_name=bot_name, is_bot=True)
 
@@ -518,7 +522,7 @@ class SlackEmulator:
         }
         with self._lock:
             self._users[id] = user
-            return copy.deepcopy(user)
+            return json_copy(user)
 
     def add_channel(
         self,
@@ -560,7 +564,7 @@ class SlackEmulator:
         group["user_count"] = len(group["users"])
         with self._lock:
             self._usergroups[id] = group
-            return copy.deepcopy(group)
+            return json_copy(group)
 
     def new_trigger_id(self, user_id: str | None = None) -> str:
         """Issue a trigger_id (valid for ``trigger_ttl_seconds``), optionally bound to a user."""
@@ -592,7 +596,7 @@ class SlackEmulator:
                 self._add_reply(channel, thread_ts, message, broadcast=False)
             else:
                 self._add_top_level(channel, message)
-            return copy.deepcopy(message)
+            return json_copy(message)
 
     # ---------------------------------------------------------------- fault injection
 
@@ -635,28 +639,28 @@ class SlackEmulator:
     def calls(self, method: str | None = None) -> list[Call]:
         """Recorded Web API calls, oldest first, optionally filtered by method."""
         with self._lock:
-            return [c for c in self._calls if method is None or c.method == method]
+            return [Call(m, *json.loads(recorded)) for m, recorded in self._calls if method is None or m == method]
 
     def messages(self, channel_id: str) -> list[JsonDict]:
         """Top-level messages (incl. thread broadcasts) of a channel, oldest first."""
         with self._lock:
-            return copy.deepcopy(self._channel_for_helper(channel_id).messages)
+            return json_copy(self._channel_for_helper(channel_id).messages)
 
     def replies(self, channel_id: str, thread_ts: str) -> list[JsonDict]:
         """Replies in a thread (without the parent), oldest first."""
         with self._lock:
-            return copy.deepcopy(self._channel_for_helper(channel_id).threads.get(thread_ts, []))
+            return json_copy(self._channel_for_helper(channel_id).threads.get(thread_ts, []))
 
     def message(self, channel_id: str, ts: str) -> JsonDict | None:
         """A single message (top-level or reply) by ts."""
         with self._lock:
             found = self._channel_for_helper(channel_id).index.get(ts)
-            return copy.deepcopy(found) if found else None
+            return json_copy(found) if found else None
 
     def ephemerals(self, channel_id: str | None = None, user: str | None = None) -> list[JsonDict]:
         """Ephemeral messages shown so far, optionally filtered by channel and/or user."""
         with self._lock:
-            return copy.deepcopy(
+            return json_copy(
                 [
                     e
                     for e in self._ephemerals
@@ -668,12 +672,12 @@ class SlackEmulator:
         """A stored view (open, closed or home) by id."""
         with self._lock:
             found = self._views.get(view_id)
-            return copy.deepcopy(found) if found else None
+            return json_copy(found) if found else None
 
     def modal_stack(self, user_id: str) -> list[JsonDict]:
         """The user's open modals, root first."""
         with self._lock:
-            return [copy.deepcopy(self._views[v]) for v in self._stacks.get(user_id, [])]
+            return [json_copy(self._views[v]) for v in self._stacks.get(user_id, [])]
 
     def current_modal(self, user_id: str) -> JsonDict | None:
         """The top of the user's modal stack, if any."""
@@ -689,7 +693,7 @@ class SlackEmulator:
         """The App Home view published for the user."""
         with self._lock:
             view_id = self._homes.get(user_id)
-            return copy.deepcopy(self._views[view_id]) if view_id else None
+            return json_copy(self._views[view_id]) if view_id else None
 
     def channel(self, channel_id: str) -> JsonDict | None:
         """conversations.info shape of a channel plus its ``members`` list."""
@@ -707,7 +711,7 @@ class SlackEmulator:
         """users.info shape of a user."""
         with self._lock:
             found = self._users.get(user_id)
-            return copy.deepcopy(found) if found else None
+            return json_copy(found) if found else None
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
         """Poll ``predicate`` (real time) until it returns something truthy, and return that."""
@@ -739,12 +743,12 @@ class SlackEmulator:
     def push_modal(self, user_id: str, spec: JsonDict) -> JsonDict:
         """Push a view on the user's stack (``response_action: push``)."""
         with self._lock:
-            return copy.deepcopy(self._push(user_id, spec))
+            return json_copy(self._push(user_id, spec))
 
     def replace_view(self, view_id: str, spec: JsonDict) -> JsonDict:
         """Replace a view's content in place (``response_action: update``)."""
         with self._lock:
-            return copy.deepcopy(self._replace_view(self._views_or_fail(view_id), spec))
+            return json_copy(self._replace_view(self._views_or_fail(view_id), spec))
 
     def set_view_errors(self, view_id: str, errors: JsonDict) -> None:
         """Store ``response_action: errors`` on the view."""
@@ -799,7 +803,7 @@ class SlackEmulator:
 
     def _record(self, method: str, args: JsonDict, result: ApiResult) -> ApiResult:
         with self._lock:
-            self._calls.append(Call(method, copy.deepcopy(args), copy.deepcopy(result.body)))
+            self._calls.append((method, json.dumps([args, result.body])))
         return result
 
     def _dispatch(self, method: str, args: JsonDict, token: str | None) -> ApiResult:
@@ -928,7 +932,7 @@ class SlackEmulator:
 
     def _normalize_blocks(self, blocks: list[JsonDict]) -> list[JsonDict]:
         """Deep-copy blocks, filling in block_id / action_id the way Slack generates them."""
-        result = copy.deepcopy(blocks)
+        result = json_copy(blocks)
         for block in result:
             block.setdefault("block_id", self._generated_id())
             for element in _iter_block_elements(block):
@@ -945,7 +949,7 @@ class SlackEmulator:
             content["blocks"] = self._normalize_blocks(blocks)
         for key in ("attachments", "metadata"):
             if args.get(key) is not None:
-                content[key] = copy.deepcopy(args[key])
+                content[key] = json_copy(args[key])
         if not (content.get("text") or content.get("blocks") or content.get("attachments")):
             raise SlackApiFailure("no_text")
         if not partial:
@@ -1046,7 +1050,7 @@ class SlackEmulator:
             self._add_reply(channel, str(thread_ts), message, broadcast=_truthy(args.get("reply_broadcast")))
         else:
             self._add_top_level(channel, message)
-        return {"channel": channel.id, "ts": message["ts"], "message": copy.deepcopy(message)}
+        return {"channel": channel.id, "ts": message["ts"], "message": json_copy(message)}
 
     def _chat_update(self, args: JsonDict) -> JsonDict:
         channel = self._writable_channel(args.get("channel"))
@@ -1059,7 +1063,7 @@ class SlackEmulator:
             "channel": channel.id,
             "ts": message["ts"],
             "text": message.get("text", ""),
-            "message": copy.deepcopy(message),
+            "message": json_copy(message),
         }
 
     def _chat_post_ephemeral(self, args: JsonDict) -> JsonDict:
@@ -1116,11 +1120,11 @@ class SlackEmulator:
             "callback_id": str(spec.get("callback_id", "")),
             "state": {"values": {}},
             "hash": self._new_hash(),
-            "title": copy.deepcopy(spec.get("title")),
+            "title": json_copy(spec.get("title")),
             "clear_on_close": bool(spec.get("clear_on_close", False)),
             "notify_on_close": bool(spec.get("notify_on_close", False)),
-            "close": copy.deepcopy(spec.get("close")),
-            "submit": copy.deepcopy(spec.get("submit")),
+            "close": json_copy(spec.get("close")),
+            "submit": json_copy(spec.get("submit")),
             "previous_view_id": previous_view_id,
             "root_view_id": root_view_id,
             "app_id": self.app_id,
@@ -1160,13 +1164,13 @@ class SlackEmulator:
         view = self._create_view(spec, root_view_id=None, previous_view_id=None)
         trigger.used = True
         self._stacks[trigger.user_id or ANONYMOUS_USER] = [view["id"]]
-        return {"view": copy.deepcopy(view)}
+        return {"view": json_copy(view)}
 
     def _views_push(self, args: JsonDict) -> JsonDict:
         trigger = self._check_trigger(args.get("trigger_id"))
         view = self._push(trigger.user_id or ANONYMOUS_USER, self._view_arg(args, ("modal",)))
         trigger.used = True
-        return {"view": copy.deepcopy(view)}
+        return {"view": json_copy(view)}
 
     def _view_for_update(self, args: JsonDict) -> JsonDict:
         if args.get("view_id"):
@@ -1182,7 +1186,7 @@ class SlackEmulator:
         if args.get("hash") and args["hash"] != current["hash"]:
             raise SlackApiFailure("hash_conflict")
         spec = _required(args, "view")
-        return {"view": copy.deepcopy(self._replace_view(current, spec))}
+        return {"view": json_copy(self._replace_view(current, spec))}
 
     def _views_publish(self, args: JsonDict) -> JsonDict:
         user = self._user_or_fail(args.get("user_id"))
@@ -1191,16 +1195,16 @@ class SlackEmulator:
         if current_id is None:
             view = self._create_view(spec, root_view_id=None, previous_view_id=None)
             self._homes[user["id"]] = view["id"]
-            return {"view": copy.deepcopy(view)}
+            return {"view": json_copy(view)}
         current = self._views[current_id]
         if args.get("hash") and args["hash"] != current["hash"]:
             raise SlackApiFailure("hash_conflict")
-        return {"view": copy.deepcopy(self._replace_view(current, spec))}
+        return {"view": json_copy(self._replace_view(current, spec))}
 
     # ---------------------------------------------------------------- users / usergroups
 
     def _users_info(self, args: JsonDict) -> JsonDict:
-        return {"user": copy.deepcopy(self._user_or_fail(args.get("user")))}
+        return {"user": json_copy(self._user_or_fail(args.get("user")))}
 
     def _users_list(self, args: JsonDict) -> JsonDict:
         page = _paginate(list(self._users.values()), args, "members")
@@ -1212,11 +1216,11 @@ class SlackEmulator:
         found = next((u for u in self._users.values() if u["profile"].get("email", "").lower() == email), None)
         if not email or found is None:
             raise SlackApiFailure("users_not_found")
-        return {"user": copy.deepcopy(found)}
+        return {"user": json_copy(found)}
 
     def _usergroups_list(self, args: JsonDict) -> JsonDict:
         include_users = _truthy(args.get("include_users"))
-        groups = [copy.deepcopy(g) for g in self._usergroups.values()]
+        groups = [json_copy(g) for g in self._usergroups.values()]
         if not include_users:
             for group in groups:
                 group.pop("users")
@@ -1362,7 +1366,7 @@ class SlackEmulator:
                     "created": int(message.get("pinned_info", {}).get("pinned_ts", 0)),
                     "created_by": self.bot_user_id,
                     "channel": channel.id,
-                    "message": copy.deepcopy(message),
+                    "message": json_copy(message),
                 }
             )
         return {"items": items}

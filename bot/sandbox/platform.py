@@ -428,7 +428,16 @@ class SlackPlatform:
         bad_signature: bool = False,
     ) -> PlatformResponse:
         """Invoke a slash command; a non-empty 2xx ack body is shown like Slack does."""
-        fields = {
+        fields = self.slash_command_fields(user_id, channel_id, command, text)
+        response = self._post_form(fields, _Delivery(retry_num, timestamp, bad_signature))
+        self._apply_command_ack(channel_id, user_id, response)
+        return response
+
+    def slash_command_fields(
+        self, user_id: str, channel_id: str, command: str = "/triage", text: str = ""
+    ) -> dict[str, str]:
+        """The form fields Slack sends for a slash command, with a fresh trigger and response URL (not yet sent)."""
+        return {
             "token": self.verification_token,
             "team_id": self.emulator.team_id,
             "team_domain": self.emulator.team_domain,
@@ -443,9 +452,6 @@ class SlackPlatform:
             "response_url": self.emulator.new_response_url(channel_id, user_id),
             "trigger_id": self.emulator.new_trigger_id(user_id),
         }
-        response = self._post_form(fields, _Delivery(retry_num, timestamp, bad_signature))
-        self._apply_command_ack(channel_id, user_id, response)
-        return response
 
     def _apply_command_ack(self, channel_id: str, user_id: str, response: PlatformResponse) -> None:
         if not response.ok or not response.body.strip():

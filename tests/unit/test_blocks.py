@@ -43,7 +43,7 @@ def an_incident(**changes: object) -> Incident:
 
 
 def test_modal_asks_for_every_field_with_english_labels() -> None:
-    view = new_incident_modal(channel_id="C42").to_dict()
+    view = new_incident_modal(channel_id="C42")
     assert view["callback_id"] == CallbackId.NEW_INCIDENT
     labels = {b["block_id"]: b["label"]["text"] for b in view["blocks"] if b["type"] == "input"}
     assert labels == {
@@ -67,6 +67,8 @@ def test_modal_asks_for_every_field_with_english_labels() -> None:
     assert [o["text"]["text"][:4] for o in severities] == ["SEV1", "SEV2", "SEV3", "SEV4"]
     assert all("—" in o["text"]["text"] for o in severities), "each severity says what it means"
     assert ModalContext.load(view["private_metadata"]).channel_id == "C42"
+    assert ModalContext.load(new_incident_modal(channel_id="C7")["private_metadata"]).channel_id == "C7"
+    assert ModalContext.load(view["private_metadata"]).channel_id == "C42", "each call gets its own view"
 
 
 def test_submitted_state_reads_back_into_a_report() -> None:
