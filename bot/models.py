@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -56,6 +57,29 @@ class IncidentStatus(enum.StrEnum):
 class ClientTier(enum.StrEnum):
     PREMIUM = "premium"
     STANDARD = "standard"
+
+
+class TriageStep(enum.StrEnum):
+    """The playbook's Triage & Investigation Steps, in order."""
+
+    GATHER = "gather"
+    INVESTIGATE = "investigate"
+    ISOLATE = "isolate"
+    ESCALATE = "escalate"
+
+
+class StepState(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+
+
+class Scope(enum.StrEnum):
+    """How far an incident reaches, as the Isolate step decides."""
+
+    ACCOUNT = "account"
+    REGION = "region"
+    WORKFLOW = "workflow"
+    SYSTEMIC = "systemic"
 
 
 class OutboxState(enum.StrEnum):
@@ -105,6 +129,7 @@ class Incident(Base):
     reporter_id: Mapped[str] = mapped_column(String(40))
     owner_id: Mapped[str | None] = mapped_column(String(40))
     oncall_id: Mapped[str | None] = mapped_column(String(40), doc="who was paged when it opened")
+    oncall_team: Mapped[str | None] = mapped_column(String(100), doc="rotation that was on call when it opened")
     lead_id: Mapped[str | None] = mapped_column(String(40))
     is_major: Mapped[bool] = mapped_column(Boolean, default=False)
     major_channel_id: Mapped[str | None] = mapped_column(String(40))
@@ -206,3 +231,115 @@ class SlackDelivery(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TriageStepRecord(Base):
+    """State of one playbook step for one incident, with who completed it and when."""
+
+    __tablename__ = "triage_steps"
+    __table_args__ = (UniqueConstraint("incident_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    step: Mapped[TriageStep] = mapped_column(_enum(TriageStep))
+    state: Mapped[StepState] = mapped_column(_enum(StepState), default=StepState.PENDING)
+    done_by: Mapped[str | None] = mapped_column(String(40))
+    done_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentLink(Base):
+    """Two incidents found to share a cause (stored once per direction)."""
+
+    __tablename__ = "incident_links"
+    __table_args__ = (UniqueConstraint("incident_id", "related_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    related_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class Deployment(Base):
+    """A deployment reported by a CI/CD pipeline through `POST /hooks/deployments`."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service: Mapped[str] = mapped_column(String(120))
+    version: Mapped[str] = mapped_column(String(120))
+    environment: Mapped[str] = mapped_column(String(60))
+    deployed_at: Mapped[datetime] = mapped_column(index=True)
+    link: Mapped[str | None] = mapped_column(String(500))
+    received_at: Mapped[datetime]
+
+
+class OncallTeam(Base):
+    """A rotation: members take turns, handing off at a local time every `rotation_days` days."""
+
+    __tablename__ = "oncall_teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    timezone: Mapped[str] = mapped_column(String(60), default="UTC")
+    handoff_time: Mapped[str] = mapped_column(String(5), default="09:00", doc="HH:MM in the team's zone")
+    rotation_days: Mapped[int] = mapped_column(Integer, default=7)
+    starts_on: Mapped[str] = mapped_column(String(10), doc="YYYY-MM-DD of the first handoff to member 0")
+    escalation_channel_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+    members: Mapped[list[OncallMember]] = relationship(
+        order_by="OncallMember.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class OncallMember(Base):
+    __tablename__ = "oncall_members"
+    __table_args__ = (UniqueConstraint("team_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("oncall_teams.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str] = mapped_column(String(40))
+
+
+class OncallOverride(Base):
+    """Someone covering a team's rotation for a period."""
+
+    __tablename__ = "oncall_overrides"
+    __table_args__ = (Index("ix_oncall_overrides_team_period", "team_id", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("oncall_teams.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class Timer(Base):
+    """Every timed behaviour (acknowledgement escalation, update reminders, check-ins, …) as one due row.
+
+    The scheduler's tick claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and hands each to the
+    domain, which re-checks that the work is still wanted before anything is posted.
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "done_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[datetime]
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    workaround_id: Mapped[int | None] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(Integer, default=1, doc="attempt number or escalation level")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
