@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.acknowledgement import parse_minutes_by_severity
+from bot.models import Severity
 
 DEFAULT_DATABASE_URL = "sqlite:///triage-bot.db"
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -38,6 +42,13 @@ class Settings(BaseSettings):
     )
     display_timezone: str = "UTC"
     outbox_interval_seconds: float = Field(default=5.0, gt=0)
+    ack_windows: str = Field(default="SEV1=5,SEV2=15,SEV3=60,SEV4=240", description="minutes to acknowledge")
+    client_update_cadence: str = Field(default="SEV1=30,SEV2=60,SEV3=240,SEV4=1440", description="minutes")
+    isolation_window_hours: float = Field(default=24, gt=0)
+    correlation_window_hours: float = Field(default=6, gt=0)
+    statuspage_url: str | None = None
+    deploy_hook_secret: SecretStr | None = None
+    escalation_channel_id: str | None = None
 
     @field_validator("slack_api_url")
     @classmethod
@@ -65,6 +76,35 @@ class Settings(BaseSettings):
         if value[:1] not in {"U", "W", "S"} or not value.isalnum():
             raise ValueError("must be a Slack user ID (U…) or user group ID (S…)")
         return value
+
+    @field_validator("ack_windows", "client_update_cadence")
+    @classmethod
+    def _minutes_per_severity(cls, value: str) -> str:
+        parse_minutes_by_severity(value)
+        return value
+
+    @field_validator("statuspage_url")
+    @classmethod
+    def _statuspage_is_http(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL ending in /api/v2/incidents.json")
+        return value or None
+
+    @cached_property
+    def ack_window_by_severity(self) -> dict[Severity, timedelta]:
+        return parse_minutes_by_severity(self.ack_windows)
+
+    @cached_property
+    def update_cadence_by_severity(self) -> dict[Severity, timedelta]:
+        return parse_minutes_by_severity(self.client_update_cadence)
+
+    @property
+    def isolation_window(self) -> timedelta:
+        return timedelta(hours=self.isolation_window_hours)
+
+    @property
+    def correlation_window(self) -> timedelta:
+        return timedelta(hours=self.correlation_window_hours)
 
     @field_validator("display_timezone")
     @classmethod

@@ -8,13 +8,15 @@ from datetime import UTC
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.services.container import Services
+from bot.services.timers import run_due_timers
 
 logger = logging.getLogger(__name__)
 
 
 def tick(services: Services) -> None:
-    """One pass over everything due: for now, outbound calls still waiting in the outbox."""
+    """One pass over everything due: timers first (they queue messages), then the outbox delivers."""
     try:
+        run_due_timers(services)
         report = services.outbox.deliver_due()
     except Exception:
         logger.exception("Scheduler tick failed; the next tick tries again")

@@ -28,3 +28,40 @@ class NewIncidentBlock(enum.StrEnum):
 
 
 PREMIUM_OPTION_VALUE = "premium"
+
+
+class IncidentAction(enum.StrEnum):
+    """Buttons on an incident's messages; each button's value is the incident id."""
+
+    ACKNOWLEDGE = "incident_acknowledge"
+    TAKE_OWNERSHIP = "incident_take_ownership"
+    ADD_DETAILS = "incident_add_details"
+    LOG_STEP = "incident_log_step"
+    CHANGE_STATUS = "incident_change_status"
+    ISOLATE = "incident_isolate"
+    CLIENT_UPDATE = "incident_client_update"
+    MARK_SYSTEMIC = "isolation_mark_systemic"
+
+
+class IncidentModal(enum.StrEnum):
+    """Callback ids of modals opened from an incident; their private_metadata carries the incident id."""
+
+    LOG_STEP = "incident_log_step_modal"
+    CHANGE_STATUS = "incident_change_status_modal"
+    ADD_DETAILS = "incident_add_details_modal"
+    ISOLATE = "incident_isolate_modal"
+    CLIENT_UPDATE = "incident_client_update_modal"
+
+
+class ModalField(enum.StrEnum):
+    """Block ids (and action ids) of inputs in the incident modals."""
+
+    STEP_KIND = "step_kind"
+    STEP_DESCRIPTION = "step_description"
+    STEP_OUTCOME = "step_outcome"
+    STATUS = "status"
+    SEVERITY = "severity"
+    REASON = "reason"
+    SCOPE = "scope"
+    RELATED = "related"
+    UPDATE_TEXT = "update_text"

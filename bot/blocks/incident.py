@@ -7,14 +7,42 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
+from bot.blocks.ids import IncidentAction
 from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
 from bot.domain.incidents import SEVERITY_MEANINGS, environment_details
+from bot.domain.triage import StepView
 from bot.models import ClientTier, Event, Incident, Severity
 
 SEVERITY_ICONS = {Severity.SEV1: "🔴", Severity.SEV2: "🟠", Severity.SEV3: "🟡", Severity.SEV4: "🔵"}
 DEADLINE_CLOSE_SECONDS = 2 * 3600
+
+
+@dataclass(frozen=True)
+class NextCheckin:
+    """The next timed thing that will happen on the incident, shown on its root message."""
+
+    label: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything on the root message that is not a column of the incident itself."""
+
+    steps: Sequence[StepView] = ()
+    next_checkin: NextCheckin | None = None
+    linked_keys: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -81,22 +109,75 @@ def _fields(incident: Incident, *, now: datetime, zone: ZoneInfo) -> list[Markdo
     return [MarkdownTextObject(text=f"*{label}*\n{value}") for label, value in pairs]
 
 
-def root_message(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Message:
-    """The incident's one channel message, edited in place as the incident changes."""
+def blocker_quote(incident: Incident) -> str:
+    quoted = truncate(escape_mrkdwn(incident.blocker), 2900).replace("\n", "\n>")
+    return f"*Blocker*\n>{quoted}"
+
+
+def root_message(incident: Incident, *, now: datetime, zone: ZoneInfo, dashboard: Dashboard | None = None) -> Message:
+    """The incident's one channel message, edited in place as the incident changes: its live dashboard."""
+    dashboard = dashboard or Dashboard()
     blocks: list[Block] = [
         HeaderBlock(text=headline(incident)),
         SectionBlock(fields=_fields(incident, now=now, zone=zone)),
-        SectionBlock(
-            text=f"*Blocker*\n>{truncate(escape_mrkdwn(incident.blocker), 2900).replace(chr(10), chr(10) + '>')}"
-        ),
+        SectionBlock(text=blocker_quote(incident)),
         ContextBlock(elements=[MarkdownTextObject(text=truncate(environment_line(incident), 2900))]),
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(text=f"Opened {slack_time(incident.opened_at, zone)} · updates in the thread 🧵")
-            ]
-        ),
     ]
+    if dashboard.steps:
+        blocks.append(SectionBlock(text=checklist_text(dashboard.steps, zone)))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_status_line(incident, dashboard, now, zone))]))
+    buttons = incident_buttons(incident)
+    if buttons:
+        blocks.append(ActionsBlock(block_id=f"incident_actions_{incident.id}", elements=buttons))
     return Message(text=notification_text(incident), blocks=blocks)
+
+
+def checklist_text(steps: Sequence[StepView], zone: ZoneInfo) -> str:
+    """`*Triage*  ✅ *Immediate Action* — <@U1> 09:41  ·  ⬜ Investigate  ·  …`"""
+    parts = []
+    for step in steps:
+        if step.done and step.done_at is not None:
+            who = mention(step.done_by) if step.done_by and step.done_by != "bot" else "🤖"
+            parts.append(f"✅ *{step.title}* — {who} {slack_time(step.done_at, zone)}")
+        else:
+            parts.append(f"⬜ {step.title}")
+    return "*Triage*  " + "  ·  ".join(parts)
+
+
+def _status_line(incident: Incident, dashboard: Dashboard, now: datetime, zone: ZoneInfo) -> str:
+    parts = [f"Opened {slack_time(incident.opened_at, zone)}"]
+    if incident.scope:
+        parts.append(f"Scope: *{incident.scope}*")
+    if dashboard.linked_keys:
+        parts.append("Linked: " + ", ".join(dashboard.linked_keys[:10]))
+    if dashboard.next_checkin is not None:
+        checkin = dashboard.next_checkin
+        parts.append(f"Next check-in: {checkin.label} {slack_time(checkin.at, zone)} ({time_left(checkin.at, now)})")
+    parts.append("updates in the thread 🧵")
+    return " · ".join(parts)
+
+
+def _button(text: str, action: IncidentAction, incident: Incident, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action.value, value=str(incident.id), style=style)
+
+
+def incident_buttons(incident: Incident) -> list[ButtonElement]:
+    """Only buttons whose flows work; none once the incident is closed."""
+    if not incident.is_open:
+        return []
+    owner_button = (
+        _button("Acknowledge", IncidentAction.ACKNOWLEDGE, incident, "primary")
+        if incident.acknowledged_at is None
+        else _button("Take ownership", IncidentAction.TAKE_OWNERSHIP, incident)
+    )
+    return [
+        owner_button,
+        _button("Add details", IncidentAction.ADD_DETAILS, incident),
+        _button("Log a step", IncidentAction.LOG_STEP, incident),
+        _button("Status / severity", IncidentAction.CHANGE_STATUS, incident),
+        _button("Isolate", IncidentAction.ISOLATE, incident),
+        _button("Client update", IncidentAction.CLIENT_UPDATE, incident),
+    ]
 
 
 def environment_reply(incident: Incident) -> Message:

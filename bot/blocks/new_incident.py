@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    Block,
     CheckboxesElement,
     DateTimePickerElement,
     DividerBlock,
@@ -26,6 +27,7 @@ from bot.domain.incidents import (
     FREQUENCIES,
     SEVERITY_MEANINGS,
     TEXT_LIMITS,
+    DetailsReport,
     EnvironmentReport,
     IncidentReport,
     ReportField,
@@ -58,15 +60,13 @@ def _text_input(
     hint: str | None = None,
     multiline: bool = False,
     optional: bool = True,
+    initial: str | None = None,
 ) -> InputBlock:
     limit = TEXT_LIMITS.get(ReportField(block.value))
-    return InputBlock(
-        block_id=block,
-        label=label,
-        optional=optional,
-        hint=hint,
-        element=PlainTextInputElement(action_id=block, placeholder=placeholder, multiline=multiline, max_length=limit),
+    element = PlainTextInputElement(
+        action_id=block, placeholder=placeholder, multiline=multiline, max_length=limit, initial_value=initial or None
     )
+    return InputBlock(block_id=block, label=label, optional=optional, hint=hint, element=element)
 
 
 def severity_option(severity: Severity) -> Option:
@@ -124,26 +124,7 @@ def _new_incident_view() -> View:
             optional=False,
             placeholder="What are they trying to do, and what happens instead?",
         ),
-        _text_input(B.WORKFLOW, "Affected workflow", placeholder="e.g. document upload"),
-        _text_input(B.REGION, "Region", placeholder="e.g. eu-west"),
-        DividerBlock(),
-        HeaderBlock(text="Client environment"),
-        SectionBlock(text="_Record everything before troubleshooting begins._"),
-        _text_input(B.FILE_SIZE, "File size", placeholder="e.g. 250 MB", hint="250 MB, 1.2GB, 3 GiB or 800k"),
-        _text_input(B.BROWSER, "Browser and version", placeholder="e.g. Chrome 126"),
-        _text_input(B.OS, "Operating system", placeholder="e.g. Windows 11"),
-        _text_input(B.STARTED, "When it started", placeholder="e.g. today 09:40, right after the 2nd upload"),
-        InputBlock(
-            block_id=B.FREQUENCY,
-            label="How often it happens",
-            optional=True,
-            element=StaticSelectElement(
-                action_id=B.FREQUENCY,
-                placeholder="Choose one",
-                options=[Option(value=f, text=f.capitalize()) for f in FREQUENCIES],
-            ),
-        ),
-        _text_input(B.ALREADY_TRIED, "Already tried", multiline=True, placeholder="Retries, other browser, …"),
+        *details_inputs(None),
     ]
     return View(
         type="modal",
@@ -153,6 +134,52 @@ def _new_incident_view() -> View:
         close="Cancel",
         blocks=blocks,
     )
+
+
+def _frequency_option(frequency: str) -> Option:
+    return Option(value=frequency, text=frequency.capitalize())
+
+
+def details_inputs(initial: DetailsReport | None) -> list[Block]:
+    """Where it happens and the client's environment: shared by the new-incident and Add-details modals."""
+    known = initial or DetailsReport()
+    env = known.environment
+    frequency = StaticSelectElement(
+        action_id=B.FREQUENCY,
+        placeholder="Choose one",
+        options=[_frequency_option(f) for f in FREQUENCIES],
+        initial_option=_frequency_option(env.frequency) if env.frequency in FREQUENCIES else None,
+    )
+    return [
+        _text_input(B.WORKFLOW, "Affected workflow", placeholder="e.g. document upload", initial=known.workflow),
+        _text_input(B.REGION, "Region", placeholder="e.g. eu-west", initial=known.region),
+        DividerBlock(),
+        HeaderBlock(text="Client environment"),
+        SectionBlock(text="_Record everything before troubleshooting begins._"),
+        _text_input(
+            B.FILE_SIZE,
+            "File size",
+            placeholder="e.g. 250 MB",
+            hint="250 MB, 1.2GB, 3 GiB or 800k",
+            initial=env.file_size,
+        ),
+        _text_input(B.BROWSER, "Browser and version", placeholder="e.g. Chrome 126", initial=env.browser),
+        _text_input(B.OS, "Operating system", placeholder="e.g. Windows 11", initial=env.os),
+        _text_input(
+            B.STARTED,
+            "When it started",
+            placeholder="e.g. today 09:40, right after the 2nd upload",
+            initial=env.started,
+        ),
+        InputBlock(block_id=B.FREQUENCY, label="How often it happens", optional=True, element=frequency),
+        _text_input(
+            B.ALREADY_TRIED,
+            "Already tried",
+            multiline=True,
+            placeholder="Retries, other browser, …",
+            initial=env.already_tried,
+        ),
+    ]
 
 
 def _state(values: dict[str, Any], block: NewIncidentBlock) -> dict[str, Any]:
@@ -176,21 +203,9 @@ def _severity(value: str | None) -> Severity | None:
         return None
 
 
-def read_new_incident(values: dict[str, Any]) -> IncidentReport:
-    """Turn a submitted `view.state.values` into a report (validation is the domain's job)."""
-    severity = _selected(values, B.SEVERITY)
-    epoch = _state(values, B.DEADLINE).get("selected_date_time")
-    premium = any(
-        o.get("value") == PREMIUM_OPTION_VALUE for o in _state(values, B.PREMIUM).get("selected_options") or []
-    )
-    return IncidentReport(
-        client_name=_typed(values, B.CLIENT),
-        premium=premium,
-        title=_typed(values, B.TITLE),
-        severity=_severity(severity),
-        deadline_at=datetime.fromtimestamp(int(epoch), UTC) if epoch is not None else None,
-        deadline_context=_typed(values, B.DEADLINE_CONTEXT),
-        blocker=_typed(values, B.BLOCKER),
+def read_details(values: dict[str, Any]) -> DetailsReport:
+    """The workflow, region and environment inputs of a submitted view."""
+    return DetailsReport(
         workflow=_typed(values, B.WORKFLOW),
         region=_typed(values, B.REGION),
         environment=EnvironmentReport(
@@ -201,6 +216,27 @@ def read_new_incident(values: dict[str, Any]) -> IncidentReport:
             frequency=_selected(values, B.FREQUENCY),
             already_tried=_typed(values, B.ALREADY_TRIED),
         ),
+    )
+
+
+def read_new_incident(values: dict[str, Any]) -> IncidentReport:
+    """Turn a submitted `view.state.values` into a report (validation is the domain's job)."""
+    details = read_details(values)
+    epoch = _state(values, B.DEADLINE).get("selected_date_time")
+    premium = any(
+        o.get("value") == PREMIUM_OPTION_VALUE for o in _state(values, B.PREMIUM).get("selected_options") or []
+    )
+    return IncidentReport(
+        client_name=_typed(values, B.CLIENT),
+        premium=premium,
+        title=_typed(values, B.TITLE),
+        severity=_severity(_selected(values, B.SEVERITY)),
+        deadline_at=datetime.fromtimestamp(int(epoch), UTC) if epoch is not None else None,
+        deadline_context=_typed(values, B.DEADLINE_CONTEXT),
+        blocker=_typed(values, B.BLOCKER),
+        workflow=details.workflow,
+        region=details.region,
+        environment=details.environment,
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from bot.domain.durations import humanize_duration
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -24,18 +26,6 @@ def slack_time(moment: datetime, zone: ZoneInfo) -> str:
     """A time Slack shows in each viewer's own time zone; the fallback is in the configured zone."""
     fallback = moment.astimezone(zone).strftime("%a %d %b %H:%M %Z")
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
-
-
-def humanize_duration(delta: timedelta) -> str:
-    """`1 d 3 h`, `1 h 55 min`, `4 min`, `less than a minute`."""
-    minutes = int(abs(delta).total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {mins} min" if mins else f"{hours} h"
-    return f"{mins} min" if mins else "less than a minute"
 
 
 def time_left(deadline: datetime, now: datetime) -> str:

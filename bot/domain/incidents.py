@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain.audit import record_event
-from bot.domain.errors import IncidentNotFound
+from bot.domain.errors import DomainError, IncidentNotFound
 from bot.domain.sizes import format_file_size, parse_file_size
 from bot.models import Client, ClientTier, Environment, Incident, IncidentStatus, Severity
 
@@ -74,6 +74,28 @@ class EnvironmentReport:
 
 
 @dataclass(frozen=True)
+class DetailsReport:
+    """Where the problem happens and the client's environment: asked when opening, completed with Add details."""
+
+    workflow: str | None = None
+    region: str | None = None
+    environment: EnvironmentReport = field(default_factory=EnvironmentReport)
+
+    def text_of(self, report_field: ReportField) -> str | None:
+        env = self.environment
+        texts = {
+            ReportField.WORKFLOW: self.workflow,
+            ReportField.REGION: self.region,
+            ReportField.FILE_SIZE: env.file_size,
+            ReportField.BROWSER: env.browser,
+            ReportField.OS: env.os,
+            ReportField.STARTED: env.started,
+            ReportField.ALREADY_TRIED: env.already_tried,
+        }
+        return texts.get(report_field)
+
+
+@dataclass(frozen=True)
 class IncidentReport:
     client_name: str | None
     title: str | None
@@ -86,23 +108,19 @@ class IncidentReport:
     region: str | None = None
     environment: EnvironmentReport = field(default_factory=EnvironmentReport)
 
+    @property
+    def details(self) -> DetailsReport:
+        return DetailsReport(workflow=self.workflow, region=self.region, environment=self.environment)
+
     def text_of(self, report_field: ReportField) -> str | None:
         """The raw text the person typed into a field, wherever it lives in the report."""
-        env = self.environment
         texts = {
             ReportField.CLIENT: self.client_name,
             ReportField.TITLE: self.title,
             ReportField.DEADLINE_CONTEXT: self.deadline_context,
             ReportField.BLOCKER: self.blocker,
-            ReportField.WORKFLOW: self.workflow,
-            ReportField.REGION: self.region,
-            ReportField.FILE_SIZE: env.file_size,
-            ReportField.BROWSER: env.browser,
-            ReportField.OS: env.os,
-            ReportField.STARTED: env.started,
-            ReportField.ALREADY_TRIED: env.already_tried,
         }
-        return texts.get(report_field)
+        return texts[report_field] if report_field in texts else self.details.text_of(report_field)
 
 
 @dataclass(frozen=True)
@@ -124,19 +142,29 @@ def validate_report(report: IncidentReport, *, now: datetime) -> dict[ReportFiel
             problems[report_field] = message
     if report.severity is None:
         problems[ReportField.SEVERITY] = "Choose a severity."
-    for report_field, limit in TEXT_LIMITS.items():
+    for report_field in (ReportField.CLIENT, ReportField.TITLE, ReportField.DEADLINE_CONTEXT, ReportField.BLOCKER):
         text = report.text_of(report_field)
-        if text is not None and len(text) > limit:
-            problems[report_field] = f"Keep this under {limit} characters (it has {len(text)})."
+        if text is not None and len(text) > TEXT_LIMITS[report_field]:
+            problems[report_field] = f"Keep this under {TEXT_LIMITS[report_field]} characters (it has {len(text)})."
     if report.deadline_at is not None and report.deadline_at <= now:
         problems[ReportField.DEADLINE] = "The deadline is in the past. Pick a future date and time, or leave it empty."
-    size_text = report.environment.file_size
+    return {**problems, **validate_details(report.details)}
+
+
+def validate_details(details: DetailsReport) -> dict[ReportField, str]:
+    """Problems in the workflow, region and environment fields."""
+    problems: dict[ReportField, str] = {}
+    for report_field, limit in TEXT_LIMITS.items():
+        text = details.text_of(report_field)
+        if text is not None and len(text) > limit:
+            problems[report_field] = f"Keep this under {limit} characters (it has {len(text)})."
+    size_text = details.environment.file_size
     if size_text and size_text.strip() and ReportField.FILE_SIZE not in problems:
         try:
             parse_file_size(size_text)
         except ValueError:
             problems[ReportField.FILE_SIZE] = "Enter a size such as 250 MB, 1.2GB, 3 GiB or 800k."
-    freq = report.environment.frequency
+    freq = details.environment.frequency
     if freq is not None and freq not in FREQUENCIES:
         problems[ReportField.FREQUENCY] = "Choose how often it happens."
     return problems
@@ -337,3 +365,49 @@ def list_open_incidents(*, session: Session, limit: int = 50) -> list[Incident]:
         .limit(limit)
     )
     return list(session.scalars(query).unique())
+
+
+def update_details(
+    *, session: Session, incident: Incident, actor_id: str, details: DetailsReport, now: datetime
+) -> list[str]:
+    """Apply the workflow, region and environment as now known; returns the labels of what changed."""
+    if not incident.is_open:
+        raise DomainError(f"{incident.key} is {incident.status.value}; its details can't change any more.")
+    before = environment_details(incident.environment) | {
+        "Workflow": incident.workflow or "",
+        "Region": incident.region or "",
+    }
+    incident.workflow, incident.region = _clean(details.workflow), _clean(details.region)
+    fresh = _environment_from(details.environment)
+    if incident.environment is None:
+        incident.environment = fresh
+    else:
+        for attr in (
+            "file_size_text",
+            "file_size_bytes",
+            "browser",
+            "browser_version",
+            "os",
+            "started_text",
+            "frequency",
+            "already_tried",
+        ):
+            setattr(incident.environment, attr, getattr(fresh, attr))
+    after = environment_details(incident.environment) | {
+        "Workflow": incident.workflow or "",
+        "Region": incident.region or "",
+    }
+    changed = [label for label in after.keys() | before.keys() if before.get(label, "") != after.get(label, "")]
+    changed.sort()
+    if changed:
+        incident.updated_at = now
+        record_event(
+            session=session,
+            incident=incident,
+            at=now,
+            actor_id=actor_id,
+            kind="details_added",
+            summary="Details updated: " + ", ".join(changed),
+            details={label: after.get(label, "") for label in changed},
+        )
+    return changed

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +20,9 @@ from bot.models import Incident, OutboxMessage, OutboxState
 logger = logging.getLogger(__name__)
 
 WAIT_FOR_ROOT = timedelta(seconds=2)
+ROOT_EDIT = "root_update"
 MAX_BACKOFF = timedelta(minutes=15)
+ROOT_EDIT_LOCK = 7_100_000_000  # advisory-lock namespace: this + incident id
 
 
 def enqueue_slack_call(
@@ -34,11 +36,13 @@ def enqueue_slack_call(
     incident_id: int | None = None,
     in_thread: bool = False,
     records_root: bool = False,
+    on_root: bool = False,
 ) -> OutboxMessage:
     """Store a Slack call to make; the same key is stored once, however often it is enqueued.
 
     `in_thread` posts into the incident's thread once its root message exists; `records_root`
-    stores the posted message as the incident's root.
+    stores the posted message as the incident's root; `on_root` edits the root message (chat.update),
+    and a newer edit of the same root supersedes older ones still waiting.
     """
     existing = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
     if existing is not None:
@@ -48,7 +52,7 @@ def enqueue_slack_call(
         target="slack",
         operation=operation,
         purpose=purpose,
-        payload={"args": args, "in_thread": in_thread, "records_root": records_root},
+        payload={"args": args, "in_thread": in_thread, "records_root": records_root, "on_root": on_root},
         incident_id=incident_id,
         state=OutboxState.PENDING,
         attempts=0,
@@ -60,7 +64,22 @@ def enqueue_slack_call(
             session.add(message)
     except IntegrityError:
         return session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one()
+    if on_root and incident_id is not None:
+        _supersede_older_root_edits(session, incident_id, message.id)
     return message
+
+
+def _supersede_older_root_edits(session: Session, incident_id: int, newest_id: int) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.incident_id == incident_id,
+            OutboxMessage.purpose == ROOT_EDIT,
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.id < newest_id,
+        )
+        .values(state=OutboxState.SUPERSEDED)
+    )
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -143,13 +162,19 @@ class OutboxDispatcher:
 
     def _deliver(self, session: Session, row: OutboxMessage, now: datetime, report: DeliveryReport) -> None:
         args = dict(row.payload["args"])
-        if row.payload.get("in_thread"):
+        if row.payload.get("in_thread") or row.payload.get("on_root"):
             incident = session.get(Incident, row.incident_id)
             if incident is None or incident.root_ts is None:
                 row.next_attempt_at = now + WAIT_FOR_ROOT
                 report.deferred += 1
                 return
-            args.update(channel=incident.channel_id, thread_ts=incident.root_ts)
+            if row.payload.get("on_root"):
+                if self._newer_root_edit_exists(session, row):
+                    row.state = OutboxState.SUPERSEDED
+                    return
+                args.update(channel=incident.channel_id, ts=incident.root_ts)
+            else:
+                args.update(channel=incident.channel_id, thread_ts=incident.root_ts)
         row.attempts += 1
         try:
             result = self._call_joining_if_needed(row.operation, args)
@@ -168,6 +193,24 @@ class OutboxDispatcher:
                 .where(Incident.id == row.incident_id)
                 .values(root_ts=result.get("ts"), channel_id=result.get("channel", args.get("channel")))
             )
+
+    def _newer_root_edit_exists(self, session: Session, row: OutboxMessage) -> bool:
+        """Root edits of one incident go out one at a time, and only the newest is worth sending."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROOT_EDIT_LOCK + (row.incident_id or 0)}
+            )
+        newer = session.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.incident_id == row.incident_id,
+                OutboxMessage.purpose == ROOT_EDIT,
+                OutboxMessage.id > row.id,
+                OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENT]),
+            )
+            .limit(1)
+        )
+        return newer is not None
 
     def _call_joining_if_needed(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
         """Posting in a public channel the bot is not in: join it, then post."""

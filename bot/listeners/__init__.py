@@ -2,10 +2,11 @@
 
 from slack_bolt import App
 
-from bot.listeners import commands, events, views
+from bot.listeners import actions, commands, events, views
 
 
 def register_listeners(app: App) -> None:
     commands.register(app)
     views.register(app)
     events.register(app)
+    actions.register(app)

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.blocks.ids import CallbackId, NewIncidentBlock
-from bot.blocks.new_incident import ModalContext, field_errors, read_new_incident
+from bot.blocks.ids import CallbackId, IncidentModal, ModalField, NewIncidentBlock
+from bot.blocks.incident_modals import (
+    incident_id_of,
+    read_client_update,
+    read_isolation,
+    read_log_step,
+    read_status_change,
+)
+from bot.blocks.new_incident import ModalContext, field_errors, read_details, read_new_incident
+from bot.domain.errors import DomainError
 from bot.domain.incidents import validate_report
 from bot.listeners.middleware import services_of
-from bot.services.incidents import OpenRequest, deliver_for, open_and_announce
+from bot.services import incident_actions as use
+from bot.services.container import Services
+from bot.services.incidents import OpenRequest, deliver_for, open_and_announce, post_findings
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +52,98 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
         return
     ack()
     deliver_for(services, opened.incident)
+    if opened.created:
+        post_findings(services, opened.incident.id, correlation=True)
+
+
+def answer_incident_modal(
+    ack: Ack, view: dict[str, Any], context: BoltContext, error_block: str, change: Callable[[Services, int], None]
+) -> None:
+    """Apply the change before closing the modal, so a refusal is shown on the form, never lost."""
+    services = services_of(context)
+    incident_id = incident_id_of(view["private_metadata"])
+    try:
+        change(services, incident_id)
+    except DomainError as exc:
+        ack(response_action="errors", errors={error_block: str(exc)[:300]})
+        return
+    except SQLAlchemyError:
+        logger.exception("Saving a change to INC-%s failed", incident_id)
+        ack(response_action="errors", errors={error_block: SAVE_FAILED})
+        return
+    ack()
+    use.deliver_pending(services, incident_id)
+
+
+def handle_log_step(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    step = read_log_step(view["state"]["values"])
+    errors = {}
+    if not step.description:
+        errors[ModalField.STEP_DESCRIPTION.value] = "Say what was done or supposed."
+    if step.kind is None:
+        errors[ModalField.STEP_KIND.value] = "Choose what it is."
+    if step.outcome is None:
+        errors[ModalField.STEP_OUTCOME.value] = "Choose the outcome."
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    user = body["user"]["id"]
+    answer_incident_modal(
+        ack, view, context, ModalField.STEP_DESCRIPTION.value, lambda s, i: use.log_incident_step(s, i, user, step)
+    )
+
+
+def handle_change_status(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    request = read_status_change(view["state"]["values"])
+    user = body["user"]["id"]
+    answer_incident_modal(
+        ack, view, context, ModalField.STATUS.value, lambda s, i: use.change_status_and_severity(s, i, user, request)
+    )
+
+
+def handle_add_details(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    services = services_of(context)
+    incident_id = incident_id_of(view["private_metadata"])
+    details = read_details(view["state"]["values"])
+    try:
+        problems = use.add_incident_details(services, incident_id, body["user"]["id"], details)
+    except DomainError as exc:
+        ack(response_action="errors", errors={NewIncidentBlock.WORKFLOW.value: str(exc)[:300]})
+        return
+    if problems:
+        ack(response_action="errors", errors=field_errors(problems))
+        return
+    ack()
+    use.deliver_pending(services, incident_id)
+    post_findings(services, incident_id, correlation=False)
+
+
+def handle_isolate(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    decision = read_isolation(view["state"]["values"])
+    if decision.scope is None:
+        ack(response_action="errors", errors={ModalField.SCOPE.value: "Choose how far it reaches."})
+        return
+    user = body["user"]["id"]
+    answer_incident_modal(
+        ack, view, context, ModalField.SCOPE.value, lambda s, i: use.decide_scope(s, i, user, decision)
+    )
+
+
+def handle_client_update(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    text = read_client_update(view["state"]["values"])
+    if not text:
+        ack(response_action="errors", errors={ModalField.UPDATE_TEXT.value: "Write the update the client received."})
+        return
+    user = body["user"]["id"]
+    answer_incident_modal(
+        ack, view, context, ModalField.UPDATE_TEXT.value, lambda s, i: use.send_client_update(s, i, user, text)
+    )
 
 
 def register(app: App) -> None:
     app.view(CallbackId.NEW_INCIDENT.value)(handle_new_incident)
+    app.view(IncidentModal.LOG_STEP.value)(handle_log_step)
+    app.view(IncidentModal.CHANGE_STATUS.value)(handle_change_status)
+    app.view(IncidentModal.ADD_DETAILS.value)(handle_add_details)
+    app.view(IncidentModal.ISOLATE.value)(handle_isolate)
+    app.view(IncidentModal.CLIENT_UPDATE.value)(handle_client_update)

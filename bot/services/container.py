@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_session_factory
 from bot.integrations.outbox import OutboxDispatcher
 from bot.integrations.slack import SlackGateway, build_web_client
+from bot.integrations.statuspage import StatusPageClient
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Services:
     session_factory: sessionmaker[Session]
     slack: SlackGateway
     outbox: OutboxDispatcher
+    status_page: StatusPageClient
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Services:
@@ -31,4 +33,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     slack = SlackGateway(build_web_client(token=token, base_url=settings.slack_api_url))
     outbox = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock)
-    return Services(settings, clock, engine, session_factory, slack, outbox)
+    status_page = StatusPageClient(settings.statuspage_url)
+    return Services(settings, clock, engine, session_factory, slack, outbox, status_page)

@@ -1,20 +1,31 @@
-"""Use cases around one incident: the domain change and its Slack messages, in one unit of work."""
+"""Use cases around opening and showing incidents: the domain change and its Slack messages, in one unit of work."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session
 
-from bot.blocks.incident import environment_reply, incident_card, oncall_reply, root_message
+from bot.blocks.incident import environment_reply, incident_card, oncall_reply
 from bot.blocks.lists import incident_list_blocks
+from bot.blocks.replies import correlation_reply, isolation_reply
 from bot.db import unit_of_work
+from bot.domain.acknowledgement import schedule_ack_escalation
 from bot.domain.audit import audit_trail
+from bot.domain.correlation import correlate
+from bot.domain.errors import DomainError
 from bot.domain.incidents import IncidentReport, OpenedIncident, get_incident, list_open_incidents, open_incident
+from bot.domain.isolation import find_similar
+from bot.domain.oncall import who_is_on_call
+from bot.domain.triage import ensure_steps, mark_correlation_checked, refresh_gather
 from bot.integrations.outbox import enqueue_slack_call, undelivered_summary
 from bot.models import Incident
 from bot.services.container import Services
+from bot.services.rendering import queue_thread_reply, render_root
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -25,28 +36,47 @@ class OpenRequest:
     submission_key: str
 
 
+def _current_oncall(services: Services, session: Session) -> tuple[str | None, str | None]:
+    """(user, team) on call right now: the rotation if one is configured, else ONCALL_SLACK_ID."""
+    try:
+        oncall = who_is_on_call(session=session, at=services.clock.now())
+    except DomainError:
+        oncall = None
+    if oncall is not None:
+        return oncall.user_id, oncall.team
+    return services.settings.oncall_slack_id, None
+
+
 def open_and_announce(services: Services, request: OpenRequest) -> OpenedIncident:
     """Store the incident and queue its root message and first thread replies, atomically."""
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
+        oncall_id, team = _current_oncall(services, session)
         opened = open_incident(
             session=session,
             report=request.report,
             reporter_id=request.reporter_id,
             channel_id=request.channel_id,
-            oncall_id=services.settings.oncall_slack_id,
+            oncall_id=oncall_id,
             idempotency_key=request.submission_key,
             now=now,
         )
         if opened.created:
-            _queue_announcement(services, session, opened.incident)
+            incident = opened.incident
+            incident.oncall_team = team
+            ensure_steps(session=session, incident=incident)
+            refresh_gather(session=session, incident=incident, actor_id=incident.reporter_id, now=now)
+            schedule_ack_escalation(
+                session=session, incident=incident, windows=services.settings.ack_window_by_severity, now=now
+            )
+            _queue_announcement(services, session, incident)
     return opened
 
 
 def _queue_announcement(services: Services, session: Session, incident: Incident) -> None:
+    session.flush()
     now = services.clock.now()
-    zone = services.settings.display_zone
-    root = root_message(incident, now=now, zone=zone)
+    root = render_root(services, session, incident)
     enqueue_slack_call(
         session=session,
         key=f"{incident.key}:root",
@@ -59,7 +89,7 @@ def _queue_announcement(services: Services, session: Session, incident: Incident
     )
     for purpose, message in (
         ("environment_reply", environment_reply(incident)),
-        ("oncall_page", oncall_reply(incident, now=now, zone=zone)),
+        ("oncall_page", oncall_reply(incident, now=now, zone=services.settings.display_zone)),
     ):
         enqueue_slack_call(
             session=session,
@@ -76,6 +106,39 @@ def _queue_announcement(services: Services, session: Session, incident: Incident
 def deliver_for(services: Services, incident: Incident) -> None:
     """Try the incident's queued Slack calls now; what fails stays queued for the scheduler's tick."""
     services.outbox.deliver_due(incident_id=incident.id)
+
+
+def post_findings(services: Services, incident_id: int, *, correlation: bool) -> None:
+    """After the acknowledgement: what else happened around the start (correlation) and who else is affected."""
+    status_page = services.status_page.recent_incidents() if correlation else None
+    now = services.clock.now()
+    with unit_of_work(services.session_factory) as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            return
+        if status_page is not None:
+            found = correlate(
+                session=session,
+                incident=incident,
+                status_page=status_page,
+                window=services.settings.correlation_window,
+                now=now,
+            )
+            queue_thread_reply(services, session, incident, correlation_reply(incident, found), "correlation")
+            summary = f"Correlation checked: {len(found.items)} item(s)" + (
+                "" if found.status_page_available else "; status page unavailable"
+            )
+            mark_correlation_checked(session=session, incident=incident, summary=summary, now=now)
+        isolation = find_similar(session=session, incident=incident, window=services.settings.isolation_window, now=now)
+        if isolation.matches or status_page is not None:
+            queue_thread_reply(
+                services,
+                session,
+                incident,
+                isolation_reply(incident, isolation, services.settings.display_zone),
+                "isolation",
+            )
+    services.outbox.deliver_due(incident_id=incident_id)
 
 
 def open_incidents_blocks(services: Services) -> list[Block]:

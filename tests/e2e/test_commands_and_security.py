@@ -38,13 +38,13 @@ def test_list_and_show_answer_from_the_stored_incidents(stack: Stack) -> None:
     assert "No open incidents" in ask(stack, "list")
     modal = open_modal(stack)
     stack.platform.submit_view(modal["id"], AGENT, filled_form())
-    stack.wait_for_thread(2)
+    stack.wait_for_thread(4)
     listed = ask(stack, "list")
     assert (
         "*INC-1* SEV1 · Hartley &amp; Moss LLP · Exhibit upload fails at 99% · deadline in 2 h (court filing)" in listed
     )
     shown = ask(stack, "show inc-1")
-    assert "INC-1 · Exhibit upload fails at 99%" in shown and "Audit trail (latest 3)" in shown
+    assert "INC-1 · Exhibit upload fails at 99%" in shown and "Audit trail (latest 5)" in shown
     assert "There is no incident INC-42. `/triage list` shows the open ones." in ask(stack, "show INC-42")
 
 

@@ -1,7 +1,8 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.blocks.text import escape_mrkdwn, humanize_duration, mention, slack_time, time_left
+from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left
+from bot.domain.durations import humanize_duration
 from tests.conftest import T0
 
 

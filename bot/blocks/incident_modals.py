@@ -1,0 +1,282 @@
+"""Modals opened from an incident's buttons, and reading their submissions back."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from slack_sdk.models.blocks import (
+    Block,
+    CheckboxesElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks.ids import IncidentModal, ModalField
+from bot.blocks.new_incident import details_inputs, severity_option
+from bot.blocks.text import escape_mrkdwn, truncate
+from bot.domain.client_updates import MAX_UPDATE_CHARS
+from bot.domain.incidents import DetailsReport, EnvironmentReport
+from bot.domain.isolation import Isolation
+from bot.domain.lifecycle import ALLOWED_TRANSITIONS
+from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, StepKind, StepOutcome
+from bot.models import Incident, IncidentStatus, Scope, Severity
+
+F = ModalField
+E = TypeVar("E", bound=enum.Enum)
+SCOPE_LABELS = {
+    Scope.ACCOUNT: "One account (this client only)",
+    Scope.REGION: "A region",
+    Scope.WORKFLOW: "A specific workflow",
+    Scope.SYSTEMIC: "Systemic (many accounts)",
+}
+MAX_RELATED = 10
+
+
+def incident_id_of(private_metadata: str) -> int:
+    return int(json.loads(private_metadata)["incident_id"])
+
+
+def _modal(incident: Incident, callback: IncidentModal, title: str, submit: str, blocks: Sequence[Block]) -> View:
+    return View(
+        type="modal",
+        callback_id=callback.value,
+        title=title,
+        submit=submit,
+        close="Cancel",
+        private_metadata=json.dumps({"incident_id": incident.id}),
+        blocks=[SectionBlock(text=f"*{incident.key}* · {escape_mrkdwn(truncate(incident.title, 200))}"), *blocks],
+    )
+
+
+def _option(value: str, text: str) -> Option:
+    return Option(value=value, text=text)
+
+
+def log_step_modal(incident: Incident) -> View:
+    kinds = [_option(k.value, KIND_LABELS[k]) for k in StepKind]
+    outcomes = [_option(o.value, OUTCOME_LABELS[o].capitalize()) for o in StepOutcome]
+    return _modal(
+        incident,
+        IncidentModal.LOG_STEP,
+        "Log a step",
+        "Log it",
+        [
+            InputBlock(
+                block_id=F.STEP_KIND,
+                label="What is it",
+                element=RadioButtonsElement(action_id=F.STEP_KIND, options=kinds, initial_option=kinds[2]),
+            ),
+            InputBlock(
+                block_id=F.STEP_DESCRIPTION,
+                label="What was done or supposed",
+                element=PlainTextInputElement(
+                    action_id=F.STEP_DESCRIPTION,
+                    multiline=True,
+                    max_length=2000,
+                    placeholder="e.g. Re-uploaded the same 250 MB file from Chrome 126 on Windows 11",
+                ),
+            ),
+            InputBlock(
+                block_id=F.STEP_OUTCOME,
+                label="Outcome",
+                element=RadioButtonsElement(action_id=F.STEP_OUTCOME, options=outcomes, initial_option=outcomes[2]),
+            ),
+        ],
+    )
+
+
+def change_status_modal(incident: Incident) -> View:
+    statuses = [incident.status, *ALLOWED_TRANSITIONS[incident.status]]
+    status_options = [_option(s.value, s.value.capitalize()) for s in statuses]
+    return _modal(
+        incident,
+        IncidentModal.CHANGE_STATUS,
+        "Status and severity",
+        "Save",
+        [
+            InputBlock(
+                block_id=F.STATUS,
+                label="Status",
+                element=StaticSelectElement(
+                    action_id=F.STATUS, options=status_options, initial_option=status_options[0]
+                ),
+            ),
+            InputBlock(
+                block_id=F.SEVERITY,
+                label="Severity",
+                element=StaticSelectElement(
+                    action_id=F.SEVERITY,
+                    options=[severity_option(s) for s in Severity],
+                    initial_option=severity_option(incident.severity),
+                ),
+            ),
+            InputBlock(
+                block_id=F.REASON,
+                label="Why (shown in the audit trail)",
+                optional=True,
+                element=PlainTextInputElement(action_id=F.REASON, max_length=300),
+            ),
+        ],
+    )
+
+
+def details_of(incident: Incident) -> DetailsReport:
+    env = incident.environment
+    browser = " ".join(p for p in (env.browser, env.browser_version) if p) if env else None
+    return DetailsReport(
+        workflow=incident.workflow,
+        region=incident.region,
+        environment=EnvironmentReport(
+            file_size=env.file_size_text if env else None,
+            browser=browser or None,
+            os=env.os if env else None,
+            started=env.started_text if env else None,
+            frequency=env.frequency if env else None,
+            already_tried=env.already_tried if env else None,
+        ),
+    )
+
+
+def add_details_modal(incident: Incident, missing: Sequence[str]) -> View:
+    intro = f"_Still missing: {', '.join(missing)}._" if missing else "_Everything the playbook asks for is recorded._"
+    return _modal(
+        incident,
+        IncidentModal.ADD_DETAILS,
+        "Add details",
+        "Save",
+        [SectionBlock(text=intro), *details_inputs(details_of(incident))],
+    )
+
+
+def isolate_modal(incident: Incident, isolation: Isolation) -> View:
+    scopes = [_option(s.value, SCOPE_LABELS[s]) for s in Scope]
+    suggested = (
+        Scope.SYSTEMIC if isolation.likely_systemic else Scope(incident.scope) if incident.scope else Scope.ACCOUNT
+    )
+    blocks: list[Block] = [
+        SectionBlock(text=escape_mrkdwn(isolation.summary)),
+        InputBlock(
+            block_id=F.SCOPE,
+            label="How far does it reach?",
+            element=RadioButtonsElement(
+                action_id=F.SCOPE, options=scopes, initial_option=scopes[list(Scope).index(suggested)]
+            ),
+        ),
+    ]
+    related = [
+        _option(str(m.incident_id), truncate(f"{m.key} {m.client_name}: {m.title} ({', '.join(m.shared)})", 150))
+        for m in isolation.matches[:MAX_RELATED]
+    ]
+    if related:
+        blocks.append(
+            InputBlock(
+                block_id=F.RELATED,
+                label="Link these incidents (same cause)",
+                optional=True,
+                element=CheckboxesElement(
+                    action_id=F.RELATED, options=related, initial_options=related if isolation.likely_systemic else None
+                ),
+            )
+        )
+    return _modal(incident, IncidentModal.ISOLATE, "Isolate", "Save scope", blocks)
+
+
+def client_update_modal(incident: Incident, draft: str, next_due_label: str) -> View:
+    return _modal(
+        incident,
+        IncidentModal.CLIENT_UPDATE,
+        "Client update",
+        "Record update",
+        [
+            InputBlock(
+                block_id=F.UPDATE_TEXT,
+                label="Update for the client (edit freely)",
+                hint=f"Send it to the client, then record it here. The next update will be due by {next_due_label}.",
+                element=PlainTextInputElement(
+                    action_id=F.UPDATE_TEXT, multiline=True, max_length=MAX_UPDATE_CHARS, initial_value=draft
+                ),
+            )
+        ],
+    )
+
+
+def _state(values: dict[str, Any], field: ModalField) -> dict[str, Any]:
+    return values.get(field, {}).get(field, {}) or {}
+
+
+def _selected(values: dict[str, Any], field: ModalField) -> str | None:
+    option = _state(values, field).get("selected_option")
+    return option.get("value") if isinstance(option, dict) else None
+
+
+def _enum(cls: type[E], value: str | None) -> E | None:
+    """The member with this value, or None for a missing or unknown value."""
+    try:
+        return cls(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _typed(values: dict[str, Any], field: ModalField) -> str:
+    value = _state(values, field).get("value")
+    return value.strip() if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True)
+class LoggedStep:
+    kind: StepKind | None
+    description: str
+    outcome: StepOutcome | None
+
+
+def read_log_step(values: dict[str, Any]) -> LoggedStep:
+    kind, outcome = _selected(values, F.STEP_KIND), _selected(values, F.STEP_OUTCOME)
+    return LoggedStep(
+        kind=_enum(StepKind, kind),
+        description=_typed(values, F.STEP_DESCRIPTION),
+        outcome=_enum(StepOutcome, outcome),
+    )
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    status: IncidentStatus | None
+    severity: Severity | None
+    reason: str | None
+
+
+def read_status_change(values: dict[str, Any]) -> StatusChange:
+    status, severity = _selected(values, F.STATUS), _selected(values, F.SEVERITY)
+    return StatusChange(
+        status=_enum(IncidentStatus, status),
+        severity=_enum(Severity, severity),
+        reason=_typed(values, F.REASON) or None,
+    )
+
+
+@dataclass(frozen=True)
+class ScopeDecision:
+    scope: Scope | None
+    related_ids: list[int]
+
+
+def read_isolation(values: dict[str, Any]) -> ScopeDecision:
+    scope = _selected(values, F.SCOPE)
+    related = _state(values, F.RELATED).get("selected_options") or []
+    return ScopeDecision(
+        scope=_enum(Scope, scope),
+        related_ids=[int(o["value"]) for o in related if str(o.get("value", "")).isdigit()],
+    )
+
+
+def read_client_update(values: dict[str, Any]) -> str:
+    return _typed(values, F.UPDATE_TEXT)

@@ -1,0 +1,90 @@
+"""Client updates ("stabilize trust"): a plain-language draft, the update as sent, and when the next is due."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot.domain.audit import record_event
+from bot.domain.lifecycle import require_open
+from bot.domain.timers import schedule_timer
+from bot.models import Event, Incident, IncidentStatus, Severity
+
+CLIENT_UPDATE_DUE = "client_update_due"
+MAX_UPDATE_CHARS = 2500
+
+DOING = {
+    IncidentStatus.NEW: "Our team has picked this up and is gathering the details needed to reproduce it.",
+    IncidentStatus.INVESTIGATING: "Our engineers are actively investigating and working to reproduce the problem.",
+    IncidentStatus.ESCALATED: "We have escalated this to our engineering team, who are working on it now.",
+    IncidentStatus.MITIGATED: "A workaround is in place while we work on the permanent fix.",
+    IncidentStatus.RESOLVED: "The issue is resolved; we are confirming everything works as expected.",
+    IncidentStatus.CLOSED: "The issue is resolved.",
+}
+
+
+def _findings(events: list[Event]) -> list[str]:
+    confirmed = [e.details.get("description", "") for e in events if e.details.get("outcome") == "confirmed"]
+    return [f for f in confirmed if f][-2:]
+
+
+def draft_client_update(
+    *, incident: Incident, events: list[Event], now: datetime, zone: ZoneInfo, cadence: Mapping[Severity, timedelta]
+) -> str:
+    """A human, plain-language update from what is known: what we know, what we are doing, when we write next."""
+    next_by = (now + cadence[incident.severity]).astimezone(zone).strftime("%H:%M %Z")
+    lines = [f"Hi {incident.client.name} team,", "", f"An update on “{incident.title}” (ref {incident.key}).", ""]
+    known = f"What we know: {incident.blocker.rstrip('.')}."
+    findings = _findings(events)
+    if findings:
+        known += " We have confirmed: " + "; ".join(findings) + "."
+    lines.append(known)
+    lines.append(f"What we are doing: {DOING[incident.status]}")
+    if incident.deadline_at is not None:
+        deadline = incident.deadline_at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
+        context = f" ({incident.deadline_context})" if incident.deadline_context else ""
+        lines.append(f"Your deadline{context} is {deadline}, and we are treating it as our priority.")
+    lines += ["", f"We will update you again by {next_by}, sooner if anything changes."]
+    return "\n".join(lines)[:MAX_UPDATE_CHARS]
+
+
+def record_client_update(
+    *,
+    session: Session,
+    incident: Incident,
+    actor_id: str,
+    text: str,
+    now: datetime,
+    cadence: Mapping[Severity, timedelta],
+) -> datetime:
+    """Store the update as sent and schedule the reminder for the next one; returns when it is due."""
+    require_open(incident, "updated")
+    next_due = now + cadence[incident.severity]
+    incident.next_update_due_at = next_due
+    incident.updated_at = now
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id=actor_id,
+        kind="client_update",
+        summary=f"Client update sent; next due {next_due:%H:%M} UTC",
+        details={"text": text, "next_due": next_due.isoformat()},
+    )
+    schedule_timer(
+        session=session,
+        kind=CLIENT_UPDATE_DUE,
+        due_at=next_due,
+        dedupe_key=f"{incident.key}:update:{next_due.isoformat()}",
+        now=now,
+        incident_id=incident.id,
+    )
+    return next_due
+
+
+def update_reminder_wanted(incident: Incident, due_at: datetime) -> bool:
+    """Remind only for the latest promised update of an open incident (a newer update supersedes this one)."""
+    return incident.is_open and incident.next_update_due_at == due_at

@@ -1,0 +1,124 @@
+"""Buttons on incident messages. Each answers within Slack's 3 s and never crashes on a stale message."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.models.views import View
+
+from bot.blocks.ids import IncidentAction
+from bot.blocks.incident_modals import (
+    add_details_modal,
+    change_status_modal,
+    client_update_modal,
+    isolate_modal,
+    log_step_modal,
+)
+from bot.db import unit_of_work
+from bot.domain.errors import DomainError
+from bot.domain.lifecycle import require_open
+from bot.domain.triage import missing_environment
+from bot.listeners.middleware import services_of
+from bot.services import incident_actions as use
+from bot.services.container import Services
+
+logger = logging.getLogger(__name__)
+
+
+def incident_id_of(body: dict[str, Any]) -> int | None:
+    value = (body.get("actions") or [{}])[0].get("value", "")
+    return int(value) if str(value).isdigit() else None
+
+
+def tell(respond: Respond, text: str) -> None:
+    """An answer only the clicker sees, leaving the message they clicked untouched."""
+    respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def run_for_incident(
+    ack: Ack, body: dict[str, Any], respond: Respond, services: Services, work: Callable[[int, str], None]
+) -> None:
+    """Acknowledge, then do the work; domain refusals (stale button, wrong state) become an ephemeral answer."""
+    ack()
+    incident_id = incident_id_of(body)
+    if incident_id is None:
+        tell(respond, "That button no longer points at an incident. `/triage list` shows the open ones.")
+        return
+    try:
+        work(incident_id, body["user"]["id"])
+    except DomainError as exc:
+        tell(respond, str(exc))
+        return
+    use.deliver_pending(services, incident_id)
+
+
+def _modal_view(services: Services, action: IncidentAction, incident_id: int) -> View:
+    if action == IncidentAction.ISOLATE:
+        incident, found = use.isolation_for(services, incident_id)
+        return isolate_modal(incident, found)
+    if action == IncidentAction.CLIENT_UPDATE:
+        draft = use.draft_update(services, incident_id)
+        return client_update_modal(draft.incident, draft.text, draft.next_due_label)
+    with unit_of_work(services.session_factory) as session:
+        incident = use.load_incident(session, incident_id)
+        require_open(incident, "changed")
+        if action == IncidentAction.LOG_STEP:
+            return log_step_modal(incident)
+        if action == IncidentAction.CHANGE_STATUS:
+            return change_status_modal(incident)
+        return add_details_modal(incident, missing_environment(incident))
+
+
+def open_incident_modal(action: IncidentAction) -> Callable[..., None]:
+    def handler(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
+        services = services_of(context)
+
+        def work(incident_id: int, _user: str) -> None:
+            client.views_open(trigger_id=body["trigger_id"], view=_modal_view(services, action, incident_id))
+
+        run_for_incident(ack, body, respond, services, work)
+
+    handler.__name__ = f"open_{action.name.lower()}_modal"
+    return handler
+
+
+def handle_acknowledge(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    services = services_of(context)
+    run_for_incident(
+        ack, body, respond, services, lambda incident_id, user: use.acknowledge_incident(services, incident_id, user)
+    )
+
+
+def handle_take_ownership(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    services = services_of(context)
+    run_for_incident(
+        ack, body, respond, services, lambda incident_id, user: use.take_over_incident(services, incident_id, user)
+    )
+
+
+def handle_mark_systemic(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    services = services_of(context)
+    run_for_incident(
+        ack, body, respond, services, lambda incident_id, user: use.mark_systemic(services, incident_id, user)
+    )
+
+
+MODAL_BUTTONS = (
+    IncidentAction.ADD_DETAILS,
+    IncidentAction.LOG_STEP,
+    IncidentAction.CHANGE_STATUS,
+    IncidentAction.ISOLATE,
+    IncidentAction.CLIENT_UPDATE,
+)
+
+
+def register(app: App) -> None:
+    app.action(IncidentAction.ACKNOWLEDGE.value)(handle_acknowledge)
+    app.action(IncidentAction.TAKE_OWNERSHIP.value)(handle_take_ownership)
+    app.action(IncidentAction.MARK_SYSTEMIC.value)(handle_mark_systemic)
+    for action in MODAL_BUTTONS:
+        app.action(action.value)(open_incident_modal(action))

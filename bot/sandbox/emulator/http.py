@@ -1,0 +1,64 @@
+"""WSGI plumbing of the Slack emulator: request parsing and JSON response encoding."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+from wsgiref.types import StartResponse, WSGIEnvironment
+
+from bot.sandbox.emulator.state import JSON_ENCODED_FIELDS, ApiResult, JsonDict, SlackApiFailure
+
+
+def _decode_json_fields(args: JsonDict) -> JsonDict:
+    """JSON-decode string fields (``blocks``, ``view``...) the way Slack does for form bodies."""
+    decoded = dict(args)
+    for key in JSON_ENCODED_FIELDS:
+        value = decoded.get(key)
+        if isinstance(value, str) and value.strip():
+            try:
+                decoded[key] = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise SlackApiFailure("invalid_blocks" if key == "blocks" else "invalid_arguments") from exc
+    return decoded
+
+
+def _json_response(start_response: StartResponse, result: ApiResult) -> list[bytes]:
+    payload = json.dumps(result.body).encode()
+    headers = [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(payload)))]
+    start_response(f"{result.status} {_REASONS.get(result.status, 'Status')}", headers + result.headers)
+    return [payload]
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 410: "Gone", 429: "Too Many Requests", 500: "Error"}
+
+
+def _bearer_token(environ: WSGIEnvironment) -> str | None:
+    header = str(environ.get("HTTP_AUTHORIZATION", ""))
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+def _read_body(environ: WSGIEnvironment) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _read_args(environ: WSGIEnvironment) -> JsonDict:
+    """Merge query-string and body (JSON or form) parameters."""
+    args: JsonDict = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
+    raw = _read_body(environ).decode("utf-8", errors="replace")
+    if "json" in str(environ.get("CONTENT_TYPE", "")).lower():
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise SlackApiFailure("invalid_json") from exc
+        if not isinstance(body, dict):
+            raise SlackApiFailure("invalid_json")
+        args.update(body)
+    else:
+        args.update(parse_qsl(raw, keep_blank_values=True))
+    return args

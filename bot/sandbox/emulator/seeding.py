@@ -1,0 +1,127 @@
+"""Seeding helpers: populate the workspace and issue triggers / response URLs, as Slack itself would."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from bot.sandbox.emulator.messages import MessageStore
+from bot.sandbox.emulator.state import JsonDict, _Channel, _ResponseHook, _Trigger, _tz_fields, json_copy
+
+
+class Seeding(MessageStore):
+    """Test / sandbox set-up API: users, channels, user groups, triggers, response URLs, human messages."""
+
+    def add_user(
+        self,
+        id: str,
+        name: str,
+        real_name: str | None = None,
+        tz: str = "UTC",
+        *,
+        email: str | None = None,
+        is_bot: bool = False,
+    ) -> JsonDict:
+        """Create (or replace) a workspace member and return its users.info shape."""
+        real = real_name or name
+        profile: JsonDict = {
+            "real_name": real,
+            "real_name_normalized": real,
+            "display_name": name,
+            "display_name_normalized": name,
+            "team": self.team_id,
+        }
+        if email:
+            profile["email"] = email
+        if is_bot:
+            profile["bot_id"] = self.bot_id
+        user: JsonDict = {
+            "id": id,
+            "team_id": self.team_id,
+            "name": name,
+            "deleted": False,
+            "real_name": real,
+            **_tz_fields(tz, self.clock()),
+            "is_bot": is_bot,
+            "is_admin": False,
+            "is_app_user": False,
+            "updated": int(self.clock()),
+            "profile": profile,
+        }
+        with self._lock:
+            self._users[id] = user
+            return json_copy(user)
+
+    def add_channel(
+        self,
+        name: str,
+        id: str | None = None,
+        is_private: bool = False,
+        members: Iterable[str] = (),
+        *,
+        topic: str = "",
+        purpose: str = "",
+    ) -> JsonDict:
+        """Create a channel (the bot is a member only if listed in ``members``)."""
+        with self._lock:
+            channel = _Channel(
+                id=id or self._new_id("C"),
+                name=name,
+                is_private=is_private,
+                members=list(dict.fromkeys(members)),
+                created=int(self.clock()),
+                creator=self.bot_user_id,
+                topic=topic,
+                purpose=purpose,
+            )
+            self._channels[channel.id] = channel
+            return self._channel_record(channel)
+
+    def add_usergroup(self, id: str, handle: str, users: Iterable[str], *, name: str | None = None) -> JsonDict:
+        """Create a user group (``S…`` id) with the given members."""
+        group: JsonDict = {
+            "id": id,
+            "team_id": self.team_id,
+            "is_usergroup": True,
+            "name": name or handle,
+            "description": "",
+            "handle": handle,
+            "date_create": int(self.clock()),
+            "users": list(users),
+        }
+        group["user_count"] = len(group["users"])
+        with self._lock:
+            self._usergroups[id] = group
+            return json_copy(group)
+
+    def new_trigger_id(self, user_id: str | None = None) -> str:
+        """Issue a trigger_id (valid for ``trigger_ttl_seconds``), optionally bound to a user."""
+        with self._lock:
+            trigger_id = f"{next(self._ids)}.{int(self.clock())}.{secrets.token_hex(16)}"
+            self._triggers[trigger_id] = _Trigger(created_at=self.clock(), user_id=user_id)
+            return trigger_id
+
+    def new_response_url(self, channel_id: str, user_id: str, message_ts: str | None = None) -> str:
+        """Issue a response_url bound to a channel/user (and the source message for replace/delete)."""
+        base = self._require_base_url()
+        with self._lock:
+            hook_id = secrets.token_hex(12)
+            self._hooks[hook_id] = _ResponseHook(channel_id, user_id, message_ts, created_at=self.clock())
+            return f"{base}/response/{hook_id}"
+
+    def dm_channel(self, user_id: str) -> str:
+        """The id of the bot's DM channel with ``user_id`` (created on first use)."""
+        with self._lock:
+            return self._dm(user_id).id
+
+    def post_user_message(self, channel_id: str, user_id: str, text: str, thread_ts: str | None = None) -> JsonDict:
+        """Store a message as if a human posted it (no Web API call is logged)."""
+        with self._lock:
+            channel = self._channel_for_helper(channel_id)
+            message: JsonDict = {"type": "message", "user": user_id, "text": text, "ts": self._next_ts()}
+            message["team"] = self.team_id
+            if thread_ts:
+                self._add_reply(channel, thread_ts, message, broadcast=False)
+            else:
+                self._add_top_level(channel, message)
+            return json_copy(message)

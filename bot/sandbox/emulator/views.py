@@ -1,0 +1,155 @@
+"""views.* Web API methods and the platform-side modal stack operations (``response_action``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.sandbox.emulator.messages import MessageStore
+from bot.sandbox.emulator.state import ANONYMOUS_USER, MAX_MODAL_STACK, JsonDict, SlackApiFailure, _Trigger, json_copy
+from bot.sandbox.emulator.validation import _required, _validate_view_spec
+
+
+class ViewsApi(MessageStore):
+    """Handlers for ``views.*``, modal stacks and App Home tabs."""
+
+    def _check_trigger(self, trigger_id: Any) -> _Trigger:
+        trigger = self._triggers.get(str(trigger_id or ""))
+        if trigger is None:
+            raise SlackApiFailure("invalid_trigger_id")
+        if trigger.used:
+            raise SlackApiFailure("exchanged_trigger_id")
+        if self.clock() - trigger.created_at > self.trigger_ttl_seconds:
+            raise SlackApiFailure("expired_trigger_id")
+        return trigger
+
+    def _view_arg(self, args: JsonDict, allowed_types: tuple[str, ...]) -> JsonDict:
+        return _validate_view_spec(_required(args, "view"), allowed_types)
+
+    def _check_external_id(self, spec: JsonDict, own_id: str | None = None) -> None:
+        external_id = spec.get("external_id")
+        if not external_id:
+            return
+        if any(v["external_id"] == external_id and v["id"] != own_id for v in self._views.values()):
+            raise SlackApiFailure("duplicate_external_id")
+
+    def _build_view(self, spec: JsonDict, view_id: str, root_view_id: str, previous_view_id: str | None) -> JsonDict:
+        return {
+            "id": view_id,
+            "team_id": self.team_id,
+            "type": spec["type"],
+            "blocks": self._normalize_blocks(spec.get("blocks", [])),
+            "private_metadata": str(spec.get("private_metadata", "")),
+            "callback_id": str(spec.get("callback_id", "")),
+            "state": {"values": {}},
+            "hash": self._new_hash(),
+            "title": json_copy(spec.get("title")),
+            "clear_on_close": bool(spec.get("clear_on_close", False)),
+            "notify_on_close": bool(spec.get("notify_on_close", False)),
+            "close": json_copy(spec.get("close")),
+            "submit": json_copy(spec.get("submit")),
+            "previous_view_id": previous_view_id,
+            "root_view_id": root_view_id,
+            "app_id": self.app_id,
+            "external_id": str(spec.get("external_id", "")),
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
+        }
+
+    def _create_view(self, spec: JsonDict, root_view_id: str | None, previous_view_id: str | None) -> JsonDict:
+        self._check_external_id(spec)
+        view_id = self._new_id("V")
+        view = self._build_view(spec, view_id, root_view_id or view_id, previous_view_id)
+        self._views[view_id] = view
+        return view
+
+    def _replace_view(self, current: JsonDict, spec: JsonDict) -> JsonDict:
+        _validate_view_spec(spec, (current["type"],))
+        self._check_external_id(spec, own_id=current["id"])
+        view = self._build_view(spec, current["id"], current["root_view_id"], current["previous_view_id"])
+        self._views[current["id"]] = view
+        return view
+
+    def _push(self, user_id: str, spec: JsonDict) -> JsonDict:
+        _validate_view_spec(spec, ("modal",))
+        stack = self._stacks.get(user_id)
+        if not stack:
+            raise SlackApiFailure("not_found")
+        if len(stack) >= MAX_MODAL_STACK:
+            raise SlackApiFailure("push_limit_reached")
+        view = self._create_view(spec, root_view_id=stack[0], previous_view_id=stack[-1])
+        stack.append(view["id"])
+        return view
+
+    def _views_open(self, args: JsonDict) -> JsonDict:
+        trigger = self._check_trigger(args.get("trigger_id"))
+        spec = self._view_arg(args, ("modal",))
+        view = self._create_view(spec, root_view_id=None, previous_view_id=None)
+        trigger.used = True
+        self._stacks[trigger.user_id or ANONYMOUS_USER] = [view["id"]]
+        return {"view": json_copy(view)}
+
+    def _views_push(self, args: JsonDict) -> JsonDict:
+        trigger = self._check_trigger(args.get("trigger_id"))
+        view = self._push(trigger.user_id or ANONYMOUS_USER, self._view_arg(args, ("modal",)))
+        trigger.used = True
+        return {"view": json_copy(view)}
+
+    def _view_for_update(self, args: JsonDict) -> JsonDict:
+        if args.get("view_id"):
+            return self._views_or_fail(str(args["view_id"]))
+        external_id = args.get("external_id")
+        found = next((v for v in self._views.values() if external_id and v["external_id"] == external_id), None)
+        if found is None:
+            raise SlackApiFailure("not_found")
+        return found
+
+    def _views_update(self, args: JsonDict) -> JsonDict:
+        current = self._view_for_update(args)
+        if args.get("hash") and args["hash"] != current["hash"]:
+            raise SlackApiFailure("hash_conflict")
+        spec = _required(args, "view")
+        return {"view": json_copy(self._replace_view(current, spec))}
+
+    def _views_publish(self, args: JsonDict) -> JsonDict:
+        user = self._user_or_fail(args.get("user_id"))
+        spec = self._view_arg(args, ("home",))
+        current_id = self._homes.get(user["id"])
+        if current_id is None:
+            view = self._create_view(spec, root_view_id=None, previous_view_id=None)
+            self._homes[user["id"]] = view["id"]
+            return {"view": json_copy(view)}
+        current = self._views[current_id]
+        if args.get("hash") and args["hash"] != current["hash"]:
+            raise SlackApiFailure("hash_conflict")
+        return {"view": json_copy(self._replace_view(current, spec))}
+
+    # ---------------------------------------------------------------- platform-side view operations
+
+    def close_view(self, view_id: str) -> None:
+        """Remove ``view_id`` and every view pushed above it from its owner's stack."""
+        with self._lock:
+            for user, stack in list(self._stacks.items()):
+                if view_id in stack:
+                    del stack[stack.index(view_id) :]
+                    if not stack:
+                        del self._stacks[user]
+
+    def clear_modals(self, user_id: str) -> None:
+        """Close every modal of the user."""
+        with self._lock:
+            self._stacks.pop(user_id, None)
+
+    def push_modal(self, user_id: str, spec: JsonDict) -> JsonDict:
+        """Push a view on the user's stack (``response_action: push``)."""
+        with self._lock:
+            return json_copy(self._push(user_id, spec))
+
+    def replace_view(self, view_id: str, spec: JsonDict) -> JsonDict:
+        """Replace a view's content in place (``response_action: update``)."""
+        with self._lock:
+            return json_copy(self._replace_view(self._views_or_fail(view_id), spec))
+
+    def set_view_errors(self, view_id: str, errors: JsonDict) -> None:
+        """Store ``response_action: errors`` on the view."""
+        with self._lock:
+            self._views_or_fail(view_id)["errors"] = dict(errors)

@@ -1,0 +1,271 @@
+"""Use cases behind an incident's buttons and modals: one domain change, its thread reply, the root kept current."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.blocks.incident import Message
+from bot.blocks.incident_modals import LoggedStep, ScopeDecision, StatusChange
+from bot.blocks.replies import note
+from bot.blocks.text import escape_mrkdwn, mention, slack_time
+from bot.db import unit_of_work
+from bot.domain.acknowledgement import ACK_ESCALATION
+from bot.domain.audit import audit_trail
+from bot.domain.client_updates import draft_client_update, record_client_update
+from bot.domain.errors import DomainError, IncidentNotFound
+from bot.domain.incidents import DetailsReport, ReportField, update_details, validate_details
+from bot.domain.isolation import Isolation, find_similar
+from bot.domain.lifecycle import acknowledge, change_severity, change_status, require_open, take_ownership
+from bot.domain.timers import cancel_timers
+from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, log_step, missing_environment, refresh_gather, set_scope
+from bot.models import Incident, Scope
+from bot.services.container import Services
+from bot.services.rendering import queue_root_refresh, queue_thread_reply
+
+logger = logging.getLogger(__name__)
+ATTEMPTS = 3
+
+Change = Callable[[Session, Incident, datetime], list[Message]]
+
+
+def load_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise IncidentNotFound(f"INC-{incident_id}")
+    return incident
+
+
+def apply_change(services: Services, incident_id: int, change: Change, *, purpose: str) -> None:
+    """Run `change` on fresh state, queue its replies and a root refresh; retried when someone else changed it first.
+
+    Nothing is sent here: callers acknowledge Slack first, then `deliver_pending`.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with unit_of_work(services.session_factory) as session:
+                incident = load_incident(session, incident_id)
+                replies = change(session, incident, services.clock.now())
+                for reply in replies:
+                    queue_thread_reply(services, session, incident, reply, purpose)
+                queue_root_refresh(services, session, incident)
+            break
+        except StaleDataError:
+            if attempt == ATTEMPTS:
+                raise
+            logger.info("INC-%s changed concurrently; retrying (%s)", incident_id, attempt)
+
+
+def deliver_pending(services: Services, incident_id: int) -> None:
+    """Send what the change queued (after Slack has had its acknowledgement); failures stay queued for the tick."""
+    services.outbox.deliver_due(incident_id=incident_id)
+
+
+def acknowledge_incident(services: Services, incident_id: int, actor_id: str) -> None:
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        acknowledge(session=session, incident=incident, actor_id=actor_id, now=now)
+        cancel_timers(session=session, incident_id=incident.id, kinds=[ACK_ESCALATION], now=now, outcome="acknowledged")
+        minutes = round((now - incident.opened_at).total_seconds() / 60)
+        return [note(f"✅ {mention(actor_id)} acknowledged *{incident.key}* after {minutes} min and owns it.")]
+
+    apply_change(services, incident_id, change, purpose="acknowledged")
+
+
+def take_over_incident(services: Services, incident_id: int, actor_id: str) -> None:
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        before = incident.owner_id
+        if not take_ownership(session=session, incident=incident, actor_id=actor_id, now=now):
+            raise DomainError(f"You already own {incident.key}.")
+        cancel_timers(session=session, incident_id=incident.id, kinds=[ACK_ESCALATION], now=now, outcome="acknowledged")
+        previous = f" from {mention(before)}" if before and before != actor_id else ""
+        return [note(f"🙋 {mention(actor_id)} took over *{incident.key}*{previous}.")]
+
+    apply_change(services, incident_id, change, purpose="owner_changed")
+
+
+def change_status_and_severity(services: Services, incident_id: int, actor_id: str, request: StatusChange) -> None:
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        replies = []
+        reason = f" — {escape_mrkdwn(request.reason)}" if request.reason else ""
+        if request.severity is not None and request.severity != incident.severity:
+            before = incident.severity
+            change_severity(
+                session=session,
+                incident=incident,
+                to=request.severity,
+                actor_id=actor_id,
+                now=now,
+                reason=request.reason,
+            )
+            replies.append(
+                note(f"📶 {mention(actor_id)} changed severity {before.value} → *{request.severity.value}*{reason}")
+            )
+        if request.status is not None and request.status != incident.status:
+            before_status = incident.status
+            change_status(
+                session=session, incident=incident, to=request.status, actor_id=actor_id, now=now, reason=request.reason
+            )
+            replies.append(
+                note(f"🔁 {mention(actor_id)} moved status {before_status.value} → *{request.status.value}*{reason}")
+            )
+        if not replies:
+            raise DomainError(
+                f"Nothing changed: {incident.key} is already {incident.status.value}, {incident.severity.value}."
+            )
+        return replies
+
+    apply_change(services, incident_id, change, purpose="status_changed")
+
+
+def log_incident_step(services: Services, incident_id: int, actor_id: str, step: LoggedStep) -> None:
+    assert step.kind is not None and step.outcome is not None, "validated by the listener"
+    kind, outcome = step.kind, step.outcome
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        logged = log_step(
+            session=session,
+            incident=incident,
+            actor_id=actor_id,
+            kind=kind,
+            description=step.description,
+            outcome=outcome,
+            now=now,
+        )
+        what = f"{KIND_LABELS[kind].lower()} — *{OUTCOME_LABELS[outcome]}*"
+        quoted = escape_mrkdwn(step.description).replace("\n", "\n>")
+        text = f"📝 {mention(actor_id)} logged a {what}:\n>{quoted}"
+        if logged.completed_investigate:
+            text += "\n✅ *Investigate* is done."
+        if logged.missing_environment:
+            text += (
+                f"\n⚠️ Investigate can't be marked done until the environment is recorded: missing "
+                f"{', '.join(logged.missing_environment)}. Use *Add details*."
+            )
+        return [note(text)]
+
+    apply_change(services, incident_id, change, purpose="step_logged")
+
+
+def add_incident_details(
+    services: Services, incident_id: int, actor_id: str, details: DetailsReport
+) -> dict[ReportField, str]:
+    """Problems per field (nothing stored), or {} once the details are stored (then run isolation again)."""
+    problems = validate_details(details)
+    if problems:
+        return problems
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        changed = update_details(session=session, incident=incident, actor_id=actor_id, details=details, now=now)
+        gathered = refresh_gather(session=session, incident=incident, actor_id=actor_id, now=now)
+        if not changed:
+            return []
+        text = f"🧾 {mention(actor_id)} updated the details: {', '.join(changed)}."
+        missing = missing_environment(incident)
+        text += "\n✅ *Immediate Action* is done: the environment is recorded." if gathered else ""
+        text += f"\nStill missing: {', '.join(missing)}." if missing else ""
+        return [note(text)]
+
+    apply_change(services, incident_id, change, purpose="details_added")
+    return {}
+
+
+def isolation_for(services: Services, incident_id: int) -> tuple[Incident, Isolation]:
+    with unit_of_work(services.session_factory) as session:
+        incident = load_incident(session, incident_id)
+        require_open(incident, "isolated")
+        found = find_similar(
+            session=session, incident=incident, window=services.settings.isolation_window, now=services.clock.now()
+        )
+        return incident, found
+
+
+def decide_scope(services: Services, incident_id: int, actor_id: str, decision: ScopeDecision) -> None:
+    assert decision.scope is not None, "validated by the listener"
+    scope = decision.scope
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        linked = set_scope(
+            session=session,
+            incident=incident,
+            scope=scope,
+            actor_id=actor_id,
+            now=now,
+            related_ids=decision.related_ids,
+        )
+        keys = ", ".join(f"INC-{n}" for n in linked)
+        text = f"🧩 {mention(actor_id)} set the scope of *{incident.key}* to *{scope.value}*" + (
+            f" and linked {keys}." if keys else "."
+        )
+        _note_linked(services, session, incident, linked, scope)
+        return [note(text)]
+
+    apply_change(services, incident_id, change, purpose="scope_set")
+
+
+def _note_linked(services: Services, session: Session, incident: Incident, linked: list[int], scope: Scope) -> None:
+    for related_id in linked:
+        related = session.get(Incident, related_id)
+        if related is not None:
+            message = note(
+                f"🔗 Linked to *{incident.key}* ({scope.value}): same cause. See its thread for the investigation."
+            )
+            queue_thread_reply(services, session, related, message, "linked")
+
+
+def mark_systemic(services: Services, incident_id: int, actor_id: str) -> None:
+    """The one-click path from an isolation finding: systemic, with every match linked."""
+    _, found = isolation_for(services, incident_id)
+    decide_scope(
+        services,
+        incident_id,
+        actor_id,
+        ScopeDecision(scope=Scope.SYSTEMIC, related_ids=[m.incident_id for m in found.matches[:10]]),
+    )
+
+
+@dataclass(frozen=True)
+class UpdateDraft:
+    incident: Incident
+    text: str
+    next_due_label: str
+
+
+def draft_update(services: Services, incident_id: int) -> UpdateDraft:
+    now, zone = services.clock.now(), services.settings.display_zone
+    cadence = services.settings.update_cadence_by_severity
+    with unit_of_work(services.session_factory) as session:
+        incident = load_incident(session, incident_id)
+        require_open(incident, "updated")
+        text = draft_client_update(
+            incident=incident,
+            events=audit_trail(session=session, incident_id=incident_id),
+            now=now,
+            zone=zone,
+            cadence=cadence,
+        )
+        due = (now + cadence[incident.severity]).astimezone(zone).strftime("%H:%M %Z")
+        return UpdateDraft(incident, text, due)
+
+
+def send_client_update(services: Services, incident_id: int, actor_id: str, text: str) -> None:
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        due = record_client_update(
+            session=session,
+            incident=incident,
+            actor_id=actor_id,
+            text=text,
+            now=now,
+            cadence=services.settings.update_cadence_by_severity,
+        )
+        quoted = escape_mrkdwn(text).replace("\n", "\n>")
+        zone = services.settings.display_zone
+        return [
+            note(f"🗣️ {mention(actor_id)} sent a client update; the next is due {slack_time(due, zone)}.\n>{quoted}")
+        ]
+
+    apply_change(services, incident_id, change, purpose="client_update")

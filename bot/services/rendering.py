@@ -1,0 +1,83 @@
+"""Rendering an incident's messages from stored state, and queuing them in the outbox."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from bot.blocks.incident import Dashboard, Message, NextCheckin, root_message
+from bot.domain.acknowledgement import ACK_ESCALATION
+from bot.domain.client_updates import CLIENT_UPDATE_DUE
+from bot.domain.timers import next_due
+from bot.domain.triage import checklist, linked_incident_ids
+from bot.integrations.outbox import ROOT_EDIT, enqueue_slack_call
+from bot.models import Incident
+from bot.services.container import Services
+
+CHECKIN_LABELS = {ACK_ESCALATION: "acknowledge by", CLIENT_UPDATE_DUE: "client update due"}
+
+
+def dashboard_for(session: Session, incident: Incident) -> Dashboard:
+    timer = next_due(session=session, incident_id=incident.id, kinds=CHECKIN_LABELS.keys())
+    checkin = NextCheckin(CHECKIN_LABELS[timer.kind], timer.due_at) if timer is not None else None
+    linked = linked_incident_ids(session=session, incident_id=incident.id)
+    return Dashboard(
+        steps=checklist(session=session, incident=incident),
+        next_checkin=checkin,
+        linked_keys=[f"INC-{n}" for n in linked],
+    )
+
+
+def render_root(services: Services, session: Session, incident: Incident) -> Message:
+    return root_message(
+        incident,
+        now=services.clock.now(),
+        zone=services.settings.display_zone,
+        dashboard=dashboard_for(session, incident),
+    )
+
+
+def queue_root_refresh(services: Services, session: Session, incident: Incident) -> None:
+    """Edit the root message to show the incident as it is now (older pending edits are superseded)."""
+    session.flush()
+    message = render_root(services, session, incident)
+    enqueue_slack_call(
+        session=session,
+        key=f"{incident.key}:{ROOT_EDIT}:{uuid.uuid4().hex}",
+        operation="chat.update",
+        args=message.as_args(),
+        purpose=ROOT_EDIT,
+        now=services.clock.now(),
+        incident_id=incident.id,
+        on_root=True,
+    )
+
+
+def queue_thread_reply(
+    services: Services, session: Session, incident: Incident, message: Message, purpose: str
+) -> None:
+    enqueue_slack_call(
+        session=session,
+        key=f"{incident.key}:{purpose}:{uuid.uuid4().hex}",
+        operation="chat.postMessage",
+        args=message.as_args(),
+        purpose=purpose,
+        now=services.clock.now(),
+        incident_id=incident.id,
+        in_thread=True,
+    )
+
+
+def queue_channel_post(
+    services: Services, session: Session, channel_id: str, message: Message, purpose: str, incident_id: int
+) -> None:
+    enqueue_slack_call(
+        session=session,
+        key=f"INC-{incident_id}:{purpose}:{uuid.uuid4().hex}",
+        operation="chat.postMessage",
+        args={"channel": channel_id, **message.as_args()},
+        purpose=purpose,
+        now=services.clock.now(),
+        incident_id=incident_id,
+    )

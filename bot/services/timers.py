@@ -1,0 +1,139 @@
+"""Running due timers: claim one row at a time, let the domain decide if it is still wanted, post through the outbox."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.blocks.replies import channel_escalation, escalation_page, update_due_reminder
+from bot.db import unit_of_work
+from bot.domain.acknowledgement import ACK_ESCALATION, plan_ack_escalation, schedule_ack_escalation
+from bot.domain.audit import record_event
+from bot.domain.client_updates import CLIENT_UPDATE_DUE, update_reminder_wanted
+from bot.domain.errors import DomainError
+from bot.domain.oncall import OnCall, who_is_on_call
+from bot.domain.timers import claim_due_timer, finish_timer
+from bot.models import Incident, Timer
+from bot.services.container import Services
+from bot.services.rendering import queue_channel_post, queue_root_refresh, queue_thread_reply
+
+logger = logging.getLogger(__name__)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+Handler = Callable[[Services, Session, Timer, Incident, datetime], str]
+
+
+def _oncall(session: Session, incident: Incident, now: datetime) -> OnCall | None:
+    try:
+        return who_is_on_call(session=session, team_name=incident.oncall_team, at=now)
+    except DomainError:
+        return None
+
+
+def escalate_unacknowledged(
+    services: Services, session: Session, timer: Timer, incident: Incident, now: datetime
+) -> str:
+    oncall = _oncall(session, incident, now)
+    step = plan_ack_escalation(
+        incident=incident,
+        level=timer.sequence,
+        now=now,
+        oncall_id=incident.oncall_id,
+        next_user_id=oncall.next_user_id if oncall else None,
+        escalation_channel_id=(oncall.escalation_channel_id if oncall else None)
+        or services.settings.escalation_channel_id,
+    )
+    if step is None:
+        return "not needed"
+    minutes = round(step.waited.total_seconds() / 60)
+    paged = [u for u in (step.repage_user_id, step.next_user_id) if u]
+    queue_thread_reply(
+        services,
+        session,
+        incident,
+        escalation_page(incident, mentions=paged, waited_minutes=minutes, level=step.level),
+        "ack_escalation",
+    )
+    if step.escalation_channel_id:
+        hint = f"Thread: <#{incident.channel_id}>."
+        queue_channel_post(
+            services,
+            session,
+            step.escalation_channel_id,
+            channel_escalation(incident, hint, minutes),
+            "ack_escalation_channel",
+            incident.id,
+        )
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id="bot",
+        kind="ack_escalated",
+        summary=f"Unacknowledged after {minutes} min: escalation level {step.level}",
+        details={"level": step.level, "paged": paged, "channel": step.escalation_channel_id},
+    )
+    if step.level == 1:
+        schedule_ack_escalation(
+            session=session, incident=incident, windows=services.settings.ack_window_by_severity, now=now, level=2
+        )
+    queue_root_refresh(services, session, incident)
+    return f"level {step.level}: paged {', '.join(paged) or 'nobody'}"
+
+
+def remind_client_update(services: Services, session: Session, timer: Timer, incident: Incident, now: datetime) -> str:
+    if not update_reminder_wanted(incident, timer.due_at):
+        return "not needed"
+    queue_thread_reply(
+        services,
+        session,
+        incident,
+        update_due_reminder(incident, timer.due_at, services.settings.display_zone),
+        "update_due",
+    )
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id="bot",
+        kind="client_update_due",
+        summary="Client update due: owner reminded",
+    )
+    return "reminded"
+
+
+HANDLERS: dict[str, Handler] = {ACK_ESCALATION: escalate_unacknowledged, CLIENT_UPDATE_DUE: remind_client_update}
+
+
+def run_due_timers(services: Services, *, limit: int = 500) -> int:
+    """Handle every due timer; each in its own transaction with what it posts, so nothing is done twice."""
+    handled = 0
+    for _ in range(limit):
+        try:
+            if not _run_one(services):
+                break
+        except Exception:
+            logger.exception("A due timer failed; it stays due and is retried on the next tick")
+            break
+        handled += 1
+    return handled
+
+
+def _run_one(services: Services) -> bool:
+    now = services.clock.now()
+    with unit_of_work(services.session_factory) as session:
+        timer = claim_due_timer(session=session, now=now, worker=WORKER)
+        if timer is None:
+            return False
+        incident = session.get(Incident, timer.incident_id) if timer.incident_id is not None else None
+        handler = HANDLERS.get(timer.kind)
+        if handler is None or incident is None:
+            finish_timer(timer, outcome="no handler" if handler is None else "incident gone", now=now)
+            return True
+        finish_timer(timer, outcome=handler(services, session, timer, incident, now), now=now)
+    return True
