@@ -5,15 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from bot.config import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from bot.services.container import Services
+
 app = typer.Typer(help="Slack triage & escalation bot.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+oncall_app = typer.Typer(help="On-call rotations.", no_args_is_help=True)
+app.add_typer(oncall_app, name="oncall")
 console = Console(stderr=True)
 
 NO_CREDENTIALS = (
@@ -120,6 +127,48 @@ def db_current() -> None:
     settings = settings_or_exit()
     current = current_revision(make_engine(settings.database_url))
     console.print(f"applied: {current or 'none'} · latest: {head_revision()}", highlight=False)
+
+
+def _services_for_cli(settings: Settings) -> Services:
+    from bot.services.container import build_services
+
+    migrate_or_exit(settings)
+    return build_services(settings)
+
+
+@oncall_app.command("load")
+def oncall_load(
+    path: Path = typer.Argument(..., help="YAML or TOML file with a `teams` list (see README)."),
+    prune: bool = typer.Option(False, help="Delete teams that are not in the file."),
+) -> None:
+    """Create or update rotations from a file."""
+    from bot.domain.oncall import InvalidTeam
+    from bot.domain.oncall_file import OncallFileError
+    from bot.services.oncall import load_rotations
+
+    settings = settings_or_exit()
+    try:
+        names = load_rotations(_services_for_cli(settings), path, prune=prune)
+    except (OncallFileError, InvalidTeam) as exc:
+        fail(str(exc))
+    console.print(f"Loaded {len(names)} team(s): {', '.join(names)}", highlight=False)
+
+
+@oncall_app.command("show")
+def oncall_show() -> None:
+    """Who is on call now for each team."""
+    from bot.db import unit_of_work
+    from bot.domain.oncall import on_call_now
+
+    services = _services_for_cli(settings_or_exit())
+    with unit_of_work(services.session_factory) as session:
+        oncalls = on_call_now(session=session, at=services.clock.now())
+    if not oncalls:
+        console.print("No on-call rotation is set up (`triage-bot oncall load FILE`).", highlight=False)
+    for oncall in oncalls:
+        until = f" until {oncall.until:%Y-%m-%d %H:%M} UTC" if oncall.until else ""
+        cover = " (override)" if oncall.via_override else ""
+        console.print(f"{oncall.team}: {oncall.user_id}{cover}{until}", highlight=False)
 
 
 def main() -> None:

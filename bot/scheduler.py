@@ -30,7 +30,7 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
     scheduler.add_job(
         tick,
         "interval",
-        seconds=services.settings.outbox_interval_seconds,
+        seconds=services.settings.scheduler_interval_seconds,
         args=[services],
         id="tick",
         max_instances=1,

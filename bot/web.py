@@ -1,4 +1,4 @@
-"""The HTTP surface: Slack's `/slack/events` through Bolt's WSGI adapter, plus `/healthz`."""
+"""The HTTP surface: Slack's `/slack/events` through Bolt's WSGI adapter, `/healthz`, and `/hooks/deployments`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.db import database_state
+from bot.hooks import DEPLOYMENTS_PATH, DeploymentHook
 from bot.services.container import Services
 
 MAX_BODY_BYTES = 1_000_000
@@ -28,6 +29,10 @@ class WebApp:
     def __init__(self, bolt_app: App, services: Services) -> None:
         self.services = services
         self.slack = SlackRequestHandler(bolt_app, path="/slack/events")
+        secret = services.settings.deploy_hook_secret
+        self.deployments = DeploymentHook(
+            services.session_factory, secret.get_secret_value() if secret else None, services.clock
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -40,6 +45,8 @@ class WebApp:
             if int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
                 return _json(start_response, "413 Payload Too Large", {"error": "request body too large"})
             return self.slack(environ, start_response)
+        if path == DEPLOYMENTS_PATH:
+            return self.deployments(environ, start_response)
         return _json(start_response, "404 Not Found", {"error": "not found"})
 
     def health(self, start_response: StartResponse) -> Iterable[bytes]:

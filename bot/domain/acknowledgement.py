@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from bot.domain.timers import schedule_timer
 from bot.models import Incident, Severity
 
 ACK_ESCALATION = "ack_escalation"
+MAX_MINUTES = 7 * 24 * 60
 LAST_LEVEL = 2
 
 
@@ -72,8 +74,10 @@ def parse_minutes_by_severity(text: str) -> dict[Severity, timedelta]:
             value = float(minutes)
         except ValueError:
             raise ValueError(f"'{part}' is not SEVn=minutes") from None
-        if value <= 0:
+        if not math.isfinite(value) or value <= 0:
             raise ValueError(f"'{part}' must be a positive number of minutes")
+        if value > MAX_MINUTES:
+            raise ValueError(f"'{part}' must be at most {MAX_MINUTES} minutes (a week)")
         windows[severity] = timedelta(minutes=value)
     missing = [s.value for s in Severity if s not in windows]
     if missing:

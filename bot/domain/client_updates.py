@@ -36,19 +36,21 @@ def draft_client_update(
 ) -> str:
     """A human, plain-language update from what is known: what we know, what we are doing, when we write next."""
     next_by = (now + cadence[incident.severity]).astimezone(zone).strftime("%H:%M %Z")
-    lines = [f"Hi {incident.client.name} team,", "", f"An update on “{incident.title}” (ref {incident.key}).", ""]
+    opening = [f"Hi {incident.client.name} team,", "", f"An update on “{incident.title}” (ref {incident.key}).", ""]
+    closing = [f"What we are doing: {DOING[incident.status]}"]
+    if incident.deadline_at is not None:
+        deadline = incident.deadline_at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
+        context = f" ({incident.deadline_context})" if incident.deadline_context else ""
+        closing.append(f"Your deadline{context} is {deadline}, and we are treating it as our priority.")
+    closing += ["", f"We will update you again by {next_by}, sooner if anything changes."]
     known = f"What we know: {incident.blocker.rstrip('.')}."
     findings = _findings(events)
     if findings:
         known += " We have confirmed: " + "; ".join(findings) + "."
-    lines.append(known)
-    lines.append(f"What we are doing: {DOING[incident.status]}")
-    if incident.deadline_at is not None:
-        deadline = incident.deadline_at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
-        context = f" ({incident.deadline_context})" if incident.deadline_context else ""
-        lines.append(f"Your deadline{context} is {deadline}, and we are treating it as our priority.")
-    lines += ["", f"We will update you again by {next_by}, sooner if anything changes."]
-    return "\n".join(lines)[:MAX_UPDATE_CHARS]
+    room = MAX_UPDATE_CHARS - len("\n".join([*opening, "", *closing]))
+    if len(known) > room:
+        known = known[: max(room - 1, 0)].rstrip() + "…"
+    return "\n".join([*opening, known, *closing])
 
 
 def record_client_update(

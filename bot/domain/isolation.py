@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, Select, func, literal, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, and_, bindparam, case, func, literal, or_, select, union
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.domain.durations import humanize_duration
 from bot.models import Environment, Incident, IncidentStatus
@@ -39,16 +39,20 @@ class Isolation:
     likely_systemic: bool
 
 
+_WORD = re.compile(r"[^\W_]+")  # pg_trgm's words: runs of letters or digits, in any script
+
+
 def trigrams(text: str) -> set[str]:
     """pg_trgm's trigrams: lower-cased words padded with two spaces in front and one behind."""
     grams: set[str] = set()
-    for word in re.findall(r"[a-z0-9]+", text.lower()):
+    for word in _WORD.findall(text.lower()):
         padded = f"  {word} "
         grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
     return grams
 
 
 def text_similarity(a: str, b: str) -> float:
+    """pg_trgm's `similarity()`: shared trigrams over all distinct trigrams of both texts (0.0 when either has none)."""
     left, right = trigrams(a), trigrams(b)
     return len(left & right) / len(left | right) if left and right else 0.0
 
@@ -71,35 +75,80 @@ def _has_pg_trgm(session: Session) -> bool:
     return _TRIGRAM_SUPPORT[url]
 
 
-def _candidates(session: Session, incident: Incident, since: datetime, limit: int) -> Select[Incident, float]:
-    """Open or recent incidents of every client; on PostgreSQL with pg_trgm, filtered to plausible matches in SQL."""
-    query = (
-        select(Incident, literal(0.0, Float).label("similarity"))
+def _still_open() -> ColumnElement[bool]:
+    """Open statuses inlined as literals, so PostgreSQL can use the partial index on open incidents (0003)."""
+    values = [s.value for s in OPEN_STATUSES]
+    return Incident.status.in_(bindparam("open_statuses", values, expanding=True, literal_execute=True))
+
+
+def _opened_since(since: datetime) -> ColumnElement[bool]:
+    """The window's start inlined as a literal: a prepared statement's generic plan (psycopg prepares a query
+    run five times) would assume a third of all incidents are recent and scan a trigram index of them all."""
+    return Incident.opened_at >= bindparam("since", since, type_=Incident.opened_at.type, literal_execute=True)
+
+
+def _open_or_recent(incident: Incident, since: datetime) -> ColumnElement[bool]:
+    return and_(Incident.id != incident.id, or_(_opened_since(since), _still_open()))
+
+
+def _similar_blockers(session: Session, incident: Incident, since: datetime) -> dict[int, float]:
+    """Other open or recent incidents whose blocker reads like this one's (similarity >= 0.3), by id."""
+    if _has_pg_trgm(session):
+        scores = session.execute(_similar_blockers_in_sql(incident, since)).tuples().all()
+    else:
+        candidates = select(Incident.id, Incident.blocker).where(_open_or_recent(incident, since))
+        rows = session.execute(candidates).tuples()
+        scores = [(other_id, text_similarity(incident.blocker, blocker)) for other_id, blocker in rows]
+    return {other_id: float(score) for other_id, score in scores if score >= SIMILAR_BLOCKER}
+
+
+def _similar_blockers_in_sql(incident: Incident, since: datetime) -> CompoundSelect[int, float]:
+    """Two halves, each with a plan that stays cheap as the table grows (one OR across both compares every
+    candidate's blocker): open incidents through pg_trgm's `%` and the partial trigram index on open incidents
+    (0003); the window's few incidents through the index on opened_at, each compared with `similarity()`, which
+    no index serves, so the planner can't pick the trigram index over every incident (slow on a big table,
+    and chosen by generic plans of prepared statements, which cost it as almost free)."""
+    similarity = func.similarity(Incident.blocker, incident.blocker)
+    others = Incident.id != incident.id
+    resembles = Incident.blocker.op("%")(incident.blocker)
+    still_open = select(Incident.id, similarity.label("similarity")).where(others, _still_open(), resembles)
+    recent = select(Incident.id, similarity).where(others, _opened_since(since), similarity >= SIMILAR_BLOCKER)
+    return union(still_open, recent)
+
+
+def _same(column: InstrumentedAttribute[str | None], value: str | None) -> ColumnElement[bool] | None:
+    return func.lower(column) == value.lower() if value else None
+
+
+def _count(conditions: list[ColumnElement[bool]]) -> ColumnElement[int]:
+    total: ColumnElement[int] = literal(0)
+    for condition in conditions:
+        total = total + case((condition, 1), else_=0)
+    return total
+
+
+def _strongest(
+    session: Session, incident: Incident, since: datetime, similar: dict[int, float], limit: int
+) -> list[Incident]:
+    """Open or recent incidents sharing something, strongest first: workflow, region and similar blocker count
+    before browser and OS (which half the customers share), then the most recent."""
+    broad = [_same(Incident.workflow, incident.workflow), _same(Incident.region, incident.region)]
+    narrow = [_same(Environment.browser, _env(incident, "browser")), _same(Environment.os, _env(incident, "os"))]
+    strong = [c for c in broad if c is not None] + ([Incident.id.in_(list(similar))] if similar else [])
+    weak = [c for c in narrow if c is not None]
+    if not strong and not weak:
+        return []
+    ids = (
+        select(Incident.id)
         .outerjoin(Environment, Environment.incident_id == Incident.id)
-        .where(Incident.id != incident.id)
-        .where(or_(Incident.opened_at >= since, Incident.status.in_(OPEN_STATUSES)))
-        .order_by(Incident.opened_at.desc())
+        .where(_open_or_recent(incident, since), or_(*strong, *weak))
+        .order_by(_count(strong).desc(), _count(weak).desc(), Incident.opened_at.desc(), Incident.id.desc())
         .limit(limit)
     )
-    if not _has_pg_trgm(session):
-        return query  # the caller compares everything in Python
-    env = incident.environment
-    same = [
-        func.lower(column) == value.lower()
-        for column, value in (
-            (Incident.workflow, incident.workflow),
-            (Incident.region, incident.region),
-            (Environment.browser, env.browser if env else None),
-            (Environment.os, env.os if env else None),
-        )
-        if value
-    ]
-    similarity = func.similarity(Incident.blocker, incident.blocker)
-    scored = query.with_only_columns(Incident, similarity.label("similarity"))
-    return scored.where(or_(*same, Incident.blocker.op("%")(incident.blocker)))
+    return list(session.scalars(select(Incident).where(Incident.id.in_(ids.scalar_subquery()))).unique())
 
 
-def _shared(incident: Incident, other: Incident, similarity: float) -> tuple[str, ...]:
+def _shared(incident: Incident, other: Incident, similar_blocker: bool) -> tuple[str, ...]:
     shared = []
     for label, mine, theirs in (
         ("workflow", incident.workflow, other.workflow),
@@ -109,7 +158,7 @@ def _shared(incident: Incident, other: Incident, similarity: float) -> tuple[str
     ):
         if mine and theirs and mine.lower() == theirs.lower():
             shared.append(f"{label} {theirs}")
-    if similarity >= SIMILAR_BLOCKER:
+    if similar_blocker:
         shared.append("similar blocker")
     return tuple(shared)
 
@@ -121,19 +170,25 @@ def _env(incident: Incident, attr: str) -> str | None:
 def find_similar(
     *, session: Session, incident: Incident, window: timedelta, now: datetime, limit: int = 20
 ) -> Isolation:
-    """Other open or recent incidents (any client) sharing workflow, region, browser, OS or a similar blocker."""
+    """Other open or recent incidents (any client) sharing workflow, region, browser, OS or a similar blocker.
+
+    At most `limit`, strongest first (see `_strongest`); the verdict weighs the other accounts among them.
+    """
     since = now - window
-    rows = session.execute(_candidates(session, incident, since, limit * 10)).unique().all()
+    similar = _similar_blockers(session, incident, since)
     matches = []
-    for row in rows:
-        other, sql_similarity = row[0], row[1]
-        similarity = float(sql_similarity or 0.0) or text_similarity(incident.blocker, other.blocker)
-        shared = _shared(incident, other, similarity)
+    for other in _strongest(session, incident, since, similar, limit):
+        shared = _shared(incident, other, similar_blocker=other.id in similar)
         if shared:
+            similarity = similar.get(other.id, text_similarity(incident.blocker, other.blocker))
             matches.append(_similar(other, shared, similarity))
-    matches.sort(key=lambda m: (len(m.shared), m.blocker_similarity, m.opened_at), reverse=True)
-    matches = matches[:limit]
+    matches.sort(key=_strength, reverse=True)
     return _verdict(incident, matches, window, now)
+
+
+def _strength(match: SimilarIncident) -> tuple[int, int, datetime, int]:
+    broad = sum(1 for label in match.shared if _is_broad_label(label))
+    return broad, len(match.shared) - broad, match.opened_at, match.incident_id
 
 
 def _similar(other: Incident, shared: tuple[str, ...], similarity: float) -> SimilarIncident:
@@ -150,7 +205,11 @@ def _similar(other: Incident, shared: tuple[str, ...], similarity: float) -> Sim
 
 
 def _verdict(incident: Incident, matches: list[SimilarIncident], window: timedelta, now: datetime) -> Isolation:
-    """`3 other accounts report document upload failing in eu-west in the last 2 h — likely systemic`."""
+    """`3 other accounts report document upload failing in eu-west in the last 2 h — likely systemic`.
+
+    Only other accounts sharing the workflow, the region or a similar blocker count: the client's own incidents
+    and matches on browser or OS alone leave it isolated to this account.
+    """
     broad = [m for m in matches if m.client_name != incident.client.name and _is_broad(m)]
     clients = {m.client_name for m in broad}
     if not matches:
@@ -158,15 +217,24 @@ def _verdict(incident: Incident, matches: list[SimilarIncident], window: timedel
         summary = f"No other account reports anything similar in the last {span}: looks isolated to this account."
         return Isolation(matches, window, 0, summary, likely_systemic=False)
     place = f" in {incident.region}" if incident.region else ""
-    earliest = min(m.opened_at for m in (broad or matches))
-    span = humanize_duration(now - earliest)
+    subject = f"{incident.workflow} failing" if incident.workflow else "similar problems"
+    if not clients:
+        span = humanize_duration(window)
+        summary = f"No other account reports {subject}{place} in the last {span}: looks isolated to this account."
+        return Isolation(matches, window, 0, summary, likely_systemic=False)
+    elapsed = now - min(m.opened_at for m in broad)
+    span = humanize_duration(elapsed) if elapsed >= timedelta(minutes=1) else "minute"
     systemic = len(clients) >= SYSTEMIC_CLIENTS
     verdict = "likely systemic" if systemic else "possibly related"
-    count = len(clients) if clients else len({m.client_name for m in matches})
-    noun = "account reports" if count == 1 else "accounts report"
-    summary = f"{count} other {noun} {incident.workflow or 'problems'} failing{place} in the last {span} — {verdict}"
+    noun = "account reports" if len(clients) == 1 else "accounts report"
+    summary = f"{len(clients)} other {noun} {subject}{place} in the last {span} — {verdict}"
     return Isolation(matches, window, len(clients), summary, likely_systemic=systemic)
 
 
 def _is_broad(match: SimilarIncident) -> bool:
-    return any(s.startswith(("workflow", "region")) or s == "similar blocker" for s in match.shared)
+    return any(_is_broad_label(label) for label in match.shared)
+
+
+def _is_broad_label(label: str) -> bool:
+    """Workflow, region and a similar blocker say more than browser or OS, which many customers share."""
+    return label.startswith(("workflow ", "region ")) or label == "similar blocker"

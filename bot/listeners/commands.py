@@ -18,30 +18,51 @@ from bot.domain.errors import DomainError
 from bot.listeners.middleware import services_of
 from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
+from bot.services.oncall import cover_oncall, oncall_now_blocks
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """What a subcommand gets: the text after its name and who asked."""
+
+    args: str
+    user_id: str
 
 
 @dataclass(frozen=True)
 class Subcommand:
     usage: str
     description: str
-    answer: Callable[[Services, str], list[Block]]
+    answer: Callable[[Services, CommandRequest], list[Block]]
 
 
-def _help(_services: Services, _args: str) -> list[Block]:
-    return help_blocks(
-        [("", "open a new incident (a form opens)")] + [(s.usage, s.description) for s in SUBCOMMANDS.values()]
-    )
+def _help(_services: Services, _request: CommandRequest) -> list[Block]:
+    usages = [("", "open a new incident (a form opens)")] + [(s.usage, s.description) for s in SUBCOMMANDS.values()]
+    return help_blocks(usages)
+
+
+def _oncall(services: Services, request: CommandRequest) -> list[Block]:
+    if request.args:
+        return cover_oncall(services, request.args, request.user_id)
+    return oncall_now_blocks(services)
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand("help", "list these subcommands", _help),
     "list": Subcommand(
-        "list", "open incidents, nearest deadline first (only you see it)", lambda s, _a: open_incidents_blocks(s)
+        "list", "open incidents, nearest deadline first (only you see it)", lambda s, _r: open_incidents_blocks(s)
     ),
     "show": Subcommand(
-        "show INC-7", "one incident: status, deadline, owner and its latest audit trail", incident_card_blocks
+        "show INC-7",
+        "one incident: status, deadline, owner and its latest audit trail",
+        lambda s, r: incident_card_blocks(s, r.args),
+    ),
+    "oncall": Subcommand(
+        "oncall [override @user 4h [team]]",
+        "who is on call now for each team; or let someone cover a rotation for a while",
+        _oncall,
     ),
 }
 
@@ -58,7 +79,7 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
         ack(text=f"I don't know `{name[:40]}`. Try `/triage help`.")
         return
     try:
-        blocks = subcommand.answer(services, args.strip())
+        blocks = subcommand.answer(services, CommandRequest(args=args.strip(), user_id=command["user_id"]))
     except DomainError as exc:
         ack(text=str(exc))
         return

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App, Say
+from slack_bolt import App, BoltContext, Say
+from slack_sdk import WebClient
+
+from bot.listeners.middleware import services_of
+from bot.services.incidents import home_for
 
 
 def handle_app_mention(event: dict[str, Any], say: Say) -> None:
@@ -15,5 +19,13 @@ def handle_app_mention(event: dict[str, Any], say: Say) -> None:
     )
 
 
+def handle_app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    if event.get("tab") not in (None, "home"):
+        return
+    user_id = event["user"]
+    client.views_publish(user_id=user_id, view=home_for(services_of(context), user_id))
+
+
 def register(app: App) -> None:
     app.event("app_mention")(handle_app_mention)
+    app.event("app_home_opened")(handle_app_home_opened)

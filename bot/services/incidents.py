@@ -6,8 +6,10 @@ import logging
 from dataclasses import dataclass
 
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from sqlalchemy.orm import Session
 
+from bot.blocks.home import home_view
 from bot.blocks.incident import environment_reply, incident_card, oncall_reply
 from bot.blocks.lists import incident_list_blocks
 from bot.blocks.replies import correlation_reply, isolation_reply
@@ -18,7 +20,7 @@ from bot.domain.correlation import correlate
 from bot.domain.errors import DomainError
 from bot.domain.incidents import IncidentReport, OpenedIncident, get_incident, list_open_incidents, open_incident
 from bot.domain.isolation import find_similar
-from bot.domain.oncall import who_is_on_call
+from bot.domain.oncall import on_call_now, who_is_on_call
 from bot.domain.triage import ensure_steps, mark_correlation_checked, refresh_gather
 from bot.integrations.outbox import enqueue_slack_call, undelivered_summary
 from bot.models import Incident
@@ -155,5 +157,22 @@ def incident_card_blocks(services: Services, reference: str) -> list[Block]:
             events=audit_trail(session=session, incident_id=incident.id),
             pending_deliveries=undelivered_summary(session=session, incident_id=incident.id),
             now=services.clock.now(),
+            zone=services.settings.display_zone,
+        )
+
+
+def home_for(services: Services, user_id: str) -> View:
+    """The App Home tab as `user_id` should see it now."""
+    now = services.clock.now()
+    with unit_of_work(services.session_factory) as session:
+        everyone = list_open_incidents(session=session, limit=100)
+        mine = [i for i in everyone if user_id in (i.owner_id, i.reporter_id)]
+        oncalls = on_call_now(session=session, at=now)
+        return home_view(
+            mine=mine,
+            everyone=everyone,
+            oncalls=oncalls,
+            fallback_oncall=services.settings.oncall_slack_id,
+            now=now,
             zone=services.settings.display_zone,
         )

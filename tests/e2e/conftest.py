@@ -60,6 +60,7 @@ def start_stack(
         slack_api_url=f"{api.url}/api/",
         database_url=database_url,
         oncall_slack_id=ONCALL,
+        deploy_hook_secret="hook-secret",
         **settings,
     )
     services = build_services(config, clock=clock, engine=engine)
