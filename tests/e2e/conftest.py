@@ -50,6 +50,7 @@ def start_stack(
     database_url: str, engine: Engine, clock: ManualClock, **settings: Any
 ) -> tuple[Stack, list[RunningServer]]:
     emulator = SlackEmulator()
+    emulator.wait_timeout = 20.0  # generous: passing tests never wait for it, a busy CI machine might
     emulator.add_user(AGENT, "agent", real_name="Sam Support")
     emulator.add_user(ONCALL, "oncall", real_name="Olu Oncall")
     emulator.add_channel("support", id=SUPPORT, members=[AGENT, ONCALL, emulator.bot_user_id])

@@ -91,8 +91,14 @@ class Inspection(WorkspaceBase):
             found = self._users.get(user_id)
             return json_copy(found) if found else None
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
-        """Poll ``predicate`` (real time) until it returns something truthy, and return that."""
+    wait_timeout: float = 5.0
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float | None = None, interval: float = 0.02) -> Any:
+        """Poll ``predicate`` (real time) until it returns something truthy, and return that.
+
+        The default limit is ``wait_timeout``; raise it where the machine may be busy (CI).
+        """
+        timeout = self.wait_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while True:
             result = predicate()
