@@ -32,7 +32,8 @@ def handle_unexpected_error(error: Exception, body: dict[str, Any], respond: Res
             logger.warning("Could not tell the user about error ref %s", reference)
 
 
-def build_bolt_app(services: Services) -> App:
+def build_bolt_app(services: Services, *, listener_executor: ThreadPoolExecutor | None = None) -> App:
+    """The Bolt app; pass `listener_executor` to own the threads that run listeners (and wait for them on shutdown)."""
     secret = services.settings.slack_signing_secret
     if secret is None:
         raise ValueError("SLACK_SIGNING_SECRET is required to verify Slack's requests")
@@ -44,9 +45,8 @@ def build_bolt_app(services: Services) -> App:
         process_before_response=False,
         # Listeners keep their thread after ack() while they post to Slack; Bolt's default of 5 threads
         # would make new requests wait for a free one before they can even be acknowledged.
-        listener_executor=ThreadPoolExecutor(
-            max_workers=services.settings.listener_threads, thread_name_prefix="bolt-listener"
-        ),
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(max_workers=services.settings.listener_threads, thread_name_prefix="bolt-listener"),
     )
     app.use(inject_services(services))
     app.use(skip_repeated_events(services))

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     statuspage_url: str | None = None
     deploy_hook_secret: SecretStr | None = None
     escalation_channel_id: str | None = None
+    internal_channel_id: str | None = Field(default=None, description="support/engineering channel for notices")
+    jira_project: str = "ENG"
+    jira_product_project: str = "PROD"
+    jira_poll_minutes: float = Field(default=5, gt=0)
+    product_areas: str = Field(default="", description="area=PM user id, comma separated")
+    major_incident_declarers: str = Field(default="", description="users (U…) and user groups (S…); empty: anyone")
 
     @field_validator("slack_api_url")
     @classmethod
@@ -82,6 +88,28 @@ class Settings(BaseSettings):
     def _minutes_per_severity(cls, value: str) -> str:
         parse_minutes_by_severity(value)
         return value
+
+    @field_validator("product_areas")
+    @classmethod
+    def _areas_shape(cls, value: str) -> str:
+        parse_product_areas(value)
+        return value
+
+    @field_validator("major_incident_declarers")
+    @classmethod
+    def _declarers_shape(cls, value: str) -> str:
+        bad = [p for p in _csv(value) if p[:1] not in {"U", "W", "S"} or not p.isalnum()]
+        if bad:
+            raise ValueError(f"'{bad[0]}' is not a Slack user (U…) or user group (S…) id")
+        return value
+
+    @property
+    def product_area_pms(self) -> dict[str, str | None]:
+        return parse_product_areas(self.product_areas)
+
+    @property
+    def declarer_ids(self) -> list[str]:
+        return _csv(self.major_incident_declarers)
 
     @field_validator("statuspage_url")
     @classmethod
@@ -131,6 +159,21 @@ class Settings(BaseSettings):
         if self.slack_signing_secret is None:
             missing.append("SLACK_SIGNING_SECRET")
         return missing
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_product_areas(text: str) -> dict[str, str | None]:
+    """`uploads=U0PM1,billing=U0PM2,search` -> area: product manager (None when not given)."""
+    areas: dict[str, str | None] = {}
+    for part in _csv(text):
+        area, _, pm = (p.strip() for p in part.partition("="))
+        if not area or (pm and (pm[:1] not in {"U", "W"} or not pm.isalnum())):
+            raise ValueError(f"'{part}' is not area=U… (a product area and its PM's Slack user id)")
+        areas[area] = pm or None
+    return areas
 
 
 def load_settings(**overrides: object) -> Settings:

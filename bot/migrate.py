@@ -11,6 +11,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+LIBRARY_TABLES = {"slack_installations", "slack_bots", "slack_oauth_states"}
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Keep library-owned tables (slack_sdk's OAuth stores) and PostgreSQL-only trigram indexes out of autogenerate."""
+    if type_ == "table" and name in LIBRARY_TABLES:
+        return False
+    return not (type_ == "index" and name is not None and name.endswith("_trgm"))
 
 
 def alembic_config(url: str) -> Config:

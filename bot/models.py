@@ -82,6 +82,30 @@ class Scope(enum.StrEnum):
     SYSTEMIC = "systemic"
 
 
+class EscalationKind(enum.StrEnum):
+    """The playbook's four escalation paths."""
+
+    INTERNAL = "internal"
+    ENGINEERING = "engineering"
+    PRODUCT_FEEDBACK = "product_feedback"
+    INCIDENT_MANAGEMENT = "incident_management"
+
+
+class EscalationState(enum.StrEnum):
+    PENDING = "pending"
+    FILED = "filed"
+    FAILED = "failed"
+    NOT_CONFIGURED = "not_configured"
+
+
+class FeedbackTrack(enum.StrEnum):
+    """The playbook's three product-feedback tracks."""
+
+    STABILITY = "stability"
+    MESSAGING = "messaging"
+    MONITORING = "monitoring"
+
+
 class OutboxState(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -126,6 +150,7 @@ class Incident(Base):
     deadline_context: Mapped[str | None] = mapped_column(String(300))
     channel_id: Mapped[str] = mapped_column(String(40), doc="channel where the incident was opened")
     root_ts: Mapped[str | None] = mapped_column(String(40), doc="ts of the root message once posted")
+    root_permalink: Mapped[str | None] = mapped_column(String(500), doc="link to the root message and its thread")
     reporter_id: Mapped[str] = mapped_column(String(40))
     owner_id: Mapped[str | None] = mapped_column(String(40))
     oncall_id: Mapped[str | None] = mapped_column(String(40), doc="who was paged when it opened")
@@ -169,6 +194,7 @@ class Environment(Base):
     """The client's environment — the playbook's Immediate Action, recorded before troubleshooting."""
 
     __tablename__ = "environments"
+    __table_args__ = (Index("ix_environments_incident_browser_os", "incident_id", "browser", "os"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
@@ -343,3 +369,40 @@ class Timer(Base):
     done_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
+
+
+class Escalation(Base):
+    """One escalation of an incident along one path, and where it stands with the outside system."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_incident_kind", "incident_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[EscalationKind] = mapped_column(_enum(EscalationKind))
+    state: Mapped[EscalationState] = mapped_column(_enum(EscalationState), default=EscalationState.PENDING)
+    requested_by: Mapped[str] = mapped_column(String(40))
+    requested_at: Mapped[datetime]
+    filed_at: Mapped[datetime | None]
+    external_ref: Mapped[str | None] = mapped_column(String(120), doc="Jira key, channel id, or message ts")
+    external_url: Mapped[str | None] = mapped_column(String(500))
+    external_status: Mapped[str | None] = mapped_column(String(100), doc="last status seen in the outside system")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Feedback(Base):
+    """Product feedback filed from an incident, in one of the playbook's three tracks."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id", ondelete="SET NULL"))
+    track: Mapped[FeedbackTrack] = mapped_column(_enum(FeedbackTrack))
+    area: Mapped[str] = mapped_column(String(100))
+    pm_user_id: Mapped[str | None] = mapped_column(String(40))
+    use_case: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -41,6 +41,7 @@ class IncidentAction(enum.StrEnum):
     ISOLATE = "incident_isolate"
     CLIENT_UPDATE = "incident_client_update"
     MARK_SYSTEMIC = "isolation_mark_systemic"
+    ESCALATE = "incident_escalate"
 
 
 class IncidentModal(enum.StrEnum):
@@ -51,6 +52,10 @@ class IncidentModal(enum.StrEnum):
     ADD_DETAILS = "incident_add_details_modal"
     ISOLATE = "incident_isolate_modal"
     CLIENT_UPDATE = "incident_client_update_modal"
+    ESCALATE = "incident_escalate_modal"
+    ENGINEERING = "incident_engineering_modal"
+    FEEDBACK = "incident_feedback_modal"
+    DECLARE = "incident_declare_modal"
 
 
 class ModalField(enum.StrEnum):
@@ -65,3 +70,14 @@ class ModalField(enum.StrEnum):
     SCOPE = "scope"
     RELATED = "related"
     UPDATE_TEXT = "update_text"
+    PATH = "escalation_path"
+    REPRODUCTION = "reproduction"
+    EXPECTED = "expected"
+    ACTUAL = "actual"
+    ENVIRONMENT = "environment"
+    EVIDENCE = "evidence"
+    IMPACT = "impact"
+    TRACK = "track"
+    AREA = "area"
+    USE_CASE = "use_case"
+    LEAD = "lead"

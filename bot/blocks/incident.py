@@ -43,6 +43,8 @@ class Dashboard:
     steps: Sequence[StepView] = ()
     next_checkin: NextCheckin | None = None
     linked_keys: Sequence[str] = ()
+    escalation_lines: Sequence[str] = ()
+    major_line: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,12 @@ def root_message(incident: Incident, *, now: datetime, zone: ZoneInfo, dashboard
         SectionBlock(text=blocker_quote(incident)),
         ContextBlock(elements=[MarkdownTextObject(text=truncate(environment_line(incident), 2900))]),
     ]
+    if dashboard.major_line:
+        blocks.insert(1, SectionBlock(text=dashboard.major_line))
     if dashboard.steps:
         blocks.append(SectionBlock(text=checklist_text(dashboard.steps, zone)))
+    if dashboard.escalation_lines:
+        blocks.append(SectionBlock(text=truncate("*Escalations*  " + "  ·  ".join(dashboard.escalation_lines), 2900)))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_status_line(incident, dashboard, now, zone))]))
     buttons = incident_buttons(incident)
     if buttons:
@@ -176,6 +182,7 @@ def incident_buttons(incident: Incident) -> list[ButtonElement]:
         _button("Log a step", IncidentAction.LOG_STEP, incident),
         _button("Status / severity", IncidentAction.CHANGE_STATUS, incident),
         _button("Isolate", IncidentAction.ISOLATE, incident),
+        _button("Escalate", IncidentAction.ESCALATE, incident, "danger"),
         _button("Client update", IncidentAction.CLIENT_UPDATE, incident),
     ]
 

@@ -8,6 +8,8 @@ def humanize_duration(delta: timedelta) -> str:
     minutes = int(abs(delta).total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
+    if days == 1 and not hours:
+        return "24 h"
     if days:
         return f"{days} d {hours} h" if hours else f"{days} d"
     if hours:

@@ -6,7 +6,21 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, CompoundSelect, and_, bindparam, case, func, literal, or_, select, union
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -16,6 +30,7 @@ from bot.models import Environment, Incident, IncidentStatus
 OPEN_STATUSES = [s for s in IncidentStatus if s not in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)]
 SIMILAR_BLOCKER = 0.3  # pg_trgm's default similarity threshold
 SYSTEMIC_CLIENTS = 2  # this many other accounts sharing workflow or region: likely systemic
+MOST_SIMILAR = 1000  # the similar blockers the ranking query is given by id, the most similar first
 
 
 @dataclass(frozen=True)
@@ -53,7 +68,10 @@ def trigrams(text: str) -> set[str]:
 
 def text_similarity(a: str, b: str) -> float:
     """pg_trgm's `similarity()`: shared trigrams over all distinct trigrams of both texts (0.0 when either has none)."""
-    left, right = trigrams(a), trigrams(b)
+    return _overlap(trigrams(a), trigrams(b))
+
+
+def _overlap(left: set[str], right: set[str]) -> float:
     return len(left & right) / len(left | right) if left and right else 0.0
 
 
@@ -94,12 +112,15 @@ def _open_or_recent(incident: Incident, since: datetime) -> ColumnElement[bool]:
 def _similar_blockers(session: Session, incident: Incident, since: datetime) -> dict[int, float]:
     """Other open or recent incidents whose blocker reads like this one's (similarity >= 0.3), by id."""
     if _has_pg_trgm(session):
-        scores = session.execute(_similar_blockers_in_sql(incident, since)).tuples().all()
+        found = session.execute(_similar_blockers_in_sql(incident, since))
+        scores = [(other_id, float(score)) for other_id, score in found]
     else:
         candidates = select(Incident.id, Incident.blocker).where(_open_or_recent(incident, since))
-        rows = session.execute(candidates).tuples()
-        scores = [(other_id, text_similarity(incident.blocker, blocker)) for other_id, blocker in rows]
-    return {other_id: float(score) for other_id, score in scores if score >= SIMILAR_BLOCKER}
+        rows = session.execute(candidates)
+        mine = trigrams(incident.blocker)
+        scores = [(other_id, _overlap(mine, trigrams(blocker))) for other_id, blocker in rows]
+    similar = sorted((s for s in scores if s[1] >= SIMILAR_BLOCKER), key=lambda s: s[1], reverse=True)
+    return dict(similar[:MOST_SIMILAR])
 
 
 def _similar_blockers_in_sql(incident: Incident, since: datetime) -> CompoundSelect[int, float]:
@@ -127,25 +148,43 @@ def _count(conditions: list[ColumnElement[bool]]) -> ColumnElement[int]:
     return total
 
 
+_RECENT_FIRST = (Incident.opened_at.desc(), Incident.id.desc())
+
+
 def _strongest(
     session: Session, incident: Incident, since: datetime, similar: dict[int, float], limit: int
 ) -> list[Incident]:
-    """Open or recent incidents sharing something, strongest first: workflow, region and similar blocker count
-    before browser and OS (which half the customers share), then the most recent."""
+    """Open or recent incidents sharing something, strongest first (see `_strength`).
+
+    Those sharing the workflow, the region or a similar blocker come first, read from the incidents alone;
+    only when they are fewer than `limit` are the rest filled with incidents on the same browser or OS, which
+    needs every candidate's environment (and half the customers share one).
+    """
     broad = [_same(Incident.workflow, incident.workflow), _same(Incident.region, incident.region)]
     narrow = [_same(Environment.browser, _env(incident, "browser")), _same(Environment.os, _env(incident, "os"))]
-    strong = [c for c in broad if c is not None] + ([Incident.id.in_(list(similar))] if similar else [])
+    strong = [c for c in broad if c is not None] + ([_one_of(session, list(similar))] if similar else [])
     weak = [c for c in narrow if c is not None]
-    if not strong and not weak:
-        return []
-    ids = (
-        select(Incident.id)
-        .outerjoin(Environment, Environment.incident_id == Incident.id)
-        .where(_open_or_recent(incident, since), or_(*strong, *weak))
-        .order_by(_count(strong).desc(), _count(weak).desc(), Incident.opened_at.desc(), Incident.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(select(Incident).where(Incident.id.in_(ids.scalar_subquery()))).unique())
+    candidates = _open_or_recent(incident, since)
+    ids: list[int] = []
+    if strong:
+        ranked = select(Incident.id).where(candidates, or_(*strong)).order_by(_count(strong).desc(), *_RECENT_FIRST)
+        ids += session.scalars(ranked.limit(limit)).all()
+    if weak and len(ids) < limit:
+        weak_only = (
+            select(Incident.id)
+            .join(Environment, Environment.incident_id == Incident.id)
+            .where(candidates, _count(strong) == 0, or_(*weak))
+            .order_by(_count(weak).desc(), *_RECENT_FIRST)
+        )
+        ids += session.scalars(weak_only.limit(limit - len(ids))).all()
+    return list(session.scalars(select(Incident).where(Incident.id.in_(ids))).unique()) if ids else []
+
+
+def _one_of(session: Session, ids: list[int]) -> ColumnElement[bool]:
+    """`id IN (…)`; on PostgreSQL one array parameter rather than one parameter per id."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Incident.id == any_(bindparam("similar_ids", ids, type_=ARRAY(Integer)))
+    return Incident.id.in_(ids)
 
 
 def _shared(incident: Incident, other: Incident, similar_blocker: bool) -> tuple[str, ...]:
@@ -176,19 +215,23 @@ def find_similar(
     """
     since = now - window
     similar = _similar_blockers(session, incident, since)
+    mine = trigrams(incident.blocker)
     matches = []
     for other in _strongest(session, incident, since, similar, limit):
         shared = _shared(incident, other, similar_blocker=other.id in similar)
         if shared:
-            similarity = similar.get(other.id, text_similarity(incident.blocker, other.blocker))
+            similarity = similar[other.id] if other.id in similar else _overlap(mine, trigrams(other.blocker))
             matches.append(_similar(other, shared, similarity))
     matches.sort(key=_strength, reverse=True)
     return _verdict(incident, matches, window, now)
 
 
 def _strength(match: SimilarIncident) -> tuple[int, int, datetime, int]:
+    """More of workflow, region and similar blocker first; browser and OS only rank matches sharing none of
+    those; then the most recent."""
     broad = sum(1 for label in match.shared if _is_broad_label(label))
-    return broad, len(match.shared) - broad, match.opened_at, match.incident_id
+    narrow = 0 if broad else len(match.shared)
+    return broad, narrow, match.opened_at, match.incident_id
 
 
 def _similar(other: Incident, shared: tuple[str, ...], similarity: float) -> SimilarIncident:

@@ -112,7 +112,7 @@ def missing_environment(incident: Incident) -> list[str]:
     ]
 
 
-def _complete(
+def complete_step(
     *, session: Session, incident: Incident, step: TriageStep, actor_id: str, now: datetime, note: str | None
 ) -> bool:
     """Mark a step done (once); True when this call completed it."""
@@ -136,7 +136,7 @@ def refresh_gather(*, session: Session, incident: Incident, actor_id: str, now: 
     """Immediate Action is done once the environment is fully recorded."""
     if missing_environment(incident):
         return False
-    return _complete(
+    return complete_step(
         session=session,
         incident=incident,
         step=TriageStep.GATHER,
@@ -177,7 +177,7 @@ def log_step(
     if missing:
         return StepLogged(completed_investigate=False, missing_environment=missing)
     note = f"reproduction {OUTCOME_LABELS[outcome]}"
-    done = _complete(
+    done = complete_step(
         session=session, incident=incident, step=TriageStep.INVESTIGATE, actor_id=actor_id, now=now, note=note
     )
     return StepLogged(completed_investigate=done, missing_environment=[])
@@ -216,7 +216,9 @@ def set_scope(
         + (f", linked {len(linked)} incident(s)" if linked else ""),
         details={"from": before, "to": scope.value, "linked": linked},
     )
-    _complete(session=session, incident=incident, step=TriageStep.ISOLATE, actor_id=actor_id, now=now, note=scope.value)
+    complete_step(
+        session=session, incident=incident, step=TriageStep.ISOLATE, actor_id=actor_id, now=now, note=scope.value
+    )
     return linked
 
 

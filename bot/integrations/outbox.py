@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,15 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.db import unit_of_work
+from bot.integrations.jira_tracker import JiraTracker, TicketRequest, TrackerError
 from bot.integrations.slack import SlackCallError, SlackGateway
 from bot.models import Incident, OutboxMessage, OutboxState
 
 logger = logging.getLogger(__name__)
 
-WAIT_FOR_ROOT = timedelta(seconds=2)
 ROOT_EDIT = "root_update"
 MAX_BACKOFF = timedelta(minutes=15)
-ROOT_EDIT_LOCK = 7_100_000_000  # advisory-lock namespace: this + incident id
+INCIDENT_LOCK = 7_100_000_000  # advisory-lock namespace: this + incident id
 
 
 def enqueue_slack_call(
@@ -37,22 +38,34 @@ def enqueue_slack_call(
     in_thread: bool = False,
     records_root: bool = False,
     on_root: bool = False,
+    reply_to: str | None = None,
+    needs_key_of: str | None = None,
+    target: str = "slack",
 ) -> OutboxMessage:
     """Store a Slack call to make; the same key is stored once, however often it is enqueued.
 
     `in_thread` posts into the incident's thread once its root message exists; `records_root`
     stores the posted message as the incident's root; `on_root` edits the root message (chat.update),
-    and a newer edit of the same root supersedes older ones still waiting.
+    and a newer edit of the same root supersedes older ones still waiting. `reply_to` posts in the thread
+    of another outbox message (by key) once that one is sent; `needs_key_of` passes the ticket key another
+    (Jira) outbox message produced as `key`. `target` is "slack" or "jira".
     """
     existing = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
     if existing is not None:
         return existing
     message = OutboxMessage(
         idempotency_key=key,
-        target="slack",
+        target=target,
         operation=operation,
         purpose=purpose,
-        payload={"args": args, "in_thread": in_thread, "records_root": records_root, "on_root": on_root},
+        payload={
+            "args": args,
+            "in_thread": in_thread,
+            "records_root": records_root,
+            "on_root": on_root,
+            "reply_to": reply_to,
+            "needs_key_of": needs_key_of,
+        },
         incident_id=incident_id,
         state=OutboxState.PENDING,
         attempts=0,
@@ -109,6 +122,18 @@ def undelivered_summary(*, session: Session, incident_id: int) -> list[str]:
     return lines
 
 
+class _NotYet(Exception):
+    """What this call depends on has not been delivered yet."""
+
+
+class _Superseded(Exception):
+    """This call is no longer worth making."""
+
+
+class _Unreachable(Exception):
+    """What this call depends on failed for good, so this one can never be made."""
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -120,34 +145,52 @@ class DeliveryReport:
 class OutboxDispatcher:
     """Claims due outbox rows one at a time (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and delivers them."""
 
-    def __init__(self, *, session_factory: sessionmaker[Session], slack: SlackGateway, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        slack: SlackGateway,
+        clock: Clock,
+        jira: JiraTracker | None = None,
+        on_delivered: Callable[[Session, OutboxMessage], None] | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.slack = slack
+        self.jira = jira
         self.clock = clock
+        # Called in the delivering transaction, after success and after a permanent failure, so the
+        # services can record what it means (an escalation filed, a permalink known) atomically with it.
+        self.on_delivered = on_delivered
         # SQLite ignores FOR UPDATE: within one process, a lock keeps two threads from sending one row twice.
         self._local_lock = threading.Lock()
         bind = session_factory.kw.get("bind")
         self._needs_local_lock = bind is not None and bind.dialect.name == "sqlite"
 
     def deliver_due(self, *, incident_id: int | None = None, limit: int = 200) -> DeliveryReport:
+        """One pass over due rows in id order; a row waiting for another (its root) stays due for the next pass."""
         report = DeliveryReport()
+        cursor = 0
         for _ in range(limit):
-            if not self._deliver_one(report, incident_id):
+            delivered = self._deliver_one(report, incident_id, cursor)
+            if delivered is None:
                 break
+            cursor = delivered
         return report
 
-    def _deliver_one(self, report: DeliveryReport, incident_id: int | None) -> bool:
+    def _deliver_one(self, report: DeliveryReport, incident_id: int | None, after_id: int) -> int | None:
         if self._needs_local_lock:
             with self._local_lock:
-                return self._claim_and_deliver(report, incident_id)
-        return self._claim_and_deliver(report, incident_id)
+                return self._claim_and_deliver(report, incident_id, after_id)
+        return self._claim_and_deliver(report, incident_id, after_id)
 
-    def _claim_and_deliver(self, report: DeliveryReport, incident_id: int | None) -> bool:
+    def _claim_and_deliver(self, report: DeliveryReport, incident_id: int | None, after_id: int) -> int | None:
+        """Deliver the next due row after `after_id`; its id, or None when there is none."""
         now = self.clock.now()
         with unit_of_work(self.session_factory) as session:
             query = (
                 select(OutboxMessage)
                 .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now)
+                .where(OutboxMessage.id > after_id)
                 .order_by(OutboxMessage.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
@@ -156,35 +199,35 @@ class OutboxDispatcher:
                 query = query.where(OutboxMessage.incident_id == incident_id)
             row = session.scalar(query)
             if row is None:
-                return False
+                return None
             self._deliver(session, row, now, report)
-        return True
+            return row.id
 
     def _deliver(self, session: Session, row: OutboxMessage, now: datetime, report: DeliveryReport) -> None:
-        args = dict(row.payload["args"])
-        if row.payload.get("in_thread") or row.payload.get("on_root"):
-            incident = session.get(Incident, row.incident_id)
-            if incident is None or incident.root_ts is None:
-                row.next_attempt_at = now + WAIT_FOR_ROOT
-                report.deferred += 1
-                return
-            if row.payload.get("on_root"):
-                if self._newer_root_edit_exists(session, row):
-                    row.state = OutboxState.SUPERSEDED
-                    return
-                args.update(channel=incident.channel_id, ts=incident.root_ts)
-            else:
-                args.update(channel=incident.channel_id, thread_ts=incident.root_ts)
+        try:
+            args = self._resolve_args(session, row)
+        except _NotYet:
+            report.deferred += 1
+            return
+        except _Superseded:
+            row.state = OutboxState.SUPERSEDED
+            return
+        except _Unreachable as exc:
+            row.state, row.last_error = OutboxState.FAILED, str(exc)
+            report.failed += 1
+            return
         row.attempts += 1
         try:
-            result = self._call_joining_if_needed(row.operation, args)
-        except SlackCallError as exc:
+            result = self._call(row, args)
+        except (SlackCallError, TrackerError) as exc:
             self._record_failure(row, exc, now, report)
+            if row.state == OutboxState.FAILED and self.on_delivered is not None:
+                self.on_delivered(session, row)
             return
         row.state = OutboxState.SENT
         row.sent_at = now
         row.last_error = None
-        row.result = {k: result[k] for k in ("channel", "ts") if k in result}
+        row.result = {k: result[k] for k in ("channel", "ts", "key", "url", "permalink") if k in result}
         report.sent += 1
         if row.payload.get("records_root") and row.incident_id is not None:
             # Delivery metadata, not a domain change: a Core update leaves the incident's version alone.
@@ -193,13 +236,87 @@ class OutboxDispatcher:
                 .where(Incident.id == row.incident_id)
                 .values(root_ts=result.get("ts"), channel_id=result.get("channel", args.get("channel")))
             )
+        if self.on_delivered is not None:
+            self.on_delivered(session, row)
+
+    def _resolve_args(self, session: Session, row: OutboxMessage) -> dict[str, Any]:
+        """Fill in what was unknown when the call was queued: the root's ts, another message's thread or key."""
+        args = dict(row.payload["args"])
+        payload = row.payload
+        if payload.get("in_thread") or payload.get("on_root"):
+            incident = session.get(Incident, row.incident_id)
+            if incident is None:
+                raise _Superseded
+            if incident.root_ts is None:
+                self._raise_if_root_failed(session, incident)
+                raise _NotYet
+            self._lock_incident(session, incident.id)
+            if payload.get("on_root"):
+                if self._newer_root_edit_exists(session, row):
+                    raise _Superseded
+                args.update(channel=incident.channel_id, ts=incident.root_ts)
+            else:
+                if self._earlier_reply_pending(session, row):
+                    raise _NotYet
+                args.update(channel=incident.channel_id, thread_ts=incident.root_ts)
+        if payload.get("reply_to"):
+            parent = self._sent_result(session, payload["reply_to"])
+            args.update(channel=parent["channel"], thread_ts=parent["ts"])
+        if payload.get("needs_key_of"):
+            args["key"] = self._sent_result(session, payload["needs_key_of"])["key"]
+        return args
+
+    def _raise_if_root_failed(self, session: Session, incident: Incident) -> None:
+        root = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"{incident.key}:root"))
+        if root is not None and root.state == OutboxState.FAILED:
+            raise _Unreachable(f"the incident's root message could not be posted: {root.last_error}")
+
+    def _sent_result(self, session: Session, key: str) -> dict[str, Any]:
+        parent = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+        if parent is None or parent.state == OutboxState.FAILED:
+            raise _Superseded  # what it depends on will never exist
+        if parent.state != OutboxState.SENT or not parent.result:
+            raise _NotYet
+        return parent.result
+
+    def _call(self, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
+        if row.target == "jira":
+            return self._call_jira(row.operation, args)
+        return self._call_joining_if_needed(row.operation, args)
+
+    def _call_jira(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        if self.jira is None:
+            raise TrackerError("Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)", retryable=False)
+        if operation == "create_ticket":
+            request = TicketRequest(**{**args, "labels": tuple(args.get("labels", ()))})
+            ticket = self.jira.create_ticket(request)
+            return {"key": ticket.key, "url": ticket.url}
+        if operation == "add_comment":
+            self.jira.add_comment(args["key"], args["body"])
+        elif operation == "add_remote_link":
+            self.jira.add_remote_link(args["key"], args["url"], args["title"])
+        else:
+            raise TrackerError(f"unknown Jira operation {operation}", retryable=False)
+        return {"key": args["key"]}
+
+    def _lock_incident(self, session: Session, incident_id: int) -> None:
+        """One incident's messages go out one at a time, so its root and thread stay in order across workers."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INCIDENT_LOCK + incident_id})
+
+    def _earlier_reply_pending(self, session: Session, row: OutboxMessage) -> bool:
+        """An earlier reply in the same thread has not gone out yet (it is in flight or retrying)."""
+        earlier = session.scalars(
+            select(OutboxMessage.payload).where(
+                OutboxMessage.incident_id == row.incident_id,
+                OutboxMessage.id < row.id,
+                OutboxMessage.state == OutboxState.PENDING,
+            )
+        )
+        return any(p.get("in_thread") for p in earlier)
 
     def _newer_root_edit_exists(self, session: Session, row: OutboxMessage) -> bool:
         """Root edits of one incident go out one at a time, and only the newest is worth sending."""
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROOT_EDIT_LOCK + (row.incident_id or 0)}
-            )
         newer = session.scalar(
             select(OutboxMessage.id)
             .where(
@@ -222,13 +339,15 @@ class OutboxDispatcher:
             self.slack.call("conversations.join", {"channel": args["channel"]})
             return self.slack.call(operation, args)
 
-    def _record_failure(self, row: OutboxMessage, exc: SlackCallError, now: datetime, report: DeliveryReport) -> None:
+    def _record_failure(
+        self, row: OutboxMessage, exc: SlackCallError | TrackerError, now: datetime, report: DeliveryReport
+    ) -> None:
         row.last_error = str(exc)
         if exc.retryable:
             row.next_attempt_at = now + backoff(row.attempts, exc.retry_after)
             report.retrying += 1
-            logger.warning("Slack %s for outbox %s failed (%s); retrying", row.operation, row.id, exc.error)
+            logger.warning("%s %s for outbox %s failed (%s); retrying", row.target, row.operation, row.id, exc)
         else:
             row.state = OutboxState.FAILED
             report.failed += 1
-            logger.error("Slack %s for outbox %s failed for good: %s", row.operation, row.id, exc)
+            logger.error("%s %s for outbox %s failed for good: %s", row.target, row.operation, row.id, exc)

@@ -10,6 +10,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.models.views import View
 
+from bot.blocks.escalation import escalate_modal
 from bot.blocks.ids import IncidentAction
 from bot.blocks.incident_modals import (
     add_details_modal,
@@ -20,10 +21,12 @@ from bot.blocks.incident_modals import (
 )
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
+from bot.domain.escalations import escalations_of
 from bot.domain.lifecycle import require_open
 from bot.domain.triage import missing_environment
 from bot.listeners.middleware import services_of
 from bot.services import incident_actions as use
+from bot.services.changes import deliver_pending, load_incident
 from bot.services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -53,18 +56,23 @@ def run_for_incident(
     except DomainError as exc:
         tell(respond, str(exc))
         return
-    use.deliver_pending(services, incident_id)
+    deliver_pending(services, incident_id)
 
 
 def _modal_view(services: Services, action: IncidentAction, incident_id: int) -> View:
     if action == IncidentAction.ISOLATE:
         incident, found = use.isolation_for(services, incident_id)
         return isolate_modal(incident, found)
+    if action == IncidentAction.ESCALATE:
+        with unit_of_work(services.session_factory) as session:
+            incident = load_incident(session, incident_id)
+            require_open(incident, "escalated")
+            return escalate_modal(incident, escalations_of(session=session, incident_id=incident_id))
     if action == IncidentAction.CLIENT_UPDATE:
         draft = use.draft_update(services, incident_id)
         return client_update_modal(draft.incident, draft.text, draft.next_due_label)
     with unit_of_work(services.session_factory) as session:
-        incident = use.load_incident(session, incident_id)
+        incident = load_incident(session, incident_id)
         require_open(incident, "changed")
         if action == IncidentAction.LOG_STEP:
             return log_step_modal(incident)
@@ -113,6 +121,7 @@ MODAL_BUTTONS = (
     IncidentAction.CHANGE_STATUS,
     IncidentAction.ISOLATE,
     IncidentAction.CLIENT_UPDATE,
+    IncidentAction.ESCALATE,
 )
 
 

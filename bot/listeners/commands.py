@@ -12,12 +12,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
+from bot.blocks.escalation import declare_modal
 from bot.blocks.lists import help_blocks
 from bot.blocks.new_incident import new_incident_modal
 from bot.domain.errors import DomainError
+from bot.domain.incidents import parse_incident_key
 from bot.listeners.middleware import services_of
 from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
+from bot.services.major_incident import check_can_declare
 from bot.services.oncall import cover_oncall, oncall_now_blocks
 
 logger = logging.getLogger(__name__)
@@ -38,9 +41,16 @@ class Subcommand:
     answer: Callable[[Services, CommandRequest], list[Block]]
 
 
+# Subcommands that open a form instead of answering with a message.
+FORM_SUBCOMMANDS = {
+    "": ("", "open a new incident (a form opens)"),
+    "declare": ("declare INC-7", "declare a major incident: own channel, incident lead, pinned brief"),
+}
+
+
 def _help(_services: Services, _request: CommandRequest) -> list[Block]:
-    usages = [("", "open a new incident (a form opens)")] + [(s.usage, s.description) for s in SUBCOMMANDS.values()]
-    return help_blocks(usages)
+    usages = [FORM_SUBCOMMANDS[""]] + [(s.usage, s.description) for s in SUBCOMMANDS.values()]
+    return help_blocks([*usages, FORM_SUBCOMMANDS["declare"]])
 
 
 def _oncall(services: Services, request: CommandRequest) -> list[Block]:
@@ -74,6 +84,9 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
         ack()
         open_new_incident_modal(client, respond, trigger_id=command["trigger_id"], channel_id=command["channel_id"])
         return
+    if name.lower() == "declare":
+        open_declare_modal(ack, services, client, command, args.strip())
+        return
     subcommand = SUBCOMMANDS.get(name.lower())
     if subcommand is None:
         ack(text=f"I don't know `{name[:40]}`. Try `/triage help`.")
@@ -84,6 +97,22 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
         ack(text=str(exc))
         return
     ack(text=f"/triage {name}", blocks=blocks)
+
+
+def open_declare_modal(
+    ack: Ack, services: Services, client: WebClient, command: dict[str, Any], reference: str
+) -> None:
+    """`/triage declare INC-7`: refused at once (ephemeral) unless the person may declare it."""
+    try:
+        incident_id = parse_incident_key(reference)
+        if incident_id is None:
+            raise DomainError("Usage: `/triage declare INC-7`")
+        incident = check_can_declare(services, incident_id, command["user_id"])
+    except DomainError as exc:
+        ack(text=str(exc))
+        return
+    ack()
+    client.views_open(trigger_id=command["trigger_id"], view=declare_modal(incident, incident.owner_id))
 
 
 def open_new_incident_modal(client: WebClient, respond: Respond, *, trigger_id: str, channel_id: str) -> None:

@@ -7,8 +7,18 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
+from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.blocks.escalation import (
+    declare_modal,
+    engineering_modal,
+    feedback_modal,
+    read_feedback,
+    read_handoff,
+    read_lead,
+    read_path,
+)
 from bot.blocks.ids import CallbackId, IncidentModal, ModalField, NewIncidentBlock
 from bot.blocks.incident_modals import (
     incident_id_of,
@@ -18,10 +28,15 @@ from bot.blocks.incident_modals import (
     read_status_change,
 )
 from bot.blocks.new_incident import ModalContext, field_errors, read_details, read_new_incident
+from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.incidents import validate_report
 from bot.listeners.middleware import services_of
+from bot.models import EscalationKind
+from bot.services import escalations as escalate
 from bot.services import incident_actions as use
+from bot.services import major_incident as major
+from bot.services.changes import deliver_pending, load_incident
 from bot.services.container import Services
 from bot.services.incidents import OpenRequest, deliver_for, open_and_announce, post_findings
 
@@ -72,7 +87,7 @@ def answer_incident_modal(
         ack(response_action="errors", errors={error_block: SAVE_FAILED})
         return
     ack()
-    use.deliver_pending(services, incident_id)
+    deliver_pending(services, incident_id)
 
 
 def handle_log_step(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
@@ -114,7 +129,7 @@ def handle_add_details(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
         ack(response_action="errors", errors=field_errors(problems))
         return
     ack()
-    use.deliver_pending(services, incident_id)
+    deliver_pending(services, incident_id)
     post_findings(services, incident_id, correlation=False)
 
 
@@ -140,6 +155,99 @@ def handle_client_update(ack: Ack, body: dict[str, Any], view: dict[str, Any], c
     )
 
 
+def handle_escalate(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    """The path chooser: the internal notice goes at once; the other paths continue in their own form."""
+    services = services_of(context)
+    incident_id = incident_id_of(view["private_metadata"])
+    path = read_path(view["state"]["values"])
+    user = body["user"]["id"]
+    if path is None:
+        ack(response_action="errors", errors={ModalField.PATH.value: "Choose a path."})
+        return
+    try:
+        next_view = _next_escalation_view(services, incident_id, path, user)
+    except DomainError as exc:
+        ack(response_action="errors", errors={ModalField.PATH.value: str(exc)[:300]})
+        return
+    if next_view is None:
+        ack()
+        deliver_pending(services, incident_id)
+        return
+    ack(response_action="update", view=next_view)
+
+
+def _next_escalation_view(services: Services, incident_id: int, path: EscalationKind, user: str) -> View | None:
+    if path == EscalationKind.INTERNAL:
+        escalate.notify_internal_channel(services, incident_id, user)
+        return None
+    if path == EscalationKind.ENGINEERING:
+        draft = escalate.handoff_draft(services, incident_id)
+        return engineering_modal(draft.incident, draft.form, draft.priority, services.settings.jira_project)
+    if path == EscalationKind.PRODUCT_FEEDBACK:
+        with unit_of_work(services.session_factory) as session:
+            incident = load_incident(session, incident_id)
+            return feedback_modal(incident, list(services.settings.product_area_pms), incident.blocker[:2000])
+    incident = major.check_can_declare(services, incident_id, user)
+    return declare_modal(incident, incident.owner_id)
+
+
+def handle_engineering(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    form = read_handoff(view["state"]["values"])
+    required = {
+        ModalField.REPRODUCTION: form.reproduction,
+        ModalField.EXPECTED: form.expected,
+        ModalField.ACTUAL: form.actual,
+        ModalField.IMPACT: form.impact,
+    }
+    missing = {f.value: "Engineering needs this to act." for f, text in required.items() if not text.strip(" 1.")}
+    if missing:
+        ack(response_action="errors", errors=missing)
+        return
+    user = body["user"]["id"]
+    answer_incident_modal(
+        ack,
+        view,
+        context,
+        ModalField.REPRODUCTION.value,
+        lambda s, i: escalate.hand_off_to_engineering(s, i, user, form),
+    )
+
+
+def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    form = read_feedback(view["state"]["values"])
+    errors = {}
+    if form.track is None:
+        errors[ModalField.TRACK.value] = "Choose Stability, Messaging or Monitoring."
+    if not form.area:
+        errors[ModalField.AREA.value] = "Choose the product area."
+    if not form.use_case:
+        errors[ModalField.USE_CASE.value] = "Describe what the client was trying to do."
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    user, submission = body["user"]["id"], view["id"]
+    answer_incident_modal(
+        ack, view, context, ModalField.USE_CASE.value, lambda s, i: escalate.file_feedback(s, i, user, form, submission)
+    )
+
+
+def handle_declare(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    """Permission is checked before the form closes; the channel is set up after (several Slack calls)."""
+    services = services_of(context)
+    incident_id = incident_id_of(view["private_metadata"])
+    lead, user = read_lead(view["state"]["values"]), body["user"]["id"]
+    if lead is None:
+        ack(response_action="errors", errors={ModalField.LEAD.value: "Choose the incident lead."})
+        return
+    try:
+        major.check_can_declare(services, incident_id, user)
+    except DomainError as exc:
+        ack(response_action="errors", errors={ModalField.LEAD.value: str(exc)[:300]})
+        return
+    ack()
+    major.declare_major_incident(services, incident_id, user, lead)
+
+
 def register(app: App) -> None:
     app.view(CallbackId.NEW_INCIDENT.value)(handle_new_incident)
     app.view(IncidentModal.LOG_STEP.value)(handle_log_step)
@@ -147,3 +255,7 @@ def register(app: App) -> None:
     app.view(IncidentModal.ADD_DETAILS.value)(handle_add_details)
     app.view(IncidentModal.ISOLATE.value)(handle_isolate)
     app.view(IncidentModal.CLIENT_UPDATE.value)(handle_client_update)
+    app.view(IncidentModal.ESCALATE.value)(handle_escalate)
+    app.view(IncidentModal.ENGINEERING.value)(handle_engineering)
+    app.view(IncidentModal.FEEDBACK.value)(handle_feedback)
+    app.view(IncidentModal.DECLARE.value)(handle_declare)

@@ -7,18 +7,11 @@ from sqlalchemy import Connection, pool
 
 from bot.config import load_settings
 from bot.db import make_engine
+from bot.migrate import include_object
 from bot.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-LIBRARY_TABLES = {"slack_installations", "slack_bots", "slack_oauth_states"}
-
-
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Keep tables owned by libraries (slack_sdk's OAuth stores) out of autogenerate."""
-    return not (type_ == "table" and name in LIBRARY_TABLES)
-
-
 def database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or load_settings().database_url
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory
+from bot.integrations.jira_tracker import JiraTracker
 from bot.integrations.outbox import OutboxDispatcher
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.statuspage import StatusPageClient
@@ -24,6 +25,7 @@ class Services:
     slack: SlackGateway
     outbox: OutboxDispatcher
     status_page: StatusPageClient
+    jira: JiraTracker | None
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Services:
@@ -32,6 +34,19 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     session_factory = make_session_factory(engine)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     slack = SlackGateway(build_web_client(token=token, base_url=settings.slack_api_url))
-    outbox = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock)
+    jira = build_jira(settings)
+    outbox = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, jira=jira)
     status_page = StatusPageClient(settings.statuspage_url)
-    return Services(settings, clock, engine, session_factory, slack, outbox, status_page)
+    services = Services(settings, clock, engine, session_factory, slack, outbox, status_page, jira)
+    from bot.services.escalations import on_delivered  # the hook needs the finished container
+
+    outbox.on_delivered = lambda session, row: on_delivered(services, session, row)
+    return services
+
+
+def build_jira(settings: Settings) -> JiraTracker | None:
+    """The Jira client, or None when Jira is not configured (escalations are then recorded, not filed)."""
+    if not settings.jira_configured:
+        return None
+    assert settings.jira_url and settings.jira_user and settings.jira_api_token
+    return JiraTracker(settings.jira_url, settings.jira_user, settings.jira_api_token.get_secret_value())

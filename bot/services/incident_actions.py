@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from bot.blocks.incident import Message
 from bot.blocks.incident_modals import LoggedStep, ScopeDecision, StatusChange
@@ -18,52 +16,19 @@ from bot.db import unit_of_work
 from bot.domain.acknowledgement import ACK_ESCALATION
 from bot.domain.audit import audit_trail
 from bot.domain.client_updates import draft_client_update, record_client_update
-from bot.domain.errors import DomainError, IncidentNotFound
+from bot.domain.errors import DomainError
 from bot.domain.incidents import DetailsReport, ReportField, update_details, validate_details
 from bot.domain.isolation import Isolation, find_similar
 from bot.domain.lifecycle import acknowledge, change_severity, change_status, require_open, take_ownership
 from bot.domain.timers import cancel_timers
 from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, log_step, missing_environment, refresh_gather, set_scope
-from bot.models import Incident, Scope
+from bot.models import Incident, IncidentStatus, Scope
+from bot.services.changes import apply_change, load_incident
 from bot.services.container import Services
-from bot.services.rendering import queue_root_refresh, queue_thread_reply
+from bot.services.escalations import comment_on_resolution, follow_up_notice
+from bot.services.rendering import queue_thread_reply
 
 logger = logging.getLogger(__name__)
-ATTEMPTS = 3
-
-Change = Callable[[Session, Incident, datetime], list[Message]]
-
-
-def load_incident(session: Session, incident_id: int) -> Incident:
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise IncidentNotFound(f"INC-{incident_id}")
-    return incident
-
-
-def apply_change(services: Services, incident_id: int, change: Change, *, purpose: str) -> None:
-    """Run `change` on fresh state, queue its replies and a root refresh; retried when someone else changed it first.
-
-    Nothing is sent here: callers acknowledge Slack first, then `deliver_pending`.
-    """
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            with unit_of_work(services.session_factory) as session:
-                incident = load_incident(session, incident_id)
-                replies = change(session, incident, services.clock.now())
-                for reply in replies:
-                    queue_thread_reply(services, session, incident, reply, purpose)
-                queue_root_refresh(services, session, incident)
-            break
-        except StaleDataError:
-            if attempt == ATTEMPTS:
-                raise
-            logger.info("INC-%s changed concurrently; retrying (%s)", incident_id, attempt)
-
-
-def deliver_pending(services: Services, incident_id: int) -> None:
-    """Send what the change queued (after Slack has had its acknowledgement); failures stay queued for the tick."""
-    services.outbox.deliver_due(incident_id=incident_id)
 
 
 def acknowledge_incident(services: Services, incident_id: int, actor_id: str) -> None:
@@ -107,12 +72,16 @@ def change_status_and_severity(services: Services, incident_id: int, actor_id: s
             )
         if request.status is not None and request.status != incident.status:
             before_status = incident.status
+            after = f"{incident.key} status {before_status.value} → {request.status.value}"
             change_status(
                 session=session, incident=incident, to=request.status, actor_id=actor_id, now=now, reason=request.reason
             )
             replies.append(
                 note(f"🔁 {mention(actor_id)} moved status {before_status.value} → *{request.status.value}*{reason}")
             )
+            follow_up_notice(services, session, incident, f"🔁 {after}{reason}")
+            if request.status == IncidentStatus.RESOLVED:
+                comment_on_resolution(services, session, incident, f"Resolved in Slack by the support team: {after}.")
         if not replies:
             raise DomainError(
                 f"Nothing changed: {incident.key} is already {incident.status.value}, {incident.severity.value}."

@@ -6,9 +6,11 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from bot.blocks.escalation import escalation_line, lead_line
 from bot.blocks.incident import Dashboard, Message, NextCheckin, root_message
 from bot.domain.acknowledgement import ACK_ESCALATION
 from bot.domain.client_updates import CLIENT_UPDATE_DUE
+from bot.domain.escalations import escalations_of
 from bot.domain.timers import next_due
 from bot.domain.triage import checklist, linked_incident_ids
 from bot.integrations.outbox import ROOT_EDIT, enqueue_slack_call
@@ -26,6 +28,8 @@ def dashboard_for(session: Session, incident: Incident) -> Dashboard:
         steps=checklist(session=session, incident=incident),
         next_checkin=checkin,
         linked_keys=[f"INC-{n}" for n in linked],
+        escalation_lines=[escalation_line(e) for e in escalations_of(session=session, incident_id=incident.id)],
+        major_line=lead_line(incident),
     )
 
 

@@ -20,6 +20,7 @@ from bot.domain.oncall import OnCall, who_is_on_call
 from bot.domain.timers import claim_due_timer, finish_timer
 from bot.models import Incident, Timer
 from bot.services.container import Services
+from bot.services.escalations import JIRA_POLL, poll_jira_status
 from bot.services.rendering import queue_channel_post, queue_root_refresh, queue_thread_reply
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,11 @@ def remind_client_update(services: Services, session: Session, timer: Timer, inc
     return "reminded"
 
 
-HANDLERS: dict[str, Handler] = {ACK_ESCALATION: escalate_unacknowledged, CLIENT_UPDATE_DUE: remind_client_update}
+HANDLERS: dict[str, Handler] = {
+    ACK_ESCALATION: escalate_unacknowledged,
+    CLIENT_UPDATE_DUE: remind_client_update,
+    JIRA_POLL: poll_jira_status,
+}
 
 
 def run_due_timers(services: Services, *, limit: int = 500) -> int:

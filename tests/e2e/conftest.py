@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ from bot.config import load_settings
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.platform import SlackPlatform
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
+from bot.scheduler import tick
 from bot.services.container import Services, build_services
 from bot.web import WebApp
 
@@ -30,9 +33,23 @@ class Stack:
     services: Services
     clock: ManualClock
     bot_url: str
+    listeners: ThreadPoolExecutor
 
     def root_messages(self) -> list[dict[str, Any]]:
         return self.emulator.messages(SUPPORT)
+
+    def wait_while_scheduling(self, predicate: Callable[[], Any]) -> Any:
+        """Wait for `predicate` while the scheduler keeps ticking (without moving the clock), as in production."""
+        last_tick = [0.0]
+
+        def check() -> Any:
+            found = predicate()
+            if not found and time.monotonic() - last_tick[0] > 0.2:
+                last_tick[0] = time.monotonic()
+                tick(self.services)
+            return found
+
+        return self.emulator.wait_for(check)
 
     def wait_for_thread(self, count: int) -> list[dict[str, Any]]:
         """The first root message's replies, once there are `count` of them."""
@@ -42,7 +59,7 @@ class Stack:
             replies = self.emulator.replies(SUPPORT, roots[0]["ts"]) if roots else []
             return replies if len(replies) >= count else None
 
-        result: list[dict[str, Any]] = self.emulator.wait_for(thread)
+        result: list[dict[str, Any]] = self.wait_while_scheduling(thread)
         return result
 
 
@@ -65,14 +82,18 @@ def start_stack(
         **settings,
     )
     services = build_services(config, clock=clock, engine=engine)
-    bot = start_background_server(WebApp(build_bolt_app(services), services))
+    listeners = ThreadPoolExecutor(max_workers=16, thread_name_prefix="e2e-listener")
+    bot = start_background_server(WebApp(build_bolt_app(services, listener_executor=listeners), services))
     platform = SlackPlatform(emulator, f"{bot.url}/slack/events", SIGNING_SECRET)
-    return Stack(emulator, platform, services, clock, bot.url), [bot, api]
+    return Stack(emulator, platform, services, clock, bot.url, listeners), [bot, api]
 
 
 @pytest.fixture
 def stack(database_url: str, clean_db: Engine, clock: ManualClock) -> Iterator[Stack]:
     running, servers = start_stack(database_url, clean_db, clock)
     yield running
-    for server in servers:
+    servers[0].stop()
+    # Work the bot does after acknowledging must finish before the next test reuses the database.
+    running.listeners.shutdown(wait=True)
+    for server in servers[1:]:
         server.stop()

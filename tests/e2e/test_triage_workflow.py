@@ -77,6 +77,7 @@ def test_acknowledge_takes_ownership_and_updates_the_root_in_place(stack: Stack)
         "Log a step",
         "Status / severity",
         "Isolate",
+        "Escalate",
         "Client update",
     ]
     stack.clock.advance(timedelta(minutes=3))

@@ -2,10 +2,12 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import inspect
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
 
 from bot.db import make_engine
-from bot.migrate import current_revision, downgrade, head_revision, upgrade
+from bot.migrate import current_revision, downgrade, head_revision, include_object, upgrade
 from bot.models import Base
 
 EXPECTED_TABLES = set(Base.metadata.tables)
@@ -45,3 +47,10 @@ def test_migrations_go_up_down_and_up_on_postgresql(postgres_server_url: str) ->
 
 def test_migrations_go_up_down_and_up_on_sqlite(tmp_path: Path) -> None:
     _cycle(f"sqlite:///{tmp_path / 'bot.db'}")
+
+
+def test_the_models_and_the_migrations_agree(engine: Engine) -> None:
+    """Autogenerate finds nothing to do on a fully migrated PostgreSQL database."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"include_object": include_object, "compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []

@@ -1,0 +1,229 @@
+"""Escalation: the path chooser, the engineering / feedback / major-incident modals, and status lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks.ids import IncidentModal, ModalField
+from bot.blocks.text import escape_mrkdwn, mention, truncate
+from bot.domain.escalations import KIND_LABELS, TRACK_MEANINGS
+from bot.domain.handoff import MAX_FIELD, HandoffForm
+from bot.models import Escalation, EscalationKind, EscalationState, FeedbackTrack, Incident
+
+F = ModalField
+PATH_HELP = {
+    EscalationKind.INTERNAL: "Post a concise notice in the support/engineering channel and tag on-call",
+    EscalationKind.ENGINEERING: "Create a Jira issue with reproduction, environment, impact and deadline",
+    EscalationKind.PRODUCT_FEEDBACK: "A workflow pattern: file feedback for the area's product manager",
+    EscalationKind.INCIDENT_MANAGEMENT: "Systemic (outage, region-wide, security): own channel and an incident lead",
+}
+OTHER_AREA = "other"
+
+
+def _meta(incident: Incident) -> str:
+    return json.dumps({"incident_id": incident.id})
+
+
+def _modal(incident: Incident, callback: IncidentModal, title: str, submit: str, blocks: Sequence[Block]) -> View:
+    header = SectionBlock(text=f"*{incident.key}* · {escape_mrkdwn(truncate(incident.title, 200))}")
+    return View(
+        type="modal",
+        callback_id=callback.value,
+        title=title,
+        submit=submit,
+        close="Cancel",
+        private_metadata=_meta(incident),
+        blocks=[header, *blocks],
+    )
+
+
+def escalate_modal(incident: Incident, existing: Sequence[Escalation]) -> View:
+    done = {e.kind: e for e in existing if e.kind != EscalationKind.PRODUCT_FEEDBACK}
+    options = []
+    for kind in EscalationKind:
+        note = f" — already {done[kind].state.value.replace('_', ' ')}" if kind in done else ""
+        options.append(
+            Option(
+                value=kind.value, text=KIND_LABELS[kind].capitalize(), description=truncate(PATH_HELP[kind] + note, 75)
+            )
+        )
+    chooser = RadioButtonsElement(action_id=F.PATH, options=options)
+    return _modal(
+        incident,
+        IncidentModal.ESCALATE,
+        "Escalate",
+        "Next",
+        [InputBlock(block_id=F.PATH, label="Which path?", element=chooser)],
+    )
+
+
+def _long_input(
+    field: ModalField, label: str, initial: str, *, optional: bool = False, hint: str | None = None
+) -> InputBlock:
+    element = PlainTextInputElement(
+        action_id=field, multiline=True, max_length=MAX_FIELD, initial_value=initial or None
+    )
+    return InputBlock(block_id=field, label=label, optional=optional, hint=hint, element=element)
+
+
+def engineering_modal(incident: Incident, draft: HandoffForm, priority: str, project: str) -> View:
+    intro = SectionBlock(
+        text=f"Creates a *{project}* Jira issue, priority *{priority}* ({incident.severity.value}), "
+        "linked to this thread."
+    )
+    return _modal(
+        incident,
+        IncidentModal.ENGINEERING,
+        "Engineering handoff",
+        "Create Jira issue",
+        [
+            intro,
+            _long_input(F.REPRODUCTION, "Steps to reproduce", draft.reproduction),
+            _long_input(F.EXPECTED, "Expected", draft.expected),
+            _long_input(F.ACTUAL, "Actual", draft.actual),
+            _long_input(F.ENVIRONMENT, "Environment", draft.environment, optional=True),
+            _long_input(
+                F.EVIDENCE,
+                "Logs and screenshots (links)",
+                draft.evidence,
+                optional=True,
+                hint="Files shared in the incident's thread are linked automatically.",
+            ),
+            _long_input(F.IMPACT, "Business impact and deadline", draft.impact),
+        ],
+    )
+
+
+def feedback_modal(incident: Incident, areas: Sequence[str], use_case: str) -> View:
+    tracks = [Option(value=t.value, text=TRACK_MEANINGS[t]) for t in FeedbackTrack]
+    area_options = [Option(value=a, text=truncate(a, 75)) for a in areas] + [
+        Option(value=OTHER_AREA, text="Other / not sure")
+    ]
+    return _modal(
+        incident,
+        IncidentModal.FEEDBACK,
+        "Product feedback",
+        "File feedback",
+        [
+            InputBlock(block_id=F.TRACK, label="Track", element=RadioButtonsElement(action_id=F.TRACK, options=tracks)),
+            InputBlock(
+                block_id=F.AREA,
+                label="Product area",
+                element=StaticSelectElement(action_id=F.AREA, options=area_options, placeholder="Choose the area"),
+            ),
+            _long_input(F.USE_CASE, "The client's use case", use_case),
+        ],
+    )
+
+
+def declare_modal(incident: Incident, suggested_lead: str | None) -> View:
+    lead = UserSelectElement(action_id=F.LEAD, placeholder="Who leads it?", initial_user=suggested_lead)
+    return _modal(
+        incident,
+        IncidentModal.DECLARE,
+        "Major incident",
+        "Declare",
+        [
+            SectionBlock(
+                text="Creates a dedicated channel, invites the reporter, owner, on-call and lead, "
+                "pins a brief, and links related incidents."
+            ),
+            InputBlock(block_id=F.LEAD, label="Incident lead", element=lead),
+        ],
+    )
+
+
+def _state(values: dict[str, Any], field: ModalField) -> dict[str, Any]:
+    return values.get(field, {}).get(field, {}) or {}
+
+
+def _text(values: dict[str, Any], field: ModalField) -> str:
+    value = _state(values, field).get("value")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _choice(values: dict[str, Any], field: ModalField) -> str | None:
+    option = _state(values, field).get("selected_option")
+    return option.get("value") if isinstance(option, dict) else None
+
+
+def read_path(values: dict[str, Any]) -> EscalationKind | None:
+    choice = _choice(values, F.PATH)
+    return EscalationKind(choice) if choice in {k.value for k in EscalationKind} else None
+
+
+def read_handoff(values: dict[str, Any]) -> HandoffForm:
+    return HandoffForm(
+        reproduction=_text(values, F.REPRODUCTION),
+        expected=_text(values, F.EXPECTED),
+        actual=_text(values, F.ACTUAL),
+        environment=_text(values, F.ENVIRONMENT),
+        evidence=_text(values, F.EVIDENCE),
+        impact=_text(values, F.IMPACT),
+    )
+
+
+@dataclass(frozen=True)
+class FeedbackForm:
+    track: FeedbackTrack | None
+    area: str | None
+    use_case: str
+
+
+def read_feedback(values: dict[str, Any]) -> FeedbackForm:
+    track = _choice(values, F.TRACK)
+    return FeedbackForm(
+        track=FeedbackTrack(track) if track in {t.value for t in FeedbackTrack} else None,
+        area=_choice(values, F.AREA),
+        use_case=_text(values, F.USE_CASE),
+    )
+
+
+def read_lead(values: dict[str, Any]) -> str | None:
+    lead = _state(values, F.LEAD).get("selected_user")
+    return lead if isinstance(lead, str) and lead else None
+
+
+def escalation_line(escalation: Escalation) -> str:
+    """How one escalation stands, for the root message."""
+    label = KIND_LABELS[escalation.kind].capitalize()
+    ref = escalation.external_ref or ""
+    shown = f"<{escalation.external_url}|{escape_mrkdwn(ref)}>" if escalation.external_url else escape_mrkdwn(ref)
+    if escalation.kind == EscalationKind.INCIDENT_MANAGEMENT and ref:
+        shown = f"<#{ref}>"
+    elif escalation.kind == EscalationKind.INTERNAL and escalation.state == EscalationState.FILED:
+        shown = "posted"
+    status = f" ({escape_mrkdwn(escalation.external_status)})" if escalation.external_status else ""
+    if escalation.state == EscalationState.FILED:
+        return f"{label}: {shown}{status}"
+    if escalation.state == EscalationState.PENDING:
+        system = (
+            "Jira ticket" if escalation.kind in (EscalationKind.ENGINEERING, EscalationKind.PRODUCT_FEEDBACK) else label
+        )
+        return f"{system} pending — retrying" if escalation.last_error else f"{label}: in progress"
+    if escalation.state == EscalationState.NOT_CONFIGURED:
+        return f"{label}: recorded, not filed (not configured)"
+    return f"{label}: failed — {escape_mrkdwn(truncate(escalation.last_error or 'unknown error', 200))}"
+
+
+def lead_line(incident: Incident) -> str | None:
+    if not incident.is_major:
+        return None
+    lead = f" · lead {mention(incident.lead_id)}" if incident.lead_id else ""
+    channel = f" in <#{incident.major_channel_id}>" if incident.major_channel_id else ""
+    return f"🚨 *Major incident*{channel}{lead}"

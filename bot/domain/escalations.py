@@ -1,0 +1,258 @@
+"""The playbook's Escalation Strategy: internal notice, engineering handoff, product feedback, incident management."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.domain.audit import record_event
+from bot.domain.errors import DomainError
+from bot.domain.lifecycle import ALLOWED_TRANSITIONS, change_status, require_open
+from bot.domain.triage import complete_step
+from bot.models import (
+    Escalation,
+    EscalationKind,
+    EscalationState,
+    Feedback,
+    FeedbackTrack,
+    Incident,
+    IncidentStatus,
+    TriageStep,
+)
+
+KIND_LABELS = {
+    EscalationKind.INTERNAL: "internal notice",
+    EscalationKind.ENGINEERING: "engineering handoff (Jira)",
+    EscalationKind.PRODUCT_FEEDBACK: "product feedback",
+    EscalationKind.INCIDENT_MANAGEMENT: "incident management",
+}
+TRACK_MEANINGS = {
+    FeedbackTrack.STABILITY: "Stability — crashes, timeouts",
+    FeedbackTrack.MESSAGING: "Messaging — confusing UI or error text",
+    FeedbackTrack.MONITORING: "Monitoring — missing alerts or observability gaps",
+}
+# Paths that put the incident in engineering's hands move it to "escalated".
+ESCALATING = {EscalationKind.ENGINEERING, EscalationKind.INCIDENT_MANAGEMENT}
+
+
+class AlreadyEscalated(DomainError):
+    def __init__(self, escalation: Escalation, incident: Incident) -> None:
+        self.escalation = escalation
+        where = f" ({escalation.external_ref})" if escalation.external_ref else ""
+        state = escalation.state.value.replace("_", " ")
+        super().__init__(f"{incident.key} already has an {KIND_LABELS[escalation.kind]}{where}, {state}.")
+
+
+class NotAllowed(DomainError):
+    """The person may not do this; the message says who may."""
+
+
+@dataclass(frozen=True)
+class Requested:
+    escalation: Escalation
+    created: bool
+
+
+def escalation_key(incident: Incident, kind: EscalationKind, submission: str | None = None) -> str:
+    """One escalation per path per incident; product feedback once per submitted form."""
+    return f"{incident.key}:{kind.value}" + (f":{submission}" if kind == EscalationKind.PRODUCT_FEEDBACK else "")
+
+
+def request_escalation(
+    *,
+    session: Session,
+    incident: Incident,
+    kind: EscalationKind,
+    requested_by: str,
+    now: datetime,
+    configured: bool,
+    details: dict[str, Any] | None = None,
+    submission: str | None = None,
+) -> Requested:
+    """Record the escalation (pending, or not configured); a repeat of the same request returns the first one."""
+    require_open(incident, "escalated")
+    key = escalation_key(incident, kind, submission)
+    existing = session.scalar(select(Escalation).where(Escalation.idempotency_key == key))
+    if existing is not None:
+        return Requested(existing, created=False)
+    escalation = Escalation(
+        incident_id=incident.id,
+        kind=kind,
+        state=EscalationState.PENDING if configured else EscalationState.NOT_CONFIGURED,
+        requested_by=requested_by,
+        requested_at=now,
+        details=details or {},
+        idempotency_key=key,
+    )
+    try:
+        with session.begin_nested():
+            session.add(escalation)
+    except IntegrityError:
+        return Requested(
+            session.scalars(select(Escalation).where(Escalation.idempotency_key == key)).one(), created=False
+        )
+    _record_request(session, incident, escalation, now)
+    return Requested(escalation, created=True)
+
+
+def _record_request(session: Session, incident: Incident, escalation: Escalation, now: datetime) -> None:
+    state = "requested" if escalation.state == EscalationState.PENDING else "recorded (not configured, not filed)"
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id=escalation.requested_by,
+        kind="escalation_requested",
+        summary=f"Escalation {state}: {KIND_LABELS[escalation.kind]}",
+        details={"kind": escalation.kind.value, "state": escalation.state.value, **escalation.details},
+    )
+    complete_step(
+        session=session,
+        incident=incident,
+        step=TriageStep.ESCALATE,
+        actor_id=escalation.requested_by,
+        now=now,
+        note=KIND_LABELS[escalation.kind],
+    )
+    if escalation.kind in ESCALATING and IncidentStatus.ESCALATED in ALLOWED_TRANSITIONS[incident.status]:
+        change_status(
+            session=session,
+            incident=incident,
+            to=IncidentStatus.ESCALATED,
+            actor_id=escalation.requested_by,
+            now=now,
+            reason=KIND_LABELS[escalation.kind],
+        )
+
+
+def mark_filed(
+    *,
+    session: Session,
+    incident: Incident,
+    escalation: Escalation,
+    ref: str,
+    url: str | None,
+    where: str,
+    now: datetime,
+) -> None:
+    """The outside system has it: record where, with its reference."""
+    escalation.state, escalation.filed_at = EscalationState.FILED, now
+    escalation.external_ref, escalation.external_url, escalation.last_error = ref, url, None
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id="bot",
+        kind="escalation_filed",
+        summary=f"{KIND_LABELS[escalation.kind].capitalize()} filed in {where}: {ref}",
+        details={"kind": escalation.kind.value, "ref": ref, "url": url, "where": where},
+    )
+
+
+def mark_failed(*, session: Session, incident: Incident, escalation: Escalation, error: str, now: datetime) -> None:
+    escalation.state, escalation.last_error = EscalationState.FAILED, error
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id="bot",
+        kind="escalation_failed",
+        summary=f"{KIND_LABELS[escalation.kind].capitalize()} failed: {error}",
+        details={"kind": escalation.kind.value, "error": error},
+    )
+
+
+def record_external_status(
+    *, session: Session, incident: Incident, escalation: Escalation, status: str, now: datetime
+) -> bool:
+    """True when the outside system's status changed since we last looked."""
+    if escalation.external_status == status:
+        return False
+    before, escalation.external_status = escalation.external_status, status
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id="bot",
+        kind="external_status",
+        summary=f"{escalation.external_ref} is now {status}" + (f" (was {before})" if before else ""),
+        details={"ref": escalation.external_ref, "from": before, "to": status},
+    )
+    return True
+
+
+def escalations_of(*, session: Session, incident_id: int) -> list[Escalation]:
+    return list(
+        session.scalars(select(Escalation).where(Escalation.incident_id == incident_id).order_by(Escalation.id))
+    )
+
+
+def find_escalation(*, session: Session, incident_id: int, kind: EscalationKind) -> Escalation | None:
+    return session.scalar(
+        select(Escalation)
+        .where(Escalation.incident_id == incident_id, Escalation.kind == kind)
+        .order_by(Escalation.id)
+        .limit(1)
+    )
+
+
+def record_feedback(
+    *,
+    session: Session,
+    incident: Incident,
+    escalation: Escalation,
+    track: FeedbackTrack,
+    area: str,
+    pm_user_id: str | None,
+    use_case: str,
+    created_by: str,
+    now: datetime,
+) -> Feedback:
+    feedback = Feedback(
+        incident_id=incident.id,
+        escalation_id=escalation.id,
+        track=track,
+        area=area,
+        pm_user_id=pm_user_id,
+        use_case=use_case,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(feedback)
+    return feedback
+
+
+def may_declare(user_id: str, *, allowed: Collection[str]) -> bool:
+    """Anyone when nobody is configured; else only the listed users (user groups already expanded)."""
+    return not allowed or user_id in allowed
+
+
+def declare_major(
+    *, session: Session, incident: Incident, declared_by: str, lead_id: str, channel_id: str, now: datetime
+) -> None:
+    """Systemic problems get the broader process: a dedicated channel and an incident lead."""
+    incident.is_major, incident.lead_id, incident.major_channel_id = True, lead_id, channel_id
+    incident.updated_at = now
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id=declared_by,
+        kind="major_declared",
+        summary="Declared a major incident with a dedicated channel and an incident lead",
+        details={"lead_id": lead_id, "channel_id": channel_id},
+    )
+
+
+def channel_name(incident: Incident, attempt: int = 1) -> str:
+    """`inc-7-exhibit-upload-fails`, then `…-2`, `…-3` when the name is taken (Slack: ≤ 80 chars, a-z 0-9 - _)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", incident.title.lower()).strip("-")[:50].strip("-")
+    base = f"inc-{incident.id}" + (f"-{slug}" if slug else "")
+    return base if attempt == 1 else f"{base[:75]}-{attempt}"

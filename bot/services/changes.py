@@ -1,0 +1,54 @@
+"""Applying one change to an incident: fresh state, optimistic-concurrency retries, replies and a root refresh."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.blocks.incident import Message
+from bot.db import unit_of_work
+from bot.domain.errors import IncidentNotFound
+from bot.models import Incident
+from bot.services.container import Services
+from bot.services.rendering import queue_root_refresh, queue_thread_reply
+
+logger = logging.getLogger(__name__)
+ATTEMPTS = 3
+
+Change = Callable[[Session, Incident, datetime], list[Message]]
+
+
+def load_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise IncidentNotFound(f"INC-{incident_id}")
+    return incident
+
+
+def apply_change(services: Services, incident_id: int, change: Change, *, purpose: str) -> None:
+    """Run `change` on fresh state, queue its replies and a root refresh; retried when someone else changed it first.
+
+    Nothing is sent here: callers acknowledge Slack first, then `deliver_pending`.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with unit_of_work(services.session_factory) as session:
+                incident = load_incident(session, incident_id)
+                replies = change(session, incident, services.clock.now())
+                for reply in replies:
+                    queue_thread_reply(services, session, incident, reply, purpose)
+                queue_root_refresh(services, session, incident)
+            break
+        except StaleDataError:
+            if attempt == ATTEMPTS:
+                raise
+            logger.info("INC-%s changed concurrently; retrying (%s)", incident_id, attempt)
+
+
+def deliver_pending(services: Services, incident_id: int) -> None:
+    """Send what the change queued (after Slack has had its acknowledgement); failures stay queued for the tick."""
+    services.outbox.deliver_due(incident_id=incident_id)

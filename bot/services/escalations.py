@@ -1,0 +1,473 @@
+"""Escalation use cases: each path is recorded with the incident and queued in the outbox, so none is ever lost."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from bot.blocks.escalation import FeedbackForm
+from bot.blocks.incident import Message
+from bot.blocks.replies import note
+from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.db import unit_of_work
+from bot.domain.audit import audit_trail
+from bot.domain.escalations import (
+    KIND_LABELS,
+    AlreadyEscalated,
+    escalations_of,
+    find_escalation,
+    mark_failed,
+    mark_filed,
+    record_external_status,
+    record_feedback,
+    request_escalation,
+)
+from bot.domain.handoff import (
+    HandoffForm,
+    draft_handoff,
+    feedback_description,
+    feedback_summary,
+    ticket_description,
+    ticket_summary,
+)
+from bot.domain.incidents import environment_details
+from bot.domain.lifecycle import require_open
+from bot.domain.timers import schedule_timer
+from bot.integrations.jira_tracker import severity_priority
+from bot.integrations.outbox import enqueue_slack_call
+from bot.models import (
+    ClientTier,
+    Escalation,
+    EscalationKind,
+    EscalationState,
+    Incident,
+    OutboxMessage,
+    OutboxState,
+    Timer,
+)
+from bot.services.changes import apply_change, load_incident
+from bot.services.container import Services
+from bot.services.rendering import queue_root_refresh, queue_thread_reply
+
+logger = logging.getLogger(__name__)
+JIRA_POLL = "jira_poll"
+
+
+def _ticket_key(escalation: Escalation) -> str:
+    return f"{escalation.idempotency_key}:ticket"
+
+
+def notice_key(incident: Incident) -> str:
+    return f"{incident.key}:internal_notice"
+
+
+# --- internal team notification -------------------------------------------------------------
+
+
+def internal_notice(services: Services, incident: Incident, now: datetime) -> Message:
+    """Client and tier, severity, environment, the blocker in a line, deadline and time left, the thread, on-call."""
+    zone = services.settings.display_zone
+    tier = "⭐ premium" if incident.client.tier == ClientTier.PREMIUM else "standard"
+    deadline = "no deadline"
+    if incident.deadline_at is not None:
+        context = f" ({escape_mrkdwn(incident.deadline_context)})" if incident.deadline_context else ""
+        deadline = f"{slack_time(incident.deadline_at, zone)}{context}, {time_left(incident.deadline_at, now)}"
+    env = " · ".join(
+        f"{k}: {escape_mrkdwn(v)}" for k, v in environment_details(incident.environment).items() if k != "Already tried"
+    )
+    thread = (
+        f"<{incident.root_permalink}|the incident thread>"
+        if incident.root_permalink
+        else f"the thread in <#{incident.channel_id}>"
+    )
+    oncall = f" · on-call {mention(incident.oncall_id)}" if incident.oncall_id else ""
+    text = (
+        f"📣 *{incident.key}* {incident.severity.value} · {escape_mrkdwn(incident.client.name)} ({tier}){oncall}\n"
+        f"*Blocker:* {escape_mrkdwn(truncate(incident.blocker.splitlines()[0], 300))}\n"
+        f"*Deadline:* {deadline}\n*Environment:* {env or 'not recorded yet'}\nDetails in {thread}."
+    )
+    return note(text)
+
+
+def notify_internal_channel(services: Services, incident_id: int, actor_id: str) -> None:
+    channel = services.settings.internal_channel_id
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        requested = request_escalation(
+            session=session,
+            incident=incident,
+            kind=EscalationKind.INTERNAL,
+            requested_by=actor_id,
+            now=now,
+            configured=channel is not None,
+        )
+        if not requested.created:
+            raise AlreadyEscalated(requested.escalation, incident)
+        if channel is None:
+            text = f"📣 {mention(actor_id)} asked to notify the internal channel, but `INTERNAL_CHANNEL_ID` is not set"
+            return [note(text + ": recorded, not posted.")]
+        message = internal_notice(services, incident, now)
+        enqueue_slack_call(
+            session=session,
+            key=notice_key(incident),
+            operation="chat.postMessage",
+            args={"channel": channel, **message.as_args(), "unfurl_links": False},
+            purpose="internal_notice",
+            now=now,
+            incident_id=incident.id,
+        )
+        return [note(f"📣 {mention(actor_id)} is notifying <#{channel}> about *{incident.key}*.")]
+
+    apply_change(services, incident_id, change, purpose="escalation")
+
+
+def follow_up_notice(services: Services, session: Session, incident: Incident, text: str) -> None:
+    """Later status changes go to the internal notice's thread, once there is one."""
+    escalation = find_escalation(session=session, incident_id=incident.id, kind=EscalationKind.INTERNAL)
+    if escalation is None or escalation.state not in (EscalationState.PENDING, EscalationState.FILED):
+        return
+    enqueue_slack_call(
+        session=session,
+        key=f"{notice_key(incident)}:{incident.key}:{incident.version}:{text[:40]}",
+        operation="chat.postMessage",
+        args=note(text).as_args(),
+        purpose="internal_follow_up",
+        now=services.clock.now(),
+        incident_id=incident.id,
+        reply_to=notice_key(incident),
+    )
+
+
+# --- engineering handoff (Jira) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HandoffDraft:
+    incident: Incident
+    form: HandoffForm
+    priority: str
+
+
+def handoff_draft(services: Services, incident_id: int) -> HandoffDraft:
+    with unit_of_work(services.session_factory) as session:
+        incident = load_incident(session, incident_id)
+        require_open(incident, "escalated")
+        existing = find_escalation(session=session, incident_id=incident_id, kind=EscalationKind.ENGINEERING)
+        if existing is not None and existing.state != EscalationState.FAILED:
+            raise AlreadyEscalated(existing, incident)
+        events = audit_trail(session=session, incident_id=incident_id)
+        form = draft_handoff(
+            incident=incident, events=events, now=services.clock.now(), zone=services.settings.display_zone
+        )
+        return HandoffDraft(incident, form, severity_priority(incident.severity.value))
+
+
+def hand_off_to_engineering(services: Services, incident_id: int, actor_id: str, form: HandoffForm) -> None:
+    settings = services.settings
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        requested = request_escalation(
+            session=session,
+            incident=incident,
+            kind=EscalationKind.ENGINEERING,
+            requested_by=actor_id,
+            now=now,
+            configured=settings.jira_configured,
+            details={"project": settings.jira_project, "priority": severity_priority(incident.severity.value)},
+        )
+        if not requested.created:
+            raise AlreadyEscalated(requested.escalation, incident)
+        if not settings.jira_configured:
+            text = (
+                f"🛠️ {mention(actor_id)} handed *{incident.key}* to engineering — recorded, but Jira is not configured"
+            )
+            return [note(text + ", so no ticket was filed (set JIRA_URL, JIRA_USER, JIRA_API_TOKEN).")]
+        _queue_ticket(
+            services,
+            session,
+            incident,
+            requested.escalation,
+            settings.jira_project,
+            ticket_summary(incident),
+            ticket_description(incident, form, incident.root_permalink),
+            ["triage-bot", incident.severity.value.lower()],
+        )
+        text = f"🛠️ {mention(actor_id)} is handing *{incident.key}* to engineering"
+        return [note(f"{text}: Jira issue in *{settings.jira_project}* on its way.")]
+
+    apply_change(services, incident_id, change, purpose="escalation")
+
+
+def _queue_ticket(
+    services: Services,
+    session: Session,
+    incident: Incident,
+    escalation: Escalation,
+    project: str,
+    summary: str,
+    description: str,
+    labels: list[str],
+) -> None:
+    now = services.clock.now()
+    dedupe = escalation.idempotency_key.lower().replace(":", "-").replace("_", "-")
+    args = {
+        "project": project,
+        "summary": summary,
+        "description": description,
+        "issue_type": "Bug" if escalation.kind == EscalationKind.ENGINEERING else "Task",
+        "priority": severity_priority(incident.severity.value)
+        if escalation.kind == EscalationKind.ENGINEERING
+        else None,
+        "labels": [*labels, dedupe],
+        "dedupe_label": dedupe,
+    }
+    enqueue_slack_call(
+        session=session,
+        key=_ticket_key(escalation),
+        operation="create_ticket",
+        args=args,
+        purpose=f"{escalation.kind.value}_ticket",
+        now=now,
+        incident_id=incident.id,
+        target="jira",
+    )
+
+
+# --- product feedback ----------------------------------------------------------------------------
+
+
+def file_feedback(services: Services, incident_id: int, actor_id: str, form: FeedbackForm, submission: str) -> None:
+    assert form.track is not None and form.area is not None, "validated by the listener"
+    track, area = form.track, form.area
+    settings = services.settings
+    pm = settings.product_area_pms.get(area)
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        requested = request_escalation(
+            session=session,
+            incident=incident,
+            kind=EscalationKind.PRODUCT_FEEDBACK,
+            requested_by=actor_id,
+            now=now,
+            configured=settings.jira_configured,
+            details={"track": track.value, "area": area, "pm": pm},
+            submission=submission,
+        )
+        if not requested.created:
+            return []
+        record_feedback(
+            session=session,
+            incident=incident,
+            escalation=requested.escalation,
+            track=track,
+            area=area,
+            pm_user_id=pm,
+            use_case=form.use_case,
+            created_by=actor_id,
+            now=now,
+        )
+        if settings.jira_configured:
+            _queue_ticket(
+                services,
+                session,
+                incident,
+                requested.escalation,
+                settings.jira_product_project,
+                feedback_summary(incident, track.value, area),
+                feedback_description(incident, form.use_case, incident.root_permalink),
+                ["product-feedback", track.value, area.lower().replace(" ", "-")],
+            )
+        who = (
+            mention(pm)
+            if pm
+            else f"nobody (no product manager is configured for '{escape_mrkdwn(area)}' in PRODUCT_AREAS)"
+        )
+        filed = (
+            "a ticket is on its way"
+            if settings.jira_configured
+            else "recorded; Jira is not configured, so no ticket was filed"
+        )
+        quoted = escape_mrkdwn(truncate(form.use_case, 1500)).replace("\n", "\n>")
+        head = f"💡 {mention(actor_id)} filed *{track.value.capitalize()}* feedback for *{escape_mrkdwn(area)}*"
+        return [note(f"{head} — PM: {who}; {filed}.\n>{quoted}")]
+
+    apply_change(services, incident_id, change, purpose="escalation")
+
+
+# --- what the outbox delivered ---------------------------------------------------------------------
+
+
+def on_delivered(services: Services, session: Session, row: OutboxMessage) -> None:
+    """Record what an outbound call achieved, in the same transaction that marks it delivered."""
+    if row.incident_id is None:
+        return
+    incident = session.get(Incident, row.incident_id)
+    if incident is None:
+        return
+    if row.purpose == "root_message" and row.state == OutboxState.SENT and row.result:
+        enqueue_slack_call(
+            session=session,
+            key=f"{incident.key}:permalink",
+            operation="chat.getPermalink",
+            args={"channel": row.result.get("channel"), "message_ts": row.result.get("ts")},
+            purpose="root_permalink",
+            now=services.clock.now(),
+            incident_id=incident.id,
+        )
+    elif row.purpose == "root_permalink" and row.state == OutboxState.SENT and row.result:
+        incident.root_permalink = row.result.get("permalink")
+    elif row.purpose == "internal_notice":
+        _settle(
+            services,
+            session,
+            incident,
+            EscalationKind.INTERNAL,
+            row,
+            where=f"<#{(row.result or {}).get('channel', '')}>",
+        )
+    elif row.purpose in ("engineering_ticket", "product_feedback_ticket"):
+        kind = EscalationKind.ENGINEERING if row.purpose == "engineering_ticket" else EscalationKind.PRODUCT_FEEDBACK
+        _settle(services, session, incident, kind, row, where="Jira")
+
+
+def _settle(
+    services: Services, session: Session, incident: Incident, kind: EscalationKind, row: OutboxMessage, *, where: str
+) -> None:
+    now = services.clock.now()
+    escalation = next(
+        (
+            e
+            for e in _escalations(session, incident.id, kind)
+            if row.idempotency_key in (_ticket_key(e), notice_key(incident))
+        ),
+        None,
+    )
+    if escalation is None:
+        return
+    if row.state == OutboxState.FAILED:
+        mark_failed(
+            session=session, incident=incident, escalation=escalation, error=row.last_error or "failed", now=now
+        )
+        queue_thread_reply(
+            services,
+            session,
+            incident,
+            note(
+                f"⚠️ {KIND_LABELS[kind].capitalize()} for *{incident.key}* failed: {escape_mrkdwn(row.last_error or '')}"
+            ),
+            "escalation",
+        )
+    else:
+        result = row.result or {}
+        ref = result.get("key") or result.get("ts") or ""
+        mark_filed(
+            session=session,
+            incident=incident,
+            escalation=escalation,
+            ref=ref,
+            url=result.get("url"),
+            where=where,
+            now=now,
+        )
+        if kind == EscalationKind.INTERNAL:
+            escalation.external_ref, escalation.external_url = result.get("channel"), None
+            escalation.details = {**escalation.details, "ts": result.get("ts")}
+        else:
+            _after_ticket(services, session, incident, escalation, result)
+    queue_root_refresh(services, session, incident)
+
+
+def _after_ticket(
+    services: Services, session: Session, incident: Incident, escalation: Escalation, result: dict[str, str]
+) -> None:
+    key, url = result.get("key", ""), result.get("url", "")
+    queue_thread_reply(
+        services,
+        session,
+        incident,
+        note(f"🎫 Jira <{url}|{escape_mrkdwn(key)}> filed for *{incident.key}*."),
+        "ticket_filed",
+    )
+    if incident.root_permalink:
+        enqueue_slack_call(
+            session=session,
+            key=f"{_ticket_key(escalation)}:link",
+            operation="add_remote_link",
+            args={"url": incident.root_permalink, "title": f"Slack: {incident.key}"},
+            purpose="ticket_link",
+            now=services.clock.now(),
+            incident_id=incident.id,
+            target="jira",
+            needs_key_of=_ticket_key(escalation),
+        )
+    if escalation.kind == EscalationKind.ENGINEERING:
+        _schedule_poll(services, session, incident, escalation)
+
+
+def _escalations(session: Session, incident_id: int, kind: EscalationKind) -> list[Escalation]:
+    return [e for e in escalations_of(session=session, incident_id=incident_id) if e.kind == kind]
+
+
+# --- Jira status, resolution comments ----------------------------------------------------------------
+
+
+def _schedule_poll(
+    services: Services, session: Session, incident: Incident, escalation: Escalation, *, after: datetime | None = None
+) -> None:
+    now = after or services.clock.now()
+    due = now + timedelta(minutes=services.settings.jira_poll_minutes)
+    schedule_timer(
+        session=session,
+        kind=JIRA_POLL,
+        due_at=due,
+        dedupe_key=f"{escalation.idempotency_key}:poll:{due.isoformat()}",
+        now=services.clock.now(),
+        incident_id=incident.id,
+        payload={"escalation_id": escalation.id},
+    )
+
+
+def poll_jira_status(services: Services, session: Session, timer: Timer, incident: Incident, now: datetime) -> str:
+    """Notice when engineering moves the ticket, and say so in the thread."""
+    escalation = session.get(Escalation, timer.payload.get("escalation_id"))
+    jira = services.jira
+    if escalation is None or escalation.external_ref is None or jira is None or not incident.is_open:
+        return "not needed"
+    try:
+        status = jira.get_status(escalation.external_ref)
+    except Exception as exc:
+        _schedule_poll(services, session, incident, escalation, after=now)
+        return f"jira unreachable: {str(exc)[:120]}"
+    changed = record_external_status(session=session, incident=incident, escalation=escalation, status=status, now=now)
+    if changed:
+        link = (
+            f"<{escalation.external_url}|{escape_mrkdwn(escalation.external_ref)}>"
+            if escalation.external_url
+            else escalation.external_ref
+        )
+        queue_thread_reply(
+            services, session, incident, note(f"🎫 Jira {link} is now *{escape_mrkdwn(status)}*."), "ticket_status"
+        )
+        queue_root_refresh(services, session, incident)
+    _schedule_poll(services, session, incident, escalation, after=now)
+    return f"status {status}" + (" (changed)" if changed else "")
+
+
+def comment_on_resolution(services: Services, session: Session, incident: Incident, text: str) -> None:
+    escalation = find_escalation(session=session, incident_id=incident.id, kind=EscalationKind.ENGINEERING)
+    if escalation is None or escalation.state not in (EscalationState.PENDING, EscalationState.FILED):
+        return
+    enqueue_slack_call(
+        session=session,
+        key=f"{_ticket_key(escalation)}:resolved:{incident.version}",
+        operation="add_comment",
+        args={"body": text},
+        purpose="ticket_comment",
+        now=services.clock.now(),
+        incident_id=incident.id,
+        target="jira",
+        needs_key_of=_ticket_key(escalation),
+    )

@@ -1,0 +1,208 @@
+"""Incident management for systemic problems: a dedicated channel, an incident lead, a pinned brief, links."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from bot.blocks.incident import Message
+from bot.blocks.replies import note
+from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.db import unit_of_work
+from bot.domain.errors import DomainError
+from bot.domain.escalations import (
+    AlreadyEscalated,
+    NotAllowed,
+    channel_name,
+    declare_major,
+    mark_failed,
+    mark_filed,
+    may_declare,
+    request_escalation,
+)
+from bot.domain.isolation import find_similar
+from bot.domain.lifecycle import require_open
+from bot.domain.triage import link_incidents
+from bot.integrations.slack import SlackCallError
+from bot.models import Escalation, EscalationKind, EscalationState, Incident
+from bot.services.changes import deliver_pending, load_incident
+from bot.services.container import Services
+from bot.services.rendering import queue_root_refresh, queue_thread_reply
+
+logger = logging.getLogger(__name__)
+MAX_NAME_ATTEMPTS = 5
+
+
+def allowed_declarers(services: Services) -> set[str]:
+    """The users who may declare, with user groups expanded; empty means anyone may."""
+    allowed: set[str] = set()
+    for slack_id in services.settings.declarer_ids:
+        if slack_id.startswith("S"):
+            allowed.update(services.slack.call("usergroups.users.list", {"usergroup": slack_id}).get("users", []))
+        else:
+            allowed.add(slack_id)
+    return allowed
+
+
+def check_may_declare(services: Services, user_id: str) -> None:
+    if services.settings.declarer_ids and not may_declare(user_id, allowed=allowed_declarers(services)):
+        who = ", ".join(mention(i) for i in services.settings.declarer_ids)
+        raise NotAllowed(f"Only {who} may declare a major incident or assign its lead. Ask one of them.")
+
+
+def check_can_declare(services: Services, incident_id: int, user_id: str) -> Incident:
+    """Refuse early (before any form) when the person may not, or the incident already has its channel."""
+    check_may_declare(services, user_id)
+    with unit_of_work(services.session_factory) as session:
+        incident = load_incident(session, incident_id)
+        require_open(incident, "declared a major incident")
+        if incident.is_major:
+            raise DomainError(f"{incident.key} is already a major incident: <#{incident.major_channel_id}>.")
+        return incident
+
+
+def brief(incident: Incident, services: Services, lead_id: str, related: Iterable[str]) -> Message:
+    zone, now = services.settings.display_zone, services.clock.now()
+    deadline = "none"
+    if incident.deadline_at is not None:
+        deadline = f"{slack_time(incident.deadline_at, zone)} ({time_left(incident.deadline_at, now)})"
+    thread = f"<{incident.root_permalink}|main thread>" if incident.root_permalink else f"<#{incident.channel_id}>"
+    linked = ", ".join(related) or "none found yet"
+    text = (
+        f"🚨 *Major incident {incident.key}* — {escape_mrkdwn(truncate(incident.title, 150))}\n"
+        f"*Lead:* {mention(lead_id)} · *Severity:* {incident.severity.value} · "
+        f"*Scope:* {incident.scope or 'systemic?'}\n"
+        f"*Client:* {escape_mrkdwn(incident.client.name)} · *Deadline:* {deadline}\n"
+        f"*Blocker:* {escape_mrkdwn(truncate(incident.blocker, 800))}\n"
+        f"*Related incidents:* {linked}\n*History:* {thread}"
+    )
+    return note(text)
+
+
+def declare_major_incident(services: Services, incident_id: int, actor_id: str, lead_id: str) -> None:
+    """Record it, set up the channel (each step kept, so a retry continues), then mark the incident major."""
+    check_may_declare(services, actor_id)
+    now = services.clock.now()
+    with unit_of_work(services.session_factory) as session:
+        incident = load_incident(session, incident_id)
+        requested = request_escalation(
+            session=session,
+            incident=incident,
+            kind=EscalationKind.INCIDENT_MANAGEMENT,
+            requested_by=actor_id,
+            now=now,
+            configured=True,
+            details={"lead_id": lead_id},
+        )
+        if requested.escalation.state == EscalationState.FILED:
+            raise AlreadyEscalated(requested.escalation, incident)
+        escalation_id = requested.escalation.id
+        channel_id = requested.escalation.details.get("channel_id")
+        related = [
+            m.incident_id
+            for m in find_similar(
+                session=session, incident=incident, window=services.settings.isolation_window, now=now
+            ).matches[:10]
+        ]
+        invitees = {
+            u
+            for u in (incident.reporter_id, incident.owner_id, incident.oncall_id, lead_id, actor_id)
+            if u and u[:1] in "UW"
+        }
+    try:
+        channel_id = channel_id or _create_channel(services, incident, escalation_id)
+        _invite(services, channel_id, invitees)
+        posted = services.slack.call(
+            "chat.postMessage",
+            {"channel": channel_id, **brief(incident, services, lead_id, [f"INC-{r}" for r in related]).as_args()},
+        )
+        services.slack.call("pins.add", {"channel": channel_id, "timestamp": posted.get("ts")})
+    except SlackCallError as exc:
+        _record_setup_failure(services, incident_id, escalation_id, exc)
+        return
+    _record_declared(services, incident_id, escalation_id, actor_id, lead_id, channel_id, related)
+
+
+def _create_channel(services: Services, incident: Incident, escalation_id: int) -> str:
+    for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+        try:
+            created = services.slack.call("conversations.create", {"name": channel_name(incident, attempt)})
+        except SlackCallError as exc:
+            if exc.error == "name_taken":
+                continue
+            raise
+        channel_id = str(created["channel"]["id"])
+        with unit_of_work(services.session_factory) as session:
+            escalation = session.get_one(Escalation, escalation_id)
+            escalation.details = {**escalation.details, "channel_id": channel_id}
+        return channel_id
+    raise SlackCallError("name_taken", retryable=False)
+
+
+def _invite(services: Services, channel_id: str, users: set[str]) -> None:
+    if not users:
+        return
+    try:
+        services.slack.call("conversations.invite", {"channel": channel_id, "users": ",".join(sorted(users))})
+    except SlackCallError as exc:
+        if exc.error not in ("already_in_channel", "cant_invite_self"):
+            raise
+
+
+def _record_setup_failure(services: Services, incident_id: int, escalation_id: int, exc: SlackCallError) -> None:
+    logger.warning("Setting up the major-incident channel for INC-%s failed: %s", incident_id, exc.error)
+    with unit_of_work(services.session_factory) as session:
+        incident = load_incident(session, incident_id)
+        escalation = session.get_one(Escalation, escalation_id)
+        mark_failed(session=session, incident=incident, escalation=escalation, error=str(exc), now=services.clock.now())
+        reason = escape_mrkdwn(str(exc))
+        text = f"⚠️ Couldn't set up the channel for *{incident.key}*: {reason}. Fix it, then declare again."
+        queue_thread_reply(services, session, incident, note(text), "escalation")
+        queue_root_refresh(services, session, incident)
+    deliver_pending(services, incident_id)
+
+
+def _record_declared(
+    services: Services,
+    incident_id: int,
+    escalation_id: int,
+    actor_id: str,
+    lead_id: str,
+    channel_id: str,
+    related: list[int],
+) -> None:
+    now = services.clock.now()
+    with unit_of_work(services.session_factory) as session:
+        incident = load_incident(session, incident_id)
+        declare_major(
+            session=session, incident=incident, declared_by=actor_id, lead_id=lead_id, channel_id=channel_id, now=now
+        )
+        escalation = session.get_one(Escalation, escalation_id)
+        mark_filed(
+            session=session,
+            incident=incident,
+            escalation=escalation,
+            ref=channel_id,
+            url=None,
+            where=f"<#{channel_id}>",
+            now=now,
+        )
+        linked = link_incidents(session=session, incident=incident, related_ids=related, actor_id=actor_id, now=now)
+        keys = ", ".join(f"INC-{n}" for n in linked)
+        who = f"{mention(actor_id)} declared *{incident.key}* a major incident"
+        text = f"🚨 {who}: <#{channel_id}>, lead {mention(lead_id)}."
+        queue_thread_reply(
+            services, session, incident, note(text + (f" Linked {keys}." if keys else "")), "major_declared"
+        )
+        for related_id in linked:
+            other = session.get(Incident, related_id)
+            if other is not None:
+                queue_thread_reply(
+                    services,
+                    session,
+                    other,
+                    note(f"🔗 Part of major incident *{incident.key}*: <#{channel_id}>."),
+                    "linked",
+                )
+        queue_root_refresh(services, session, incident)
+    deliver_pending(services, incident_id)
