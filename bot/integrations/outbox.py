@@ -158,8 +158,8 @@ class OutboxDispatcher:
         self.slack = slack
         self.jira = jira
         self.clock = clock
-        # Called in the delivering transaction, after success and after a permanent failure, so the
-        # services can record what it means (an escalation filed, a permalink known) atomically with it.
+        # Called in the delivering transaction after every attempt (sent, retrying, or failed for good), so the
+        # services can record what it means (an escalation filed or pending, a permalink known) atomically with it.
         self.on_delivered = on_delivered
         # SQLite ignores FOR UPDATE: within one process, a lock keeps two threads from sending one row twice.
         self._local_lock = threading.Lock()
@@ -221,7 +221,7 @@ class OutboxDispatcher:
             result = self._call(row, args)
         except (SlackCallError, TrackerError) as exc:
             self._record_failure(row, exc, now, report)
-            if row.state == OutboxState.FAILED and self.on_delivered is not None:
+            if self.on_delivered is not None:
                 self.on_delivered(session, row)
             return
         row.state = OutboxState.SENT

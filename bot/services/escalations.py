@@ -347,6 +347,9 @@ def _settle(
     )
     if escalation is None:
         return
+    if row.state == OutboxState.PENDING:
+        _note_retrying(services, session, incident, escalation, row)
+        return
     if row.state == OutboxState.FAILED:
         mark_failed(
             session=session, incident=incident, escalation=escalation, error=row.last_error or "failed", now=now
@@ -378,6 +381,16 @@ def _settle(
         else:
             _after_ticket(services, session, incident, escalation, result)
     queue_root_refresh(services, session, incident)
+
+
+def _note_retrying(
+    services: Services, session: Session, incident: Incident, escalation: Escalation, row: OutboxMessage
+) -> None:
+    """The outside system is failing: say "pending — retrying" on the root (once), keep the error for `/triage show`."""
+    first = escalation.last_error is None
+    escalation.last_error = row.last_error
+    if first:
+        queue_root_refresh(services, session, incident)
 
 
 def _after_ticket(

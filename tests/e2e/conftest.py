@@ -15,6 +15,7 @@ from bot.app import build_bolt_app
 from bot.clock import ManualClock
 from bot.config import load_settings
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.fake_jira import FakeJira
 from bot.sandbox.platform import SlackPlatform
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
 from bot.scheduler import tick
@@ -22,6 +23,7 @@ from bot.services.container import Services, build_services
 from bot.web import WebApp
 
 SIGNING_SECRET = "e2e-signing-secret"
+JIRA_USER, JIRA_TOKEN = "bot@example.com", "jira-token"
 AGENT, ONCALL = "UAGENT", "UONCALL"
 SUPPORT = "CSUPPORT"
 
@@ -61,6 +63,11 @@ class Stack:
 
         result: list[dict[str, Any]] = self.wait_while_scheduling(thread)
         return result
+
+
+def start_jira() -> tuple[FakeJira, RunningServer]:
+    jira = FakeJira(user=JIRA_USER, token=JIRA_TOKEN)
+    return jira, start_background_server(jira)
 
 
 def start_stack(

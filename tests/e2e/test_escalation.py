@@ -1,0 +1,237 @@
+"""The four escalation paths, through signed requests, the Slack emulator and a fake Jira over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from bot.clock import ManualClock
+from bot.db import unit_of_work
+from bot.models import Escalation, EscalationKind, EscalationState, Feedback, FeedbackTrack, Incident
+from bot.sandbox.fake_jira import FakeJira
+from bot.scheduler import tick
+from tests.e2e.conftest import AGENT, JIRA_TOKEN, JIRA_USER, ONCALL, SUPPORT, Stack, start_jira, start_stack
+from tests.e2e.test_triage_workflow import ephemerals_for, open_incident, root, wait_for_reply
+
+ENG_CHANNEL, PM, LEAD = "CENG", "UPM", "ULEAD"
+
+
+@dataclass
+class Escalating:
+    stack: Stack
+    jira: FakeJira
+
+
+def _stack(database_url: str, engine: Engine, clock: ManualClock, **settings: Any) -> Iterator[Escalating]:
+    jira, jira_server = start_jira()
+    stack, servers = start_stack(
+        database_url,
+        engine,
+        clock,
+        jira_url=jira_server.url,
+        jira_user=JIRA_USER,
+        jira_api_token=JIRA_TOKEN,
+        internal_channel_id=ENG_CHANNEL,
+        product_areas=f"uploads={PM},billing",
+        **settings,
+    )
+    stack.emulator.add_channel("eng-escalations", id=ENG_CHANNEL, members=[stack.emulator.bot_user_id, ONCALL])
+    for user in (PM, LEAD):
+        stack.emulator.add_user(user, user.lower())
+    yield Escalating(stack, jira)
+    servers[0].stop()
+    stack.listeners.shutdown(wait=True)
+    for server in [*servers[1:], jira_server]:
+        server.stop()
+
+
+@pytest.fixture
+def esc(database_url: str, clean_db: Engine, clock: ManualClock) -> Iterator[Escalating]:
+    yield from _stack(database_url, clean_db, clock, major_incident_declarers=f"{LEAD},{ONCALL}")
+
+
+def choose_path(stack: Stack, ts: str, path: str, user: str = AGENT) -> Any:
+    """Click Escalate, pick a path in the chooser; the platform's response to that submission."""
+    stack.platform.click_button(user, "incident_escalate", channel_id=SUPPORT, message_ts=ts)
+    chooser = stack.emulator.wait_for(lambda: stack.emulator.current_modal(user))
+    assert chooser["title"]["text"] == "Escalate"
+    return stack.platform.submit_view(chooser["id"], user, {"escalation_path": path})
+
+
+def escalation(stack: Stack, kind: EscalationKind) -> Escalation:
+    with unit_of_work(stack.services.session_factory) as session:
+        return session.scalars(select(Escalation).where(Escalation.kind == kind)).one()
+
+
+def root_text(stack: Stack, ts: str) -> str:
+    return json.dumps(root(stack, ts)["blocks"], ensure_ascii=False)
+
+
+def test_internal_notice_goes_to_the_team_channel_and_status_changes_follow_in_its_thread(esc: Escalating) -> None:
+    stack = esc.stack
+    _, ts = open_incident(stack)
+    response = choose_path(stack, ts, "internal")
+    assert response.status == 200 and not response.body, "the internal notice needs no more questions"
+    notice = stack.wait_while_scheduling(lambda: (stack.emulator.messages(ENG_CHANNEL) or [None])[0])
+    text = notice["text"]
+    assert "*INC-1* SEV1 · Hartley &amp; Moss LLP (⭐ premium)" in text and f"on-call <@{ONCALL}>" in text
+    assert "*Blocker:* The 250 MB exhibit bundle stops at 99%" in text and "(court filing), in 2 h" in text
+    assert "File size: 250 MB" in text and "|the incident thread>" in text
+    stack.wait_while_scheduling(lambda: escalation(stack, EscalationKind.INTERNAL).state == EscalationState.FILED)
+    stack.wait_while_scheduling(lambda: "Internal notice: posted" in root_text(stack, ts))
+
+    stack.platform.click_button(AGENT, "incident_change_status", channel_id=SUPPORT, message_ts=ts)
+    modal = stack.emulator.wait_for(lambda: stack.emulator.current_modal(AGENT))
+    stack.platform.submit_view(modal["id"], AGENT, {"status": "mitigated", "severity": "SEV1"})
+    follow_up = stack.wait_while_scheduling(lambda: stack.emulator.replies(ENG_CHANNEL, notice["ts"]))
+    assert "INC-1 status escalated → mitigated" in follow_up[0]["text"] or "→ mitigated" in follow_up[0]["text"]
+
+    again = choose_path(stack, ts, "internal")
+    assert "already has an internal notice" in again.json()["errors"]["escalation_path"]
+    assert len(stack.emulator.messages(ENG_CHANNEL)) == 1
+
+
+def test_engineering_handoff_files_one_jira_issue_and_follows_its_status(esc: Escalating) -> None:
+    stack, jira = esc.stack, esc.jira
+    _, ts = open_incident(stack)
+    updated = choose_path(stack, ts, "engineering")
+    assert updated.status == 200 and updated.json()["response_action"] == "update"
+    form = stack.emulator.current_modal(AGENT)
+    assert form["title"]["text"] == "Engineering handoff"
+    prefilled = {b["block_id"]: b["element"].get("initial_value") for b in form["blocks"] if b["type"] == "input"}
+    assert "stops at 99%" in prefilled["actual"] and "Hartley & Moss LLP (premium client)" in prefilled["impact"]
+    assert "court filing" in prefilled["impact"] and "Browser: Chrome 126" in prefilled["environment"]
+    values = {"reproduction": "1. Upload the 250 MB bundle in Chrome 126", "evidence": "https://logs.example/abc"}
+    assert stack.platform.submit_view(form["id"], AGENT, values).status == 200
+
+    reply = wait_for_reply(stack, ts, "filed for *INC-1*")
+    issue = jira.issues("ENG")[0]
+    assert len(jira.issues("ENG")) == 1
+    assert f"|{issue['key']}>" in reply
+    fields = issue
+    assert fields["summary"] == "[INC-1] SEV1 Hartley & Moss LLP: Exhibit upload fails at 99%"
+    assert fields["priority"] == "Highest" and "triage-bot" in fields["labels"]
+    assert (
+        "h3. Business impact and deadline" in fields["description"]
+        and "https://logs.example/abc" in fields["description"]
+    )
+    stack.wait_while_scheduling(lambda: jira.remote_links(issue["key"]))
+    assert jira.remote_links(issue["key"])[0]["title"] == "Slack: INC-1"
+    stack.wait_while_scheduling(lambda: issue["key"] in root_text(stack, ts))
+    with unit_of_work(stack.services.session_factory) as session:
+        assert session.scalars(select(Incident.status)).one().value == "escalated"
+
+    jira.set_status(issue["key"], "In Progress")
+    stack.clock.advance(timedelta(minutes=5))
+    tick(stack.services)
+    assert "is now *In Progress*" in wait_for_reply(stack, ts, "is now")
+
+    stack.platform.click_button(AGENT, "incident_change_status", channel_id=SUPPORT, message_ts=ts)
+    modal = stack.emulator.wait_for(lambda: stack.emulator.current_modal(AGENT))
+    stack.platform.submit_view(modal["id"], AGENT, {"status": "resolved", "severity": "SEV1"})
+    comments = stack.wait_while_scheduling(lambda: jira.comments(issue["key"]))
+    assert "Resolved in Slack" in comments[0]["body"]
+
+
+def test_a_jira_outage_keeps_the_handoff_pending_and_files_it_once_when_jira_recovers(esc: Escalating) -> None:
+    stack, jira = esc.stack, esc.jira
+    _, ts = open_incident(stack)
+    jira.set_down(True)
+    choose_path(stack, ts, "engineering")
+    form = stack.emulator.current_modal(AGENT)
+    response = stack.platform.submit_view(form["id"], AGENT, {"reproduction": "1. Upload it"})
+    assert response.status == 200 and response.elapsed < 3, "Jira being down never slows the incident"
+    stack.wait_while_scheduling(lambda: "Jira ticket pending — retrying" in root_text(stack, ts))
+    assert escalation(stack, EscalationKind.ENGINEERING).state == EscalationState.PENDING
+    for _ in range(3):
+        stack.clock.advance(timedelta(minutes=2))
+        tick(stack.services)
+    assert jira.issues("ENG") == []
+    jira.set_down(False)
+    stack.clock.advance(timedelta(minutes=16))
+    tick(stack.services)
+    stack.wait_while_scheduling(lambda: escalation(stack, EscalationKind.ENGINEERING).state == EscalationState.FILED)
+    stack.clock.advance(timedelta(minutes=16))
+    tick(stack.services)
+    assert len(jira.issues("ENG")) == 1, "filed exactly once"
+
+
+def test_product_feedback_tags_the_pm_and_files_a_ticket_in_its_track(esc: Escalating) -> None:
+    stack, jira = esc.stack, esc.jira
+    _, ts = open_incident(stack)
+    choose_path(stack, ts, "product_feedback")
+    form = stack.emulator.current_modal(AGENT)
+    assert form["title"]["text"] == "Product feedback"
+    missing = stack.platform.submit_view(form["id"], AGENT, {"use_case": ""}, enforce_required=False)
+    assert set(missing.json()["errors"]) == {"track", "area", "use_case"}
+    values = {
+        "track": "messaging",
+        "area": "uploads",
+        "use_case": "Filing 250 MB exhibit bundles before a court deadline",
+    }
+    assert stack.platform.submit_view(form["id"], AGENT, values).status == 200
+    reply = wait_for_reply(stack, ts, "feedback for *uploads*")
+    assert f"PM: <@{PM}>" in reply and "*Messaging*" in reply
+    issue = stack.wait_while_scheduling(lambda: (jira.issues("PROD") or [None])[0])
+    assert {"product-feedback", "messaging", "uploads"} <= set(issue["labels"])
+    with unit_of_work(stack.services.session_factory) as session:
+        feedback = session.scalars(select(Feedback)).one()
+        assert (feedback.track, feedback.area, feedback.pm_user_id) == (FeedbackTrack.MESSAGING, "uploads", PM)
+
+
+def test_declaring_a_major_incident_sets_up_its_channel_and_links_related_incidents(esc: Escalating) -> None:
+    stack = esc.stack
+    open_incident(stack, client="Acme Corp")
+    _, ts = open_incident(stack, client="Birch Legal")
+    stack.emulator.add_channel("inc-2-exhibit-upload-fails-at-99", members=[])  # the name is taken
+    choose_path(stack, ts, "incident_management", user=ONCALL)
+    form = stack.emulator.current_modal(ONCALL)
+    assert form["title"]["text"] == "Major incident"
+    assert stack.platform.submit_view(form["id"], ONCALL, {"lead": LEAD}).status == 200
+    reply = wait_for_reply(stack, ts, "a major incident")
+    channel = stack.emulator.channel_by_name("inc-2-exhibit-upload-fails-at-99-2")
+    assert (
+        channel is not None
+        and f"<#{channel['id']}>" in reply
+        and f"lead <@{LEAD}>" in reply
+        and "Linked INC-1" in reply
+    )
+    assert {AGENT, ONCALL, LEAD} <= set(channel["members"])
+    brief = stack.emulator.messages(channel["id"])[0]
+    assert "*Major incident INC-2*" in brief["text"] and "INC-1" in brief["text"]
+    assert brief["ts"] in stack.emulator.channel(channel["id"])["pins"]
+    stack.wait_while_scheduling(lambda: "🚨 *Major incident*" in root_text(stack, ts))
+    with unit_of_work(stack.services.session_factory) as session:
+        incident = session.get_one(Incident, 2)
+        assert (incident.is_major, incident.lead_id, incident.major_channel_id) == (True, LEAD, channel["id"])
+
+
+def test_only_permitted_people_may_declare(esc: Escalating) -> None:
+    stack = esc.stack
+    _, ts = open_incident(stack)
+    refused = choose_path(stack, ts, "incident_management", user=AGENT)
+    assert (
+        refused.json()["errors"]["escalation_path"]
+        == f"Only <@{LEAD}>, <@{ONCALL}> may declare a major incident or assign its lead. Ask one of them."
+    )
+    stack.platform.slash_command(AGENT, SUPPORT, text="declare INC-1")
+    assert stack.emulator.wait_for(
+        lambda: any("may declare a major incident" in e for e in ephemerals_for(stack, AGENT))
+    )
+    assert stack.emulator.channel_by_name("inc-1-exhibit-upload-fails-at-99") is None
+
+
+def test_without_jira_escalations_are_recorded_and_shown_as_not_filed(stack: Stack) -> None:
+    _, ts = open_incident(stack)
+    choose_path(stack, ts, "engineering")
+    form = stack.emulator.current_modal(AGENT)
+    stack.platform.submit_view(form["id"], AGENT, {"reproduction": "1. Upload it"})
+    assert "Jira is not configured" in wait_for_reply(stack, ts, "handed *INC-1* to engineering")
+    stack.wait_while_scheduling(lambda: "recorded, not filed (not configured)" in root_text(stack, ts))
+    assert escalation(stack, EscalationKind.ENGINEERING).state == EscalationState.NOT_CONFIGURED
