@@ -12,6 +12,8 @@ from bot.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
 def database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or load_settings().database_url
 
