@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 ROOT_EDIT = "root_update"
 MAX_BACKOFF = timedelta(minutes=15)
+RESULT_KEYS = ("channel", "ts", "key", "url", "permalink", "attached", "linked")
 INCIDENT_LOCK = 7_100_000_000  # advisory-lock namespace: this + incident id
 
 
@@ -227,7 +228,7 @@ class OutboxDispatcher:
         row.state = OutboxState.SENT
         row.sent_at = now
         row.last_error = None
-        row.result = {k: result[k] for k in ("channel", "ts", "key", "url", "permalink") if k in result}
+        row.result = {k: result[k] for k in RESULT_KEYS if k in result}
         report.sent += 1
         if row.payload.get("records_root") and row.incident_id is not None:
             # Delivery metadata, not a domain change: a Core update leaves the incident's version alone.
@@ -256,7 +257,7 @@ class OutboxDispatcher:
                     raise _Superseded
                 args.update(channel=incident.channel_id, ts=incident.root_ts)
             else:
-                if self._earlier_reply_pending(session, row):
+                if row.target == "slack" and self._earlier_reply_pending(session, row):
                     raise _NotYet
                 args.update(channel=incident.channel_id, thread_ts=incident.root_ts)
         if payload.get("reply_to"):
@@ -280,9 +281,39 @@ class OutboxDispatcher:
         return parent.result
 
     def _call(self, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
+        if row.target == "jira" and row.operation == "attach_thread_files":
+            return self._attach_thread_files(row, args)
         if row.target == "jira":
             return self._call_jira(row.operation, args)
         return self._call_joining_if_needed(row.operation, args)
+
+    def _attach_thread_files(self, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
+        """Files shared in the incident's thread go to the Jira issue: attached, or linked when that can't be done.
+
+        Each file handled is remembered on the row, so a retry after a partial failure never attaches one twice.
+        """
+        if self.jira is None:
+            raise TrackerError("Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)", retryable=False)
+        done: dict[str, str] = dict(row.payload.get("done") or {})
+        for shared in self.slack.thread_files(args["channel"], args["thread_ts"]):
+            if shared.get("id") in done or not shared.get("url_private"):
+                continue
+            done[shared["id"]] = self._attach_or_link(args["key"], shared)
+            row.payload = {**row.payload, "done": done}
+        attached = sum(1 for how in done.values() if how == "attached")
+        return {"key": args["key"], "attached": attached, "linked": len(done) - attached}
+
+    def _attach_or_link(self, key: str, shared: dict[str, Any]) -> str:
+        assert self.jira is not None
+        name = str(shared.get("name") or shared["id"])
+        try:
+            self.jira.attach(key, name, self.slack.download(shared["url_private"]))
+            return "attached"
+        except (SlackCallError, TrackerError) as exc:
+            if exc.retryable:
+                raise
+        self.jira.add_remote_link(key, str(shared.get("permalink") or shared["url_private"]), f"Slack file: {name}")
+        return "linked"
 
     def _call_jira(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
         if self.jira is None:
@@ -309,6 +340,7 @@ class OutboxDispatcher:
         earlier = session.scalars(
             select(OutboxMessage.payload).where(
                 OutboxMessage.incident_id == row.incident_id,
+                OutboxMessage.target == "slack",
                 OutboxMessage.id < row.id,
                 OutboxMessage.state == OutboxState.PENDING,
             )

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
-from typing import Any
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -33,6 +39,26 @@ HINTS = {
     "invalid_auth": "SLACK_BOT_TOKEN is not valid for this workspace",
     "token_revoked": "the app was uninstalled: reinstall it and update SLACK_BOT_TOKEN",
 }
+
+
+DOWNLOAD_TIMEOUT_SECONDS = 10
+DEFAULT_MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
+REPLIES_PAGE_SIZE = 200
+_READ_CHUNK_BYTES = 64 * 1024
+
+
+# Slack takes JSON bodies on its write methods for messages and views; read methods (conversations.replies,
+# usergroups.users.list, …) and others want form parameters.
+JSON_METHOD_PREFIXES = ("chat.", "views.")
+
+
+def _form_value(value: Any) -> Any:
+    """Form parameters are flat: lists and objects travel as JSON text, booleans as Slack writes them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return value
 
 
 class SlackCallError(Exception):
@@ -73,6 +99,82 @@ def _retry_after(error: SlackApiError) -> float | None:
         return None
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects only to the same scheme, host and port: the bot token must not leave them.
+
+    (urllib copies the Authorization header onto redirected requests.) A refused redirect surfaces as the
+    3xx ``HTTPError`` -- e.g. a bounce to a sign-in page on another host when Slack does not take the token.
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if _origin(newurl) != _origin(req.full_url):
+            logger.warning("Slack file download refused a redirect to another host (HTTP %s)", code)
+            return None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_DOWNLOAD_OPENER = urllib.request.build_opener(_SameOriginRedirects())
+
+
+def _declared_size(response: http.client.HTTPResponse) -> int | None:
+    try:
+        return int(response.headers.get("Content-Length") or "")
+    except ValueError:
+        return None
+
+
+def _read_capped(response: http.client.HTTPResponse, limit: int) -> bytes:
+    """The body, but never more than ``limit + 1`` bytes (one more than allowed shows it is too large)."""
+    chunks: list[bytes] = []
+    total = 0
+    while total <= limit:
+        chunk = response.read(min(_READ_CHUNK_BYTES, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _read_download(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
+    declared = _declared_size(response)
+    if declared is not None and declared > max_bytes:
+        logger.warning("Slack file download refused: %s bytes declared, limit %s", declared, max_bytes)
+        raise SlackCallError("file_too_large", retryable=False)
+    content = _read_capped(response, max_bytes)
+    if len(content) > max_bytes:
+        logger.warning("Slack file download stopped: more than %s bytes", max_bytes)
+        raise SlackCallError("file_too_large", retryable=False)
+    return content
+
+
+def _http_download_error(error: urllib.error.HTTPError) -> SlackCallError:
+    """A failed download by HTTP status: 5xx and 429 may pass on their own, anything else will not."""
+    status = error.code
+    retry_after = error.headers.get("Retry-After") if error.headers else None
+    error.close()
+    logger.warning("Slack file download failed with HTTP %s", status)
+    try:
+        delay = float(retry_after) if retry_after is not None else None
+    except ValueError:
+        delay = None
+    return SlackCallError("file_download_failed", retryable=status == 429 or status >= 500, retry_after=delay)
+
+
 class SlackGateway:
     """Calls one Web API method and reports failures as `SlackCallError`."""
 
@@ -80,8 +182,74 @@ class SlackGateway:
         self.client = client
 
     def call(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        """One Web API call: a JSON body for the methods Slack accepts JSON on, form parameters otherwise."""
+        if operation.startswith(JSON_METHOD_PREFIXES):
+            return self._api_call(operation, json=args)
+        return self._api_call(operation, params={k: _form_value(v) for k, v in args.items() if v is not None})
+
+    def thread_files(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Every file object shared in a thread, parent first, then the replies in order."""
+        return [
+            file
+            for message in self._thread_messages(channel, thread_ts)
+            for file in message.get("files") or []
+            if isinstance(file, dict)
+        ]
+
+    def download(self, url: str, *, max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES) -> bytes:
+        """The content behind a file's ``url_private`` / ``url_private_download``, fetched with the bot token.
+
+        Raises ``file_too_large`` beyond ``max_bytes`` and ``file_download_failed`` otherwise (retryable for
+        5xx, 429 and connection problems). Errors and logs never carry the token.
+        """
+        if max_bytes < 0:
+            raise ValueError("max_bytes must not be negative")
+        request = self._download_request(url)
         try:
-            response = self.client.api_call(operation, json=args)
+            with _DOWNLOAD_OPENER.open(request, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+                return _read_download(response, max_bytes)
+        except urllib.error.HTTPError as exc:
+            raise _http_download_error(exc) from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            logger.warning("Slack file download failed to connect: %s", type(exc).__name__)
+            raise SlackCallError("file_download_failed", retryable=True) from None
+
+    def _download_request(self, url: str) -> urllib.request.Request:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            logger.warning("Slack file download refused: not an http(s) URL")
+            raise SlackCallError("file_download_failed", retryable=False)
+        token = self.client.token
+        if not token:
+            logger.warning("Slack file download refused: the client has no token")
+            raise SlackCallError("file_download_failed", retryable=False)
+        return urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}, method="GET")
+
+    def _thread_messages(self, channel: str, thread_ts: str) -> Iterator[dict[str, Any]]:
+        """All messages of a thread across pages (a message repeated on a later page is skipped)."""
+        seen_ts: set[str] = set()
+        for page in self._replies_pages(channel, thread_ts):
+            for message in page.get("messages") or []:
+                if isinstance(message, dict) and str(message.get("ts")) not in seen_ts:
+                    seen_ts.add(str(message.get("ts")))
+                    yield message
+
+    def _replies_pages(self, channel: str, thread_ts: str) -> Iterator[dict[str, Any]]:
+        """``conversations.replies`` page by page (form parameters: Slack takes no JSON body for it)."""
+        seen_cursors: set[str] = set()
+        cursor = ""
+        while cursor not in seen_cursors:
+            seen_cursors.add(cursor)
+            params: dict[str, Any] = {"channel": channel, "ts": thread_ts, "limit": REPLIES_PAGE_SIZE}
+            if cursor:
+                params["cursor"] = cursor
+            page = self._api_call("conversations.replies", http_verb="GET", params=params)
+            yield page
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+
+    def _api_call(self, operation: str, **request: Any) -> dict[str, Any]:
+        try:
+            response = self.client.api_call(operation, **request)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
             status = exc.response.status_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -319,6 +320,8 @@ def on_delivered(services: Services, session: Session, row: OutboxMessage) -> No
         )
     elif row.purpose == "root_permalink" and row.state == OutboxState.SENT and row.result:
         incident.root_permalink = row.result.get("permalink")
+    elif row.purpose == "ticket_files" and row.state == OutboxState.SENT and row.result:
+        _note_files(services, session, incident, row.result)
     elif row.purpose == "internal_notice":
         _settle(
             services,
@@ -383,6 +386,14 @@ def _settle(
     queue_root_refresh(services, session, incident)
 
 
+def _note_files(services: Services, session: Session, incident: Incident, result: dict[str, Any]) -> None:
+    attached, linked = int(result.get("attached", 0)), int(result.get("linked", 0))
+    if attached or linked:
+        how = f"attached {attached}" + (f", linked {linked} (too large or not attachable)" if linked else "")
+        text = f"📎 Files from this thread went to Jira {escape_mrkdwn(str(result.get('key')))}: {how}."
+        queue_thread_reply(services, session, incident, note(text), "ticket_files")
+
+
 def _note_retrying(
     services: Services, session: Session, incident: Incident, escalation: Escalation, row: OutboxMessage
 ) -> None:
@@ -417,6 +428,18 @@ def _after_ticket(
             needs_key_of=_ticket_key(escalation),
         )
     if escalation.kind == EscalationKind.ENGINEERING:
+        enqueue_slack_call(
+            session=session,
+            key=f"{_ticket_key(escalation)}:files",
+            operation="attach_thread_files",
+            args={},
+            purpose="ticket_files",
+            now=services.clock.now(),
+            incident_id=incident.id,
+            target="jira",
+            in_thread=True,
+            needs_key_of=_ticket_key(escalation),
+        )
         _schedule_poll(services, session, incident, escalation)
 
 

@@ -235,3 +235,24 @@ def test_without_jira_escalations_are_recorded_and_shown_as_not_filed(stack: Sta
     assert "Jira is not configured" in wait_for_reply(stack, ts, "handed *INC-1* to engineering")
     stack.wait_while_scheduling(lambda: "recorded, not filed (not configured)" in root_text(stack, ts))
     assert escalation(stack, EscalationKind.ENGINEERING).state == EscalationState.NOT_CONFIGURED
+
+
+def test_files_shared_in_the_thread_go_with_the_handoff(esc: Escalating) -> None:
+    stack, jira = esc.stack, esc.jira
+    _, ts = open_incident(stack)
+    stack.emulator.post_user_message(
+        SUPPORT, AGENT, "client's console log", thread_ts=ts, files=[("console.log", "text/plain", b"ERROR upload 99%")]
+    )
+    stack.emulator.post_user_message(
+        SUPPORT, AGENT, "screenshot", thread_ts=ts, files=[("screen.png", "image/png", b"\x89PNG fake")]
+    )
+    jira.fail_next(status=413, path_contains="attachments", times=1, method="POST")  # Jira refuses the first
+    choose_path(stack, ts, "engineering")
+    form = stack.emulator.current_modal(AGENT)
+    stack.platform.submit_view(form["id"], AGENT, {"reproduction": "1. Upload it"})
+    note = wait_for_reply(stack, ts, "Files from this thread went to Jira")
+    key = jira.issues("ENG")[0]["key"]
+    assert f"went to Jira {key}: attached 1, linked 1" in note
+    assert [(a["filename"], a["content"]) for a in jira.attachments(key)] == [("screen.png", b"\x89PNG fake")]
+    titles = [link["title"] for link in jira.remote_links(key)]
+    assert "Slack file: console.log" in titles and "Slack: INC-1" in titles

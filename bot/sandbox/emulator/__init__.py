@@ -13,7 +13,7 @@ Realism notes (deliberate, to catch bugs that real Slack would surface):
 
 The package is split by responsibility: ``state`` (records, constants, clocks), ``validation`` and
 ``http`` (pure helpers), ``workspace`` and ``messages`` (shared state, lookups, message storage), one
-mixin per Web API family (``chat``, ``views``, ``conversations``, ``users``, ``responses``), the
+mixin per Web API family (``chat``, ``views``, ``conversations``, ``users``, ``responses``, ``files``), the
 ``seeding`` / ``inspection`` helpers for tests, and ``core``, which composes them into
 :class:`SlackEmulator`.
 """

@@ -12,11 +12,19 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 from bot.sandbox.emulator.chat import ChatApi
 from bot.sandbox.emulator.conversations import ConversationsApi
-from bot.sandbox.emulator.http import _bearer_token, _decode_json_fields, _json_response, _read_args
+from bot.sandbox.emulator.files import FilesApi
+from bot.sandbox.emulator.http import (
+    _bearer_token,
+    _decode_json_fields,
+    _json_response,
+    _raw_response,
+    _read_args,
+    _request_path,
+)
 from bot.sandbox.emulator.inspection import Inspection
 from bot.sandbox.emulator.responses import ResponseUrls
 from bot.sandbox.emulator.seeding import Seeding
-from bot.sandbox.emulator.state import ApiResult, Clock, Handler, JsonDict, SlackApiFailure, _Fault
+from bot.sandbox.emulator.state import ApiResult, Clock, Handler, JsonDict, RawResult, SlackApiFailure, _Fault
 from bot.sandbox.emulator.users import UsersApi
 from bot.sandbox.emulator.views import ViewsApi
 
@@ -26,7 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bot.sandbox.emulator")  # the package's name: log records look as before the split
 
 
-class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls, Seeding, Inspection):
+class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls, Seeding, FilesApi, Inspection):
     """A thread-safe, in-memory Slack workspace with a Web API WSGI front end."""
 
     def __init__(
@@ -69,6 +77,7 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
         self._triggers = {}
         self._hooks = {}
         self._faults = {}
+        self._files = {}
         self._calls = []
         self._handlers = self._build_handlers()
         self.add_user(bot_user_id, bot_name, real_name=bot_name, is_bot=True)
@@ -104,6 +113,7 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
             "pins.add": self._pins_add,
             "pins.list": self._pins_list,
             "reactions.add": self._reactions_add,
+            "files.info": self._files_info,
         }
 
     # ---------------------------------------------------------------- urls
@@ -168,16 +178,20 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
         return self.wsgi_app(environ, start_response)
 
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """WSGI entry point: ``/api/<method>`` and ``/response/<id>``."""
+        """WSGI entry point: ``/api/<method>``, ``/response/<id>`` and ``/files/<id>/<name>``."""
         try:
             result = self._route(environ)
         except Exception:  # an emulator bug must surface as Slack's internal_error, not a dropped socket
             logger.exception("slack emulator failed on %s", environ.get("PATH_INFO"))
             result = ApiResult(500, {"ok": False, "error": "internal_error"})
+        if isinstance(result, RawResult):
+            return _raw_response(start_response, result)
         return _json_response(start_response, result)
 
-    def _route(self, environ: WSGIEnvironment) -> ApiResult:
+    def _route(self, environ: WSGIEnvironment) -> ApiResult | RawResult:
         path = str(environ.get("PATH_INFO", ""))
+        if path.startswith("/files/"):
+            return self._serve_file(environ, _request_path(environ)[len("/files/") :])
         if path.startswith("/api/"):
             return self._serve_api(environ, path[len("/api/") :])
         if path.startswith("/response/"):

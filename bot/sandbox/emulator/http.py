@@ -6,7 +6,7 @@ import json
 from urllib.parse import parse_qsl
 from wsgiref.types import StartResponse, WSGIEnvironment
 
-from bot.sandbox.emulator.state import JSON_ENCODED_FIELDS, ApiResult, JsonDict, SlackApiFailure
+from bot.sandbox.emulator.state import JSON_ENCODED_FIELDS, ApiResult, JsonDict, RawResult, SlackApiFailure
 
 
 def _decode_json_fields(args: JsonDict) -> JsonDict:
@@ -29,7 +29,27 @@ def _json_response(start_response: StartResponse, result: ApiResult) -> list[byt
     return [payload]
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 410: "Gone", 429: "Too Many Requests", 500: "Error"}
+def _raw_response(start_response: StartResponse, result: RawResult) -> list[bytes]:
+    headers = [("Content-Type", result.content_type), ("Content-Length", str(len(result.body)))]
+    start_response(f"{result.status} {_REASONS.get(result.status, 'Status')}", headers + result.headers)
+    return [result.body]
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    410: "Gone",
+    429: "Too Many Requests",
+    500: "Error",
+}
+
+
+def _request_path(environ: WSGIEnvironment) -> str:
+    """PATH_INFO as text: WSGI hands it over percent-decoded as latin-1, URLs carry UTF-8."""
+    return str(environ.get("PATH_INFO", "")).encode("latin-1", errors="replace").decode("utf-8", errors="replace")
 
 
 def _bearer_token(environ: WSGIEnvironment) -> str | None:

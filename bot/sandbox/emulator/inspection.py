@@ -91,6 +91,12 @@ class Inspection(WorkspaceBase):
             found = self._users.get(user_id)
             return json_copy(found) if found else None
 
+    def file_bytes(self, file_id: str) -> bytes | None:
+        """The content of a shared file (None if no such file)."""
+        with self._lock:
+            stored = self._files.get(file_id)
+            return stored.content if stored else None
+
     wait_timeout: float = 5.0
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float | None = None, interval: float = 0.02) -> Any:

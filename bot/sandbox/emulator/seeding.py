@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from bot.sandbox.emulator.files import FilesApi, FileSpec, _check_file_specs
 from bot.sandbox.emulator.messages import MessageStore
 from bot.sandbox.emulator.state import JsonDict, _Channel, _ResponseHook, _Trigger, _tz_fields, json_copy
 
 
-class Seeding(MessageStore):
+class Seeding(MessageStore, FilesApi):
     """Test / sandbox set-up API: users, channels, user groups, triggers, response URLs, human messages."""
 
     def add_user(
@@ -114,8 +115,20 @@ class Seeding(MessageStore):
         with self._lock:
             return self._dm(user_id).id
 
-    def post_user_message(self, channel_id: str, user_id: str, text: str, thread_ts: str | None = None) -> JsonDict:
-        """Store a message as if a human posted it (no Web API call is logged)."""
+    def post_user_message(
+        self,
+        channel_id: str,
+        user_id: str,
+        text: str,
+        thread_ts: str | None = None,
+        files: Sequence[FileSpec] | None = None,
+    ) -> JsonDict:
+        """Store a message as if a human posted it (no Web API call is logged).
+
+        ``files`` are ``(name, mimetype, content)`` uploads shared with the message: each becomes a Slack
+        file object in the message's ``files`` (and ``upload`` is set), downloadable from ``url_private``.
+        """
+        _check_file_specs(files or ())
         with self._lock:
             channel = self._channel_for_helper(channel_id)
             message: JsonDict = {"type": "message", "user": user_id, "text": text, "ts": self._next_ts()}
@@ -124,4 +137,7 @@ class Seeding(MessageStore):
                 self._add_reply(channel, thread_ts, message, broadcast=False)
             else:
                 self._add_top_level(channel, message)
+            if files:  # stored once the message is, so a rejected reply leaves no orphan files
+                message["files"] = self._share_files(channel, user_id, files)
+                message["upload"] = True
             return json_copy(message)

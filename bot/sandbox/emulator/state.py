@@ -67,6 +67,16 @@ class ApiResult:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass
+class RawResult:
+    """HTTP status, content type, extra headers and raw body of a non-JSON response (file downloads)."""
+
+    status: int
+    content_type: str
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
 class ManualClock:
     """A settable clock for tests: ``clock()`` returns ``now``; ``advance()`` moves it forward."""
 
@@ -130,6 +140,15 @@ class _Channel:
     messages: list[JsonDict] = field(default_factory=list)
     threads: dict[str, list[JsonDict]] = field(default_factory=dict)
     index: dict[str, JsonDict] = field(default_factory=dict)
+
+
+@dataclass
+class _StoredFile:
+    """A file shared in a message: its Slack file object, its bytes and the channel it was shared in."""
+
+    record: JsonDict
+    content: bytes
+    channel_id: str
 
 
 def _tz_fields(tz: str, at: float) -> JsonDict:

@@ -22,6 +22,7 @@ from bot.sandbox.emulator.state import (
     _Fault,
     _format_ts,
     _ResponseHook,
+    _StoredFile,
     _Trigger,
 )
 from bot.sandbox.emulator.validation import _required
@@ -56,6 +57,7 @@ class WorkspaceBase:
     _triggers: dict[str, _Trigger]
     _hooks: dict[str, _ResponseHook]
     _faults: dict[str, list[_Fault]]
+    _files: dict[str, _StoredFile]
     _calls: list[tuple[str, str]]  # (method, JSON of [args, response]), decoded when read
     _handlers: dict[str, Handler]
 
