@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import DateTime, Engine, create_engine, event, select, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -75,3 +78,21 @@ def database_state(engine: Engine) -> str:
     except Exception:
         return "unreachable"
     return "ok"
+
+
+def insert_once(session: Session, row: T, *, unique: InstrumentedAttribute[Any], value: Any) -> tuple[T, bool]:
+    """Add `row` unless one with the same unique value exists (also against a concurrent insert).
+
+    Returns the stored row and whether this call created it: the idempotency every retried Slack delivery,
+    double click and replica relies on.
+    """
+    model = type(row)
+    existing = session.scalar(select(model).where(unique == value))
+    if existing is not None:
+        return existing, False
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return session.scalars(select(model).where(unique == value)).one(), False
+    return row, True

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.db import insert_once
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError
 from bot.domain.lifecycle import ALLOWED_TRANSITIONS, change_status, require_open
@@ -79,9 +79,6 @@ def request_escalation(
     """Record the escalation (pending, or not configured); a repeat of the same request returns the first one."""
     require_open(incident, "escalated")
     key = escalation_key(incident, kind, submission)
-    existing = session.scalar(select(Escalation).where(Escalation.idempotency_key == key))
-    if existing is not None:
-        return Requested(existing, created=False)
     escalation = Escalation(
         incident_id=incident.id,
         kind=kind,
@@ -91,15 +88,10 @@ def request_escalation(
         details=details or {},
         idempotency_key=key,
     )
-    try:
-        with session.begin_nested():
-            session.add(escalation)
-    except IntegrityError:
-        return Requested(
-            session.scalars(select(Escalation).where(Escalation.idempotency_key == key)).one(), created=False
-        )
-    _record_request(session, incident, escalation, now)
-    return Requested(escalation, created=True)
+    escalation, created = insert_once(session, escalation, unique=Escalation.idempotency_key, value=key)
+    if created:
+        _record_request(session, incident, escalation, now)
+    return Requested(escalation, created=created)
 
 
 def _record_request(session: Session, incident: Incident, escalation: Escalation, now: datetime) -> None:

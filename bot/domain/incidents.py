@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.db import insert_once
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError, IncidentNotFound
 from bot.domain.sizes import format_file_size, parse_file_size
@@ -189,14 +190,8 @@ def _clean(text: str | None) -> str | None:
 def find_or_create_client(*, session: Session, name: str, premium: bool, now: datetime) -> Client:
     """The client by case-insensitive name; marking it premium upgrades it, never downgrades it."""
     name_key = name.strip().casefold()
-    client = session.scalar(select(Client).where(Client.name_key == name_key))
-    if client is None:
-        try:
-            with session.begin_nested():
-                client = Client(name=name.strip(), name_key=name_key, tier=ClientTier.STANDARD, created_at=now)
-                session.add(client)
-        except IntegrityError:
-            client = session.scalars(select(Client).where(Client.name_key == name_key)).one()
+    fresh = Client(name=name.strip(), name_key=name_key, tier=ClientTier.STANDARD, created_at=now)
+    client, _ = insert_once(session, fresh, unique=Client.name_key, value=name_key)
     if premium and client.tier != ClientTier.PREMIUM:
         client.tier = ClientTier.PREMIUM
     return client

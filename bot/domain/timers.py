@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.db import insert_once
 from bot.models import Timer
 
 
@@ -26,9 +26,6 @@ def schedule_timer(
     payload: dict[str, Any] | None = None,
 ) -> Timer:
     """A due row; the same dedupe key is scheduled once however often this is called."""
-    existing = session.scalar(select(Timer).where(Timer.dedupe_key == dedupe_key))
-    if existing is not None:
-        return existing
     timer = Timer(
         kind=kind,
         due_at=due_at,
@@ -39,12 +36,7 @@ def schedule_timer(
         payload=payload or {},
         created_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(timer)
-    except IntegrityError:
-        return session.scalars(select(Timer).where(Timer.dedupe_key == dedupe_key)).one()
-    return timer
+    return insert_once(session, timer, unique=Timer.dedupe_key, value=dedupe_key)[0]
 
 
 def claim_due_timer(*, session: Session, now: datetime, worker: str) -> Timer | None:

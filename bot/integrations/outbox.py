@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.db import unit_of_work
+from bot.db import insert_once, unit_of_work
 from bot.integrations.jira_tracker import JiraTracker, TicketRequest, TrackerError
 from bot.integrations.slack import SlackCallError, SlackGateway
 from bot.models import Incident, OutboxMessage, OutboxState
@@ -51,9 +50,6 @@ def enqueue_slack_call(
     of another outbox message (by key) once that one is sent; `needs_key_of` passes the ticket key another
     (Jira) outbox message produced as `key`. `target` is "slack" or "jira".
     """
-    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-    if existing is not None:
-        return existing
     message = OutboxMessage(
         idempotency_key=key,
         target=target,
@@ -73,12 +69,8 @@ def enqueue_slack_call(
         next_attempt_at=now,
         created_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        return session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one()
-    if on_root and incident_id is not None:
+    message, created = insert_once(session, message, unique=OutboxMessage.idempotency_key, value=key)
+    if created and on_root and incident_id is not None:
         _supersede_older_root_edits(session, incident_id, message.id)
     return message
 
