@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     Block,
@@ -20,10 +22,13 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.ids import IncidentModal, ModalField
-from bot.blocks.text import escape_mrkdwn, mention, truncate
+from bot.blocks.incident import Message
+from bot.blocks.replies import note
+from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
 from bot.domain.escalations import KIND_LABELS, TRACK_MEANINGS
 from bot.domain.handoff import MAX_FIELD, HandoffForm
-from bot.models import Escalation, EscalationKind, EscalationState, FeedbackTrack, Incident
+from bot.domain.incidents import environment_details
+from bot.models import ClientTier, Escalation, EscalationKind, EscalationState, FeedbackTrack, Incident
 
 F = ModalField
 PATH_HELP = {
@@ -227,3 +232,45 @@ def lead_line(incident: Incident) -> str | None:
     lead = f" · lead {mention(incident.lead_id)}" if incident.lead_id else ""
     channel = f" in <#{incident.major_channel_id}>" if incident.major_channel_id else ""
     return f"🚨 *Major incident*{channel}{lead}"
+
+
+def internal_notice(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Message:
+    """Client and tier, severity, environment, the blocker in a line, deadline and time left, the thread, on-call."""
+    tier = "⭐ premium" if incident.client.tier == ClientTier.PREMIUM else "standard"
+    deadline = "no deadline"
+    if incident.deadline_at is not None:
+        context = f" ({escape_mrkdwn(incident.deadline_context)})" if incident.deadline_context else ""
+        deadline = f"{slack_time(incident.deadline_at, zone)}{context}, {time_left(incident.deadline_at, now)}"
+    env = " · ".join(
+        f"{k}: {escape_mrkdwn(v)}" for k, v in environment_details(incident.environment).items() if k != "Already tried"
+    )
+    thread = (
+        f"<{incident.root_permalink}|the incident thread>"
+        if incident.root_permalink
+        else f"the thread in <#{incident.channel_id}>"
+    )
+    oncall = f" · on-call {mention(incident.oncall_id)}" if incident.oncall_id else ""
+    text = (
+        f"📣 *{incident.key}* {incident.severity.value} · {escape_mrkdwn(incident.client.name)} ({tier}){oncall}\n"
+        f"*Blocker:* {escape_mrkdwn(truncate(incident.blocker.splitlines()[0], 300))}\n"
+        f"*Deadline:* {deadline}\n*Environment:* {env or 'not recorded yet'}\nDetails in {thread}."
+    )
+    return note(text)
+
+
+def major_brief(incident: Incident, *, lead_id: str, related: Iterable[str], now: datetime, zone: ZoneInfo) -> Message:
+    """The pinned brief in a major incident's channel."""
+    deadline = "none"
+    if incident.deadline_at is not None:
+        deadline = f"{slack_time(incident.deadline_at, zone)} ({time_left(incident.deadline_at, now)})"
+    thread = f"<{incident.root_permalink}|main thread>" if incident.root_permalink else f"<#{incident.channel_id}>"
+    linked = ", ".join(related) or "none found yet"
+    text = (
+        f"🚨 *Major incident {incident.key}* — {escape_mrkdwn(truncate(incident.title, 150))}\n"
+        f"*Lead:* {mention(lead_id)} · *Severity:* {incident.severity.value} · "
+        f"*Scope:* {incident.scope or 'systemic?'}\n"
+        f"*Client:* {escape_mrkdwn(incident.client.name)} · *Deadline:* {deadline}\n"
+        f"*Blocker:* {escape_mrkdwn(truncate(incident.blocker, 800))}\n"
+        f"*Related incidents:* {linked}\n*History:* {thread}"
+    )
+    return note(text)

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.escalation import FeedbackForm
+from bot.blocks.escalation import FeedbackForm, internal_notice
 from bot.blocks.incident import Message
 from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.blocks.text import escape_mrkdwn, mention, truncate
 from bot.db import unit_of_work
 from bot.domain.audit import audit_trail
 from bot.domain.escalations import (
@@ -34,13 +34,11 @@ from bot.domain.handoff import (
     ticket_description,
     ticket_summary,
 )
-from bot.domain.incidents import environment_details
 from bot.domain.lifecycle import require_open
 from bot.domain.timers import schedule_timer
 from bot.integrations.jira_tracker import severity_priority
 from bot.integrations.outbox import enqueue_slack_call
 from bot.models import (
-    ClientTier,
     Escalation,
     EscalationKind,
     EscalationState,
@@ -68,31 +66,6 @@ def notice_key(incident: Incident) -> str:
 # --- internal team notification -------------------------------------------------------------
 
 
-def internal_notice(services: Services, incident: Incident, now: datetime) -> Message:
-    """Client and tier, severity, environment, the blocker in a line, deadline and time left, the thread, on-call."""
-    zone = services.settings.display_zone
-    tier = "⭐ premium" if incident.client.tier == ClientTier.PREMIUM else "standard"
-    deadline = "no deadline"
-    if incident.deadline_at is not None:
-        context = f" ({escape_mrkdwn(incident.deadline_context)})" if incident.deadline_context else ""
-        deadline = f"{slack_time(incident.deadline_at, zone)}{context}, {time_left(incident.deadline_at, now)}"
-    env = " · ".join(
-        f"{k}: {escape_mrkdwn(v)}" for k, v in environment_details(incident.environment).items() if k != "Already tried"
-    )
-    thread = (
-        f"<{incident.root_permalink}|the incident thread>"
-        if incident.root_permalink
-        else f"the thread in <#{incident.channel_id}>"
-    )
-    oncall = f" · on-call {mention(incident.oncall_id)}" if incident.oncall_id else ""
-    text = (
-        f"📣 *{incident.key}* {incident.severity.value} · {escape_mrkdwn(incident.client.name)} ({tier}){oncall}\n"
-        f"*Blocker:* {escape_mrkdwn(truncate(incident.blocker.splitlines()[0], 300))}\n"
-        f"*Deadline:* {deadline}\n*Environment:* {env or 'not recorded yet'}\nDetails in {thread}."
-    )
-    return note(text)
-
-
 def notify_internal_channel(services: Services, incident_id: int, actor_id: str) -> None:
     channel = services.settings.internal_channel_id
 
@@ -110,7 +83,7 @@ def notify_internal_channel(services: Services, incident_id: int, actor_id: str)
         if channel is None:
             text = f"📣 {mention(actor_id)} asked to notify the internal channel, but `INTERNAL_CHANNEL_ID` is not set"
             return [note(text + ": recorded, not posted.")]
-        message = internal_notice(services, incident, now)
+        message = internal_notice(incident, now=now, zone=services.settings.display_zone)
         enqueue_slack_call(
             session=session,
             key=notice_key(incident),

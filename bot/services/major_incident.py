@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
-from bot.blocks.incident import Message
+from bot.blocks.escalation import major_brief
 from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.blocks.text import escape_mrkdwn, mention
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.escalations import (
@@ -61,24 +60,6 @@ def check_can_declare(services: Services, incident_id: int, user_id: str) -> Inc
         return incident
 
 
-def brief(incident: Incident, services: Services, lead_id: str, related: Iterable[str]) -> Message:
-    zone, now = services.settings.display_zone, services.clock.now()
-    deadline = "none"
-    if incident.deadline_at is not None:
-        deadline = f"{slack_time(incident.deadline_at, zone)} ({time_left(incident.deadline_at, now)})"
-    thread = f"<{incident.root_permalink}|main thread>" if incident.root_permalink else f"<#{incident.channel_id}>"
-    linked = ", ".join(related) or "none found yet"
-    text = (
-        f"🚨 *Major incident {incident.key}* — {escape_mrkdwn(truncate(incident.title, 150))}\n"
-        f"*Lead:* {mention(lead_id)} · *Severity:* {incident.severity.value} · "
-        f"*Scope:* {incident.scope or 'systemic?'}\n"
-        f"*Client:* {escape_mrkdwn(incident.client.name)} · *Deadline:* {deadline}\n"
-        f"*Blocker:* {escape_mrkdwn(truncate(incident.blocker, 800))}\n"
-        f"*Related incidents:* {linked}\n*History:* {thread}"
-    )
-    return note(text)
-
-
 def declare_major_incident(services: Services, incident_id: int, actor_id: str, lead_id: str) -> None:
     """Record it, set up the channel (each step kept, so a retry continues), then mark the incident major."""
     check_may_declare(services, actor_id)
@@ -114,7 +95,16 @@ def declare_major_incident(services: Services, incident_id: int, actor_id: str, 
         _invite(services, channel_id, invitees)
         posted = services.slack.call(
             "chat.postMessage",
-            {"channel": channel_id, **brief(incident, services, lead_id, [f"INC-{r}" for r in related]).as_args()},
+            {
+                "channel": channel_id,
+                **major_brief(
+                    incident,
+                    lead_id=lead_id,
+                    related=[f"INC-{r}" for r in related],
+                    now=services.clock.now(),
+                    zone=services.settings.display_zone,
+                ).as_args(),
+            },
         )
         services.slack.call("pins.add", {"channel": channel_id, "timestamp": posted.get("ts")})
     except SlackCallError as exc:
