@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.acknowledgement import parse_minutes_by_severity
+from bot.domain.deadlines import parse_offsets
 from bot.models import Severity
 
 DEFAULT_DATABASE_URL = "sqlite:///triage-bot.db"
@@ -55,6 +56,8 @@ class Settings(BaseSettings):
     jira_poll_minutes: float = Field(default=5, gt=0)
     product_areas: str = Field(default="", description="area=PM user id, comma separated")
     major_incident_declarers: str = Field(default="", description="users (U…) and user groups (S…); empty: anyone")
+    deadline_reminders: str = Field(default="120,60,30,10", description="minutes before the client's deadline")
+    sev1_within_minutes: int | None = Field(default=None, ge=1, description="raise to SEV1 this close to the deadline")
 
     @field_validator("slack_api_url")
     @classmethod
@@ -88,6 +91,20 @@ class Settings(BaseSettings):
     def _minutes_per_severity(cls, value: str) -> str:
         parse_minutes_by_severity(value)
         return value
+
+    @field_validator("deadline_reminders")
+    @classmethod
+    def _reminder_offsets(cls, value: str) -> str:
+        parse_offsets(value)
+        return value
+
+    @property
+    def deadline_reminder_offsets(self) -> list[timedelta]:
+        return parse_offsets(self.deadline_reminders)
+
+    @property
+    def sev1_within(self) -> timedelta | None:
+        return timedelta(minutes=self.sev1_within_minutes) if self.sev1_within_minutes else None
 
     @field_validator("product_areas")
     @classmethod

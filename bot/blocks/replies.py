@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, M
 
 from bot.blocks.ids import IncidentAction
 from bot.blocks.incident import Message
-from bot.blocks.text import escape_mrkdwn, mention, slack_time, truncate
+from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
 from bot.domain.correlation import Correlation
 from bot.domain.durations import humanize_duration
 from bot.domain.isolation import Isolation
@@ -99,3 +99,15 @@ def update_due_reminder(incident: Incident, due_at: datetime, zone: ZoneInfo) ->
         f"🗣️ {owner} the next client update for *{incident.key}* is due now ({slack_time(due_at, zone)}). "
         "Use *Client update* to draft and record it."
     )
+
+
+def deadline_reminder(incident: Incident, *, now: datetime, zone: ZoneInfo, raised: bool) -> Message:
+    """The client's deadline is getting close: tell whoever owns it (or reported it), and what it is."""
+    assert incident.deadline_at is not None
+    who = mention(incident.owner_id or incident.reporter_id)
+    context = f" ({escape_mrkdwn(incident.deadline_context)})" if incident.deadline_context else ""
+    left, at = time_left(incident.deadline_at, now), slack_time(incident.deadline_at, zone)
+    text = f"⏳ {who} *{incident.key}*: the client's deadline{context} is {left}, at {at}."
+    if raised:
+        text += " Severity raised to *SEV1*."
+    return note(text)

@@ -17,6 +17,7 @@ from bot.db import unit_of_work
 from bot.domain.acknowledgement import schedule_ack_escalation
 from bot.domain.audit import audit_trail
 from bot.domain.correlation import correlate
+from bot.domain.deadlines import schedule_deadline_reminders
 from bot.domain.errors import DomainError
 from bot.domain.incidents import IncidentReport, OpenedIncident, get_incident, list_open_incidents, open_incident
 from bot.domain.isolation import find_similar
@@ -70,6 +71,9 @@ def open_and_announce(services: Services, request: OpenRequest) -> OpenedInciden
             refresh_gather(session=session, incident=incident, actor_id=incident.reporter_id, now=now)
             schedule_ack_escalation(
                 session=session, incident=incident, windows=services.settings.ack_window_by_severity, now=now
+            )
+            schedule_deadline_reminders(
+                session=session, incident=incident, offsets=services.settings.deadline_reminder_offsets, now=now
             )
             _queue_announcement(services, session, incident)
     return opened

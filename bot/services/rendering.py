@@ -10,6 +10,7 @@ from bot.blocks.escalation import escalation_line, lead_line
 from bot.blocks.incident import Dashboard, Message, NextCheckin, root_message
 from bot.domain.acknowledgement import ACK_ESCALATION
 from bot.domain.client_updates import CLIENT_UPDATE_DUE
+from bot.domain.deadlines import DEADLINE_REMINDER
 from bot.domain.escalations import escalations_of
 from bot.domain.timers import next_due
 from bot.domain.triage import checklist, linked_incident_ids
@@ -17,7 +18,11 @@ from bot.integrations.outbox import ROOT_EDIT, enqueue_slack_call
 from bot.models import Incident
 from bot.services.container import Services
 
-CHECKIN_LABELS = {ACK_ESCALATION: "acknowledge by", CLIENT_UPDATE_DUE: "client update due"}
+CHECKIN_LABELS = {
+    ACK_ESCALATION: "acknowledge by",
+    CLIENT_UPDATE_DUE: "client update due",
+    DEADLINE_REMINDER: "deadline reminder",
+}
 
 
 def dashboard_for(session: Session, incident: Incident) -> Dashboard:

@@ -10,11 +10,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.replies import channel_escalation, escalation_page, update_due_reminder
+from bot.blocks.replies import channel_escalation, deadline_reminder, escalation_page, update_due_reminder
 from bot.db import unit_of_work
 from bot.domain.acknowledgement import ACK_ESCALATION, plan_ack_escalation, schedule_ack_escalation
 from bot.domain.audit import record_event
 from bot.domain.client_updates import CLIENT_UPDATE_DUE, update_reminder_wanted
+from bot.domain.deadlines import DEADLINE_REMINDER, raise_near_deadline, reminder_wanted
 from bot.domain.errors import DomainError
 from bot.domain.oncall import OnCall, who_is_on_call
 from bot.domain.timers import claim_due_timer, finish_timer
@@ -108,7 +109,32 @@ def remind_client_update(services: Services, session: Session, timer: Timer, inc
     return "reminded"
 
 
+def remind_deadline(services: Services, session: Session, timer: Timer, incident: Incident, now: datetime) -> str:
+    """`⏳ INC-4: the client's deadline (court filing) is in 30 min` to the owner; maybe raise to SEV1."""
+    if not reminder_wanted(incident, timer):
+        return "not needed"
+    raised = raise_near_deadline(session=session, incident=incident, within=services.settings.sev1_within, now=now)
+    queue_thread_reply(
+        services,
+        session,
+        incident,
+        deadline_reminder(incident, now=now, zone=services.settings.display_zone, raised=raised),
+        "deadline_reminder",
+    )
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id="bot",
+        kind="deadline_reminder",
+        summary=f"Deadline reminder: {timer.sequence} min before" + ("; raised to SEV1" if raised else ""),
+    )
+    queue_root_refresh(services, session, incident)
+    return f"{timer.sequence} min before" + (", raised to SEV1" if raised else "")
+
+
 HANDLERS: dict[str, Handler] = {
+    DEADLINE_REMINDER: remind_deadline,
     ACK_ESCALATION: escalate_unacknowledged,
     CLIENT_UPDATE_DUE: remind_client_update,
     JIRA_POLL: poll_jira_status,

@@ -16,7 +16,7 @@ from bot.domain.oncall import TeamSpec, replace_teams
 from bot.models import Incident, IncidentLink, IncidentStatus, Scope, StepState, TriageStep, TriageStepRecord
 from bot.scheduler import tick
 from tests.conftest import T0
-from tests.e2e.conftest import AGENT, ONCALL, SUPPORT, Stack
+from tests.e2e.conftest import AGENT, ONCALL, SUPPORT, Stack, start_stack
 from tests.e2e.test_open_incident_flow import filled_form, open_modal
 
 BACKUP = "UBACKUP"
@@ -342,3 +342,28 @@ def test_deployments_reported_by_the_hook_show_up_in_a_new_incidents_thread(stac
     _, ts = open_incident(stack)
     found = wait_for_reply(stack, ts, "What else happened")
     assert "<https://ci.example/runs/9|upload-api 4.2.0 deployed to production> — 40 min before" in found
+
+
+def test_deadline_reminders_tag_the_owner_and_can_raise_the_severity(
+    database_url: str, clean_db: Any, clock: Any
+) -> None:
+    stack, servers = start_stack(database_url, clean_db, clock, sev1_within_minutes=45)
+    try:
+        _, ts = open_incident(stack, severity="SEV3", deadline=int((T0 + timedelta(hours=2)).timestamp()))
+        stack.clock.set(T0 + timedelta(minutes=59))
+        tick(stack.services)
+        assert not [t for t in thread_texts(stack, ts) if "deadline (court filing) is" in t]
+        stack.clock.set(T0 + timedelta(minutes=60))
+        tick(stack.services)
+        first = wait_for_reply(stack, ts, "deadline (court filing) is in 1 h")
+        assert first.startswith(f"⏳ <@{AGENT}> *INC-1*") and "SEV1" not in first
+        stack.clock.set(T0 + timedelta(minutes=90))
+        tick(stack.services)
+        assert "is in 30 min" in wait_for_reply(
+            stack, ts, "is in 30 min"
+        ) and "Severity raised to *SEV1*" in wait_for_reply(stack, ts, "is in 30 min")
+        stack.wait_while_scheduling(lambda: root_fields(stack, ts)["Severity"].startswith("SEV1"))
+    finally:
+        servers[0].stop()
+        stack.listeners.shutdown(wait=True)
+        servers[1].stop()
