@@ -24,8 +24,8 @@ from slack_sdk.models.views import View
 from bot.blocks.ids import IncidentModal, ModalField
 from bot.blocks.incident import Message
 from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
-from bot.domain.escalations import KIND_LABELS, TRACK_MEANINGS
+from bot.blocks.text import escape_mrkdwn, link, mention, slack_time, time_left, truncate
+from bot.domain.escalations import KIND_TITLES, TRACK_MEANINGS
 from bot.domain.handoff import MAX_FIELD, HandoffForm
 from bot.domain.incidents import environment_details
 from bot.models import ClientTier, Escalation, EscalationKind, EscalationState, FeedbackTrack, Incident
@@ -61,12 +61,9 @@ def escalate_modal(incident: Incident, existing: Sequence[Escalation]) -> View:
     done = {e.kind: e for e in existing if e.kind != EscalationKind.PRODUCT_FEEDBACK}
     options = []
     for kind in EscalationKind:
-        note = f" — already {done[kind].state.value.replace('_', ' ')}" if kind in done else ""
-        options.append(
-            Option(
-                value=kind.value, text=KIND_LABELS[kind].capitalize(), description=truncate(PATH_HELP[kind] + note, 75)
-            )
-        )
+        taken = f"Already {done[kind].state.value.replace('_', ' ')}. " if kind in done else ""
+        description = truncate(taken + PATH_HELP[kind], 75)
+        options.append(Option(value=kind.value, text=KIND_TITLES[kind], description=description))
     chooser = RadioButtonsElement(action_id=F.PATH, options=options)
     return _modal(
         incident,
@@ -206,9 +203,9 @@ def read_lead(values: dict[str, Any]) -> str | None:
 
 def escalation_line(escalation: Escalation) -> str:
     """How one escalation stands, for the root message."""
-    label = KIND_LABELS[escalation.kind].capitalize()
+    label = KIND_TITLES[escalation.kind]
     ref = escalation.external_ref or ""
-    shown = f"<{escalation.external_url}|{escape_mrkdwn(ref)}>" if escalation.external_url else escape_mrkdwn(ref)
+    shown = link(escalation.external_url, ref)
     if escalation.kind == EscalationKind.INCIDENT_MANAGEMENT and ref:
         shown = f"<#{ref}>"
     elif escalation.kind == EscalationKind.INTERNAL and escalation.state == EscalationState.FILED:
@@ -245,7 +242,7 @@ def internal_notice(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Mes
         f"{k}: {escape_mrkdwn(v)}" for k, v in environment_details(incident.environment).items() if k != "Already tried"
     )
     thread = (
-        f"<{incident.root_permalink}|the incident thread>"
+        link(incident.root_permalink, "the incident thread")
         if incident.root_permalink
         else f"the thread in <#{incident.channel_id}>"
     )
@@ -263,7 +260,7 @@ def major_brief(incident: Incident, *, lead_id: str, related: Iterable[str], now
     deadline = "none"
     if incident.deadline_at is not None:
         deadline = f"{slack_time(incident.deadline_at, zone)} ({time_left(incident.deadline_at, now)})"
-    thread = f"<{incident.root_permalink}|main thread>" if incident.root_permalink else f"<#{incident.channel_id}>"
+    thread = link(incident.root_permalink, "main thread") if incident.root_permalink else f"<#{incident.channel_id}>"
     linked = ", ".join(related) or "none found yet"
     text = (
         f"🚨 *Major incident {incident.key}* — {escape_mrkdwn(truncate(incident.title, 150))}\n"

@@ -173,7 +173,7 @@ def isolate_modal(incident: Incident, isolation: Isolation) -> View:
         ),
     ]
     related = [
-        _option(str(m.incident_id), truncate(f"{m.key} {m.client_name}: {m.title} ({', '.join(m.shared)})", 150))
+        _option(str(m.incident_id), truncate(f"{m.key} {m.client_name}: {m.title} ({', '.join(m.shared)})", 75))
         for m in isolation.matches[:MAX_RELATED]
     ]
     if related:

@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, M
 
 from bot.blocks.ids import IncidentAction
 from bot.blocks.incident import Message
-from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.blocks.text import escape_mrkdwn, link, mention, slack_time, time_left, truncate
 from bot.domain.correlation import Correlation
 from bot.domain.durations import humanize_duration
 from bot.domain.isolation import Isolation
@@ -58,8 +58,7 @@ def correlation_reply(incident: Incident, correlation: Correlation) -> Message:
     lines = [f"🧭 *What else happened in the {window} before {incident.key} opened*"]
     icons = {"deployment": "🚀", "status_page": "📣", "incident": "🧯"}
     for item in correlation.items[:15]:
-        title = escape_mrkdwn(truncate(item.title, 150))
-        linked = f"<{item.link}|{title}>" if item.link and item.link.startswith(("http://", "https://")) else title
+        linked = link(item.link, truncate(item.title, 150))
         lines.append(f"{icons.get(item.kind, '•')} {linked} — {humanize_duration(item.before_start)} before")
     if not correlation.items:
         lines.append("Nothing: no deployments, status-page incidents or other incidents of ours in that window.")

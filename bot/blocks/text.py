@@ -13,6 +13,14 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def link(url: str | None, label: str) -> str:
+    """`<url|label>` for a plain http(s) URL; anything that could break out of the link is shown as text."""
+    safe_label = escape_mrkdwn(label)
+    if not url or not url.startswith(("http://", "https://")) or any(c in url for c in "<>| \n\t"):
+        return safe_label
+    return f"<{url.replace('&', '&amp;')}|{safe_label}>"
+
+
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -33,6 +33,8 @@ KIND_LABELS = {
     EscalationKind.PRODUCT_FEEDBACK: "product feedback",
     EscalationKind.INCIDENT_MANAGEMENT: "incident management",
 }
+# The same labels starting a sentence ("Engineering handoff (Jira) filed …"), capitals inside kept.
+KIND_TITLES = {kind: label[:1].upper() + label[1:] for kind, label in KIND_LABELS.items()}
 TRACK_MEANINGS = {
     FeedbackTrack.STABILITY: "Stability — crashes, timeouts",
     FeedbackTrack.MESSAGING: "Messaging — confusing UI or error text",
@@ -143,7 +145,7 @@ def mark_filed(
         at=now,
         actor_id="bot",
         kind="escalation_filed",
-        summary=f"{KIND_LABELS[escalation.kind].capitalize()} filed in {where}: {ref}",
+        summary=f"{KIND_TITLES[escalation.kind]} filed in {where}: {ref}",
         details={"kind": escalation.kind.value, "ref": ref, "url": url, "where": where},
     )
 
@@ -156,7 +158,7 @@ def mark_failed(*, session: Session, incident: Incident, escalation: Escalation,
         at=now,
         actor_id="bot",
         kind="escalation_failed",
-        summary=f"{KIND_LABELS[escalation.kind].capitalize()} failed: {error}",
+        summary=f"{KIND_TITLES[escalation.kind]} failed: {error}",
         details={"kind": escalation.kind.value, "error": error},
     )
 

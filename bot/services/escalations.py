@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from bot.blocks.escalation import FeedbackForm, internal_notice
 from bot.blocks.incident import Message
 from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, mention, truncate
+from bot.blocks.text import escape_mrkdwn, link, mention, truncate
 from bot.db import unit_of_work
 from bot.domain.audit import audit_trail
 from bot.domain.escalations import (
-    KIND_LABELS,
+    KIND_TITLES,
     AlreadyEscalated,
     escalations_of,
     find_escalation,
@@ -334,9 +334,7 @@ def _settle(
             services,
             session,
             incident,
-            note(
-                f"⚠️ {KIND_LABELS[kind].capitalize()} for *{incident.key}* failed: {escape_mrkdwn(row.last_error or '')}"
-            ),
+            note(f"⚠️ {KIND_TITLES[kind]} for *{incident.key}* failed: {escape_mrkdwn(row.last_error or '')}"),
             "escalation",
         )
     else:
@@ -385,7 +383,7 @@ def _after_ticket(
         services,
         session,
         incident,
-        note(f"🎫 Jira <{url}|{escape_mrkdwn(key)}> filed for *{incident.key}*."),
+        note(f"🎫 Jira {link(url, key)} filed for *{incident.key}*."),
         "ticket_filed",
     )
     if incident.root_permalink:
@@ -452,14 +450,9 @@ def poll_jira_status(services: Services, session: Session, timer: Timer, inciden
         return f"jira unreachable: {str(exc)[:120]}"
     changed = record_external_status(session=session, incident=incident, escalation=escalation, status=status, now=now)
     if changed:
-        link = (
-            f"<{escalation.external_url}|{escape_mrkdwn(escalation.external_ref)}>"
-            if escalation.external_url
-            else escalation.external_ref
-        )
-        queue_thread_reply(
-            services, session, incident, note(f"🎫 Jira {link} is now *{escape_mrkdwn(status)}*."), "ticket_status"
-        )
+        ticket = link(escalation.external_url, escalation.external_ref)
+        message = note(f"🎫 Jira {ticket} is now *{escape_mrkdwn(status)}*.")
+        queue_thread_reply(services, session, incident, message, "ticket_status")
         queue_root_refresh(services, session, incident)
     _schedule_poll(services, session, incident, escalation, after=now)
     return f"status {status}" + (" (changed)" if changed else "")
