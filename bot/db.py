@@ -7,10 +7,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, create_engine, event, select, text
+from sqlalchemy import ColumnElement, DateTime, Engine, create_engine, event, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
@@ -80,19 +80,19 @@ def database_state(engine: Engine) -> str:
     return "ok"
 
 
-def insert_once(session: Session, row: T, *, unique: InstrumentedAttribute[Any], value: Any) -> tuple[T, bool]:
-    """Add `row` unless one with the same unique value exists (also against a concurrent insert).
+def insert_once(session: Session, row: T, *, match: ColumnElement[bool]) -> tuple[T, bool]:
+    """Add `row` unless a row matching its unique key (`match`) exists, also against a concurrent insert.
 
     Returns the stored row and whether this call created it: the idempotency every retried Slack delivery,
     double click and replica relies on.
     """
     model = type(row)
-    existing = session.scalar(select(model).where(unique == value))
+    existing = session.scalar(select(model).where(match))
     if existing is not None:
         return existing, False
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        return session.scalars(select(model).where(unique == value)).one(), False
+        return session.scalars(select(model).where(match)).one(), False
     return row, True

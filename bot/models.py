@@ -106,6 +106,27 @@ class FeedbackTrack(enum.StrEnum):
     MONITORING = "monitoring"
 
 
+class WorkaroundKind(enum.StrEnum):
+    """The playbook's time-boxed workarounds."""
+
+    RETRY_CYCLE = "retry_cycle"
+    BATCHING = "batching"
+    FORMAT_CHANGE = "format_change"
+    MANUAL_OVERRIDE = "manual_override"
+
+
+class WorkaroundState(enum.StrEnum):
+    ACTIVE = "active"
+    WORKED = "worked"
+    STOPPED = "stopped"
+
+
+class AttemptOutcome(enum.StrEnum):
+    WORKED = "worked"
+    STILL_FAILING = "still_failing"
+    ERROR_CHANGED = "error_changed"
+
+
 class OutboxState(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -406,3 +427,43 @@ class Feedback(Base):
     use_case: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Workaround(Base):
+    """A time-boxed way to keep the client moving while the fix is not there."""
+
+    __tablename__ = "workarounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[WorkaroundKind] = mapped_column(_enum(WorkaroundKind))
+    state: Mapped[WorkaroundState] = mapped_column(_enum(WorkaroundState), default=WorkaroundState.ACTIVE)
+    description: Mapped[str] = mapped_column(Text)
+    client_expectation: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime]
+    ends_at: Mapped[datetime] = mapped_column(doc="end of the time box")
+    interval_minutes: Mapped[int | None] = mapped_column(Integer, doc="retry cycles: minutes between check-ins")
+    batches_done: Mapped[int | None] = mapped_column(Integer)
+    batches_total: Mapped[int | None] = mapped_column(Integer)
+    failing_element: Mapped[str | None] = mapped_column(String(300))
+    progress_note: Mapped[str | None] = mapped_column(Text, doc="status of a format change or manual override")
+    last_error: Mapped[str | None] = mapped_column(Text, doc="the error as last reported, to notice when it changes")
+    stopped_at: Mapped[datetime | None]
+    stop_reason: Mapped[str | None] = mapped_column(String(300))
+
+
+class Attempt(Base):
+    """One answered retry check-in: what happened, and whether the error changed."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (UniqueConstraint("workaround_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workaround_id: Mapped[int] = mapped_column(ForeignKey("workarounds.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    actor_id: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[AttemptOutcome] = mapped_column(_enum(AttemptOutcome))
+    error_text: Mapped[str | None] = mapped_column(Text)
+    error_changed: Mapped[bool] = mapped_column(Boolean, default=False)

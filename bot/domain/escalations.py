@@ -90,7 +90,7 @@ def request_escalation(
         details=details or {},
         idempotency_key=key,
     )
-    escalation, created = insert_once(session, escalation, unique=Escalation.idempotency_key, value=key)
+    escalation, created = insert_once(session, escalation, match=Escalation.idempotency_key == key)
     if created:
         _record_request(session, incident, escalation, now)
     return Requested(escalation, created=created)

@@ -191,7 +191,7 @@ def find_or_create_client(*, session: Session, name: str, premium: bool, now: da
     """The client by case-insensitive name; marking it premium upgrades it, never downgrades it."""
     name_key = name.strip().casefold()
     fresh = Client(name=name.strip(), name_key=name_key, tier=ClientTier.STANDARD, created_at=now)
-    client, _ = insert_once(session, fresh, unique=Client.name_key, value=name_key)
+    client, _ = insert_once(session, fresh, match=Client.name_key == name_key)
     if premium and client.tier != ClientTier.PREMIUM:
         client.tier = ClientTier.PREMIUM
     return client

@@ -36,7 +36,7 @@ def schedule_timer(
         payload=payload or {},
         created_at=now,
     )
-    return insert_once(session, timer, unique=Timer.dedupe_key, value=dedupe_key)[0]
+    return insert_once(session, timer, match=Timer.dedupe_key == dedupe_key)[0]
 
 
 def claim_due_timer(*, session: Session, now: datetime, worker: str) -> Timer | None:
@@ -58,13 +58,20 @@ def finish_timer(timer: Timer, *, outcome: str, now: datetime) -> None:
     timer.outcome = outcome[:200]
 
 
-def cancel_timers(*, session: Session, incident_id: int, kinds: Iterable[str], now: datetime, outcome: str) -> int:
-    """Finish pending timers of these kinds without running them; returns how many."""
-    result = session.execute(
-        update(Timer)
-        .where(Timer.incident_id == incident_id, Timer.kind.in_(list(kinds)), Timer.done_at.is_(None))
-        .values(done_at=now, outcome=outcome[:200])
-    )
+def cancel_timers(
+    *,
+    session: Session,
+    incident_id: int,
+    kinds: Iterable[str],
+    now: datetime,
+    outcome: str,
+    workaround_id: int | None = None,
+) -> int:
+    """Finish pending timers of these kinds (of one workaround, if given) without running them; returns how many."""
+    query = update(Timer).where(Timer.incident_id == incident_id, Timer.kind.in_(list(kinds)), Timer.done_at.is_(None))
+    if workaround_id is not None:
+        query = query.where(Timer.workaround_id == workaround_id)
+    result = session.execute(query.values(done_at=now, outcome=outcome[:200]))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

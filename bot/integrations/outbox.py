@@ -69,7 +69,7 @@ def enqueue_slack_call(
         next_attempt_at=now,
         created_at=now,
     )
-    message, created = insert_once(session, message, unique=OutboxMessage.idempotency_key, value=key)
+    message, created = insert_once(session, message, match=OutboxMessage.idempotency_key == key)
     if created and on_root and incident_id is not None:
         _supersede_older_root_edits(session, incident_id, message.id)
     return message
