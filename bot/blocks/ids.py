@@ -42,6 +42,18 @@ class IncidentAction(enum.StrEnum):
     CLIENT_UPDATE = "incident_client_update"
     MARK_SYSTEMIC = "isolation_mark_systemic"
     ESCALATE = "incident_escalate"
+    START_WORKAROUND = "incident_start_workaround"
+    WORKAROUND_PROGRESS = "incident_workaround_progress"
+
+
+class WorkaroundAction(enum.StrEnum):
+    """Buttons on check-in and time-box messages; the value is `<workaround id>:<check-in number>`."""
+
+    WORKED = "checkin_worked"
+    STILL_FAILING = "checkin_still_failing"
+    ERROR_CHANGED = "checkin_error_changed"
+    EXTEND = "timebox_extend"
+    STOP = "timebox_stop"
 
 
 class IncidentModal(enum.StrEnum):
@@ -56,6 +68,9 @@ class IncidentModal(enum.StrEnum):
     ENGINEERING = "incident_engineering_modal"
     FEEDBACK = "incident_feedback_modal"
     DECLARE = "incident_declare_modal"
+    START_WORKAROUND = "incident_start_workaround_modal"
+    ERROR_CHANGED = "checkin_error_changed_modal"
+    PROGRESS = "workaround_progress_modal"
 
 
 class ModalField(enum.StrEnum):
@@ -81,3 +96,13 @@ class ModalField(enum.StrEnum):
     AREA = "area"
     USE_CASE = "use_case"
     LEAD = "lead"
+    WORKAROUND_KIND = "workaround_kind"
+    DESCRIPTION = "description"
+    EXPECTATION = "client_expectation"
+    TIME_BOX = "time_box"
+    INTERVAL = "interval"
+    ERROR_TEXT = "error_text"
+    BATCHES_DONE = "batches_done"
+    BATCHES_TOTAL = "batches_total"
+    FAILING_ELEMENT = "failing_element"
+    PROGRESS_NOTE = "progress_note"

@@ -45,6 +45,7 @@ class Dashboard:
     linked_keys: Sequence[str] = ()
     escalation_lines: Sequence[str] = ()
     major_line: str | None = None
+    workaround_lines: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,12 @@ def root_message(incident: Incident, *, now: datetime, zone: ZoneInfo, dashboard
         blocks.insert(1, SectionBlock(text=dashboard.major_line))
     if dashboard.steps:
         blocks.append(SectionBlock(text=checklist_text(dashboard.steps, zone)))
+    if dashboard.workaround_lines:
+        blocks.append(SectionBlock(text=truncate("*Workarounds*\n" + "\n".join(dashboard.workaround_lines), 2900)))
     if dashboard.escalation_lines:
         blocks.append(SectionBlock(text=truncate("*Escalations*  " + "  ·  ".join(dashboard.escalation_lines), 2900)))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_status_line(incident, dashboard, now, zone))]))
-    buttons = incident_buttons(incident)
+    buttons = incident_buttons(incident, has_workaround=bool(dashboard.workaround_lines))
     if buttons:
         blocks.append(ActionsBlock(block_id=f"incident_actions_{incident.id}", elements=buttons))
     return Message(text=notification_text(incident), blocks=blocks)
@@ -167,7 +170,7 @@ def _button(text: str, action: IncidentAction, incident: Incident, style: str | 
     return ButtonElement(text=text, action_id=action.value, value=str(incident.id), style=style)
 
 
-def incident_buttons(incident: Incident) -> list[ButtonElement]:
+def incident_buttons(incident: Incident, *, has_workaround: bool = False) -> list[ButtonElement]:
     """Only buttons whose flows work; none once the incident is closed."""
     if not incident.is_open:
         return []
@@ -183,6 +186,9 @@ def incident_buttons(incident: Incident) -> list[ButtonElement]:
         _button("Status / severity", IncidentAction.CHANGE_STATUS, incident),
         _button("Isolate", IncidentAction.ISOLATE, incident),
         _button("Escalate", IncidentAction.ESCALATE, incident, "danger"),
+        _button("Workaround progress", IncidentAction.WORKAROUND_PROGRESS, incident)
+        if has_workaround
+        else _button("Start a workaround", IncidentAction.START_WORKAROUND, incident),
         _button("Client update", IncidentAction.CLIENT_UPDATE, incident),
     ]
 

@@ -132,9 +132,14 @@ def schedule_checkin(
     )
 
 
-def active_workaround(session: Session, workaround_id: int | None) -> Workaround | None:
+def active_workaround(
+    session: Session, workaround_id: int | None, incident: Incident | None = None
+) -> Workaround | None:
+    """The workaround if it is still running (and, given an incident, belongs to it)."""
     workaround = session.get(Workaround, workaround_id) if workaround_id is not None else None
-    return workaround if workaround is not None and workaround.state == WorkaroundState.ACTIVE else None
+    if workaround is None or workaround.state != WorkaroundState.ACTIVE:
+        return None
+    return workaround if incident is None or workaround.incident_id == incident.id else None
 
 
 def checkin_due(*, session: Session, incident: Incident, timer: Timer, now: datetime) -> Checkin | None:
@@ -181,11 +186,12 @@ def answer_checkin(
     now: datetime,
 ) -> tuple[Attempt, bool]:
     """Log the attempt (once per check-in); returns it and whether this call recorded it."""
-    workaround = active_workaround(session, workaround_id)
+    workaround = active_workaround(session, workaround_id, incident)
     if workaround is None:
         raise WorkaroundGone(workaround_id)
     error = (error_text or "").strip() or None
-    changed = outcome == AttemptOutcome.ERROR_CHANGED or (error is not None and error != workaround.last_error)
+    known = workaround.last_error
+    changed = outcome == AttemptOutcome.ERROR_CHANGED or (error is not None and known is not None and error != known)
     attempt = Attempt(
         workaround_id=workaround.id,
         number=number,
@@ -269,7 +275,9 @@ def finish(
 def extend(
     *, session: Session, incident: Incident, workaround_id: int, by: timedelta, actor_id: str, now: datetime
 ) -> Workaround:
-    workaround = active_workaround(session, workaround_id)
+    if by <= timedelta(0):
+        raise DomainError("A time box can only be extended by a positive amount of time.")
+    workaround = active_workaround(session, workaround_id, incident)
     if workaround is None:
         raise WorkaroundGone(workaround_id)
     workaround.ends_at = max(workaround.ends_at, now) + by
@@ -307,7 +315,7 @@ def record_progress(
     note: str | None = None,
 ) -> Workaround:
     """Partial progress: batches done of total and the failing element, or the alternate path's status."""
-    workaround = active_workaround(session, workaround_id)
+    workaround = active_workaround(session, workaround_id, incident)
     if workaround is None:
         raise WorkaroundGone(workaround_id)
     if batches_total is not None and batches_done is not None and not 0 <= batches_done <= batches_total:

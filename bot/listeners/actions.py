@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.models.views import View
 
 from bot.blocks.escalation import escalate_modal
-from bot.blocks.ids import IncidentAction
+from bot.blocks.ids import IncidentAction, WorkaroundAction
 from bot.blocks.incident_modals import (
     add_details_modal,
     change_status_modal,
@@ -19,13 +19,17 @@ from bot.blocks.incident_modals import (
     isolate_modal,
     log_step_modal,
 )
+from bot.blocks.workarounds import error_changed_modal, progress_modal, start_workaround_modal
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.escalations import escalations_of
 from bot.domain.lifecycle import require_open
 from bot.domain.triage import missing_environment
+from bot.domain.workarounds import WorkaroundGone, active_workarounds
 from bot.listeners.middleware import services_of
+from bot.models import AttemptOutcome, Workaround
 from bot.services import incident_actions as use
+from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending, load_incident
 from bot.services.container import Services
 
@@ -68,6 +72,14 @@ def _modal_view(services: Services, action: IncidentAction, incident_id: int) ->
             incident = load_incident(session, incident_id)
             require_open(incident, "escalated")
             return escalate_modal(incident, escalations_of(session=session, incident_id=incident_id))
+    if action in (IncidentAction.START_WORKAROUND, IncidentAction.WORKAROUND_PROGRESS):
+        with unit_of_work(services.session_factory) as session:
+            incident = load_incident(session, incident_id)
+            require_open(incident, "given a workaround")
+            running = active_workarounds(session=session, incident_id=incident_id)
+            if action == IncidentAction.WORKAROUND_PROGRESS and running:
+                return progress_modal(incident, running[0])
+            return start_workaround_modal(incident)
     if action == IncidentAction.CLIENT_UPDATE:
         draft = use.draft_update(services, incident_id)
         return client_update_modal(draft.incident, draft.text, draft.next_due_label)
@@ -122,7 +134,91 @@ MODAL_BUTTONS = (
     IncidentAction.ISOLATE,
     IncidentAction.CLIENT_UPDATE,
     IncidentAction.ESCALATE,
+    IncidentAction.START_WORKAROUND,
+    IncidentAction.WORKAROUND_PROGRESS,
 )
+
+
+def checkin_of(body: dict[str, Any]) -> tuple[int, int] | None:
+    """(workaround id, check-in number) from a check-in button's value."""
+    value = str((body.get("actions") or [{}])[0].get("value", ""))
+    workaround, _, number = value.partition(":")
+    return (int(workaround), int(number or 0)) if workaround.isdigit() and (number or "0").isdigit() else None
+
+
+def incident_of_workaround(services: Services, workaround_id: int) -> int:
+    with unit_of_work(services.session_factory) as session:
+        workaround = session.get(Workaround, workaround_id)
+        if workaround is None:
+            raise WorkaroundGone(workaround_id)
+        return workaround.incident_id
+
+
+def answer_button(outcome: AttemptOutcome) -> Callable[..., None]:
+    def handler(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+        ack()
+        services, found = services_of(context), checkin_of(body)
+        if found is None:
+            tell(respond, "That check-in no longer exists.")
+            return
+        workaround_id, number = found
+        try:
+            incident_id = incident_of_workaround(services, workaround_id)
+            workaround_uses.answer(services, incident_id, workaround_id, number, outcome, body["user"]["id"], None)
+        except DomainError as exc:
+            tell(respond, str(exc))
+            return
+        deliver_pending(services, incident_id)
+
+    handler.__name__ = f"answer_{outcome.value}"
+    return handler
+
+
+def handle_error_changed(
+    ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
+) -> None:
+    ack()
+    services, found = services_of(context), checkin_of(body)
+    if found is None:
+        tell(respond, "That check-in no longer exists.")
+        return
+    workaround_id, number = found
+    try:
+        incident_id = incident_of_workaround(services, workaround_id)
+        with unit_of_work(services.session_factory) as session:
+            incident = load_incident(session, incident_id)
+            view = error_changed_modal(incident, workaround_id, number)
+    except DomainError as exc:
+        tell(respond, str(exc))
+        return
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def timebox_button(stop: bool) -> Callable[..., None]:
+    def handler(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
+        ack()
+        services, found = services_of(context), checkin_of(body)
+        if found is None:
+            tell(respond, "That workaround no longer exists.")
+            return
+        workaround_id, user = found[0], body["user"]["id"]
+        try:
+            incident_id = incident_of_workaround(services, workaround_id)
+            if stop:
+                workaround_uses.stop(services, incident_id, workaround_id, user)
+                client.views_open(
+                    trigger_id=body["trigger_id"],
+                    view=_modal_view(services, IncidentAction.START_WORKAROUND, incident_id),
+                )
+            else:
+                workaround_uses.extend_timebox(services, incident_id, workaround_id, user)
+        except DomainError as exc:
+            tell(respond, str(exc))
+            return
+        deliver_pending(services, incident_id)
+
+    handler.__name__ = "stop_workaround" if stop else "extend_timebox"
+    return handler
 
 
 def register(app: App) -> None:
@@ -131,3 +227,8 @@ def register(app: App) -> None:
     app.action(IncidentAction.MARK_SYSTEMIC.value)(handle_mark_systemic)
     for action in MODAL_BUTTONS:
         app.action(action.value)(open_incident_modal(action))
+    app.action(WorkaroundAction.WORKED.value)(answer_button(AttemptOutcome.WORKED))
+    app.action(WorkaroundAction.STILL_FAILING.value)(answer_button(AttemptOutcome.STILL_FAILING))
+    app.action(WorkaroundAction.ERROR_CHANGED.value)(handle_error_changed)
+    app.action(WorkaroundAction.EXTEND.value)(timebox_button(stop=False))
+    app.action(WorkaroundAction.STOP.value)(timebox_button(stop=True))

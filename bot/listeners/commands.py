@@ -22,6 +22,7 @@ from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
 from bot.services.major_incident import check_can_declare
 from bot.services.oncall import cover_oncall, oncall_now_blocks
+from bot.services.workarounds import workarounds_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "show INC-7",
         "one incident: status, deadline, owner and its latest audit trail",
         lambda s, r: incident_card_blocks(s, r.args),
+    ),
+    "workarounds": Subcommand(
+        "workarounds",
+        "active workarounds and their next check-ins, across incidents",
+        lambda s, _r: workarounds_blocks(s),
     ),
     "oncall": Subcommand(
         "oncall [override @user 4h [team]]",

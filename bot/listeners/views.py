@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -28,14 +29,16 @@ from bot.blocks.incident_modals import (
     read_status_change,
 )
 from bot.blocks.new_incident import ModalContext, field_errors, read_details, read_new_incident
+from bot.blocks.workarounds import read_error_text, read_progress, read_start_workaround
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.incidents import validate_report
 from bot.listeners.middleware import services_of
-from bot.models import EscalationKind
+from bot.models import AttemptOutcome, EscalationKind
 from bot.services import escalations as escalate
 from bot.services import incident_actions as use
 from bot.services import major_incident as major
+from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending, load_incident
 from bot.services.container import Services
 from bot.services.incidents import OpenRequest, deliver_for, open_and_announce, post_findings
@@ -248,6 +251,53 @@ def handle_declare(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     major.declare_major_incident(services, incident_id, user, lead)
 
 
+def handle_start_workaround(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    form = read_start_workaround(view["state"]["values"])
+    errors = {}
+    if form.kind is None:
+        errors[ModalField.WORKAROUND_KIND.value] = "Choose a workaround."
+    if not form.description:
+        errors[ModalField.DESCRIPTION.value] = "Say what exactly will be tried."
+    if not form.client_expectation:
+        errors[ModalField.EXPECTATION.value] = "Say what the client was told to expect."
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    user = body["user"]["id"]
+    answer_incident_modal(
+        ack, view, context, ModalField.DESCRIPTION.value, lambda s, i: workaround_uses.start(s, i, user, form)
+    )
+
+
+def handle_error_changed(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    error = read_error_text(view["state"]["values"])
+    if not error:
+        ack(response_action="errors", errors={ModalField.ERROR_TEXT.value: "Paste the error as it shows now."})
+        return
+    meta, user = json.loads(view["private_metadata"]), body["user"]["id"]
+    workaround_id, number = int(meta["workaround_id"]), int(meta["number"])
+    answer_incident_modal(
+        ack,
+        view,
+        context,
+        ModalField.ERROR_TEXT.value,
+        lambda s, i: workaround_uses.answer(s, i, workaround_id, number, AttemptOutcome.ERROR_CHANGED, user, error),
+    )
+
+
+def handle_progress(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    form = read_progress(view["state"]["values"])
+    meta, user = json.loads(view["private_metadata"]), body["user"]["id"]
+    workaround_id = int(meta["workaround_id"])
+    answer_incident_modal(
+        ack,
+        view,
+        context,
+        ModalField.PROGRESS_NOTE.value,
+        lambda s, i: workaround_uses.save_progress(s, i, workaround_id, user, form),
+    )
+
+
 def register(app: App) -> None:
     app.view(CallbackId.NEW_INCIDENT.value)(handle_new_incident)
     app.view(IncidentModal.LOG_STEP.value)(handle_log_step)
@@ -259,3 +309,6 @@ def register(app: App) -> None:
     app.view(IncidentModal.ENGINEERING.value)(handle_engineering)
     app.view(IncidentModal.FEEDBACK.value)(handle_feedback)
     app.view(IncidentModal.DECLARE.value)(handle_declare)
+    app.view(IncidentModal.START_WORKAROUND.value)(handle_start_workaround)
+    app.view(IncidentModal.ERROR_CHANGED.value)(handle_error_changed)
+    app.view(IncidentModal.PROGRESS.value)(handle_progress)

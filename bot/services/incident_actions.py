@@ -27,6 +27,7 @@ from bot.services.changes import apply_change, load_incident
 from bot.services.container import Services
 from bot.services.escalations import comment_on_resolution, follow_up_notice
 from bot.services.rendering import queue_thread_reply
+from bot.services.workarounds import stop_all_for
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,11 @@ def change_status_and_severity(services: Services, incident_id: int, actor_id: s
             follow_up_notice(services, session, incident, f"🔁 {after}{reason}")
             if request.status == IncidentStatus.RESOLVED:
                 comment_on_resolution(services, session, incident, f"Resolved in Slack by the support team: {after}.")
+                stopped = stop_all_for(session, incident, actor_id, now, "incident resolved")
+                if stopped:
+                    replies.append(
+                        note(f"⏹️ {stopped} workaround(s) and their check-ins stopped: *{incident.key}* is resolved.")
+                    )
         if not replies:
             raise DomainError(
                 f"Nothing changed: {incident.key} is already {incident.status.value}, {incident.severity.value}."

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from bot.blocks.escalation import escalation_line, lead_line
 from bot.blocks.incident import Dashboard, Message, NextCheckin, root_message
+from bot.blocks.workarounds import workaround_line
 from bot.domain.acknowledgement import ACK_ESCALATION
 from bot.domain.client_updates import CLIENT_UPDATE_DUE
 from bot.domain.deadlines import DEADLINE_REMINDER
 from bot.domain.escalations import escalations_of
 from bot.domain.timers import next_due
 from bot.domain.triage import checklist, linked_incident_ids
+from bot.domain.workarounds import RETRY_CHECKIN, TIMEBOX_END, active_workarounds, attempts_of
 from bot.integrations.outbox import ROOT_EDIT, enqueue_slack_call
 from bot.models import Incident
 from bot.services.container import Services
@@ -22,19 +26,26 @@ CHECKIN_LABELS = {
     ACK_ESCALATION: "acknowledge by",
     CLIENT_UPDATE_DUE: "client update due",
     DEADLINE_REMINDER: "deadline reminder",
+    RETRY_CHECKIN: "retry check-in",
+    TIMEBOX_END: "time box ends",
 }
 
 
-def dashboard_for(session: Session, incident: Incident) -> Dashboard:
+def dashboard_for(session: Session, incident: Incident, *, now: datetime, zone: ZoneInfo) -> Dashboard:
     timer = next_due(session=session, incident_id=incident.id, kinds=CHECKIN_LABELS.keys())
     checkin = NextCheckin(CHECKIN_LABELS[timer.kind], timer.due_at) if timer is not None else None
     linked = linked_incident_ids(session=session, incident_id=incident.id)
+    running = active_workarounds(session=session, incident_id=incident.id)
     return Dashboard(
         steps=checklist(session=session, incident=incident),
         next_checkin=checkin,
         linked_keys=[f"INC-{n}" for n in linked],
         escalation_lines=[escalation_line(e) for e in escalations_of(session=session, incident_id=incident.id)],
         major_line=lead_line(incident),
+        workaround_lines=[
+            workaround_line(w, attempts=len(attempts_of(session=session, workaround_id=w.id)), now=now, zone=zone)
+            for w in running
+        ],
     )
 
 
@@ -43,7 +54,7 @@ def render_root(services: Services, session: Session, incident: Incident) -> Mes
         incident,
         now=services.clock.now(),
         zone=services.settings.display_zone,
-        dashboard=dashboard_for(session, incident),
+        dashboard=dashboard_for(session, incident, now=services.clock.now(), zone=services.settings.display_zone),
     )
 
 

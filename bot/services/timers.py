@@ -19,10 +19,12 @@ from bot.domain.deadlines import DEADLINE_REMINDER, raise_near_deadline, reminde
 from bot.domain.errors import DomainError
 from bot.domain.oncall import OnCall, who_is_on_call
 from bot.domain.timers import claim_due_timer, finish_timer
+from bot.domain.workarounds import CHECKIN_UNANSWERED, RETRY_CHECKIN, TIMEBOX_END
 from bot.models import Incident, Timer
 from bot.services.container import Services
 from bot.services.escalations import JIRA_POLL, poll_jira_status
 from bot.services.rendering import queue_channel_post, queue_root_refresh, queue_thread_reply
+from bot.services.workarounds import ask_at_timebox_end, ping_unanswered, post_checkin
 
 logger = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -134,6 +136,9 @@ def remind_deadline(services: Services, session: Session, timer: Timer, incident
 
 
 HANDLERS: dict[str, Handler] = {
+    RETRY_CHECKIN: post_checkin,
+    CHECKIN_UNANSWERED: ping_unanswered,
+    TIMEBOX_END: ask_at_timebox_end,
     DEADLINE_REMINDER: remind_deadline,
     ACK_ESCALATION: escalate_unacknowledged,
     CLIENT_UPDATE_DUE: remind_client_update,

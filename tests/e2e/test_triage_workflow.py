@@ -78,6 +78,7 @@ def test_acknowledge_takes_ownership_and_updates_the_root_in_place(stack: Stack)
         "Status / severity",
         "Isolate",
         "Escalate",
+        "Start a workaround",
         "Client update",
     ]
     stack.clock.advance(timedelta(minutes=3))

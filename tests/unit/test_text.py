@@ -34,7 +34,9 @@ def test_times_render_in_each_viewers_zone_with_a_fallback() -> None:
 def test_links_are_made_only_from_plain_http_urls() -> None:
     from bot.blocks.text import link
 
-    assert link("https://ci.example/runs/9?a=1&b=2", "run <9>") == "<https://ci.example/runs/9?a=1&amp;b=2|run &lt;9&gt;>"
+    assert (
+        link("https://ci.example/runs/9?a=1&b=2", "run <9>") == "<https://ci.example/runs/9?a=1&amp;b=2|run &lt;9&gt;>"
+    )
     assert link("https://ci.example/x>|<!channel", "deploy") == "deploy"
     assert link("javascript:alert(1)", "x") == "x"
     assert link(None, "INC-1") == "INC-1"

@@ -1,0 +1,311 @@
+"""Workarounds in Slack: the start form, retry check-ins, time-box questions, progress, and status lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    InputBlock,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks.ids import IncidentModal, ModalField, WorkaroundAction
+from bot.blocks.incident import Message
+from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.domain.workarounds import KIND_LABELS, OUTCOME_LABELS
+from bot.models import AttemptOutcome, Incident, Workaround, WorkaroundKind
+
+F = ModalField
+KIND_HELP = {
+    WorkaroundKind.RETRY_CYCLE: "Try again every few minutes; each attempt is logged",
+    WorkaroundKind.BATCHING: "Split into smaller batches to isolate the failing one",
+    WorkaroundKind.FORMAT_CHANGE: "Convert to a format that bypasses the failing pipeline",
+    WorkaroundKind.MANUAL_OVERRIDE: "Process it by hand where automation is blocked",
+}
+ICONS = {
+    WorkaroundKind.RETRY_CYCLE: "🔁",
+    WorkaroundKind.BATCHING: "📦",
+    WorkaroundKind.FORMAT_CHANGE: "🔄",
+    WorkaroundKind.MANUAL_OVERRIDE: "✋",
+}
+TIME_BOXES = (30, 60, 90, 120, 240)
+INTERVALS = (5, 10, 15, 30)
+
+
+def _minutes(values: Sequence[int], suffix: str = " min") -> list[Option]:
+    return [Option(value=str(v), text=f"{v}{suffix}") for v in values]
+
+
+def start_workaround_modal(incident: Incident) -> View:
+    kinds = [Option(value=k.value, text=KIND_LABELS[k], description=KIND_HELP[k]) for k in WorkaroundKind]
+    boxes, intervals = _minutes(TIME_BOXES), _minutes(INTERVALS)
+    blocks: list[Block] = [
+        SectionBlock(text=f"*{incident.key}* · {escape_mrkdwn(truncate(incident.title, 200))}"),
+        InputBlock(
+            block_id=F.WORKAROUND_KIND,
+            label="Workaround",
+            element=RadioButtonsElement(action_id=F.WORKAROUND_KIND, options=kinds, initial_option=kinds[0]),
+        ),
+        InputBlock(
+            block_id=F.DESCRIPTION,
+            label="What exactly",
+            element=PlainTextInputElement(
+                action_id=F.DESCRIPTION,
+                multiline=True,
+                max_length=1000,
+                placeholder="e.g. Retry the exhibit upload from Chrome",
+            ),
+        ),
+        InputBlock(
+            block_id=F.EXPECTATION,
+            label="What the client was told to expect",
+            element=PlainTextInputElement(
+                action_id=F.EXPECTATION,
+                max_length=500,
+                placeholder="e.g. We retry every 10 minutes and update you at 11:00",
+            ),
+        ),
+        InputBlock(
+            block_id=F.TIME_BOX,
+            label="Time box",
+            element=StaticSelectElement(action_id=F.TIME_BOX, options=boxes, initial_option=boxes[1]),
+        ),
+        InputBlock(
+            block_id=F.INTERVAL,
+            label="Retry every (retry cycles only)",
+            optional=True,
+            element=StaticSelectElement(action_id=F.INTERVAL, options=intervals, initial_option=intervals[1]),
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=IncidentModal.START_WORKAROUND.value,
+        title="Start a workaround",
+        submit="Start",
+        close="Cancel",
+        private_metadata=json.dumps({"incident_id": incident.id}),
+        blocks=blocks,
+    )
+
+
+def _state(values: dict[str, Any], field: ModalField) -> dict[str, Any]:
+    return values.get(field, {}).get(field, {}) or {}
+
+
+def _choice(values: dict[str, Any], field: ModalField) -> str | None:
+    option = _state(values, field).get("selected_option")
+    return option.get("value") if isinstance(option, dict) else None
+
+
+def _text(values: dict[str, Any], field: ModalField) -> str:
+    value = _state(values, field).get("value")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _number(values: dict[str, Any], field: ModalField) -> int | None:
+    text = _state(values, field).get("value")
+    return int(text) if isinstance(text, str) and text.strip().isdigit() else None
+
+
+@dataclass(frozen=True)
+class StartForm:
+    kind: WorkaroundKind | None
+    description: str
+    client_expectation: str
+    time_box_minutes: int
+    interval_minutes: int | None
+
+
+def read_start_workaround(values: dict[str, Any]) -> StartForm:
+    kind = _choice(values, F.WORKAROUND_KIND)
+    interval = _choice(values, F.INTERVAL)
+    return StartForm(
+        kind=WorkaroundKind(kind) if kind in {k.value for k in WorkaroundKind} else None,
+        description=_text(values, F.DESCRIPTION),
+        client_expectation=_text(values, F.EXPECTATION),
+        time_box_minutes=int(_choice(values, F.TIME_BOX) or 60),
+        interval_minutes=int(interval) if interval else None,
+    )
+
+
+def _answer_button(text: str, action: WorkaroundAction, value: str, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action.value, value=value, style=style)
+
+
+def checkin_message(incident: Incident, workaround: Workaround, number: int, *, late: bool) -> Message:
+    """`Retry #3 for INC-12 is due`, with Worked / Still failing / Error changed."""
+    text = f"🔁 *Retry #{number} for {incident.key} is due* — {escape_mrkdwn(truncate(workaround.description, 300))}"
+    if late:
+        text += "\n_Late: the bot was not running when it fell due._"
+    value = f"{workaround.id}:{number}"
+    buttons = [
+        _answer_button("Worked", WorkaroundAction.WORKED, value, "primary"),
+        _answer_button("Still failing", WorkaroundAction.STILL_FAILING, value),
+        _answer_button("Error changed", WorkaroundAction.ERROR_CHANGED, value, "danger"),
+    ]
+    plain = f"Retry #{number} for {incident.key} is due"
+    return Message(
+        text=plain,
+        blocks=[SectionBlock(text=text), ActionsBlock(block_id=f"checkin_{value.replace(':', '_')}", elements=buttons)],
+    )
+
+
+def error_changed_modal(incident: Incident, workaround_id: int, number: int) -> View:
+    element = PlainTextInputElement(
+        action_id=F.ERROR_TEXT, multiline=True, max_length=2000, placeholder="The error as it shows now"
+    )
+    return View(
+        type="modal",
+        callback_id=IncidentModal.ERROR_CHANGED.value,
+        title="Error changed",
+        submit="Log it",
+        close="Cancel",
+        private_metadata=json.dumps({"incident_id": incident.id, "workaround_id": workaround_id, "number": number}),
+        blocks=[
+            SectionBlock(text=f"*{incident.key}* retry #{number}"),
+            InputBlock(block_id=F.ERROR_TEXT, label="What does the error say now?", element=element),
+        ],
+    )
+
+
+def read_error_text(values: dict[str, Any]) -> str:
+    return _text(values, F.ERROR_TEXT)
+
+
+def attempt_reply(
+    incident: Incident,
+    workaround: Workaround,
+    number: int,
+    outcome: AttemptOutcome,
+    actor_id: str,
+    error: str | None,
+    changed: bool,
+) -> Message:
+    text = f"🔁 Retry #{number} for *{incident.key}*: *{OUTCOME_LABELS[outcome]}* ({mention(actor_id)})"
+    if changed:
+        text += "\n⚠️ *The error changed*" + (":\n>" + escape_mrkdwn(error).replace("\n", "\n>") if error else ".")
+    if outcome == AttemptOutcome.WORKED:
+        text += f"\n✅ The retry cycle ends. Resolve *{incident.key}* once the client confirms."
+    return Message(text=truncate(text, 2900), blocks=[SectionBlock(text=truncate(text, 2900))])
+
+
+def unanswered_ping(incident: Incident, workaround: Workaround, number: int) -> Message:
+    text = f"🔔 {mention(workaround.owner_id)} retry #{number} for *{incident.key}* has no answer yet."
+    return Message(text=text, blocks=[SectionBlock(text=text)])
+
+
+def timebox_message(incident: Incident, workaround: Workaround) -> Message:
+    """The time box ended: extend, escalate, or stop — nothing runs on silently."""
+    what = f"*{KIND_LABELS[workaround.kind].lower()}* on *{incident.key}*"
+    description = escape_mrkdwn(truncate(workaround.description, 200))
+    text = (
+        f"⌛ {mention(workaround.owner_id)} the time box for {what} has ended: {description}. "
+        "Extend it, escalate, or stop it and switch?"
+    )
+    value = str(workaround.id)
+    buttons = [
+        ButtonElement(text="Extend 30 min", action_id=WorkaroundAction.EXTEND.value, value=value, style="primary"),
+        ButtonElement(text="Escalate", action_id="incident_escalate", value=str(incident.id)),
+        ButtonElement(text="Stop and switch", action_id=WorkaroundAction.STOP.value, value=value, style="danger"),
+    ]
+    return Message(
+        text=f"Time box ended for {incident.key}",
+        blocks=[SectionBlock(text=text), ActionsBlock(block_id=f"timebox_{workaround.id}", elements=buttons)],
+    )
+
+
+def progress_modal(incident: Incident, workaround: Workaround) -> View:
+    def number(field: ModalField, label: str, initial: int | None) -> InputBlock:
+        element = NumberInputElement(
+            action_id=field,
+            is_decimal_allowed=False,
+            min_value="0",
+            initial_value=str(initial) if initial is not None else None,
+        )
+        return InputBlock(block_id=field, label=label, optional=True, element=element)
+
+    blocks: list[Block] = [
+        SectionBlock(
+            text=f"*{incident.key}* · {KIND_LABELS[workaround.kind]}: "
+            f"{escape_mrkdwn(truncate(workaround.description, 200))}"
+        )
+    ]
+    if workaround.kind == WorkaroundKind.BATCHING:
+        blocks += [
+            number(F.BATCHES_DONE, "Batches done", workaround.batches_done),
+            number(F.BATCHES_TOTAL, "Batches in all", workaround.batches_total),
+            InputBlock(
+                block_id=F.FAILING_ELEMENT,
+                label="Failing element",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=F.FAILING_ELEMENT, max_length=300, initial_value=workaround.failing_element
+                ),
+            ),
+        ]
+    blocks.append(
+        InputBlock(
+            block_id=F.PROGRESS_NOTE,
+            label="Status / who owns the alternate path",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=F.PROGRESS_NOTE, multiline=True, max_length=1000, initial_value=workaround.progress_note
+            ),
+        )
+    )
+    return View(
+        type="modal",
+        callback_id=IncidentModal.PROGRESS.value,
+        title="Workaround progress",
+        submit="Save",
+        close="Cancel",
+        private_metadata=json.dumps({"incident_id": incident.id, "workaround_id": workaround.id}),
+        blocks=blocks,
+    )
+
+
+@dataclass(frozen=True)
+class ProgressForm:
+    batches_done: int | None
+    batches_total: int | None
+    failing_element: str
+    note: str
+
+
+def read_progress(values: dict[str, Any]) -> ProgressForm:
+    return ProgressForm(
+        _number(values, F.BATCHES_DONE),
+        _number(values, F.BATCHES_TOTAL),
+        _text(values, F.FAILING_ELEMENT),
+        _text(values, F.PROGRESS_NOTE),
+    )
+
+
+def workaround_line(workaround: Workaround, *, attempts: int, now: datetime, zone: ZoneInfo) -> str:
+    """`🔁 Retry cycle every 10 min, 3 attempts · time box ends 10:45 (in 32 min)`"""
+    detail = ""
+    if workaround.kind == WorkaroundKind.RETRY_CYCLE:
+        detail = f" every {workaround.interval_minutes} min, {attempts} attempt{'s' if attempts != 1 else ''}"
+    elif workaround.batches_total:
+        detail = f" {workaround.batches_done or 0}/{workaround.batches_total} batches"
+        if workaround.failing_element:
+            detail += f" (failing: {escape_mrkdwn(truncate(workaround.failing_element, 60))})"
+    if workaround.progress_note:
+        detail += f" — {escape_mrkdwn(truncate(workaround.progress_note, 80))}"
+    ends = f"time box ends {slack_time(workaround.ends_at, zone)} ({time_left(workaround.ends_at, now)})"
+    owner = mention(workaround.owner_id)
+    return f"{ICONS[workaround.kind]} {KIND_LABELS[workaround.kind]}{detail} · owner {owner} · {ends}"

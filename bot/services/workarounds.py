@@ -1,0 +1,268 @@
+"""Workaround use cases and their timers: check-ins, unanswered pings, the end of the time box."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from sqlalchemy.orm import Session
+
+from bot.blocks.incident import Message
+from bot.blocks.replies import note
+from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left
+from bot.blocks.workarounds import (
+    ProgressForm,
+    StartForm,
+    attempt_reply,
+    checkin_message,
+    timebox_message,
+    unanswered_ping,
+    workaround_line,
+)
+from bot.db import unit_of_work
+from bot.domain.audit import record_event
+from bot.domain.errors import DomainError
+from bot.domain.timers import next_due
+from bot.domain.workarounds import (
+    KIND_LABELS,
+    RETRY_CHECKIN,
+    WorkaroundGone,
+    active_workaround,
+    active_workarounds,
+    answer_checkin,
+    attempts_of,
+    checkin_due,
+    extend,
+    finish,
+    record_progress,
+    start_workaround,
+    timebox_ended,
+    unanswered,
+)
+from bot.models import AttemptOutcome, Incident, Timer, Workaround, WorkaroundState
+from bot.services.changes import apply_change
+from bot.services.container import Services
+from bot.services.rendering import queue_root_refresh, queue_thread_reply
+
+EXTENSION = timedelta(minutes=30)
+
+
+def start(services: Services, incident_id: int, actor_id: str, form: StartForm) -> None:
+    assert form.kind is not None, "validated by the listener"
+    kind = form.kind
+    interval = timedelta(minutes=form.interval_minutes or 10)
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        workaround = start_workaround(
+            session=session,
+            incident=incident,
+            kind=kind,
+            description=form.description,
+            client_expectation=form.client_expectation,
+            owner_id=actor_id,
+            time_box=timedelta(minutes=form.time_box_minutes),
+            interval=interval,
+            now=now,
+        )
+        zone = services.settings.display_zone
+        cadence = f", checking in every {workaround.interval_minutes} min" if workaround.interval_minutes else ""
+        return [
+            note(
+                f"🛟 {mention(actor_id)} started a *{KIND_LABELS[kind].lower()}*{cadence} "
+                f"until {slack_time(workaround.ends_at, zone)}: "
+                f"{escape_mrkdwn(form.description)}\n*Client expects:* {escape_mrkdwn(form.client_expectation)}"
+            )
+        ]
+
+    apply_change(services, incident_id, change, purpose="workaround")
+
+
+def answer(
+    services: Services,
+    incident_id: int,
+    workaround_id: int,
+    number: int,
+    outcome: AttemptOutcome,
+    actor_id: str,
+    error: str | None,
+) -> None:
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        attempt, created = answer_checkin(
+            session=session,
+            incident=incident,
+            workaround_id=workaround_id,
+            number=number,
+            outcome=outcome,
+            actor_id=actor_id,
+            error_text=error,
+            now=now,
+        )
+        if not created:
+            raise DomainError(f"Retry #{number} was already answered: {attempt.outcome.value.replace('_', ' ')}.")
+        workaround = session.get_one(Workaround, workaround_id)
+        return [
+            attempt_reply(incident, workaround, number, outcome, actor_id, attempt.error_text, attempt.error_changed)
+        ]
+
+    apply_change(services, incident_id, change, purpose="attempt")
+
+
+def extend_timebox(services: Services, incident_id: int, workaround_id: int, actor_id: str) -> None:
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        workaround = extend(
+            session=session, incident=incident, workaround_id=workaround_id, by=EXTENSION, actor_id=actor_id, now=now
+        )
+        return [
+            note(
+                f"⏱️ {mention(actor_id)} extended the time box to "
+                f"{slack_time(workaround.ends_at, services.settings.display_zone)}."
+            )
+        ]
+
+    apply_change(services, incident_id, change, purpose="workaround")
+
+
+def stop(services: Services, incident_id: int, workaround_id: int, actor_id: str) -> None:
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        workaround = active_workaround(session, workaround_id)
+        if workaround is None:
+            raise WorkaroundGone(workaround_id)
+        finish(
+            session=session,
+            incident=incident,
+            workaround=workaround,
+            state=WorkaroundState.STOPPED,
+            reason="stopped to switch",
+            actor_id=actor_id,
+            now=now,
+        )
+        return [note(f"⏹️ {mention(actor_id)} stopped the {KIND_LABELS[workaround.kind].lower()}.")]
+
+    apply_change(services, incident_id, change, purpose="workaround")
+
+
+def save_progress(services: Services, incident_id: int, workaround_id: int, actor_id: str, form: ProgressForm) -> None:
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        workaround = record_progress(
+            session=session,
+            incident=incident,
+            workaround_id=workaround_id,
+            actor_id=actor_id,
+            now=now,
+            batches_done=form.batches_done,
+            batches_total=form.batches_total,
+            failing_element=form.failing_element,
+            note=form.note,
+        )
+        line = workaround_line(workaround, attempts=0, now=now, zone=services.settings.display_zone)
+        return [note(f"📈 {mention(actor_id)} updated progress: {line}")]
+
+    apply_change(services, incident_id, change, purpose="workaround")
+
+
+def stop_all_for(session: Session, incident: Incident, actor_id: str, now: datetime, reason: str) -> int:
+    """Resolving an incident ends its workarounds and their check-ins."""
+    running = active_workarounds(session=session, incident_id=incident.id)
+    for workaround in running:
+        finish(
+            session=session,
+            incident=incident,
+            workaround=workaround,
+            state=WorkaroundState.STOPPED,
+            reason=reason,
+            actor_id=actor_id,
+            now=now,
+        )
+    return len(running)
+
+
+# --- timers ---------------------------------------------------------------------------------------------
+
+
+def post_checkin(services: Services, session: Session, timer: Timer, incident: Incident, now: datetime) -> str:
+    checkin = checkin_due(session=session, incident=incident, timer=timer, now=now)
+    if checkin is None:
+        return "not needed"
+    queue_thread_reply(
+        services,
+        session,
+        incident,
+        checkin_message(incident, checkin.workaround, checkin.number, late=checkin.late),
+        "checkin",
+    )
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id="bot",
+        kind="checkin_posted",
+        summary=f"Retry #{checkin.number} check-in posted" + (" (late)" if checkin.late else ""),
+        details={"workaround_id": checkin.workaround.id, "number": checkin.number, "late": checkin.late},
+    )
+    queue_root_refresh(services, session, incident)
+    return f"retry #{checkin.number}" + (" (late)" if checkin.late else "")
+
+
+def ping_unanswered(services: Services, session: Session, timer: Timer, incident: Incident, now: datetime) -> str:
+    workaround = unanswered(session=session, timer=timer)
+    if workaround is None or not incident.is_open:
+        return "not needed"
+    queue_thread_reply(
+        services, session, incident, unanswered_ping(incident, workaround, timer.sequence), "checkin_unanswered"
+    )
+    return f"owner pinged for retry #{timer.sequence}"
+
+
+def ask_at_timebox_end(services: Services, session: Session, timer: Timer, incident: Incident, now: datetime) -> str:
+    workaround = timebox_ended(session=session, timer=timer)
+    if workaround is None or not incident.is_open:
+        return "not needed"
+    queue_thread_reply(services, session, incident, timebox_message(incident, workaround), "timebox_end")
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id="bot",
+        kind="timebox_ended",
+        summary=f"{KIND_LABELS[workaround.kind]} time box ended; owner asked to extend, escalate or switch",
+        details={"workaround_id": workaround.id},
+    )
+    return "owner asked"
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+def workaround_lines(services: Services, session: Session, incident_id: int) -> list[str]:
+    now, zone = services.clock.now(), services.settings.display_zone
+    return [
+        workaround_line(w, attempts=len(attempts_of(session=session, workaround_id=w.id)), now=now, zone=zone)
+        for w in active_workarounds(session=session, incident_id=incident_id)
+    ]
+
+
+def workarounds_blocks(services: Services) -> list[Block]:
+    """`/triage workarounds`: every active workaround and its next check-in, across incidents."""
+    now, zone = services.clock.now(), services.settings.display_zone
+    with unit_of_work(services.session_factory) as session:
+        running = active_workarounds(session=session)
+        if not running:
+            return [SectionBlock(text="No active workarounds. *Start a workaround* on an incident's message.")]
+        lines = []
+        for workaround in running[:40]:
+            incident = session.get_one(Incident, workaround.incident_id)
+            checkin = next_due(session=session, incident_id=incident.id, kinds=[RETRY_CHECKIN])
+            upcoming = (
+                f" · next check-in {slack_time(checkin.due_at, zone)} ({time_left(checkin.due_at, now)})"
+                if checkin
+                else ""
+            )
+            attempts = len(attempts_of(session=session, workaround_id=workaround.id))
+            lines.append(
+                f"*{incident.key}* {workaround_line(workaround, attempts=attempts, now=now, zone=zone)}{upcoming}"
+            )
+    blocks: list[Block] = [HeaderBlock(text=f"Active workarounds ({len(running)})")]
+    blocks += [SectionBlock(text=line[:2900]) for line in lines]
+    if len(running) > 40:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {len(running) - 40} more.")]))
+    return blocks
