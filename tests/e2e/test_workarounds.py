@@ -27,7 +27,7 @@ def start_retry_cycle(stack: Stack, ts: str, **values: Any) -> None:
         **values,
     }
     assert stack.platform.submit_view(modal["id"], AGENT, form).status == 200
-    wait_for_reply(stack, ts, "started a *retry cycle*")
+    wait_for_reply(stack, ts, "started a *")
 
 
 def checkins(stack: Stack, ts: str) -> list[dict[str, Any]]:
@@ -141,3 +141,20 @@ def test_resolving_stops_workarounds_and_their_check_ins(stack: Stack) -> None:
     assert "1 workaround(s) and their check-ins stopped" in wait_for_reply(stack, ts, "check-ins stopped")
     at(stack, 30)
     assert checkins(stack, ts) == []
+
+
+def test_batching_records_partial_progress_and_the_failing_element(stack: Stack) -> None:
+    _, ts = open_incident(stack)
+    start_retry_cycle(stack, ts, workaround_kind="batching", description="Upload the 40 exhibits in batches of 5")
+    stack.wait_while_scheduling(lambda: "Workaround progress" in json.dumps(root(stack, ts)["blocks"]))
+    stack.platform.click_button(AGENT, "incident_workaround_progress", channel_id=SUPPORT, message_ts=ts)
+    modal = stack.emulator.wait_for(lambda: stack.emulator.current_modal(AGENT))
+    assert modal["title"]["text"] == "Workaround progress"
+    too_many = stack.platform.submit_view(modal["id"], AGENT, {"batches_done": "41", "batches_total": "40"})
+    assert "must be between 0 and the total" in too_many.json()["errors"]["progress_note"]
+    done = stack.platform.submit_view(
+        modal["id"], AGENT, {"batches_done": "12", "batches_total": "40", "failing_element": "exhibit-17.pdf"}
+    )
+    assert done.status == 200 and not done.body
+    assert "12/40 batches (failing: exhibit-17.pdf)" in wait_for_reply(stack, ts, "updated progress")
+    stack.wait_while_scheduling(lambda: "12/40 batches" in json.dumps(root(stack, ts)["blocks"]))
