@@ -37,7 +37,14 @@ def postgres_server_url(request: pytest.FixtureRequest) -> str:
         return configured.replace("postgresql+psycopg://", "postgresql://")
     if _server_reachable(LOCAL_SERVER):
         return LOCAL_SERVER
-    proc = request.getfixturevalue("postgresql_proc")
+    try:
+        proc = request.getfixturevalue("postgresql_proc")
+    except Exception as exc:
+        pytest.exit(
+            f"No PostgreSQL at 127.0.0.1:5432 and a throwaway cluster could not start ({type(exc).__name__}; "
+            "initdb refuses to run as root). Set TEST_DATABASE_URL or start PostgreSQL.",
+            returncode=2,
+        )
     return f"postgresql://{proc.user}@{proc.host}:{proc.port}/postgres"
 
 
