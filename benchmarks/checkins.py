@@ -64,7 +64,8 @@ CHANNEL, OWNER, REPORTER = "CSUPPORT", "UOWNER", "UREP"
 PARKED = datetime(2100, 1, 1, tzinfo=UTC)  # check-ins wait here (plus their offset) until the replicas are up
 CHECKIN = re.compile(r"Retry #(\d+) for INC-(\d+) is due")
 START_TIMEOUT = 60.0
-# --pending-indexes: an experiment on the scratch database only, not part of bot/'s migrations.
+# --pending-indexes: an experiment on the scratch database. The outbox-by-id and timers-by-due indexes now
+# ship in migration 0006 (ix_outbox_pending_id, ix_timers_pending_due); the flag adds duplicates of them.
 PENDING_INDEXES = (
     "CREATE INDEX bench_outbox_pending_id ON outbox (id) WHERE state = 'pending'",
     "CREATE INDEX bench_outbox_pending_incident ON outbox (incident_id, purpose) WHERE state = 'pending'",
@@ -139,11 +140,11 @@ class TickRecorder:
         deliver_due = self.services.outbox.deliver_due
         call = self.services.slack.call
 
-        def timed_timers(services: Services) -> int:
+        def timed_timers(services: Services, **options: int) -> int:
             tick = Tick(started=time.time())
             self.ticks.append(tick)
             started = time.perf_counter()
-            tick.handled = self._run(run_due_timers, services)
+            tick.handled = self._run(lambda: run_due_timers(services, **options))
             tick.timers_s = time.perf_counter() - started
             return tick.handled
 
@@ -168,7 +169,7 @@ class TickRecorder:
                     self.ticks[-1].slack_calls += 1
 
         bot.scheduler.run_due_timers = timed_timers  # `tick` looks the name up on every call
-        self.services.outbox.deliver_due = timed_deliver  # type: ignore[method-assign]
+        self.services.outbox.deliver_due = timed_deliver  # type: ignore[method-assign, assignment]
         self.services.slack.call = timed_call  # type: ignore[method-assign]
 
     def _install_sql_timers(self) -> None:
@@ -204,8 +205,8 @@ class TickRecorder:
             else:
                 tick.timers_db_s += seconds
 
-    def _run(self, function: Callable[..., Any], *args: Any) -> Any:
-        return self.profiler.runcall(function, *args) if self.profiler else function(*args)
+    def _run(self, function: Callable[[], Any]) -> Any:
+        return self.profiler.runcall(function) if self.profiler else function()
 
 
 class SkippedTicks(logging.Handler):
@@ -242,9 +243,8 @@ def replica_main(args: argparse.Namespace) -> int:
     while not stop.wait(0.5) and os.getppid() == parent:
         pass
     scheduler.shutdown(wait=True)
-    stats = {"pid": os.getpid(), "cpu_s": time.process_time() - cpu_started, "skipped": skipped.count}
-    stats["ticks"] = [asdict(t) for t in recorder.ticks]
-    stats["sql"] = recorder.sql
+    stats: dict[str, Any] = {"pid": os.getpid(), "cpu_s": time.process_time() - cpu_started}
+    stats.update(skipped=skipped.count, ticks=[asdict(t) for t in recorder.ticks], sql=recorder.sql)
     Path(args.stats_file).write_text(json.dumps(stats))
     if recorder.profiler is not None:
         recorder.profiler.dump_stats(args.stats_file + ".pstats")

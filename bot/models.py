@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -253,7 +254,16 @@ class OutboxMessage(Base):
     """An outbound call that must not be lost: kept until delivered, retried with backoff."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next", "state", "next_attempt_at"),
+        # The claim orders pending rows by id; without this it scans and sorts the whole backlog per row.
+        Index(
+            "ix_outbox_pending_id",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -375,7 +385,16 @@ class Timer(Base):
     """
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_due", "done_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_timers_due", "done_at", "due_at"),
+        Index(
+            "ix_timers_pending_due",
+            "due_at",
+            "id",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))

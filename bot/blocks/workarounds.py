@@ -150,7 +150,7 @@ def checkin_message(incident: Incident, workaround: Workaround, number: int, *, 
     """`Retry #3 for INC-12 is due`, with Worked / Still failing / Error changed."""
     text = f"🔁 *Retry #{number} for {incident.key} is due* — {escape_mrkdwn(truncate(workaround.description, 300))}"
     if late:
-        text += "\n_Late: the bot was not running when it fell due._"
+        text += "\n_Posted late: it fell due while the bot was down or behind._"
     value = f"{workaround.id}:{number}"
     buttons = [
         _answer_button("Worked", WorkaroundAction.WORKED, value, "primary"),
