@@ -27,7 +27,9 @@ from bot.services.rendering import queue_channel_post, queue_root_refresh, queue
 from bot.services.workarounds import ask_at_timebox_end, ping_unanswered, post_checkin
 
 logger = logging.getLogger(__name__)
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+def worker_id() -> str:
+    """Who claimed a timer: this process (computed per claim, so gunicorn workers don't report the master's pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 Handler = Callable[[Services, Session, Timer, Incident, datetime], str]
 
@@ -163,7 +165,7 @@ def run_due_timers(services: Services, *, limit: int = 500) -> int:
 def _run_one(services: Services) -> bool:
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
-        timer = claim_due_timer(session=session, now=now, worker=WORKER)
+        timer = claim_due_timer(session=session, now=now, worker=worker_id())
         if timer is None:
             return False
         incident = session.get(Incident, timer.incident_id) if timer.incident_id is not None else None

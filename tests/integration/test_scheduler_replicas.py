@@ -72,7 +72,7 @@ class Replicas:
 
     @property
     def workers(self) -> list[str]:
-        """Their `claimed_by` names, as `bot.services.timers.WORKER` spells them."""
+        """Their `claimed_by` names, as `bot.services.timers.worker_id()` spells them."""
         host = socket.gethostname()
         return [f"{host}:{p.pid}" for p in self.processes]
 
