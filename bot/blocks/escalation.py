@@ -25,6 +25,7 @@ from bot.blocks.ids import IncidentModal, ModalField
 from bot.blocks.incident import Message
 from bot.blocks.replies import note
 from bot.blocks.text import escape_mrkdwn, link, mention, slack_time, time_left, truncate
+from bot.blocks.view_state import choice, member, state, text
 from bot.domain.escalations import KIND_TITLES, TRACK_MEANINGS
 from bot.domain.handoff import MAX_FIELD, HandoffForm
 from bot.domain.incidents import environment_details
@@ -150,33 +151,18 @@ def declare_modal(incident: Incident, suggested_lead: str | None) -> View:
     )
 
 
-def _state(values: dict[str, Any], field: ModalField) -> dict[str, Any]:
-    return values.get(field, {}).get(field, {}) or {}
-
-
-def _text(values: dict[str, Any], field: ModalField) -> str:
-    value = _state(values, field).get("value")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _choice(values: dict[str, Any], field: ModalField) -> str | None:
-    option = _state(values, field).get("selected_option")
-    return option.get("value") if isinstance(option, dict) else None
-
-
 def read_path(values: dict[str, Any]) -> EscalationKind | None:
-    choice = _choice(values, F.PATH)
-    return EscalationKind(choice) if choice in {k.value for k in EscalationKind} else None
+    return member(EscalationKind, choice(values, F.PATH))
 
 
 def read_handoff(values: dict[str, Any]) -> HandoffForm:
     return HandoffForm(
-        reproduction=_text(values, F.REPRODUCTION),
-        expected=_text(values, F.EXPECTED),
-        actual=_text(values, F.ACTUAL),
-        environment=_text(values, F.ENVIRONMENT),
-        evidence=_text(values, F.EVIDENCE),
-        impact=_text(values, F.IMPACT),
+        reproduction=text(values, F.REPRODUCTION),
+        expected=text(values, F.EXPECTED),
+        actual=text(values, F.ACTUAL),
+        environment=text(values, F.ENVIRONMENT),
+        evidence=text(values, F.EVIDENCE),
+        impact=text(values, F.IMPACT),
     )
 
 
@@ -188,16 +174,15 @@ class FeedbackForm:
 
 
 def read_feedback(values: dict[str, Any]) -> FeedbackForm:
-    track = _choice(values, F.TRACK)
     return FeedbackForm(
-        track=FeedbackTrack(track) if track in {t.value for t in FeedbackTrack} else None,
-        area=_choice(values, F.AREA),
-        use_case=_text(values, F.USE_CASE),
+        track=member(FeedbackTrack, choice(values, F.TRACK)),
+        area=choice(values, F.AREA),
+        use_case=text(values, F.USE_CASE),
     )
 
 
 def read_lead(values: dict[str, Any]) -> str | None:
-    lead = _state(values, F.LEAD).get("selected_user")
+    lead = state(values, F.LEAD).get("selected_user")
     return lead if isinstance(lead, str) and lead else None
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
@@ -23,6 +22,7 @@ from slack_sdk.models.views import View
 from bot.blocks.ids import IncidentModal, ModalField
 from bot.blocks.new_incident import details_inputs, severity_option
 from bot.blocks.text import escape_mrkdwn, truncate
+from bot.blocks.view_state import choice, member, state, text
 from bot.domain.client_updates import MAX_UPDATE_CHARS
 from bot.domain.incidents import DetailsReport, EnvironmentReport
 from bot.domain.isolation import Isolation
@@ -31,7 +31,6 @@ from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, StepKind, StepOutcome
 from bot.models import Incident, IncidentStatus, Scope, Severity
 
 F = ModalField
-E = TypeVar("E", bound=enum.Enum)
 SCOPE_LABELS = {
     Scope.ACCOUNT: "One account (this client only)",
     Scope.REGION: "A region",
@@ -209,28 +208,6 @@ def client_update_modal(incident: Incident, draft: str, next_due_label: str) -> 
     )
 
 
-def _state(values: dict[str, Any], field: ModalField) -> dict[str, Any]:
-    return values.get(field, {}).get(field, {}) or {}
-
-
-def _selected(values: dict[str, Any], field: ModalField) -> str | None:
-    option = _state(values, field).get("selected_option")
-    return option.get("value") if isinstance(option, dict) else None
-
-
-def _enum(cls: type[E], value: str | None) -> E | None:
-    """The member with this value, or None for a missing or unknown value."""
-    try:
-        return cls(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _typed(values: dict[str, Any], field: ModalField) -> str:
-    value = _state(values, field).get("value")
-    return value.strip() if isinstance(value, str) else ""
-
-
 @dataclass(frozen=True)
 class LoggedStep:
     kind: StepKind | None
@@ -239,11 +216,11 @@ class LoggedStep:
 
 
 def read_log_step(values: dict[str, Any]) -> LoggedStep:
-    kind, outcome = _selected(values, F.STEP_KIND), _selected(values, F.STEP_OUTCOME)
+    kind, outcome = choice(values, F.STEP_KIND), choice(values, F.STEP_OUTCOME)
     return LoggedStep(
-        kind=_enum(StepKind, kind),
-        description=_typed(values, F.STEP_DESCRIPTION),
-        outcome=_enum(StepOutcome, outcome),
+        kind=member(StepKind, kind),
+        description=text(values, F.STEP_DESCRIPTION),
+        outcome=member(StepOutcome, outcome),
     )
 
 
@@ -255,11 +232,11 @@ class StatusChange:
 
 
 def read_status_change(values: dict[str, Any]) -> StatusChange:
-    status, severity = _selected(values, F.STATUS), _selected(values, F.SEVERITY)
+    status, severity = choice(values, F.STATUS), choice(values, F.SEVERITY)
     return StatusChange(
-        status=_enum(IncidentStatus, status),
-        severity=_enum(Severity, severity),
-        reason=_typed(values, F.REASON) or None,
+        status=member(IncidentStatus, status),
+        severity=member(Severity, severity),
+        reason=text(values, F.REASON) or None,
     )
 
 
@@ -270,13 +247,13 @@ class ScopeDecision:
 
 
 def read_isolation(values: dict[str, Any]) -> ScopeDecision:
-    scope = _selected(values, F.SCOPE)
-    related = _state(values, F.RELATED).get("selected_options") or []
+    scope = choice(values, F.SCOPE)
+    related = state(values, F.RELATED).get("selected_options") or []
     return ScopeDecision(
-        scope=_enum(Scope, scope),
+        scope=member(Scope, scope),
         related_ids=[int(o["value"]) for o in related if str(o.get("value", "")).isdigit()],
     )
 
 
 def read_client_update(values: dict[str, Any]) -> str:
-    return _typed(values, F.UPDATE_TEXT)
+    return text(values, F.UPDATE_TEXT)

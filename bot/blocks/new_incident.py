@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.ids import PREMIUM_OPTION_VALUE, CallbackId, NewIncidentBlock
+from bot.blocks.view_state import choice, member, raw_text, state
 from bot.domain.incidents import (
     FREQUENCIES,
     SEVERITY_MEANINGS,
@@ -182,39 +183,18 @@ def details_inputs(initial: DetailsReport | None) -> list[Block]:
     ]
 
 
-def _state(values: dict[str, Any], block: NewIncidentBlock) -> dict[str, Any]:
-    return values.get(block, {}).get(block, {}) or {}
-
-
-def _typed(values: dict[str, Any], block: NewIncidentBlock) -> str | None:
-    value = _state(values, block).get("value")
-    return value if isinstance(value, str) else None
-
-
-def _selected(values: dict[str, Any], block: NewIncidentBlock) -> str | None:
-    option = _state(values, block).get("selected_option")
-    return option.get("value") if isinstance(option, dict) else None
-
-
-def _severity(value: str | None) -> Severity | None:
-    try:
-        return Severity(value) if value else None
-    except ValueError:
-        return None
-
-
 def read_details(values: dict[str, Any]) -> DetailsReport:
     """The workflow, region and environment inputs of a submitted view."""
     return DetailsReport(
-        workflow=_typed(values, B.WORKFLOW),
-        region=_typed(values, B.REGION),
+        workflow=raw_text(values, B.WORKFLOW),
+        region=raw_text(values, B.REGION),
         environment=EnvironmentReport(
-            file_size=_typed(values, B.FILE_SIZE),
-            browser=_typed(values, B.BROWSER),
-            os=_typed(values, B.OS),
-            started=_typed(values, B.STARTED),
-            frequency=_selected(values, B.FREQUENCY),
-            already_tried=_typed(values, B.ALREADY_TRIED),
+            file_size=raw_text(values, B.FILE_SIZE),
+            browser=raw_text(values, B.BROWSER),
+            os=raw_text(values, B.OS),
+            started=raw_text(values, B.STARTED),
+            frequency=choice(values, B.FREQUENCY),
+            already_tried=raw_text(values, B.ALREADY_TRIED),
         ),
     )
 
@@ -222,18 +202,18 @@ def read_details(values: dict[str, Any]) -> DetailsReport:
 def read_new_incident(values: dict[str, Any]) -> IncidentReport:
     """Turn a submitted `view.state.values` into a report (validation is the domain's job)."""
     details = read_details(values)
-    epoch = _state(values, B.DEADLINE).get("selected_date_time")
+    epoch = state(values, B.DEADLINE).get("selected_date_time")
     premium = any(
-        o.get("value") == PREMIUM_OPTION_VALUE for o in _state(values, B.PREMIUM).get("selected_options") or []
+        o.get("value") == PREMIUM_OPTION_VALUE for o in state(values, B.PREMIUM).get("selected_options") or []
     )
     return IncidentReport(
-        client_name=_typed(values, B.CLIENT),
+        client_name=raw_text(values, B.CLIENT),
         premium=premium,
-        title=_typed(values, B.TITLE),
-        severity=_severity(_selected(values, B.SEVERITY)),
+        title=raw_text(values, B.TITLE),
+        severity=member(Severity, choice(values, B.SEVERITY)),
         deadline_at=datetime.fromtimestamp(int(epoch), UTC) if epoch is not None else None,
-        deadline_context=_typed(values, B.DEADLINE_CONTEXT),
-        blocker=_typed(values, B.BLOCKER),
+        deadline_context=raw_text(values, B.DEADLINE_CONTEXT),
+        blocker=raw_text(values, B.BLOCKER),
         workflow=details.workflow,
         region=details.region,
         environment=details.environment,

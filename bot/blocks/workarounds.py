@@ -26,6 +26,7 @@ from slack_sdk.models.views import View
 from bot.blocks.ids import IncidentModal, ModalField, WorkaroundAction
 from bot.blocks.incident import Message
 from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.blocks.view_state import choice, member, number, text
 from bot.domain.workarounds import KIND_LABELS, OUTCOME_LABELS
 from bot.models import AttemptOutcome, Incident, Workaround, WorkaroundKind
 
@@ -102,25 +103,6 @@ def start_workaround_modal(incident: Incident) -> View:
     )
 
 
-def _state(values: dict[str, Any], field: ModalField) -> dict[str, Any]:
-    return values.get(field, {}).get(field, {}) or {}
-
-
-def _choice(values: dict[str, Any], field: ModalField) -> str | None:
-    option = _state(values, field).get("selected_option")
-    return option.get("value") if isinstance(option, dict) else None
-
-
-def _text(values: dict[str, Any], field: ModalField) -> str:
-    value = _state(values, field).get("value")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _number(values: dict[str, Any], field: ModalField) -> int | None:
-    text = _state(values, field).get("value")
-    return int(text) if isinstance(text, str) and text.strip().isdigit() else None
-
-
 @dataclass(frozen=True)
 class StartForm:
     kind: WorkaroundKind | None
@@ -131,13 +113,13 @@ class StartForm:
 
 
 def read_start_workaround(values: dict[str, Any]) -> StartForm:
-    kind = _choice(values, F.WORKAROUND_KIND)
-    interval = _choice(values, F.INTERVAL)
+    kind = choice(values, F.WORKAROUND_KIND)
+    interval = choice(values, F.INTERVAL)
     return StartForm(
-        kind=WorkaroundKind(kind) if kind in {k.value for k in WorkaroundKind} else None,
-        description=_text(values, F.DESCRIPTION),
-        client_expectation=_text(values, F.EXPECTATION),
-        time_box_minutes=int(_choice(values, F.TIME_BOX) or 60),
+        kind=member(WorkaroundKind, kind),
+        description=text(values, F.DESCRIPTION),
+        client_expectation=text(values, F.EXPECTATION),
+        time_box_minutes=int(choice(values, F.TIME_BOX) or 60),
         interval_minutes=int(interval) if interval else None,
     )
 
@@ -183,7 +165,7 @@ def error_changed_modal(incident: Incident, workaround_id: int, number: int) -> 
 
 
 def read_error_text(values: dict[str, Any]) -> str:
-    return _text(values, F.ERROR_TEXT)
+    return text(values, F.ERROR_TEXT)
 
 
 def attempt_reply(
@@ -288,10 +270,10 @@ class ProgressForm:
 
 def read_progress(values: dict[str, Any]) -> ProgressForm:
     return ProgressForm(
-        _number(values, F.BATCHES_DONE),
-        _number(values, F.BATCHES_TOTAL),
-        _text(values, F.FAILING_ELEMENT),
-        _text(values, F.PROGRESS_NOTE),
+        number(values, F.BATCHES_DONE),
+        number(values, F.BATCHES_TOTAL),
+        text(values, F.FAILING_ELEMENT),
+        text(values, F.PROGRESS_NOTE),
     )
 
 

@@ -27,9 +27,12 @@ from bot.services.rendering import queue_channel_post, queue_root_refresh, queue
 from bot.services.workarounds import ask_at_timebox_end, ping_unanswered, post_checkin
 
 logger = logging.getLogger(__name__)
+
+
 def worker_id() -> str:
     """Who claimed a timer: this process (computed per claim, so gunicorn workers don't report the master's pid)."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
 
 Handler = Callable[[Services, Session, Timer, Incident, datetime], str]
 

@@ -1,0 +1,43 @@
+"""Reading a submitted `view.state.values`: every input's action_id equals its block_id in this app."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def state(values: dict[str, Any], block_id: str) -> dict[str, Any]:
+    """The element state of one input block, or {} when it is missing."""
+    return values.get(block_id, {}).get(block_id, {}) or {}
+
+
+def raw_text(values: dict[str, Any], block_id: str) -> str | None:
+    """What was typed, exactly (None when nothing was)."""
+    value = state(values, block_id).get("value")
+    return value if isinstance(value, str) else None
+
+
+def text(values: dict[str, Any], block_id: str) -> str:
+    """What was typed, stripped ("" when nothing was)."""
+    return (raw_text(values, block_id) or "").strip()
+
+
+def choice(values: dict[str, Any], block_id: str) -> str | None:
+    """The value of the selected option of a select or radio group."""
+    option = state(values, block_id).get("selected_option")
+    return option.get("value") if isinstance(option, dict) else None
+
+
+def number(values: dict[str, Any], block_id: str) -> int | None:
+    typed = raw_text(values, block_id)
+    return int(typed) if typed is not None and typed.strip().isdigit() else None
+
+
+def member(cls: type[E], value: str | None) -> E | None:
+    """The enum member with this value, or None for a missing or unknown value."""
+    try:
+        return cls(value) if value is not None else None
+    except ValueError:
+        return None
