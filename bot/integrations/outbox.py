@@ -41,6 +41,7 @@ def enqueue_slack_call(
     reply_to: str | None = None,
     needs_key_of: str | None = None,
     target: str = "slack",
+    fresh_key: bool = False,
 ) -> OutboxMessage:
     """Store a Slack call to make; the same key is stored once, however often it is enqueued.
 
@@ -48,7 +49,8 @@ def enqueue_slack_call(
     stores the posted message as the incident's root; `on_root` edits the root message (chat.update),
     and a newer edit of the same root supersedes older ones still waiting. `reply_to` posts in the thread
     of another outbox message (by key) once that one is sent; `needs_key_of` passes the ticket key another
-    (Jira) outbox message produced as `key`. `target` is "slack" or "jira".
+    (Jira) outbox message produced as `key`. `target` is "slack" or "jira". `fresh_key` says the key was
+    just made unique (a uuid), so there is nothing to look up before inserting.
     """
     message = OutboxMessage(
         idempotency_key=key,
@@ -69,23 +71,47 @@ def enqueue_slack_call(
         next_attempt_at=now,
         created_at=now,
     )
-    message, created = insert_once(session, message, match=OutboxMessage.idempotency_key == key)
-    if created and on_root and incident_id is not None:
-        _supersede_older_root_edits(session, incident_id, message.id)
-    return message
+    if fresh_key:
+        session.add(message)
+        return message
+    return insert_once(session, message, match=OutboxMessage.idempotency_key == key)[0]
 
 
-def _supersede_older_root_edits(session: Session, incident_id: int, newest_id: int) -> None:
-    session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.incident_id == incident_id,
-            OutboxMessage.purpose == ROOT_EDIT,
-            OutboxMessage.state == OutboxState.PENDING,
-            OutboxMessage.id < newest_id,
+def request_root_refresh(*, session: Session, incident_id: int, key: str, now: datetime) -> None:
+    """Ask for the incident's root message to be re-rendered from stored state when the edit is delivered.
+
+    The message is rendered by the dispatcher, so one waiting edit serves every change committed before it goes
+    out. On PostgreSQL a waiting edit that no dispatcher holds is locked and reused: it cannot be sent before this
+    transaction commits, so it will show this change. One that is being sent right now is skipped (SKIP LOCKED)
+    and a new edit is queued; the older one is superseded when delivered. SQLite has no row locks, so there every
+    request queues an edit and the dispatcher sends only the newest.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        waiting = session.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.incident_id == incident_id,
+                OutboxMessage.purpose == ROOT_EDIT,
+                OutboxMessage.state == OutboxState.PENDING,
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
-        .values(state=OutboxState.SUPERSEDED)
+        if waiting is not None:
+            return
+    enqueue_slack_call(
+        session=session,
+        key=key,
+        operation="chat.update",
+        args={},
+        purpose=ROOT_EDIT,
+        now=now,
+        incident_id=incident_id,
+        on_root=True,
+        fresh_key=True,
     )
+    session.flush()  # a later request in this transaction finds (and reuses) this row
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -133,6 +159,11 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
     deferred: int = 0
+    claimed: int = 0  # rows looked at: a pass that claimed its whole limit may have left due rows behind
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.sent or self.retrying or self.failed)
 
 
 class OutboxDispatcher:
@@ -146,6 +177,7 @@ class OutboxDispatcher:
         clock: Clock,
         jira: JiraTracker | None = None,
         on_delivered: Callable[[Session, OutboxMessage], None] | None = None,
+        render_root: Callable[[Session, Incident], dict[str, Any]] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.slack = slack
@@ -154,6 +186,9 @@ class OutboxDispatcher:
         # Called in the delivering transaction after every attempt (sent, retrying, or failed for good), so the
         # services can record what it means (an escalation filed or pending, a permalink known) atomically with it.
         self.on_delivered = on_delivered
+        # Renders the incident's root message (text and blocks) from stored state when a root edit goes out, so
+        # the edit shows everything committed by then; without it, the arguments queued with the edit are sent.
+        self.render_root = render_root
         # SQLite ignores FOR UPDATE: within one process, a lock keeps two threads from sending one row twice.
         self._local_lock = threading.Lock()
         bind = session_factory.kw.get("bind")
@@ -167,6 +202,7 @@ class OutboxDispatcher:
             delivered = self._deliver_one(report, incident_id, cursor)
             if delivered is None:
                 break
+            report.claimed += 1
             cursor = delivered
         return report
 
@@ -247,6 +283,8 @@ class OutboxDispatcher:
             if payload.get("on_root"):
                 if self._newer_root_edit_exists(session, row):
                     raise _Superseded
+                if self.render_root is not None:
+                    args = self.render_root(session, incident)
                 args.update(channel=incident.channel_id, ts=incident.root_ts)
             else:
                 if row.target == "slack" and self._earlier_reply_pending(session, row):

@@ -38,9 +38,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     outbox = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, jira=jira)
     status_page = StatusPageClient(settings.statuspage_url)
     services = Services(settings, clock, engine, session_factory, slack, outbox, status_page, jira)
-    from bot.services.escalations import on_delivered  # the hook needs the finished container
+    from bot.services.escalations import on_delivered  # the hooks need the finished container
+    from bot.services.rendering import render_root
 
     outbox.on_delivered = lambda session, row: on_delivered(services, session, row)
+    outbox.render_root = lambda session, incident: render_root(services, session, incident).as_args()
     return services
 
 

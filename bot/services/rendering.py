@@ -18,7 +18,7 @@ from bot.domain.escalations import escalations_of
 from bot.domain.timers import next_due
 from bot.domain.triage import checklist, linked_incident_ids
 from bot.domain.workarounds import RETRY_CHECKIN, TIMEBOX_END, active_workarounds, attempts_of
-from bot.integrations.outbox import ROOT_EDIT, enqueue_slack_call
+from bot.integrations.outbox import ROOT_EDIT, enqueue_slack_call, request_root_refresh
 from bot.models import Incident
 from bot.services.container import Services
 
@@ -59,18 +59,12 @@ def render_root(services: Services, session: Session, incident: Incident) -> Mes
 
 
 def queue_root_refresh(services: Services, session: Session, incident: Incident) -> None:
-    """Edit the root message to show the incident as it is now (older pending edits are superseded)."""
-    session.flush()
-    message = render_root(services, session, incident)
-    enqueue_slack_call(
+    """Edit the root message to show the incident as it is when the edit goes out (rendered by the dispatcher)."""
+    request_root_refresh(
         session=session,
-        key=f"{incident.key}:{ROOT_EDIT}:{uuid.uuid4().hex}",
-        operation="chat.update",
-        args=message.as_args(),
-        purpose=ROOT_EDIT,
-        now=services.clock.now(),
         incident_id=incident.id,
-        on_root=True,
+        key=f"{incident.key}:{ROOT_EDIT}:{uuid.uuid4().hex}",
+        now=services.clock.now(),
     )
 
 
@@ -86,6 +80,7 @@ def queue_thread_reply(
         now=services.clock.now(),
         incident_id=incident.id,
         in_thread=True,
+        fresh_key=True,
     )
 
 
@@ -100,4 +95,5 @@ def queue_channel_post(
         purpose=purpose,
         now=services.clock.now(),
         incident_id=incident_id,
+        fresh_key=True,
     )

@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import ManualClock
 from bot.db import unit_of_work
-from bot.integrations.outbox import OutboxDispatcher, backoff, enqueue_slack_call, undelivered_summary
+from bot.integrations.outbox import (
+    ROOT_EDIT,
+    OutboxDispatcher,
+    backoff,
+    enqueue_slack_call,
+    request_root_refresh,
+    undelivered_summary,
+)
 from bot.integrations.slack import SlackCallError, SlackGateway
 from bot.models import Incident, OutboxMessage, OutboxState
 from tests.integration.test_open_incident import _open
@@ -165,3 +172,72 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff(n, None).total_seconds() for n in (1, 2, 3)] == [5, 10, 20]
     assert backoff(20, None) == timedelta(minutes=15)
     assert backoff(1, 60).total_seconds() == 60
+
+
+# --- root edits: rendered when delivered, one waiting edit serves many changes ----------------------------------
+
+
+def _render_title(session: Session, incident: Incident) -> dict[str, Any]:
+    return {"text": f"{incident.title} ({incident.status.value})"}
+
+
+def _delivered_root(factory: sessionmaker[Session], incident_id: int) -> ScriptedSlack:
+    """Marks the incident's root message as posted; a scripted Slack to deliver its edits to."""
+    with unit_of_work(factory) as session:
+        session.get_one(Incident, incident_id).root_ts = "1700000000.000001"
+    return ScriptedSlack()
+
+
+def _request_refresh(factory: sessionmaker[Session], clock: ManualClock, incident_id: int, title: str) -> None:
+    with unit_of_work(factory) as session:
+        session.get_one(Incident, incident_id).title = title
+        request_root_refresh(session=session, incident_id=incident_id, key=f"edit:{title}", now=clock.now())
+
+
+def _root_edits(factory: sessionmaker[Session]) -> list[tuple[str, OutboxState]]:
+    with unit_of_work(factory) as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == ROOT_EDIT).order_by("id"))
+        return [(row.idempotency_key, row.state) for row in rows]
+
+
+def test_root_edits_requested_before_delivery_collapse_into_one_that_shows_the_latest_state(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    incident_id = _open(session_factory, "view:1")
+    slack = _delivered_root(session_factory, incident_id)
+    for title in ("first", "second", "third"):
+        _request_refresh(session_factory, clock, incident_id, title)
+    assert _root_edits(session_factory) == [("edit:first", OutboxState.PENDING)]
+    dispatcher = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, render_root=_render_title)
+    dispatcher.deliver_due()
+    assert slack.calls == [
+        ("chat.update", {"text": "third (new)", "channel": "CSUPPORT", "ts": "1700000000.000001"}),
+    ]
+
+
+def test_a_root_edit_being_sent_is_not_reused_so_a_later_change_gets_its_own_edit(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    incident_id = _open(session_factory, "view:1")
+    slack = _delivered_root(session_factory, incident_id)
+    _request_refresh(session_factory, clock, incident_id, "first")
+    with unit_of_work(session_factory) as in_flight:  # a dispatcher holding the waiting edit while it calls Slack
+        in_flight.scalars(select(OutboxMessage).where(OutboxMessage.purpose == ROOT_EDIT).with_for_update()).one()
+        _request_refresh(session_factory, clock, incident_id, "second")
+    assert _root_edits(session_factory) == [("edit:first", OutboxState.PENDING), ("edit:second", OutboxState.PENDING)]
+    dispatcher = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, render_root=_render_title)
+    dispatcher.deliver_due()
+    assert [args["text"] for _, args in slack.calls] == ["second (new)"]
+    assert _root_edits(session_factory) == [("edit:first", OutboxState.SUPERSEDED), ("edit:second", OutboxState.SENT)]
+
+
+def test_a_change_after_an_edit_was_sent_queues_a_new_edit(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    incident_id = _open(session_factory, "view:1")
+    slack = _delivered_root(session_factory, incident_id)
+    dispatcher = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, render_root=_render_title)
+    for title in ("first", "second"):
+        _request_refresh(session_factory, clock, incident_id, title)
+        dispatcher.deliver_due()
+    assert [args["text"] for _, args in slack.calls] == ["first (new)", "second (new)"]
