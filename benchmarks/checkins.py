@@ -136,27 +136,34 @@ class TickRecorder:
         self._install_sql_timers()
 
     def _install_tick_timers(self) -> None:
+        scheduler_tick = bot.scheduler.tick
         run_due_timers = bot.scheduler.run_due_timers
         deliver_due = self.services.outbox.deliver_due
         call = self.services.slack.call
 
-        def timed_timers(services: Services, **options: int) -> int:
-            tick = Tick(started=time.time())
-            self.ticks.append(tick)
-            started = time.perf_counter()
-            tick.handled = self._run(lambda: run_due_timers(services, **options))
-            tick.timers_s = time.perf_counter() - started
-            return tick.handled
+        def timed_tick(services: Services) -> object:
+            self.ticks.append(Tick(started=time.time()))
+            return self._run(lambda: scheduler_tick(services))
 
-        def timed_deliver() -> DeliveryReport:
+        def timed_timers(services: Services, **options: int) -> int:
+            started = time.perf_counter()
+            handled: int = run_due_timers(services, **options)
+            tick = self.ticks[-1]
+            tick.timers_s += time.perf_counter() - started
+            tick.handled += handled
+            return handled
+
+        def timed_deliver(**options: int) -> DeliveryReport:
             started = time.perf_counter()
             self.delivering = True
             try:
-                report: DeliveryReport = self._run(deliver_due)
+                report: DeliveryReport = deliver_due(**options)
             finally:
                 self.delivering = False
             tick = self.ticks[-1]
-            tick.deliver_s, tick.sent, tick.deferred = time.perf_counter() - started, report.sent, report.deferred
+            tick.deliver_s += time.perf_counter() - started
+            tick.sent += report.sent
+            tick.deferred += report.deferred
             return report
 
         def timed_call(operation: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +175,7 @@ class TickRecorder:
                     self.ticks[-1].slack_s += time.perf_counter() - started
                     self.ticks[-1].slack_calls += 1
 
+        bot.scheduler.tick = timed_tick  # type: ignore[assignment]  # start_scheduler looks the name up
         bot.scheduler.run_due_timers = timed_timers  # `tick` looks the name up on every call
         self.services.outbox.deliver_due = timed_deliver  # type: ignore[method-assign, assignment]
         self.services.slack.call = timed_call  # type: ignore[method-assign]

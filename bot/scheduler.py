@@ -3,26 +3,60 @@
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass, field
 from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.integrations.outbox import DeliveryReport
 from bot.services.container import Services
 from bot.services.timers import run_due_timers
 
 logger = logging.getLogger(__name__)
 
+TIMER_BATCH = 20  # timers run between two delivery passes; each queues a message or two
+MESSAGE_BATCH = 50  # outbox rows delivered between two timer passes
+TICK_SHARE = 0.8  # of the interval a busy tick may take, so it ends before the next one is due
 
-def tick(services: Services) -> None:
-    """One pass over everything due: timers first (they queue messages), then the outbox delivers."""
+
+@dataclass
+class TickReport:
+    timers: int = 0
+    delivered: DeliveryReport = field(default_factory=DeliveryReport)
+
+    def add(self, timers: int, report: DeliveryReport) -> None:
+        self.timers += timers
+        for name in ("sent", "retrying", "failed", "deferred", "claimed"):
+            setattr(self.delivered, name, getattr(self.delivered, name) + getattr(report, name))
+
+
+def tick(services: Services) -> TickReport:
+    """Everything due, in alternating small batches: timers (which queue messages), then the outbox delivers them.
+
+    Alternating means a check-in goes out within the tick it fell due in, even behind a backlog; the outbox pass
+    goes on from where the previous one stopped, so rows that must wait (for their root) never hold others up.
+    A busy tick stops after its share of the interval and the next tick carries on.
+    """
+    result = TickReport()
+    deadline = time.monotonic() + TICK_SHARE * services.settings.scheduler_interval_seconds
+    cursor = 0
     try:
-        run_due_timers(services)
-        report = services.outbox.deliver_due()
+        while True:
+            handled = run_due_timers(services, limit=TIMER_BATCH)
+            report = services.outbox.deliver_due(limit=MESSAGE_BATCH, after_id=cursor)
+            result.add(handled, report)
+            cursor = report.last_id
+            more = handled == TIMER_BATCH or report.claimed == MESSAGE_BATCH
+            if not more or time.monotonic() >= deadline:
+                break
     except Exception:
         logger.exception("Scheduler tick failed; the next tick tries again")
-        return
-    if report.sent or report.failed or report.retrying:
-        logger.info("Outbox: %s sent, %s retrying, %s failed", report.sent, report.retrying, report.failed)
+        return result
+    sent = result.delivered
+    if sent.busy:
+        logger.info("Outbox: %s sent, %s retrying, %s failed", sent.sent, sent.retrying, sent.failed)
+    return result
 
 
 def start_scheduler(services: Services) -> BackgroundScheduler:

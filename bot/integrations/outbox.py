@@ -160,6 +160,7 @@ class DeliveryReport:
     failed: int = 0
     deferred: int = 0
     claimed: int = 0  # rows looked at: a pass that claimed its whole limit may have left due rows behind
+    last_id: int = 0  # the last row looked at: where the next pass of the same sweep goes on from
 
     @property
     def busy(self) -> bool:
@@ -194,16 +195,15 @@ class OutboxDispatcher:
         bind = session_factory.kw.get("bind")
         self._needs_local_lock = bind is not None and bind.dialect.name == "sqlite"
 
-    def deliver_due(self, *, incident_id: int | None = None, limit: int = 200) -> DeliveryReport:
-        """One pass over due rows in id order; a row waiting for another (its root) stays due for the next pass."""
-        report = DeliveryReport()
-        cursor = 0
+    def deliver_due(self, *, incident_id: int | None = None, limit: int = 200, after_id: int = 0) -> DeliveryReport:
+        """One pass over due rows in id order (from `after_id`); a row waiting for another stays due for later."""
+        report = DeliveryReport(last_id=after_id)
         for _ in range(limit):
-            delivered = self._deliver_one(report, incident_id, cursor)
+            delivered = self._deliver_one(report, incident_id, report.last_id)
             if delivered is None:
                 break
             report.claimed += 1
-            cursor = delivered
+            report.last_id = delivered
         return report
 
     def _deliver_one(self, report: DeliveryReport, incident_id: int | None, after_id: int) -> int | None:
