@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -486,3 +486,32 @@ class Attempt(Base):
     outcome: Mapped[AttemptOutcome] = mapped_column(_enum(AttemptOutcome))
     error_text: Mapped[str | None] = mapped_column(Text)
     error_changed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FollowUp(Base):
+    """Work that comes out of a resolved incident: an owner, maybe a due date, maybe a Jira ticket."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(String(40))
+    due_on: Mapped[date | None]
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    wants_ticket: Mapped[bool] = mapped_column(Boolean, default=False, doc="turn into a Jira ticket")
+    ticket_key: Mapped[str | None] = mapped_column(String(40))
+    ticket_url: Mapped[str | None] = mapped_column(String(500))
+
+
+class Learning(Base):
+    """A key learning recorded at resolution, for the incident's summary and the period report."""
+
+    __tablename__ = "learnings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(index=True)
