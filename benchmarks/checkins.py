@@ -450,14 +450,18 @@ def stop_replicas(started: list[Replica]) -> None:
 
 
 def progress(url: str, due: dict[int, float], duration: float) -> None:
-    """Wait `duration` s, saying every 10 s how many check-ins fell due, were handled and were posted."""
+    """Wait `duration` s, saying every 10 s how many first check-ins fell due, were handled and were posted.
+
+    Second check-ins (of cycles whose first fell due more than an interval ago) are counted in the report only.
+    """
     ends = time.monotonic() + duration
     with psycopg.connect(plain(url), autocommit=True) as conn:
         while (left := ends - time.monotonic()) > 0:
             time.sleep(min(10.0, left))
             handled, posted = conn.execute(
-                "SELECT (SELECT count(*) FROM timers WHERE kind = 'retry_checkin' AND done_at IS NOT NULL), "
-                "(SELECT count(*) FROM outbox WHERE purpose = 'checkin' AND state = 'sent')"
+                "SELECT (SELECT count(*) FROM timers WHERE kind = 'retry_checkin' AND sequence = 1 "
+                "AND done_at IS NOT NULL), (SELECT count(DISTINCT incident_id) FROM outbox "
+                "WHERE purpose = 'checkin' AND state = 'sent')"
             ).fetchone() or (0, 0)
             fell_due = sum(1 for t in due.values() if t <= time.time())
             say(f"  {fell_due:>6,} due   {handled:>6,} handled   {posted:>6,} posted   backlog {fell_due - posted:,}")
