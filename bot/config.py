@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         default=None, description="Slack user (U…/W…) or user group (S…) tagged on new incidents"
     )
     display_timezone: str = "UTC"
-    scheduler_interval_seconds: float = Field(default=5.0, gt=0)
+    scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     ack_windows: str = Field(default="SEV1=5,SEV2=15,SEV3=60,SEV4=240", description="minutes to acknowledge")
     client_update_cadence: str = Field(default="SEV1=30,SEV2=60,SEV3=240,SEV4=1440", description="minutes")
     isolation_window_hours: float = Field(default=24, gt=0)
