@@ -7,7 +7,9 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -247,17 +249,42 @@ class SlackGateway:
             yield page
             cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
 
+    def upload_files(
+        self, *, channel: str, files: Sequence[Upload], thread_ts: str | None = None, comment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Share files in a channel or thread with files upload v2 (the SDK runs its three steps)."""
+        uploads = [{"content": f.content, "filename": f.filename, "title": f.title} for f in files]
+        with _as_slack_call_error("files_upload_v2"):
+            response = self.client.files_upload_v2(
+                channel=channel, thread_ts=thread_ts, initial_comment=comment, file_uploads=uploads
+            )
+        return [f for f in response.get("files") or [] if isinstance(f, dict)]
+
     def _api_call(self, operation: str, **request: Any) -> dict[str, Any]:
-        try:
+        with _as_slack_call_error(operation):
             response = self.client.api_call(operation, **request)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
-            status = exc.response.status_code
-            retryable = status == 429 or status >= 500 or error in RETRYABLE_ERRORS
-            raise SlackCallError(
-                error, retryable=retryable, retry_after=_retry_after(exc), needed=exc.response.get("needed")
-            ) from None
-        except (SlackClientError, OSError) as exc:
-            logger.warning("Slack %s failed to connect: %s", operation, type(exc).__name__)
-            raise SlackCallError("connection_error", retryable=True) from None
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    title: str
+    content: bytes
+
+
+@contextmanager
+def _as_slack_call_error(operation: str) -> Iterator[None]:
+    """Web API failures as `SlackCallError`: retryable for 429, 5xx, Slack's transient errors and connections."""
+    try:
+        yield
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+        status = exc.response.status_code
+        retryable = status == 429 or status >= 500 or error in RETRYABLE_ERRORS
+        raise SlackCallError(
+            error, retryable=retryable, retry_after=_retry_after(exc), needed=exc.response.get("needed")
+        ) from None
+    except (SlackClientError, OSError) as exc:
+        logger.warning("Slack %s failed to connect: %s", operation, type(exc).__name__)
+        raise SlackCallError("connection_error", retryable=True) from None

@@ -190,3 +190,41 @@ def test_replies_include_the_files_of_parent_and_replies(emulator: SlackEmulator
 
     assert [m.get("files") for m in messages] == [parent["files"], None, reply["files"]]
     assert all(m.get("upload") for m in (messages[0], messages[2]))
+
+
+# --- files upload v2 (files.getUploadURLExternal, POST to the URL, files.completeUploadExternal) ---------------
+
+
+def test_files_upload_v2_from_slack_sdk_shares_the_files_in_a_thread(emulator: SlackEmulator) -> None:
+    from slack_sdk import WebClient
+
+    client = WebClient(token=emulator.bot_token, base_url=emulator.api_url)
+    root = client.chat_postMessage(channel="CGENERAL", text="INC-1")
+    uploaded = client.files_upload_v2(
+        channel="CGENERAL",
+        thread_ts=root["ts"],
+        initial_comment="Report charts",
+        file_uploads=[
+            {"content": SCREENSHOT[2], "filename": "incidents.png", "title": "Incidents per week"},
+            {"content": REPORT[2], "filename": "report.txt"},
+        ],
+    )
+    assert [f["title"] for f in uploaded["files"]] == ["Incidents per week", "report.txt"]
+    reply = emulator.replies("CGENERAL", root["ts"])[-1]
+    assert reply["text"] == "Report charts" and reply["upload"] is True
+    assert [(f["name"], f["mimetype"], f["size"]) for f in reply["files"]] == [
+        ("incidents.png", "image/png", len(SCREENSHOT[2])),
+        ("report.txt", "text/plain", len(REPORT[2])),
+    ]
+    assert emulator.file_bytes(uploaded["files"][0]["id"]) == SCREENSHOT[2]
+
+
+def test_an_upload_is_refused_when_its_bytes_do_not_match_or_never_arrived(emulator: SlackEmulator) -> None:
+    announced = emulator.api("files.getUploadURLExternal", filename="a.png", length="4")
+    request = urllib.request.Request(announced["upload_url"], data=b"12345", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 400
+    completed = emulator.api("files.completeUploadExternal", files=f'[{{"id": "{announced["file_id"]}"}}]')
+    assert completed == {"ok": False, "error": "file_not_found"}
+    assert emulator.api("files.getUploadURLExternal", filename="", length="4")["error"] == "invalid_arguments"

@@ -78,6 +78,7 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
         self._hooks = {}
         self._faults = {}
         self._files = {}
+        self._uploads = {}
         self._calls = []
         self._handlers = self._build_handlers()
         self.add_user(bot_user_id, bot_name, real_name=bot_name, is_bot=True)
@@ -114,6 +115,8 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
             "pins.list": self._pins_list,
             "reactions.add": self._reactions_add,
             "files.info": self._files_info,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
 
     # ---------------------------------------------------------------- urls
@@ -178,7 +181,7 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
         return self.wsgi_app(environ, start_response)
 
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """WSGI entry point: ``/api/<method>``, ``/response/<id>`` and ``/files/<id>/<name>``."""
+        """WSGI entry point: ``/api/<method>``, ``/response/<id>``, ``/files/<id>/<name>`` and ``/upload/v1/<id>``."""
         try:
             result = self._route(environ)
         except Exception:  # an emulator bug must surface as Slack's internal_error, not a dropped socket
@@ -192,6 +195,8 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
         path = str(environ.get("PATH_INFO", ""))
         if path.startswith("/files/"):
             return self._serve_file(environ, _request_path(environ)[len("/files/") :])
+        if path.startswith("/upload/v1/"):
+            return self._receive_upload(environ, path[len("/upload/v1/") :])
         if path.startswith("/api/"):
             return self._serve_api(environ, path[len("/api/") :])
         if path.startswith("/response/"):

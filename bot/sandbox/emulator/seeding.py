@@ -6,11 +6,10 @@ import secrets
 from collections.abc import Iterable, Sequence
 
 from bot.sandbox.emulator.files import FilesApi, FileSpec, _check_file_specs
-from bot.sandbox.emulator.messages import MessageStore
 from bot.sandbox.emulator.state import JsonDict, _Channel, _ResponseHook, _Trigger, _tz_fields, json_copy
 
 
-class Seeding(MessageStore, FilesApi):
+class Seeding(FilesApi):
     """Test / sandbox set-up API: users, channels, user groups, triggers, response URLs, human messages."""
 
     def add_user(

@@ -143,6 +143,16 @@ class _Channel:
 
 
 @dataclass
+class _PendingUpload:
+    """A file announced with files.getUploadURLExternal; its bytes arrive at the upload URL before completion."""
+
+    filename: str
+    length: int
+    alt_txt: str | None
+    content: bytes | None = None
+
+
+@dataclass
 class _StoredFile:
     """A file shared in a message: its Slack file object, its bytes and the channel it was shared in."""
 

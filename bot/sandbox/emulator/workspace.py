@@ -21,6 +21,7 @@ from bot.sandbox.emulator.state import (
     _Channel,
     _Fault,
     _format_ts,
+    _PendingUpload,
     _ResponseHook,
     _StoredFile,
     _Trigger,
@@ -58,6 +59,7 @@ class WorkspaceBase:
     _hooks: dict[str, _ResponseHook]
     _faults: dict[str, list[_Fault]]
     _files: dict[str, _StoredFile]
+    _uploads: dict[str, _PendingUpload]
     _calls: list[tuple[str, str]]  # (method, JSON of [args, response]), decoded when read
     _handlers: dict[str, Handler]
 
