@@ -171,5 +171,116 @@ def oncall_show() -> None:
         console.print(f"{oncall.team}: {oncall.user_id}{cover}{until}", highlight=False)
 
 
+@app.command("export")
+def export(
+    reference: str = typer.Argument(..., help="The incident's key, e.g. INC-12."),
+    export_format: str = typer.Option("md", "--format", "-f", help="md, html or json."),
+    audit: bool = typer.Option(False, "--audit", help="Export the audit trail instead of the one-page summary."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Write an incident's one-page summary (or, with --audit, its audit trail) as Markdown, HTML or JSON."""
+    from bot.domain.incidents import parse_incident_key
+    from bot.exports import ExportFormat
+
+    formats = [f.value for f in ExportFormat]
+    number = parse_incident_key(reference)
+    if export_format.lower() not in formats:
+        fail(f"Unknown format '{export_format}': use {', '.join(formats)}.")
+    elif number is None:
+        fail(f"'{reference}' is not an incident key such as INC-12.")
+    else:
+        text = _export_text(number, export_format.lower(), audit=audit)
+        _write_export(text, output, what=f"{'audit trail' if audit else 'summary'} of INC-{number}")
+
+
+def _export_text(number: int, export_format: str, *, audit: bool) -> str:
+    """The rendered export, or one clear line and exit when there is no such incident."""
+    from bot.db import unit_of_work
+    from bot.domain.errors import DomainError
+    from bot.domain.summary import build_audit_trail, build_summary
+    from bot.exports import ExportFormat, render_audit, render_summary
+
+    chosen = ExportFormat(export_format)
+    services = _services_for_cli(settings_or_exit())
+    zone = services.settings.display_zone
+    try:
+        with unit_of_work(services.session_factory) as session:
+            if audit:
+                return render_audit(build_audit_trail(session=session, incident_id=number), chosen, zone=zone)
+            summary = build_summary(session=session, incident_id=number, now=services.clock.now())
+            return render_summary(summary, chosen, zone=zone)
+    except DomainError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from exc
+    finally:
+        services.engine.dispose()
+
+
+def _write_export(text: str, output: Path | None, *, what: str) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"Cannot write {output}: {exc.strerror or exc}.")
+    console.print(f"Wrote the {what} to {output}.", highlight=False, soft_wrap=True)
+
+
+@app.command("report")
+def report(
+    days: int = typer.Option(30, "--days", "-d", help="How many days back from now (1-365), against as many before."),
+    report_format: str = typer.Option("text", "--format", "-f", help="text, md or json."),
+    charts: Path | None = typer.Option(None, "--charts", help="Write PNG charts into this directory."),
+) -> None:
+    """Key learnings & patterns: incidents by client, workflow, region and severity, response times, deadlines,
+    recurring themes, product feedback by track and area, and the key learnings recorded."""
+    from bot.domain.reports import InvalidPeriod, validate_days
+    from bot.exports.report_formats import ReportFormat
+
+    formats = [f.value for f in ReportFormat]
+    if report_format.lower() not in formats:
+        fail(f"Unknown format '{report_format}': use {', '.join(formats)}.")
+    try:
+        validate_days(days)
+    except InvalidPeriod as exc:
+        fail(str(exc))
+    _print_report(settings_or_exit(), days=days, report_format=report_format.lower(), charts=charts)
+
+
+def _print_report(settings: Settings, *, days: int, report_format: str, charts: Path | None) -> None:
+    """Read straight from the database (the report needs no Slack or Jira client), print it, write the charts."""
+    from bot.clock import SystemClock
+    from bot.db import make_engine, make_session_factory, unit_of_work
+    from bot.domain.reports import build_report
+    from bot.exports.charts import render_charts
+    from bot.exports.report_formats import ReportFormat, render_report
+
+    migrate_or_exit(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            period_report = build_report(session, days=days, now=SystemClock().now())
+    finally:
+        engine.dispose()
+    typer.echo(render_report(period_report, ReportFormat(report_format), zone=settings.display_zone), nl=False)
+    if charts is not None:
+        _write_charts([(chart.filename, chart.png) for chart in render_charts(period_report)], charts)
+
+
+def _write_charts(files: list[tuple[str, bytes]], directory: Path) -> None:
+    if not files:
+        console.print("No charts: nothing was opened, filed or learned in the period.", highlight=False, soft_wrap=True)
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for filename, png in files:
+            (directory / filename).write_bytes(png)
+    except OSError as exc:
+        fail(f"Cannot write the charts into {directory}: {exc.strerror or exc}.")
+    names = ", ".join(filename for filename, _ in files)
+    console.print(f"Wrote {len(files)} charts to {directory.resolve()}: {names}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     app()

@@ -44,6 +44,8 @@ class IncidentAction(enum.StrEnum):
     ESCALATE = "incident_escalate"
     START_WORKAROUND = "incident_start_workaround"
     WORKAROUND_PROGRESS = "incident_workaround_progress"
+    RESOLVE = "incident_resolve"
+    FILE_FEEDBACK = "incident_file_feedback"
 
 
 class WorkaroundAction(enum.StrEnum):
@@ -71,6 +73,7 @@ class IncidentModal(enum.StrEnum):
     START_WORKAROUND = "incident_start_workaround_modal"
     ERROR_CHANGED = "checkin_error_changed_modal"
     PROGRESS = "workaround_progress_modal"
+    RESOLVE = "incident_resolve_modal"
 
 
 class ModalField(enum.StrEnum):
@@ -106,3 +109,21 @@ class ModalField(enum.StrEnum):
     BATCHES_TOTAL = "batches_total"
     FAILING_ELEMENT = "failing_element"
     PROGRESS_NOTE = "progress_note"
+    ROOT_CAUSE = "root_cause"
+    RESOLUTION = "resolution"
+    LEARNINGS = "learnings"
+    FOLLOW_UP_TICKETS = "follow_up_tickets"
+    FILE_FEEDBACK = "file_feedback"
+
+
+class FollowUpPart(enum.StrEnum):
+    """The inputs of one follow-up row in the resolve modal; see `follow_up_field`."""
+
+    DESCRIPTION = "description"
+    OWNER = "owner"
+    DUE = "due"
+
+
+def follow_up_field(row: int, part: FollowUpPart) -> str:
+    """Block (and action) id of one input of follow-up row `row` (1-based) in the resolve modal."""
+    return f"follow_up_{row}_{part.value}"

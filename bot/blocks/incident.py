@@ -190,6 +190,7 @@ def incident_buttons(incident: Incident, *, has_workaround: bool = False) -> lis
         if has_workaround
         else _button("Start a workaround", IncidentAction.START_WORKAROUND, incident),
         _button("Client update", IncidentAction.CLIENT_UPDATE, incident),
+        _button("Resolve", IncidentAction.RESOLVE, incident),
     ]
 
 

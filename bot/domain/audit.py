@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.domain.errors import DomainError
 from bot.models import Event, Incident
 
 
@@ -38,3 +39,30 @@ def record_event(
 def audit_trail(*, session: Session, incident_id: int) -> list[Event]:
     """The incident's events, oldest first."""
     return list(session.scalars(select(Event).where(Event.incident_id == incident_id).order_by(Event.at, Event.id)))
+
+
+MAX_CORRECTION = 2000
+
+
+def record_correction(
+    *, session: Session, incident: Incident, number: int, text: str, actor_id: str, now: datetime
+) -> Event:
+    """Correct entry `number` of the trail (1-based, oldest first, as shown) with a new event that refers to it."""
+    trail = audit_trail(session=session, incident_id=incident.id)
+    if not 1 <= number <= len(trail):
+        raise DomainError(f"{incident.key} has no audit entry #{number}: its trail has {len(trail)} entries.")
+    text = text.strip()
+    if not text:
+        raise DomainError(f"Say what was wrong: `/triage correct {incident.key} {number} what it should say`.")
+    if len(text) > MAX_CORRECTION:
+        raise DomainError(f"Keep a correction under {MAX_CORRECTION} characters.")
+    return record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id=actor_id,
+        kind="correction",
+        summary=f"Correction to #{number}: {text}",
+        details={"corrects": number},
+        refers_to=trail[number - 1],
+    )

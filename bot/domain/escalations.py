@@ -78,8 +78,12 @@ def request_escalation(
     details: dict[str, Any] | None = None,
     submission: str | None = None,
 ) -> Requested:
-    """Record the escalation (pending, or not configured); a repeat of the same request returns the first one."""
-    require_open(incident, "escalated")
+    """Record the escalation (pending, or not configured); a repeat of the same request returns the first one.
+
+    Product feedback may also be filed once the incident is resolved: that is when the playbook asks for it.
+    """
+    if kind != EscalationKind.PRODUCT_FEEDBACK:
+        require_open(incident, "escalated")
     key = escalation_key(incident, kind, submission)
     escalation = Escalation(
         incident_id=incident.id,

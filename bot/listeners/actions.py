@@ -10,7 +10,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.models.views import View
 
-from bot.blocks.escalation import escalate_modal
+from bot.blocks.escalation import escalate_modal, feedback_modal
 from bot.blocks.ids import IncidentAction, WorkaroundAction
 from bot.blocks.incident_modals import (
     add_details_modal,
@@ -19,6 +19,7 @@ from bot.blocks.incident_modals import (
     isolate_modal,
     log_step_modal,
 )
+from bot.blocks.resolution import resolve_modal
 from bot.blocks.workarounds import error_changed_modal, progress_modal, start_workaround_modal
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
@@ -29,6 +30,7 @@ from bot.domain.workarounds import WorkaroundGone, active_workarounds
 from bot.listeners.middleware import services_of
 from bot.models import AttemptOutcome, Workaround
 from bot.services import incident_actions as use
+from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending, load_incident
 from bot.services.container import Services
@@ -83,6 +85,13 @@ def _modal_view(services: Services, action: IncidentAction, incident_id: int) ->
     if action == IncidentAction.CLIENT_UPDATE:
         draft = use.draft_update(services, incident_id)
         return client_update_modal(draft.incident, draft.text, draft.next_due_label)
+    if action == IncidentAction.RESOLVE:
+        incident, stopping = resolution_uses.resolvable(services, incident_id)
+        return resolve_modal(incident, stopping=stopping)
+    if action == IncidentAction.FILE_FEEDBACK:  # also after resolving: feedback is how an incident closes the loop
+        with unit_of_work(services.session_factory) as session:
+            incident = load_incident(session, incident_id)
+            return feedback_modal(incident, list(services.settings.product_area_pms), incident.blocker[:2000])
     with unit_of_work(services.session_factory) as session:
         incident = load_incident(session, incident_id)
         require_open(incident, "changed")
@@ -136,6 +145,8 @@ MODAL_BUTTONS = (
     IncidentAction.ESCALATE,
     IncidentAction.START_WORKAROUND,
     IncidentAction.WORKAROUND_PROGRESS,
+    IncidentAction.RESOLVE,
+    IncidentAction.FILE_FEEDBACK,
 )
 
 

@@ -10,11 +10,12 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, SectionBlock
 
 from bot.blocks.escalation import declare_modal
 from bot.blocks.lists import help_blocks
 from bot.blocks.new_incident import new_incident_modal
+from bot.blocks.text import escape_mrkdwn
 from bot.domain.errors import DomainError
 from bot.domain.incidents import parse_incident_key
 from bot.listeners.middleware import services_of
@@ -22,6 +23,14 @@ from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
 from bot.services.major_incident import check_can_declare
 from bot.services.oncall import cover_oncall, oncall_now_blocks
+from bot.services.records import (
+    audit_page,
+    correct_entry,
+    deliver_correction_notice,
+    incident_summary,
+    post_report,
+    report_request,
+)
 from bot.services.workarounds import workarounds_blocks
 
 logger = logging.getLogger(__name__)
@@ -33,13 +42,17 @@ class CommandRequest:
 
     args: str
     user_id: str
+    channel_id: str = ""
 
 
 @dataclass(frozen=True)
 class Subcommand:
+    """`answer` is acknowledged at once (only the asker sees it); `after_ack` runs after, for slower work."""
+
     usage: str
     description: str
     answer: Callable[[Services, CommandRequest], list[Block]]
+    after_ack: Callable[[Services, CommandRequest, Respond], None] | None = None
 
 
 # Subcommands that open a form instead of answering with a message.
@@ -52,6 +65,27 @@ FORM_SUBCOMMANDS = {
 def _help(_services: Services, _request: CommandRequest) -> list[Block]:
     usages = [FORM_SUBCOMMANDS[""]] + [(s.usage, s.description) for s in SUBCOMMANDS.values()]
     return help_blocks([*usages, FORM_SUBCOMMANDS["declare"]])
+
+
+def _summary(services: Services, request: CommandRequest) -> list[Block]:
+    return list(incident_summary(services, request.args)[0].blocks)
+
+
+def _rest_of_summary(services: Services, request: CommandRequest, respond: Respond) -> None:
+    """A long timeline continues in further messages (Slack takes up to five through one response_url)."""
+    for message in incident_summary(services, request.args)[1:5]:
+        respond(text=message.text, blocks=[b.to_dict() for b in message.blocks], response_type="ephemeral")
+
+
+def _report_ack(_services: Services, request: CommandRequest) -> list[Block]:
+    wanted = report_request(request.args, request.channel_id)
+    return [SectionBlock(text=f"📊 Building the report for the last {wanted.days} days; it will appear here.")]
+
+
+def _post_report(services: Services, request: CommandRequest, respond: Respond) -> None:
+    problem = post_report(services, report_request(request.args, request.channel_id))
+    if problem:
+        respond(text=problem, response_type="ephemeral", replace_original=False)
 
 
 def _oncall(services: Services, request: CommandRequest) -> list[Block]:
@@ -80,6 +114,29 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "who is on call now for each team; or let someone cover a rotation for a while",
         _oncall,
     ),
+    "summary": Subcommand(
+        "summary INC-7",
+        "the one-page summary: what happened, timeline, root cause, resolution, follow-ups, times",
+        _summary,
+        _rest_of_summary,
+    ),
+    "audit": Subcommand(
+        "audit INC-7 [page]",
+        "the complete audit trail, page by page (every step, hypothesis, escalation and check-in)",
+        lambda s, r: list(audit_page(s, r.args).blocks),
+    ),
+    "correct": Subcommand(
+        "correct INC-7 9 what it should say",
+        "correct audit entry #9: the trail is append-only, so the correction is a new entry pointing at it",
+        lambda s, r: [SectionBlock(text=escape_mrkdwn(correct_entry(s, r.args, r.user_id)))],
+        lambda s, r, _respond: deliver_correction_notice(s, r.args),
+    ),
+    "report": Subcommand(
+        "report [30d]",
+        "key learnings & patterns over a period, posted here with charts in its thread",
+        _report_ack,
+        _post_report,
+    ),
 }
 
 
@@ -97,12 +154,15 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
     if subcommand is None:
         ack(text=f"I don't know `{name[:40]}`. Try `/triage help`.")
         return
+    request = CommandRequest(args=args.strip(), user_id=command["user_id"], channel_id=command.get("channel_id", ""))
     try:
-        blocks = subcommand.answer(services, CommandRequest(args=args.strip(), user_id=command["user_id"]))
+        blocks = subcommand.answer(services, request)
     except DomainError as exc:
         ack(text=str(exc))
         return
     ack(text=f"/triage {name}", blocks=blocks)
+    if subcommand.after_ack is not None:
+        subcommand.after_ack(services, request, respond)
 
 
 def open_declare_modal(

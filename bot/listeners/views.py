@@ -29,6 +29,7 @@ from bot.blocks.incident_modals import (
     read_status_change,
 )
 from bot.blocks.new_incident import ModalContext, field_errors, read_details, read_new_incident
+from bot.blocks.resolution import read_resolve_form, resolve_form_errors
 from bot.blocks.workarounds import read_error_text, read_progress, read_start_workaround
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
@@ -38,6 +39,7 @@ from bot.models import AttemptOutcome, EscalationKind
 from bot.services import escalations as escalate
 from bot.services import incident_actions as use
 from bot.services import major_incident as major
+from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending, load_incident
 from bot.services.container import Services
@@ -234,6 +236,20 @@ def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
     )
 
 
+def handle_resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    """Every field is checked on the form; the resolution is stored before the modal closes."""
+    services = services_of(context)
+    form = read_resolve_form(view["state"]["values"])
+    errors = resolve_form_errors(form, today=services.clock.now().astimezone(services.settings.display_zone).date())
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    user = body["user"]["id"]
+    answer_incident_modal(
+        ack, view, context, ModalField.ROOT_CAUSE.value, lambda s, i: resolution_uses.resolve(s, i, user, form)
+    )
+
+
 def handle_declare(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     """Permission is checked before the form closes; the channel is set up after (several Slack calls)."""
     services = services_of(context)
@@ -312,3 +328,4 @@ def register(app: App) -> None:
     app.view(IncidentModal.START_WORKAROUND.value)(handle_start_workaround)
     app.view(IncidentModal.ERROR_CHANGED.value)(handle_error_changed)
     app.view(IncidentModal.PROGRESS.value)(handle_progress)
+    app.view(IncidentModal.RESOLVE.value)(handle_resolve)

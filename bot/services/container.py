@@ -14,6 +14,7 @@ from bot.integrations.jira_tracker import JiraTracker
 from bot.integrations.outbox import OutboxDispatcher
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.statuspage import StatusPageClient
+from bot.models import OutboxMessage
 
 
 @dataclass
@@ -38,10 +39,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     outbox = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, jira=jira)
     status_page = StatusPageClient(settings.statuspage_url)
     services = Services(settings, clock, engine, session_factory, slack, outbox, status_page, jira)
-    from bot.services.escalations import on_delivered  # the hooks need the finished container
+    from bot.services import escalations, resolution  # the hooks need the finished container
     from bot.services.rendering import render_root
 
-    outbox.on_delivered = lambda session, row: on_delivered(services, session, row)
+    def on_delivered(session: Session, row: OutboxMessage) -> None:
+        escalations.on_delivered(services, session, row)
+        resolution.on_delivered(services, session, row)
+
+    outbox.on_delivered = on_delivered
     outbox.render_root = lambda session, incident: render_root(services, session, incident).as_args()
     return services
 

@@ -80,6 +80,7 @@ def test_acknowledge_takes_ownership_and_updates_the_root_in_place(stack: Stack)
         "Escalate",
         "Start a workaround",
         "Client update",
+        "Resolve",
     ]
     stack.clock.advance(timedelta(minutes=3))
 

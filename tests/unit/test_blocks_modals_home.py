@@ -596,6 +596,7 @@ def test_root_message_buttons_before_acknowledgement() -> None:
         ("Escalate", "incident_escalate", "danger"),
         ("Start a workaround", "incident_start_workaround", None),
         ("Client update", "incident_client_update", None),
+        ("Resolve", "incident_resolve", None),
     ]
     values = {e["value"] for b in message.as_args()["blocks"] if b["type"] == "actions" for e in b["elements"]}
     assert values == {"7"}

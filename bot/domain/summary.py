@@ -1,0 +1,415 @@
+"""The one-page incident summary and the audit trail, as plain data built from what is stored.
+
+Renderers (Slack blocks, Markdown, HTML, JSON) take these frozen values; nothing here knows about Slack.
+A fixed handful of queries builds a summary, however many events, workarounds or attempts there are.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.domain.errors import IncidentNotFound
+from bot.domain.escalations import KIND_TITLES as ESCALATION_TITLES
+from bot.domain.escalations import TRACK_MEANINGS
+from bot.domain.incidents import environment_details
+from bot.domain.triage import STEP_TITLES
+from bot.domain.workarounds import KIND_LABELS as WORKAROUND_LABELS
+from bot.models import (
+    Attempt,
+    ClientTier,
+    Escalation,
+    EscalationKind,
+    EscalationState,
+    Event,
+    Feedback,
+    FeedbackTrack,
+    FollowUp,
+    Incident,
+    IncidentStatus,
+    Learning,
+    Severity,
+    StepState,
+    TriageStep,
+    TriageStepRecord,
+    Workaround,
+    WorkaroundKind,
+    WorkaroundState,
+)
+
+
+class DeadlineOutcome(enum.StrEnum):
+    """Whether the client's deadline was kept: mitigated or resolved at or before it."""
+
+    MET = "met"
+    MISSED = "missed"
+    PENDING = "pending"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit-trail event; `number` is its place in the incident's trail (1 = oldest).
+
+    A correction is a later entry whose `corrects` names the entry it corrects; that entry lists it in
+    `corrected_by`.
+    """
+
+    number: int
+    event_id: int
+    at: datetime
+    actor_id: str
+    kind: str
+    summary: str
+    details: Mapping[str, Any]
+    corrects: int | None = None
+    corrected_by: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    incident_id: int
+    key: str
+    title: str
+    client_name: str
+    entries: tuple[AuditEntry, ...]
+
+
+@dataclass(frozen=True)
+class WhatHappened:
+    """The blocker in the client's words and the environment recorded for it (None: not recorded)."""
+
+    blocker: str
+    file_size: str | None = None
+    browser: str | None = None
+    os: str | None = None
+    started: str | None = None
+    frequency: str | None = None
+    already_tried: str | None = None
+
+
+@dataclass(frozen=True)
+class Milestones:
+    opened_at: datetime
+    acknowledged_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Time from opening to each milestone; None when the milestone was not reached."""
+
+    to_acknowledge: timedelta | None
+    to_mitigate: timedelta | None
+    to_resolve: timedelta | None
+
+
+@dataclass(frozen=True)
+class Deadline:
+    at: datetime | None
+    context: str | None
+    outcome: DeadlineOutcome
+
+
+@dataclass(frozen=True)
+class FollowUpItem:
+    description: str
+    owner_id: str
+    due_on: date | None
+    ticket_key: str | None
+    ticket_url: str | None
+
+
+@dataclass(frozen=True)
+class EscalationItem:
+    kind: EscalationKind
+    label: str
+    state: EscalationState
+    requested_by: str
+    requested_at: datetime
+    ticket_key: str | None
+    ticket_url: str | None
+    external_status: str | None
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    track: FeedbackTrack
+    track_label: str
+    area: str
+    pm_user_id: str | None
+    use_case: str
+    ticket_key: str | None
+    ticket_url: str | None
+
+
+@dataclass(frozen=True)
+class WorkaroundItem:
+    kind: WorkaroundKind
+    label: str
+    description: str
+    state: WorkaroundState
+    owner_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class StepItem:
+    """One of the playbook's triage steps and who completed it, when."""
+
+    step: TriageStep
+    title: str
+    done: bool
+    done_by: str | None
+    done_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    incident_id: int
+    key: str
+    title: str
+    client_name: str
+    client_tier: ClientTier
+    severity: Severity
+    status: IncidentStatus
+    workflow: str | None
+    region: str | None
+    scope: str | None
+    reporter_id: str
+    owner_id: str | None
+    lead_id: str | None
+    is_major: bool
+    what_happened: WhatHappened
+    milestones: Milestones
+    durations: Durations
+    deadline: Deadline
+    root_cause: str | None
+    resolution: str | None
+    follow_ups: tuple[FollowUpItem, ...]
+    learnings: tuple[str, ...]
+    escalations: tuple[EscalationItem, ...]
+    feedback: tuple[FeedbackItem, ...]
+    workarounds: tuple[WorkaroundItem, ...]
+    steps: tuple[StepItem, ...]
+    timeline: tuple[AuditEntry, ...]
+    generated_at: datetime
+
+
+def build_summary(*, session: Session, incident_id: int, now: datetime) -> IncidentSummary:
+    """The incident's one-page summary as of `now`; IncidentNotFound (a DomainError) when there is none."""
+    incident = _incident(session, incident_id)
+    milestones = Milestones(
+        opened_at=incident.opened_at,
+        acknowledged_at=incident.acknowledged_at,
+        mitigated_at=incident.mitigated_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+    )
+    return IncidentSummary(
+        incident_id=incident.id,
+        key=incident.key,
+        title=incident.title,
+        client_name=incident.client.name,
+        client_tier=incident.client.tier,
+        severity=incident.severity,
+        status=incident.status,
+        workflow=incident.workflow,
+        region=incident.region,
+        scope=incident.scope,
+        reporter_id=incident.reporter_id,
+        owner_id=incident.owner_id,
+        lead_id=incident.lead_id,
+        is_major=incident.is_major,
+        what_happened=what_happened(incident),
+        milestones=milestones,
+        durations=durations(milestones),
+        deadline=Deadline(
+            incident.deadline_at, incident.deadline_context, deadline_outcome(incident.deadline_at, milestones, now)
+        ),
+        root_cause=incident.root_cause,
+        resolution=incident.resolution,
+        follow_ups=_follow_ups(session, incident.id),
+        learnings=tuple(
+            session.scalars(select(Learning.text).where(Learning.incident_id == incident.id).order_by(Learning.id))
+        ),
+        escalations=_escalations(session, incident.id),
+        feedback=_feedback(session, incident.id),
+        workarounds=_workarounds(session, incident.id),
+        steps=_steps(session, incident.id),
+        timeline=_entries(session, incident.id),
+        generated_at=now,
+    )
+
+
+def build_audit_trail(*, session: Session, incident_id: int) -> AuditTrail:
+    """Every event of the incident, oldest first, with correction links both ways."""
+    incident = _incident(session, incident_id)
+    return AuditTrail(
+        incident_id=incident.id,
+        key=incident.key,
+        title=incident.title,
+        client_name=incident.client.name,
+        entries=_entries(session, incident.id),
+    )
+
+
+def deadline_outcome(deadline_at: datetime | None, milestones: Milestones, now: datetime) -> DeadlineOutcome:
+    """Met when first mitigated or resolved at or before the deadline; missed when after it, or still open past it."""
+    if deadline_at is None:
+        return DeadlineOutcome.NONE
+    relieved = first_relief(milestones)
+    if relieved is not None:
+        return DeadlineOutcome.MET if relieved <= deadline_at else DeadlineOutcome.MISSED
+    return DeadlineOutcome.MISSED if now > deadline_at else DeadlineOutcome.PENDING
+
+
+def first_relief(milestones: Milestones) -> datetime | None:
+    """When the client was first unblocked: the earliest of mitigated and resolved."""
+    reached = [m for m in (milestones.mitigated_at, milestones.resolved_at) if m is not None]
+    return min(reached) if reached else None
+
+
+def durations(milestones: Milestones) -> Durations:
+    """Time to acknowledge, to mitigate (a resolution mitigates too: the earlier counts) and to resolve."""
+
+    def since_opened(moment: datetime | None) -> timedelta | None:
+        return moment - milestones.opened_at if moment is not None else None
+
+    return Durations(
+        to_acknowledge=since_opened(milestones.acknowledged_at),
+        to_mitigate=since_opened(first_relief(milestones)),
+        to_resolve=since_opened(milestones.resolved_at),
+    )
+
+
+def what_happened(incident: Incident) -> WhatHappened:
+    known = environment_details(incident.environment)
+    return WhatHappened(
+        blocker=incident.blocker,
+        file_size=known.get("File size"),
+        browser=known.get("Browser"),
+        os=known.get("OS"),
+        started=known.get("Started"),
+        frequency=known.get("Frequency"),
+        already_tried=known.get("Already tried"),
+    )
+
+
+def audit_entries(events: Sequence[Event]) -> tuple[AuditEntry, ...]:
+    """Number the events (oldest first, as given) and link each correction to what it corrects, both ways."""
+    number_of = {event.id: index for index, event in enumerate(events, start=1)}
+    corrected_by: dict[int, list[int]] = {}
+    for event in events:
+        if event.refers_to_id in number_of:
+            corrected_by.setdefault(number_of[event.refers_to_id], []).append(number_of[event.id])
+    return tuple(
+        AuditEntry(
+            number=number_of[event.id],
+            event_id=event.id,
+            at=event.at,
+            actor_id=event.actor_id,
+            kind=event.kind,
+            summary=event.summary,
+            details=dict(event.details or {}),
+            corrects=number_of.get(event.refers_to_id) if event.refers_to_id is not None else None,
+            corrected_by=tuple(corrected_by.get(number_of[event.id], ())),
+        )
+        for event in events
+    )
+
+
+def _incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise IncidentNotFound(f"INC-{incident_id}")
+    return incident
+
+
+def _entries(session: Session, incident_id: int) -> tuple[AuditEntry, ...]:
+    query = select(Event).where(Event.incident_id == incident_id).order_by(Event.at, Event.id)
+    return audit_entries(list(session.scalars(query)))
+
+
+def _follow_ups(session: Session, incident_id: int) -> tuple[FollowUpItem, ...]:
+    rows = session.scalars(select(FollowUp).where(FollowUp.incident_id == incident_id).order_by(FollowUp.id))
+    return tuple(FollowUpItem(f.description, f.owner_id, f.due_on, f.ticket_key, f.ticket_url) for f in rows)
+
+
+def _escalations(session: Session, incident_id: int) -> tuple[EscalationItem, ...]:
+    rows = session.scalars(select(Escalation).where(Escalation.incident_id == incident_id).order_by(Escalation.id))
+    return tuple(
+        EscalationItem(
+            kind=e.kind,
+            label=ESCALATION_TITLES[e.kind],
+            state=e.state,
+            requested_by=e.requested_by,
+            requested_at=e.requested_at,
+            ticket_key=e.external_ref,
+            ticket_url=e.external_url,
+            external_status=e.external_status,
+        )
+        for e in rows
+    )
+
+
+def _feedback(session: Session, incident_id: int) -> tuple[FeedbackItem, ...]:
+    query = (
+        select(Feedback, Escalation.external_ref, Escalation.external_url)
+        .outerjoin(Escalation, Escalation.id == Feedback.escalation_id)
+        .where(Feedback.incident_id == incident_id)
+        .order_by(Feedback.id)
+    )
+    return tuple(
+        FeedbackItem(f.track, TRACK_MEANINGS[f.track], f.area, f.pm_user_id, f.use_case, ref, url)
+        for f, ref, url in session.execute(query)
+    )
+
+
+def _workarounds(session: Session, incident_id: int) -> tuple[WorkaroundItem, ...]:
+    query = (
+        select(Workaround, func.count(Attempt.id))
+        .outerjoin(Attempt, Attempt.workaround_id == Workaround.id)
+        .where(Workaround.incident_id == incident_id)
+        .group_by(Workaround.id)
+        .order_by(Workaround.id)
+    )
+    return tuple(
+        WorkaroundItem(
+            kind=w.kind,
+            label=WORKAROUND_LABELS[w.kind],
+            description=w.description,
+            state=w.state,
+            owner_id=w.owner_id,
+            started_at=w.started_at,
+            ended_at=w.stopped_at,
+            end_reason=w.stop_reason,
+            attempts=attempts,
+        )
+        for w, attempts in session.execute(query)
+    )
+
+
+def _steps(session: Session, incident_id: int) -> tuple[StepItem, ...]:
+    rows = {
+        r.step: r for r in session.scalars(select(TriageStepRecord).where(TriageStepRecord.incident_id == incident_id))
+    }
+    items = []
+    for step in TriageStep:
+        row = rows.get(step)
+        if row is not None and row.state == StepState.DONE:
+            items.append(StepItem(step, STEP_TITLES[step], True, row.done_by, row.done_at))
+        else:
+            items.append(StepItem(step, STEP_TITLES[step], False, None, None))
+    return tuple(items)

@@ -1,0 +1,129 @@
+"""Resolving an incident: the record, what it stops, the Jira follow-ups, the summary in the thread."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.blocks.incident import Message
+from bot.blocks.replies import note
+from bot.blocks.resolution import ResolveForm, feedback_offer, follow_up_ticket_note, resolved_reply
+from bot.blocks.summary import summary_messages
+from bot.blocks.text import escape_mrkdwn
+from bot.db import unit_of_work
+from bot.domain.lifecycle import require_open
+from bot.domain.resolution import ResolutionReport, record_follow_up_ticket, resolve_incident
+from bot.domain.summary import build_summary
+from bot.domain.workarounds import active_workarounds
+from bot.integrations.outbox import enqueue_slack_call
+from bot.models import FollowUp, Incident, OutboxMessage, OutboxState
+from bot.services.changes import apply_change, load_incident
+from bot.services.container import Services
+from bot.services.escalations import comment_on_resolution, follow_up_notice
+from bot.services.rendering import queue_thread_reply
+from bot.services.workarounds import stop_all_for
+
+FOLLOW_UP_TICKET = "follow_up_ticket"
+NO_JIRA = "Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)"
+
+
+def resolvable(services: Services, incident_id: int) -> tuple[Incident, list[str]]:
+    """The incident to resolve and what resolving it will stop; refuses one that is not open."""
+    with unit_of_work(services.session_factory) as session:
+        incident = load_incident(session, incident_id)
+        require_open(incident, "resolved")
+        running = active_workarounds(session=session, incident_id=incident_id)
+        return incident, [w.description for w in running]
+
+
+def resolve(services: Services, incident_id: int, actor_id: str, form: ResolveForm) -> None:
+    """Apply the resolve modal; resolving an incident that is no longer open is refused with a clear message."""
+    report = ResolutionReport(
+        root_cause=form.root_cause,
+        resolution=form.resolution,
+        follow_ups=form.follow_up_items(),
+        learnings=form.learnings,
+        file_feedback=form.file_feedback,
+    )
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        resolved = resolve_incident(session=session, incident=incident, report=report, actor_id=actor_id, now=now)
+        stopped = stop_all_for(session, incident, actor_id, now, "incident resolved")
+        follow_up_notice(
+            services, session, incident, f"✅ {incident.key} resolved: {escape_mrkdwn(incident.resolution or '')}"
+        )
+        comment_on_resolution(
+            services,
+            session,
+            incident,
+            f"Resolved in Slack. Root cause: {incident.root_cause}\nResolution: {incident.resolution}",
+        )
+        replies = [resolved_reply(incident, actor_id, resolved.follow_ups, len(resolved.learnings), stopped)]
+        wanted = [f for f in resolved.follow_ups if f.wants_ticket]
+        if wanted and services.settings.jira_configured:
+            for follow_up in wanted:
+                _queue_follow_up_ticket(services, session, incident, follow_up, now)
+        elif wanted:
+            replies.append(note(f"🎫 {NO_JIRA}: the follow-ups are recorded without tickets."))
+        session.flush()
+        summary = build_summary(session=session, incident_id=incident.id, now=now)
+        replies += summary_messages(summary, zone=services.settings.display_zone)
+        if report.file_feedback:
+            replies.append(feedback_offer(incident))
+        return replies
+
+    apply_change(services, incident_id, change, purpose="resolved")
+
+
+def _follow_up_ticket_key(incident: Incident, follow_up: FollowUp) -> str:
+    return f"{incident.key}:follow_up:{follow_up.id}:ticket"
+
+
+def _queue_follow_up_ticket(
+    services: Services, session: Session, incident: Incident, follow_up: FollowUp, now: datetime
+) -> None:
+    dedupe = f"triage-{incident.key.lower()}-follow-up-{follow_up.id}"
+    due = f"\nDue: {follow_up.due_on.isoformat()}" if follow_up.due_on else ""
+    description = (
+        f"Follow-up from {incident.key} ({incident.title}).\n"
+        f"Owner (Slack): {follow_up.owner_id}{due}\n\n{follow_up.description}\n\n"
+        f"Root cause: {incident.root_cause}\nResolution: {incident.resolution}"
+        + (f"\n\nSlack thread: {incident.root_permalink}" if incident.root_permalink else "")
+    )
+    enqueue_slack_call(
+        session=session,
+        key=_follow_up_ticket_key(incident, follow_up),
+        operation="create_ticket",
+        args={
+            "project": services.settings.jira_project,
+            "summary": f"[{incident.key}] Follow-up: {follow_up.description}"[:250],
+            "description": description,
+            "issue_type": "Task",
+            "priority": None,
+            "labels": ["triage-bot", "follow-up", dedupe],
+            "dedupe_label": dedupe,
+        },
+        purpose=FOLLOW_UP_TICKET,
+        now=now,
+        incident_id=incident.id,
+        target="jira",
+    )
+
+
+def on_delivered(services: Services, session: Session, row: OutboxMessage) -> None:
+    """A follow-up's ticket was filed (its key is stored and told in the thread) or failed for good (told too)."""
+    if row.purpose != FOLLOW_UP_TICKET or row.target != "jira" or row.incident_id is None:
+        return
+    incident = session.get(Incident, row.incident_id)
+    follow_up = session.get(FollowUp, int(row.idempotency_key.split(":")[2]))
+    if incident is None or follow_up is None:
+        return
+    if row.state == OutboxState.SENT and row.result:
+        key, url = str(row.result.get("key", "")), row.result.get("url")
+        record_follow_up_ticket(follow_up, key=key, url=url)
+        queue_thread_reply(services, session, incident, follow_up_ticket_note(follow_up, key, url), "follow_up_filed")
+    elif row.state == OutboxState.FAILED:
+        what, error = escape_mrkdwn(follow_up.description), escape_mrkdwn(row.last_error or "unknown error")
+        text = f"⚠️ The Jira ticket for follow-up “{what}” could not be filed: {error}"
+        queue_thread_reply(services, session, incident, note(text), "follow_up_ticket_failed")
