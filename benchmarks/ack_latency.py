@@ -18,7 +18,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,11 +26,10 @@ from multiprocessing import Queue
 from pathlib import Path
 from urllib.parse import urlencode
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.scratch import scratch_database  # noqa: E402
 from bot.sandbox.emulator import SlackEmulator  # noqa: E402
 from bot.sandbox.platform import SlackPlatform, sign_request  # noqa: E402
 
@@ -103,18 +101,6 @@ def emulator_process(emulator: SlackEmulator, port: int) -> Iterator[str]:
         process.join()
 
 
-@contextmanager
-def scratch_database(admin_url: str) -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rpartition("/")[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def send_signed(url: str, body: str) -> float | None:
     """POST one slash command signed as Slack signs it; the seconds until the ack, None if not acknowledged."""
     timestamp = str(int(time.time()))
@@ -173,7 +159,7 @@ def main() -> None:
     admin_url = args.database_url.replace("postgresql+psycopg://", "postgresql://")
     bot_port, bare_port = free_port(), free_port()
     with (
-        scratch_database(admin_url) as db_url,
+        scratch_database(admin_url, "ack_bench") as db_url,
         emulator_process(emulator, free_port()) as bot_api,
         emulator_process(emulator, free_port()) as bare_api,
     ):

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,7 +41,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from types import FrameType
 from typing import Any
 
 import psycopg
@@ -52,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bot.scheduler  # noqa: E402
+from benchmarks.scratch import percentile, plain, say, scratch_database, stop_cleanly_on_signals  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.integrations.outbox import DeliveryReport  # noqa: E402
@@ -66,23 +65,6 @@ CHANNEL, OWNER, REPORTER = "CSUPPORT", "UOWNER", "UREP"
 PARKED = datetime(2100, 1, 1, tzinfo=UTC)  # check-ins wait here (plus their offset) until the replicas are up
 CHECKIN = re.compile(r"Retry #(\d+) for INC-(\d+) is due")
 START_TIMEOUT = 60.0
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
-
-
-def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def plain(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 # --- the replica (run as `checkins.py replica ...`) ---------------------------------------------------------
@@ -256,22 +238,6 @@ def replica_main(args: argparse.Namespace) -> int:
 
 
 # --- seeding ------------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new database on the server (SQLAlchemy URL), dropped at the end whatever happens."""
-    name = f"checkins_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    say(f"created database {name}")
-    base = server_url.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        say(f"dropped database {name}")
 
 
 def new_emulator() -> SlackEmulator:
@@ -641,11 +607,10 @@ def main(argv: list[str]) -> int:
     if args.mode == "replica":
         return replica_main(args)
     say("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_cleanly_on_signals()
     server = plain(args.database_url)
     try:
-        with TemporaryDirectory(prefix="checkins-bench-") as workdir, scratch_database(server) as url:
+        with TemporaryDirectory(prefix="checkins-bench-") as workdir, scratch_database(server, "checkins_bench") as url:
             ok = bench(args, url, Path(workdir))
     except KeyboardInterrupt:
         say("interrupted")

@@ -15,22 +15,18 @@ import argparse
 import itertools
 import os
 import random
-import signal
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.scratch import say, scratch_database, stop_cleanly_on_signals  # noqa: E402
 from bot.db import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from bot.domain.isolation import find_similar  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
@@ -116,30 +112,6 @@ class Timings:
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new database on the server (SQLAlchemy URL), dropped at the end whatever happens."""
-    name = f"isolation_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    say(f"created database {name}")
-    base = server_url.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        say(f"dropped database {name}")
 
 
 def _blocker(rng: random.Random) -> str:
@@ -311,10 +283,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     server = args.database_url.replace("postgresql+psycopg://", "postgresql://")
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (`cmd &`)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_cleanly_on_signals()
     try:
-        with scratch_database(server) as url:
+        with scratch_database(server, "isolation_bench") as url:
             say("migrating ...")
             upgrade(url)
             say(f"loading {args.incidents:,} incidents ...")

@@ -16,17 +16,13 @@ import argparse
 import itertools
 import os
 import random
-import signal
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import TypeVar
 
 import psycopg
@@ -35,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.isolation import BLOCKERS, CODES, DOCS, PERIODS, REGIONS, WORKFLOWS  # noqa: E402
+from benchmarks.scratch import say, scratch_database, stop_cleanly_on_signals  # noqa: E402
 from bot.db import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from bot.domain.reports import PeriodReport, build_report  # noqa: E402
 from bot.exports.charts import render_charts  # noqa: E402
@@ -75,30 +72,6 @@ ESCALATION_COLUMNS = (
 )
 FEEDBACK_COLUMNS = "id, incident_id, escalation_id, track, area, pm_user_id, use_case, created_by, created_at"
 LEARNING_COLUMNS = "id, incident_id, text, created_by, created_at"
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new database on the server (SQLAlchemy URL), dropped at the end whatever happens."""
-    name = f"report_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    say(f"created database {name}")
-    base = server_url.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        say(f"dropped database {name}")
 
 
 def _blocker(rng: random.Random) -> str:
@@ -294,10 +267,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     server = args.database_url.replace("postgresql+psycopg://", "postgresql://")
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (`cmd &`)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_cleanly_on_signals()
     try:
-        with scratch_database(server) as url:
+        with scratch_database(server, "report_bench") as url:
             say("migrating ...")
             upgrade(url)
             say(f"loading {args.incidents:,} incidents ...")

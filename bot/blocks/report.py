@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.incident import SEVERITY_ICONS, Message
-from bot.blocks.text import escape_mrkdwn, link, slack_time
+from bot.blocks.text import link, message_text_length, pack_lines, slack_time, typed
 from bot.domain.durations import humanize_duration
 from bot.domain.reports import TRACKS, Deadlines, FeedbackItem, PeriodReport, Tally, Theme, TimeStats, last_days
 from bot.models import Severity
@@ -74,32 +74,9 @@ def trend(count: int, previous: int) -> str:
     return f"{count} ({arrow}{abs(count - previous)} from {previous})"
 
 
-def typed(text: str, limit: int) -> str:
-    """Text someone typed, on one line, escaped for mrkdwn and cut to `limit` characters (never inside `&amp;`)."""
-    escaped = escape_mrkdwn(" ".join(text.split()))
-    if len(escaped) <= limit:
-        return escaped
-    cut = escaped[: limit - 1]
-    amp = cut.rfind("&", max(0, len(cut) - 4))
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut + "…"
-
-
 def _sections(heading: str, lines: Sequence[str]) -> list[Block]:
     """`heading` and the lines, packed into as few sections of at most SECTION_CHARS as they fit in."""
-    blocks: list[Block] = []
-    current = heading
-    for line in lines:
-        candidate = f"{current}\n{line}" if current else line
-        if current and len(candidate) > SECTION_CHARS:
-            blocks.append(SectionBlock(text=current))
-            current = line
-        else:
-            current = candidate
-    if current:
-        blocks.append(SectionBlock(text=current))
-    return blocks
+    return [SectionBlock(text=text) for text in pack_lines(lines, SECTION_CHARS, first=heading)]
 
 
 def _more(shown: int, total: int, what: str) -> list[str]:
@@ -228,25 +205,12 @@ def _learning_blocks(report: PeriodReport) -> list[Block]:
 # --- pages ---------------------------------------------------------------------------------------------------
 
 
-def _text_length(block: Block) -> int:
-    """The characters of text in a block, as Slack counts them against a message."""
-
-    def walk(value: object) -> int:
-        if isinstance(value, dict):
-            return sum(len(v) if k == "text" and isinstance(v, str) else walk(v) for k, v in value.items())
-        if isinstance(value, list):
-            return sum(walk(v) for v in value)
-        return 0
-
-    return walk(block.to_dict())
-
-
 def _paginate(blocks: Sequence[Block], *, title: str, text: str) -> list[Message]:
     """Blocks in order over as few messages as they fit in; every page after the first says it continues."""
     pages: list[list[Block]] = [[]]
     used = 0
     for block in blocks:
-        length = _text_length(block)
+        length = message_text_length([block])
         if pages[-1] and (len(pages[-1]) >= MAX_BLOCKS - 1 or used + length > MESSAGE_TEXT_BUDGET):
             pages.append([])
             used = 0

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.incident import SEVERITY_ICONS, Message
-from bot.blocks.text import escape_mrkdwn, link, mention, slack_time
+from bot.blocks.text import escape_mrkdwn, link, mention, message_text_length, pack_lines, slack_time, typed
 from bot.domain.durations import humanize_duration
 from bot.domain.incidents import SEVERITY_MEANINGS
 from bot.domain.summary import AuditEntry, AuditTrail, DeadlineOutcome, IncidentSummary
@@ -79,47 +79,6 @@ def entry_line(entry: AuditEntry, zone: ZoneInfo) -> str:
     if entry.corrected_by:
         line += " _(corrected by " + ", ".join(f"#{n}" for n in entry.corrected_by) + ")_"
     return line
-
-
-def typed(text: str, limit: int, *, one_line: bool = True) -> str:
-    """Text someone typed, escaped for mrkdwn and cut (with …) to at most `limit` characters once escaped."""
-    escaped = escape_mrkdwn(" ".join(text.split()) if one_line else text.strip())
-    if len(escaped) <= limit:
-        return escaped
-    cut = escaped[: limit - 1]
-    amp = cut.rfind("&", max(0, len(cut) - 4))
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]  # never leave half of an `&amp;`
-    return cut + "…"
-
-
-def pack_lines(lines: Sequence[str], limit: int) -> list[str]:
-    """The lines, in order, joined into texts of at most `limit` characters each (a longer line stands alone)."""
-    chunks: list[str] = []
-    current = ""
-    for line in lines:
-        candidate = f"{current}\n{line}" if current else line
-        if current and len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def message_text_length(blocks: Sequence[Block]) -> int:
-    """All the text in the blocks, as Slack counts it against a message."""
-
-    def walk(value: object) -> int:
-        if isinstance(value, dict):
-            return sum(len(v) if k == "text" and isinstance(v, str) else walk(v) for k, v in value.items())
-        if isinstance(value, list):
-            return sum(walk(v) for v in value)
-        return 0
-
-    return sum(walk(block.to_dict()) for block in blocks)
 
 
 def _entries(count: int) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.domain.durations import humanize_duration
+
+if TYPE_CHECKING:
+    from slack_sdk.models.blocks import Block
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -42,3 +47,44 @@ def time_left(deadline: datetime, now: datetime) -> str:
     if delta.total_seconds() >= 0:
         return f"in {humanize_duration(delta)}"
     return f"passed {humanize_duration(delta)} ago"
+
+
+def typed(text: str, limit: int, *, one_line: bool = True) -> str:
+    """Text someone typed, escaped for mrkdwn and cut (with …) to at most `limit` characters once escaped."""
+    escaped = escape_mrkdwn(" ".join(text.split()) if one_line else text.strip())
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    amp = cut.rfind("&", max(0, len(cut) - 4))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]  # never leave half of an `&amp;`
+    return cut + "…"
+
+
+def pack_lines(lines: Sequence[str], limit: int, *, first: str = "") -> list[str]:
+    """`first` and the lines, in order, joined into texts of at most `limit` characters (a longer line stands alone)."""
+    chunks: list[str] = []
+    current = first
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if current and len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def message_text_length(blocks: Sequence[Block]) -> int:
+    """All the text in the blocks, as Slack counts it against a message."""
+
+    def walk(value: object) -> int:
+        if isinstance(value, dict):
+            return sum(len(v) if k == "text" and isinstance(v, str) else walk(v) for k, v in value.items())
+        if isinstance(value, list):
+            return sum(walk(v) for v in value)
+        return 0
+
+    return sum(walk(block.to_dict()) for block in blocks)
