@@ -515,3 +515,18 @@ class Learning(Base):
     text: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OutboxSend(Base):
+    """A `chat.postMessage` about to be made, committed on its own before the call.
+
+    If the process dies after Slack accepted the post but before the delivery committed, the row is still
+    pending and this record says a post may already exist: the next attempt looks for it in Slack (by the
+    outbox key in the message's metadata) before posting again. Deleted when the delivery commits.
+    """
+
+    __tablename__ = "outbox_sends"
+
+    outbox_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, doc="no foreign key: see 0008")
+    started_at: Mapped[datetime]
+    worker: Mapped[str] = mapped_column(String(120))

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Engine, delete, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.db import insert_once, unit_of_work
 from bot.integrations.jira_tracker import JiraTracker, TicketRequest, TrackerError
 from bot.integrations.slack import SlackCallError, SlackGateway
-from bot.models import Incident, OutboxMessage, OutboxState
+from bot.models import Incident, OutboxMessage, OutboxSend, OutboxState
 
 logger = logging.getLogger(__name__)
 
 ROOT_EDIT = "root_update"
+POST_EVENT = "triage_bot_outbox"  # metadata event_type of every post; its payload carries the outbox key
+LOOK_BACK = timedelta(minutes=1)  # a post looked up after a crash is searched from this long before the attempt
 MAX_BACKOFF = timedelta(minutes=15)
 RESULT_KEYS = ("channel", "ts", "key", "url", "permalink", "attached", "linked")
 INCIDENT_LOCK = 7_100_000_000  # advisory-lock namespace: this + incident id
@@ -193,7 +198,12 @@ class OutboxDispatcher:
         # SQLite ignores FOR UPDATE: within one process, a lock keeps two threads from sending one row twice.
         self._local_lock = threading.Lock()
         bind = session_factory.kw.get("bind")
-        self._needs_local_lock = bind is not None and bind.dialect.name == "sqlite"
+        assert isinstance(bind, Engine), "the session factory is bound to an engine"
+        self._engine = bind
+        self._needs_local_lock = bind.dialect.name == "sqlite"
+        # Only PostgreSQL can commit the send record beside a delivery in flight; SQLite runs one replica, and a
+        # restart after a crash there may post a message a second time.
+        self._records_sends = bind.dialect.name == "postgresql"
 
     def deliver_due(self, *, incident_id: int | None = None, limit: int = 200, after_id: int = 0) -> DeliveryReport:
         """One pass over due rows in id order (from `after_id`); a row waiting for another stays due for later."""
@@ -247,12 +257,15 @@ class OutboxDispatcher:
             return
         row.attempts += 1
         try:
-            result = self._call(row, args)
+            result = self._call(session, row, args, now)
         except (SlackCallError, TrackerError) as exc:
             self._record_failure(row, exc, now, report)
+            if row.state == OutboxState.FAILED:
+                self._forget_send(session, row)
             if self.on_delivered is not None:
                 self.on_delivered(session, row)
             return
+        self._forget_send(session, row)
         row.state = OutboxState.SENT
         row.sent_at = now
         row.last_error = None
@@ -310,12 +323,56 @@ class OutboxDispatcher:
             raise _NotYet
         return parent.result
 
-    def _call(self, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, session: Session, row: OutboxMessage, args: dict[str, Any], now: datetime) -> dict[str, Any]:
         if row.target == "jira" and row.operation == "attach_thread_files":
             return self._attach_thread_files(row, args)
         if row.target == "jira":
             return self._call_jira(row.operation, args)
+        if row.operation == "chat.postMessage" and self._records_sends:
+            return self._post_once(session, row, args, now)
         return self._call_joining_if_needed(row.operation, args)
+
+    def _post_once(self, session: Session, row: OutboxMessage, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Post, unless an earlier attempt's post reached Slack before its process died: then that one is used.
+
+        Before calling Slack the attempt is recorded (`outbox_sends`) on a connection of its own, so the record
+        survives a crash that rolls the delivery back; the post carries the outbox key in its metadata.
+        """
+        args = {**args, "metadata": {"event_type": POST_EVENT, "event_payload": {"outbox_key": row.idempotency_key}}}
+        earlier = session.get(OutboxSend, row.id)
+        if earlier is not None:
+            found = self._earlier_post(row.idempotency_key, args, earlier.started_at)
+            if found is not None:
+                logger.warning(
+                    "Outbox %s was already posted by an attempt that did not finish; not posting again", row.id
+                )
+                return {"ok": True, "channel": args["channel"], "ts": found["ts"]}
+        self._record_send(row.id, now)
+        return self._call_joining_if_needed("chat.postMessage", args)
+
+    def _earlier_post(self, key: str, args: dict[str, Any], started_at: datetime) -> dict[str, Any] | None:
+        def carries_key(message: dict[str, Any]) -> bool:
+            metadata = message.get("metadata") or {}
+            return (
+                metadata.get("event_type") == POST_EVENT and metadata.get("event_payload", {}).get("outbox_key") == key
+            )
+
+        oldest = (started_at - LOOK_BACK).timestamp()
+        return self.slack.find_posted(
+            args["channel"], matches=carries_key, thread_ts=args.get("thread_ts"), oldest=oldest
+        )
+
+    def _record_send(self, outbox_id: int, now: datetime) -> None:
+        """Committed at once on its own connection (PostgreSQL), whatever becomes of the delivering transaction."""
+        values = {"outbox_id": outbox_id, "started_at": now, "worker": f"{socket.gethostname()}:{os.getpid()}"}
+        statement = pg_insert(OutboxSend).values(**values)
+        statement = statement.on_conflict_do_update(index_elements=["outbox_id"], set_=values)
+        with self._engine.begin() as connection:
+            connection.execute(statement)
+
+    def _forget_send(self, session: Session, row: OutboxMessage) -> None:
+        if self._records_sends and row.operation == "chat.postMessage":
+            session.execute(delete(OutboxSend).where(OutboxSend.outbox_id == row.id))
 
     def _attach_thread_files(self, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
         """Files shared in the incident's thread go to the Jira issue: attached, or linked when that can't be done.

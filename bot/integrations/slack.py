@@ -7,7 +7,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -227,6 +227,27 @@ class SlackGateway:
             raise SlackCallError("file_download_failed", retryable=False)
         return urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}, method="GET")
 
+    def find_posted(
+        self, channel: str, *, matches: Callable[[dict[str, Any]], bool], thread_ts: str | None, oldest: float
+    ) -> dict[str, Any] | None:
+        """A message in the thread (or, without `thread_ts`, in the channel since `oldest`) that `matches`."""
+        messages = self._thread_messages(channel, thread_ts) if thread_ts else self._history(channel, oldest)
+        return next((message for message in messages if matches(message)), None)
+
+    def _history(self, channel: str, oldest: float) -> Iterator[dict[str, Any]]:
+        """Top-level messages of a channel since `oldest` (epoch seconds), newest first, with their metadata."""
+        cursor = ""
+        while True:
+            params: dict[str, Any] = {"channel": channel, "oldest": f"{oldest:.6f}", "limit": REPLIES_PAGE_SIZE}
+            params["include_all_metadata"] = "true"
+            if cursor:
+                params["cursor"] = cursor
+            page = self._api_call("conversations.history", http_verb="GET", params=params)
+            yield from (m for m in page.get("messages") or [] if isinstance(m, dict))
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return
+
     def _thread_messages(self, channel: str, thread_ts: str) -> Iterator[dict[str, Any]]:
         """All messages of a thread across pages (a message repeated on a later page is skipped)."""
         seen_ts: set[str] = set()
@@ -243,6 +264,7 @@ class SlackGateway:
         while cursor not in seen_cursors:
             seen_cursors.add(cursor)
             params: dict[str, Any] = {"channel": channel, "ts": thread_ts, "limit": REPLIES_PAGE_SIZE}
+            params["include_all_metadata"] = "true"
             if cursor:
                 params["cursor"] = cursor
             page = self._api_call("conversations.replies", http_verb="GET", params=params)

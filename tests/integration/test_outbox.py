@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import ManualClock
 from bot.db import unit_of_work
 from bot.integrations.outbox import (
+    POST_EVENT,
     ROOT_EDIT,
     OutboxDispatcher,
     backoff,
@@ -24,12 +26,17 @@ from bot.models import Incident, OutboxMessage, OutboxState
 from tests.integration.test_open_incident import _open
 
 
+def metadata_for(key: str) -> dict[str, Any]:
+    return {"event_type": POST_EVENT, "event_payload": {"outbox_key": key}}
+
+
 class ScriptedSlack(SlackGateway):
     """Answers like Slack; `failures` lists errors to raise on the next calls."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.failures: list[SlackCallError] = []
+        self.accepted: list[dict[str, Any]] = []  # the messages Slack took, with their ts
         self._ts = 0
 
     def call(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +44,13 @@ class ScriptedSlack(SlackGateway):
         if self.failures:
             raise self.failures.pop(0)
         self._ts += 1
+        self.accepted.append({**args, "ts": f"1700000000.{self._ts:06d}"})
         return {"ok": True, "channel": args.get("channel"), "ts": f"1700000000.{self._ts:06d}"}
+
+    def find_posted(
+        self, channel: str, *, matches: Callable[[dict[str, Any]], bool], thread_ts: str | None, oldest: float
+    ) -> dict[str, Any] | None:
+        return next((m for m in self.accepted if m.get("channel") == channel and matches(m)), None)
 
 
 def _queue_root_and_reply(factory: sessionmaker[Session], clock: ManualClock, incident_id: int) -> None:
@@ -74,7 +87,7 @@ def test_root_is_posted_then_replies_go_into_its_thread(
     assert (report.sent, report.retrying) == (2, 0)
     assert slack.calls[1] == (
         "chat.postMessage",
-        {"text": "reply", "channel": "CSUPPORT", "thread_ts": "1700000000.000001"},
+        {"text": "reply", "channel": "CSUPPORT", "thread_ts": "1700000000.000001", "metadata": metadata_for("reply")},
     )
     with unit_of_work(session_factory) as session:
         assert session.get_one(Incident, incident_id).root_ts == "1700000000.000001"

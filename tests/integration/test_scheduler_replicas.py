@@ -6,9 +6,10 @@ few seconds once the replicas are up. To get several check-ins per cycle without
 brings each cycle's next check-in (up to #3) forward to "now" as soon as it is scheduled, as if the minute
 had passed. What Slack received is counted from the emulator's log of `chat.postMessage` calls.
 
-Without failures every check-in is posted exactly once. When a replica is SIGKILLed midway, nothing is lost
-and nothing stays claimed; a check-in may be posted twice only if the replica died after Slack answered and
-before it committed (at most one per killed replica, as each replica delivers one row at a time).
+Without failures every check-in is posted exactly once. When a replica is SIGKILLed midway, nothing is lost,
+nothing stays claimed and nothing is posted twice: a post that reached Slack before the replica could commit
+is found by the outbox key in its metadata and not repeated (tests/integration/test_outbox_crash.py makes
+that exact crash happen; here the kill lands wherever it lands).
 """
 
 from __future__ import annotations
@@ -384,7 +385,7 @@ def test_three_replicas_post_every_due_checkin_exactly_once(
     assert len(by_replica) >= 2, f"the replicas did not share the work: {by_replica}"
 
 
-def test_a_replica_killed_midway_loses_nothing_and_duplicates_at_most_its_one_message_in_flight(
+def test_a_replica_killed_midway_loses_nothing_and_doubles_nothing(
     db: Engine, replica_database: str, slack: tuple[SlackEmulator, RunningServer], tmp_path: Path
 ) -> None:
     emulator, server = slack
@@ -395,7 +396,6 @@ def test_a_replica_killed_midway_loses_nothing_and_duplicates_at_most_its_one_me
         before = drive_until(db, emulator, lambda posts: len(seen(posts) & expected) >= len(expected) // 3)
         victim = replicas.processes[0]
         victim.kill()  # SIGKILL: no cleanup, its connection and transaction simply vanish
-        killed_at = time.time()
         victim.wait(timeout=10)
         posts = settle(db, emulator, expected)
         undone = drain_due_timers(db)
@@ -414,9 +414,7 @@ def test_a_replica_killed_midway_loses_nothing_and_duplicates_at_most_its_one_me
     assert failed_posts(emulator) == []
     assert expected - seen(posts) == set(), f"lost check-ins: {sorted(expected - seen(posts))[:20]}\n{tails}"
     assert numbering_problems(posts, incident_ids) == {}
-    assert sum(len(times) - 1 for times in doubled.values()) <= 1, f"more duplicates than replicas killed: {doubled}"
-    for key, times in doubled.items():
-        assert min(times) <= killed_at + 5.0, f"{key} was posted twice, but not while the killed replica was posting"
+    assert doubled == {}, f"posted twice: {doubled}"
     assert undone == [], f"due timers left undone: {undone[:20]}\n{tails}"
     assert claimed_not_done(db) == []
     assert nothing_pending(db), "check-ins still waiting in the timers or the outbox"

@@ -1,0 +1,118 @@
+"""A delivery that dies after Slack accepted its post (before committing) is not posted a second time.
+
+Real PostgreSQL and the emulator over HTTP. The crash is injected: the first `chat.postMessage` reaches Slack,
+then the delivering code raises before its transaction commits, as a killed process would leave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import ManualClock
+from bot.db import unit_of_work
+from bot.integrations.outbox import POST_EVENT, OutboxDispatcher, enqueue_slack_call
+from bot.integrations.slack import SlackGateway, build_web_client
+from bot.models import OutboxMessage, OutboxSend, OutboxState
+from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.wsgi_server import RunningServer
+
+CHANNEL = "CSUPPORT"
+
+
+class Killed(Exception):
+    """Stands for the process dying: nothing after it in the delivery runs, its transaction rolls back."""
+
+
+class DiesAfterPosting(SlackGateway):
+    """Slack takes the first post; then the 'process' dies before the delivery can commit."""
+
+    def __init__(self, gateway: SlackGateway) -> None:
+        super().__init__(gateway.client)
+        self.deaths = 1
+
+    def call(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        result = super().call(operation, args)
+        if operation == "chat.postMessage" and self.deaths:
+            self.deaths -= 1
+            raise Killed
+        return result
+
+
+@pytest.fixture
+def slack() -> Iterator[tuple[SlackEmulator, RunningServer]]:
+    emulator = SlackEmulator()
+    emulator.add_channel("support", id=CHANNEL, members=[emulator.bot_user_id])
+    server = emulator.serve()
+    yield emulator, server
+    server.stop()
+
+
+def _gateway(emulator: SlackEmulator) -> SlackGateway:
+    return SlackGateway(build_web_client(token=emulator.bot_token, base_url=emulator.api_url))
+
+
+def _queue(factory: sessionmaker[Session], clock: ManualClock, key: str, **args: Any) -> None:
+    with unit_of_work(factory) as session:
+        enqueue_slack_call(
+            session=session,
+            key=key,
+            operation="chat.postMessage",
+            args={"channel": CHANNEL, "text": key, **args},
+            purpose="thread_reply",
+            now=clock.now(),
+        )
+
+
+def _state(factory: sessionmaker[Session], key: str) -> tuple[OutboxState, int, list[int]]:
+    with unit_of_work(factory) as session:
+        row = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one()
+        return row.state, row.attempts, list(session.scalars(select(OutboxSend.outbox_id)))
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["top-level", "thread reply"])
+def test_a_post_that_reached_slack_before_the_crash_is_found_not_repeated(
+    session_factory: sessionmaker[Session],
+    clock: ManualClock,
+    slack: tuple[SlackEmulator, RunningServer],
+    in_thread: bool,
+) -> None:
+    emulator, _ = slack
+    extra = {"thread_ts": emulator.api("chat.postMessage", channel=CHANNEL, text="root")["ts"]} if in_thread else {}
+    _queue(session_factory, clock, "INC-1:checkin:1", **extra)
+    dying = OutboxDispatcher(session_factory=session_factory, slack=DiesAfterPosting(_gateway(emulator)), clock=clock)
+    with pytest.raises(Killed):
+        dying.deliver_due()
+    state, attempts, sends = _state(session_factory, "INC-1:checkin:1")
+    assert (state, attempts) == (OutboxState.PENDING, 0), "the delivery rolled back"
+    assert len(sends) == 1, "but the record of the attempt survived"
+
+    report = OutboxDispatcher(session_factory=session_factory, slack=_gateway(emulator), clock=clock).deliver_due()
+    posts = [
+        m for m in emulator.messages(CHANNEL) + (emulator.replies(CHANNEL, extra["thread_ts"]) if in_thread else [])
+    ]
+    mine = [m for m in posts if m.get("text") == "INC-1:checkin:1"]
+    assert len(mine) == 1, "posted exactly once"
+    assert mine[0]["metadata"] == {"event_type": POST_EVENT, "event_payload": {"outbox_key": "INC-1:checkin:1"}}
+    assert report.sent == 1 and _state(session_factory, "INC-1:checkin:1")[0::2] == (OutboxState.SENT, [])
+
+
+def test_an_attempt_that_never_reached_slack_is_posted_after_the_crash(
+    session_factory: sessionmaker[Session], clock: ManualClock, slack: tuple[SlackEmulator, RunningServer]
+) -> None:
+    emulator, _ = slack
+    _queue(session_factory, clock, "INC-1:checkin:2")
+    emulator.fail_next("chat.postMessage", status=500, error="internal_error", times=2)  # the SDK retries once
+    report = OutboxDispatcher(session_factory=session_factory, slack=_gateway(emulator), clock=clock).deliver_due()
+    assert report.retrying == 1 and len(_state(session_factory, "INC-1:checkin:2")[2]) == 1
+    clock.advance(timedelta(seconds=10))
+    assert (
+        OutboxDispatcher(session_factory=session_factory, slack=_gateway(emulator), clock=clock).deliver_due().sent == 1
+    )
+    assert [m["text"] for m in emulator.messages(CHANNEL)] == ["INC-1:checkin:2"]
+    assert _state(session_factory, "INC-1:checkin:2")[2] == [], "the record goes with the delivery"
