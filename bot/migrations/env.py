@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection, pool
+from sqlalchemy import Connection, pool, text
 
 from bot.config import load_settings
 from bot.db import make_engine
@@ -12,6 +12,7 @@ from bot.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+MIGRATION_LOCK = 7_000_000_001  # advisory-lock key: one replica migrates, the others wait, then find nothing to do
 
 
 def database_url() -> str:
@@ -43,6 +44,10 @@ def _run_with(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Taken before Alembic reads the current version: replicas starting at once migrate one at a time,
+            # and those that waited see the version the first one committed.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

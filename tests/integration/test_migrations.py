@@ -1,3 +1,6 @@
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -40,6 +43,34 @@ def test_migrations_go_up_down_and_up_on_postgresql(postgres_server_url: str) ->
     try:
         base = postgres_server_url.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://")
         _cycle(f"{base}/{name}")
+    finally:
+        with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_replicas_starting_at_once_migrate_one_at_a_time(postgres_server_url: str) -> None:
+    """Four processes upgrade a fresh database at the same moment: one applies, the others wait and find it done."""
+    name = f"triage_mig_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_server_url.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://")
+    url = f"{base}/{name}"
+    start = time.time() + 1.0  # all of them past their imports, then racing for the same instant
+    script = (
+        "import sys, time; from bot.migrate import upgrade; "
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); upgrade(sys.argv[1])"
+    )
+    try:
+        processes = [
+            subprocess.Popen([sys.executable, "-c", script, url, str(start)], stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]
+        results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in processes]
+        assert [code for code, _ in results] == [0, 0, 0, 0], [err[-2000:] for _, err in results]
+        assert _tables(url) == EXPECTED_TABLES
+        engine = make_engine(url)
+        assert current_revision(engine) == head_revision()
+        engine.dispose()
     finally:
         with psycopg.connect(postgres_server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
