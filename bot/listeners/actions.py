@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.models.views import View
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks.escalation import escalate_modal, feedback_modal
 from bot.blocks.ids import IncidentAction, WorkaroundAction
@@ -27,6 +28,7 @@ from bot.domain.escalations import escalations_of
 from bot.domain.lifecycle import require_open
 from bot.domain.triage import missing_environment
 from bot.domain.workarounds import WorkaroundGone, active_workarounds
+from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
 from bot.models import AttemptOutcome, Workaround
 from bot.services import incident_actions as use
@@ -61,6 +63,10 @@ def run_for_incident(
         work(incident_id, body["user"]["id"])
     except DomainError as exc:
         tell(respond, str(exc))
+        return
+    except SQLAlchemyError:
+        logger.exception("A button on INC-%s could not be handled: database error", incident_id)
+        tell(respond, DATABASE_UNREACHABLE)
         return
     deliver_pending(services, incident_id)
 

@@ -11,6 +11,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block, SectionBlock
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks.escalation import declare_modal
 from bot.blocks.lists import help_blocks
@@ -18,6 +19,7 @@ from bot.blocks.new_incident import new_incident_modal
 from bot.blocks.text import escape_mrkdwn
 from bot.domain.errors import DomainError
 from bot.domain.incidents import parse_incident_key
+from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
 from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
@@ -159,6 +161,10 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
         blocks = subcommand.answer(services, request)
     except DomainError as exc:
         ack(text=str(exc))
+        return
+    except SQLAlchemyError:
+        logger.exception("/triage %s could not be answered: database error", name)
+        ack(text=DATABASE_UNREACHABLE)
         return
     ack(text=f"/triage {name}", blocks=blocks)
     if subcommand.after_ack is not None:
