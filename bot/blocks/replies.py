@@ -62,7 +62,9 @@ def correlation_reply(incident: Incident, correlation: Correlation) -> Message:
         lines.append(f"{icons.get(item.kind, '•')} {linked} — {humanize_duration(item.before_start)} before")
     if not correlation.items:
         lines.append("Nothing: no deployments, status-page incidents or other incidents of ours in that window.")
-    if not correlation.status_page_available:
+    if not correlation.status_page_configured:
+        lines.append("_No status page is configured (`STATUSPAGE_URL`): checked deployments and our own incidents._")
+    elif not correlation.status_page_available:
         lines.append("_Status page unavailable — checked deployments and our own incidents only._")
     return note("\n".join(lines))
 

@@ -9,7 +9,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.integrations.statuspage import StatusPageIncident, StatusPageResult
+from bot.integrations.statuspage import NOT_CONFIGURED, StatusPageIncident, StatusPageResult
 from bot.models import Deployment, Incident
 
 MAX_PER_KIND = 20
@@ -34,6 +34,7 @@ class Correlation:
     items: list[CorrelationItem]
     status_page_available: bool
     window: timedelta
+    status_page_configured: bool = True
 
 
 def correlate(
@@ -57,7 +58,12 @@ def correlate(
         *_incident_items(session, incident, since, until),
     ]
     items.sort(key=lambda item: (item.at, item.kind, item.title), reverse=True)
-    return Correlation(items=items, status_page_available=status_page.available, window=window)
+    return Correlation(
+        items=items,
+        status_page_available=status_page.available,
+        window=window,
+        status_page_configured=status_page.error != NOT_CONFIGURED,
+    )
 
 
 def _deployment_items(session: Session, since: datetime, until: datetime, start: datetime) -> list[CorrelationItem]:

@@ -65,7 +65,7 @@ class StatusPageClient:
 
     def recent_incidents(self) -> StatusPageResult:
         if self.url is None:
-            return StatusPageResult(available=False, error="not configured")
+            return StatusPageResult(available=False, error=NOT_CONFIGURED)
         cached = self._fresh_cached()
         if cached is not None:
             return cached
@@ -100,6 +100,9 @@ class StatusPageClient:
             logger.warning("status page fetch failed unexpectedly", exc_info=True)
             return _unavailable(f"failed: {type(exc).__name__}")
         return StatusPageResult(available=True, incidents=incidents)
+
+
+NOT_CONFIGURED = "not configured"
 
 
 def incidents_url(url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,6 +19,7 @@ from bot.services.rendering import queue_root_refresh, queue_thread_reply
 
 logger = logging.getLogger(__name__)
 ATTEMPTS = 3
+T = TypeVar("T")
 
 Change = Callable[[Session, Incident, datetime], list[Message]]
 
@@ -29,24 +31,33 @@ def load_incident(session: Session, incident_id: int) -> Incident:
     return incident
 
 
+def retry_when_stale(work: Callable[[], T]) -> T:
+    """Run `work` (one unit of work) again when someone else changed the incident first (optimistic version)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return work()
+        except StaleDataError:
+            if attempt == ATTEMPTS:
+                raise
+            logger.info("An incident changed concurrently; retrying (%s)", attempt)
+    raise AssertionError("unreachable")
+
+
 def apply_change(services: Services, incident_id: int, change: Change, *, purpose: str) -> None:
     """Run `change` on fresh state, queue its replies and a root refresh; retried when someone else changed it first.
 
     Nothing is sent here: callers acknowledge Slack first, then `deliver_pending`.
     """
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            with unit_of_work(services.session_factory) as session:
-                incident = load_incident(session, incident_id)
-                replies = change(session, incident, services.clock.now())
-                for reply in replies:
-                    queue_thread_reply(services, session, incident, reply, purpose)
-                queue_root_refresh(services, session, incident)
-            break
-        except StaleDataError:
-            if attempt == ATTEMPTS:
-                raise
-            logger.info("INC-%s changed concurrently; retrying (%s)", incident_id, attempt)
+
+    def attempt() -> None:
+        with unit_of_work(services.session_factory) as session:
+            incident = load_incident(session, incident_id)
+            replies = change(session, incident, services.clock.now())
+            for reply in replies:
+                queue_thread_reply(services, session, incident, reply, purpose)
+            queue_root_refresh(services, session, incident)
+
+    retry_when_stale(attempt)
 
 
 def deliver_pending(services: Services, incident_id: int) -> None:

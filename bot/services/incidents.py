@@ -132,7 +132,11 @@ def post_findings(services: Services, incident_id: int, *, correlation: bool) ->
             )
             queue_thread_reply(services, session, incident, correlation_reply(incident, found), "correlation")
             summary = f"Correlation checked: {len(found.items)} item(s)" + (
-                "" if found.status_page_available else "; status page unavailable"
+                ""
+                if found.status_page_available
+                else "; no status page configured"
+                if not found.status_page_configured
+                else "; status page unavailable"
             )
             mark_correlation_checked(session=session, incident=incident, summary=summary, now=now)
         isolation = find_similar(session=session, incident=incident, window=services.settings.isolation_window, now=now)

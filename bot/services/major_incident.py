@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.blocks.escalation import major_brief
 from bot.blocks.replies import note
@@ -24,7 +25,7 @@ from bot.domain.lifecycle import require_open
 from bot.domain.triage import link_incidents
 from bot.integrations.slack import SlackCallError
 from bot.models import Escalation, EscalationKind, EscalationState, Incident
-from bot.services.changes import deliver_pending, load_incident
+from bot.services.changes import deliver_pending, load_incident, retry_when_stale
 from bot.services.container import Services
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
 
@@ -63,35 +64,15 @@ def check_can_declare(services: Services, incident_id: int, user_id: str) -> Inc
 def declare_major_incident(services: Services, incident_id: int, actor_id: str, lead_id: str) -> None:
     """Record it, set up the channel (each step kept, so a retry continues), then mark the incident major."""
     check_may_declare(services, actor_id)
-    now = services.clock.now()
-    with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
-        requested = request_escalation(
-            session=session,
-            incident=incident,
-            kind=EscalationKind.INCIDENT_MANAGEMENT,
-            requested_by=actor_id,
-            now=now,
-            configured=True,
-            details={"lead_id": lead_id},
-        )
-        if requested.escalation.state == EscalationState.FILED:
-            raise AlreadyEscalated(requested.escalation, incident)
-        escalation_id = requested.escalation.id
-        channel_id = requested.escalation.details.get("channel_id")
-        related = [
-            m.incident_id
-            for m in find_similar(
-                session=session, incident=incident, window=services.settings.isolation_window, now=now
-            ).matches[:10]
-        ]
-        invitees = {
-            u
-            for u in (incident.reporter_id, incident.owner_id, incident.oncall_id, lead_id, actor_id)
-            if u and u[:1] in "UW"
-        }
+    declared = retry_when_stale(lambda: _request_declaration(services, incident_id, actor_id, lead_id))
+    incident, escalation_id, related = declared.incident, declared.escalation_id, declared.related
+    invitees = {
+        u
+        for u in (incident.reporter_id, incident.owner_id, incident.oncall_id, lead_id, actor_id)
+        if u and u[:1] in "UW"
+    }
     try:
-        channel_id = channel_id or _create_channel(services, incident, escalation_id)
+        channel_id = declared.channel_id or _create_channel(services, incident, escalation_id)
         _invite(services, channel_id, invitees)
         posted = services.slack.call(
             "chat.postMessage",
@@ -111,6 +92,39 @@ def declare_major_incident(services: Services, incident_id: int, actor_id: str, 
         _record_setup_failure(services, incident_id, escalation_id, exc)
         return
     _record_declared(services, incident_id, escalation_id, actor_id, lead_id, channel_id, related)
+
+
+@dataclass(frozen=True)
+class _Declaration:
+    incident: Incident
+    escalation_id: int
+    channel_id: str | None  # set when an earlier attempt already created the channel
+    related: list[int]
+
+
+def _request_declaration(services: Services, incident_id: int, actor_id: str, lead_id: str) -> _Declaration:
+    """Record the request (or find the earlier one) and the incidents to link, in one transaction."""
+    now = services.clock.now()
+    with unit_of_work(services.session_factory) as session:
+        incident = load_incident(session, incident_id)
+        requested = request_escalation(
+            session=session,
+            incident=incident,
+            kind=EscalationKind.INCIDENT_MANAGEMENT,
+            requested_by=actor_id,
+            now=now,
+            configured=True,
+            details={"lead_id": lead_id},
+        )
+        if requested.escalation.state == EscalationState.FILED:
+            raise AlreadyEscalated(requested.escalation, incident)
+        found = find_similar(session=session, incident=incident, window=services.settings.isolation_window, now=now)
+        return _Declaration(
+            incident=incident,
+            escalation_id=requested.escalation.id,
+            channel_id=requested.escalation.details.get("channel_id"),
+            related=[m.incident_id for m in found.matches[:10]],
+        )
 
 
 def _create_channel(services: Services, incident: Incident, escalation_id: int) -> str:

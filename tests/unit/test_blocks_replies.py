@@ -205,6 +205,10 @@ def test_correlation_reply_says_when_the_status_page_was_unavailable() -> None:
         "Nothing: no deployments, status-page incidents or other incidents of ours in that window.",
         "_Status page unavailable — checked deployments and our own incidents only._",
     ]
+    unset = Correlation(items=[], status_page_available=False, window=timedelta(hours=2), status_page_configured=False)
+    assert correlation_reply(an_incident(), unset).text.splitlines()[-1] == (
+        "_No status page is configured (`STATUSPAGE_URL`): checked deployments and our own incidents._"
+    )
 
 
 def test_correlation_reply_shows_at_most_fifteen_items_with_shortened_titles() -> None:
