@@ -44,8 +44,17 @@ def settings_or_exit(**overrides: object) -> Settings:
 
 
 def configure_logging() -> None:
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    """One JSON object per line on stderr (text on a terminal), redacted, with the request context.
+
+    LOG_LEVEL and LOG_FORMAT are read from the environment here, before Settings, so that start-up is logged the
+    same way; `serve_http` applies them again from the validated Settings (which also read `.env`).
+    """
+    from bot.observability.logs import setup_logging
+
+    setup_logging(
+        level=os.environ.get("LOG_LEVEL", "INFO"), log_format=os.environ.get("LOG_FORMAT", "auto"), stream=sys.stderr
+    )
+    logging.captureWarnings(True)  # library warnings become log records too, not raw lines between the JSON
 
 
 def verify_slack_token(settings: Settings) -> None:
@@ -284,3 +293,21 @@ def _write_charts(files: list[tuple[str, bytes]], directory: Path) -> None:
 
 def main() -> None:
     app()
+
+
+@app.command()
+def sandbox(
+    port: int = typer.Option(8080, help="Port of the web UI."),
+    host: str = typer.Option("127.0.0.1", help="Interface the web UI listens on."),
+) -> None:
+    """Try the bot without Slack: the real bot, a Slack emulator, the scheduler and a Slack-like web UI.
+
+    Uses DATABASE_URL when set, else sandbox.db in the working directory; no Slack tokens are needed.
+    """
+    configure_logging()
+    from bot.sandbox.web.runtime import SandboxError, run_sandbox
+
+    try:
+        run_sandbox(host=host, port=port, echo=typer.echo)
+    except SandboxError as exc:
+        fail(str(exc))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -15,6 +16,7 @@ from bot.models import Severity
 
 DEFAULT_DATABASE_URL = "sqlite:///triage-bot.db"
 SLACK_API_DEFAULT = "https://slack.com/api/"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(Exception):
@@ -58,6 +60,23 @@ class Settings(BaseSettings):
     major_incident_declarers: str = Field(default="", description="users (U…) and user groups (S…); empty: anyone")
     deadline_reminders: str = Field(default="120,60,30,10", description="minutes before the client's deadline")
     sev1_within_minutes: int | None = Field(default=None, ge=1, description="raise to SEV1 this close to the deadline")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json: one JSON object per line; text: classic lines; auto: text on a terminal"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("slack_api_url")
     @classmethod

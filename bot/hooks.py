@@ -100,7 +100,7 @@ def _invalid(fields: dict[str, str]) -> Response:
 
 def _content_length(environ: WSGIEnvironment) -> int | None:
     raw = str(environ.get("CONTENT_LENGTH") or "0").strip()
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isdecimal() else None  # "²".isdigit() is true, int("²") fails
 
 
 def _discard(environ: WSGIEnvironment, length: int) -> None:

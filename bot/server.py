@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from prometheus_client import multiprocess
 
 from bot.app import build_bolt_app
 from bot.config import Settings
+from bot.observability.logs import setup_logging
+from bot.observability.metrics import multiprocess_dir, use_multiprocess_dir
+from bot.observability.redaction import register_settings_secrets
 from bot.scheduler import start_scheduler
 from bot.services.container import build_services
 from bot.web import WebApp
@@ -18,10 +28,21 @@ logger = logging.getLogger(__name__)
 
 
 def build_wsgi_app(settings: Settings) -> WebApp:
-    """Everything one worker process runs: services, the Bolt app, its scheduler."""
+    """Everything one worker process runs: services, the Bolt app, its scheduler (which `/readyz` watches)."""
     services = build_services(settings)
-    start_scheduler(services)
-    return WebApp(build_bolt_app(services), services)
+    scheduler = start_scheduler(services)
+    return WebApp(build_bolt_app(services), services, scheduler=scheduler)
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's own messages (worker boot, timeouts) go through the bot's handler: same format, redacted."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
 
 
 class GunicornServer(BaseApplication):
@@ -40,7 +61,48 @@ class GunicornServer(BaseApplication):
         return self.factory()
 
 
+@contextmanager
+def shared_metrics_dir(workers: int) -> Iterator[str | None]:
+    """Where gunicorn's workers share their metrics, so that any worker answering `/metrics` reports them all.
+
+    With one worker nothing is shared (None). With several, a fresh temporary directory, removed when the server
+    stops — by this process only: forked workers leave through this code too. A `PROMETHEUS_MULTIPROC_DIR` set by
+    the operator is used instead (for any number of workers), emptied of the previous run's samples, and kept.
+    """
+    configured = multiprocess_dir()
+    if configured is not None:
+        for stale in Path(configured).glob("*.db"):
+            stale.unlink(missing_ok=True)
+        use_multiprocess_dir(configured)
+        yield configured
+        return
+    if workers <= 1:
+        yield None
+        return
+    owner = os.getpid()
+    path = tempfile.mkdtemp(prefix="triage-bot-metrics-")
+    use_multiprocess_dir(path)
+    try:
+        yield path
+    finally:
+        if os.getpid() == owner:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def forget_worker(_server: Any, worker: Any) -> None:
+    """gunicorn's child_exit hook: drop a dead worker's live gauges (the documented multiprocess bookkeeping)."""
+    path = multiprocess_dir()
+    if path is not None:
+        multiprocess.mark_process_dead(worker.pid, path)
+
+
+def apply_logging(settings: Settings) -> None:
+    setup_logging(level=settings.log_level, log_format=settings.log_format)
+    register_settings_secrets(settings)
+
+
 def serve_http(settings: Settings, *, host: str, port: int) -> None:
+    apply_logging(settings)
     options = {
         "bind": f"{host}:{port}",
         "workers": settings.web_concurrency,
@@ -50,14 +112,20 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
         "graceful_timeout": 10,
         "accesslog": None,
         "loglevel": "warning",
+        "logger_class": GunicornLogger,
+        "child_exit": forget_worker,
     }
-    GunicornServer(options, lambda: build_wsgi_app(settings)).run()
+    with shared_metrics_dir(settings.web_concurrency) as path:
+        if path is not None:
+            logger.info("Metrics of %s workers are shared through %s", settings.web_concurrency, path)
+        GunicornServer(options, lambda: build_wsgi_app(settings)).run()
 
 
 def serve_socket_mode(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     assert settings.slack_app_token is not None
+    apply_logging(settings)
     services = build_services(settings)
     start_scheduler(services)
     SocketModeHandler(build_bolt_app(services), settings.slack_app_token.get_secret_value()).start()

@@ -22,7 +22,7 @@ from slack_sdk.models.views import View
 from bot.blocks.ids import IncidentModal, ModalField
 from bot.blocks.new_incident import details_inputs, severity_option
 from bot.blocks.text import escape_mrkdwn, truncate
-from bot.blocks.view_state import choice, member, state, text
+from bot.blocks.view_state import choice, member, state, text, whole_number
 from bot.domain.client_updates import MAX_UPDATE_CHARS
 from bot.domain.incidents import DetailsReport, EnvironmentReport
 from bot.domain.isolation import Isolation
@@ -251,7 +251,7 @@ def read_isolation(values: dict[str, Any]) -> ScopeDecision:
     related = state(values, F.RELATED).get("selected_options") or []
     return ScopeDecision(
         scope=member(Scope, scope),
-        related_ids=[int(o["value"]) for o in related if str(o.get("value", "")).isdigit()],
+        related_ids=[n for o in related if (n := whole_number(str(o.get("value", "")))) is not None],
     )
 
 

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.ids import PREMIUM_OPTION_VALUE, CallbackId, NewIncidentBlock
-from bot.blocks.view_state import choice, member, raw_text, state
+from bot.blocks.view_state import UnreadableInput, choice, member, raw_text, state
 from bot.domain.incidents import (
     FREQUENCIES,
     SEVERITY_MEANINGS,
@@ -50,7 +50,13 @@ class ModalContext:
 
     @classmethod
     def load(cls, private_metadata: str) -> ModalContext:
-        return cls(channel_id=json.loads(private_metadata)["channel_id"])
+        try:
+            channel_id = json.loads(private_metadata)["channel_id"]
+        except (ValueError, TypeError, KeyError):
+            channel_id = None
+        if not isinstance(channel_id, str) or not channel_id:
+            raise UnreadableInput(B.TITLE, "This form is out of date: close it and type `/triage` again.")
+        return cls(channel_id=channel_id)
 
 
 def _text_input(
@@ -202,7 +208,6 @@ def read_details(values: dict[str, Any]) -> DetailsReport:
 def read_new_incident(values: dict[str, Any]) -> IncidentReport:
     """Turn a submitted `view.state.values` into a report (validation is the domain's job)."""
     details = read_details(values)
-    epoch = state(values, B.DEADLINE).get("selected_date_time")
     premium = any(
         o.get("value") == PREMIUM_OPTION_VALUE for o in state(values, B.PREMIUM).get("selected_options") or []
     )
@@ -211,13 +216,22 @@ def read_new_incident(values: dict[str, Any]) -> IncidentReport:
         premium=premium,
         title=raw_text(values, B.TITLE),
         severity=member(Severity, choice(values, B.SEVERITY)),
-        deadline_at=datetime.fromtimestamp(int(epoch), UTC) if epoch is not None else None,
+        deadline_at=_deadline(state(values, B.DEADLINE).get("selected_date_time")),
         deadline_context=raw_text(values, B.DEADLINE_CONTEXT),
         blocker=raw_text(values, B.BLOCKER),
         workflow=details.workflow,
         region=details.region,
         environment=details.environment,
     )
+
+
+def _deadline(epoch: Any) -> datetime | None:
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(int(epoch), UTC)
+    except (ValueError, TypeError, OverflowError, OSError):  # beyond the years a date can hold
+        raise UnreadableInput(B.DEADLINE, "Pick the deadline with the date and time picker.") from None
 
 
 def field_errors(problems: dict[ReportField, str]) -> dict[str, str]:

@@ -30,9 +30,24 @@ def choice(values: dict[str, Any], block_id: str) -> str | None:
     return option.get("value") if isinstance(option, dict) else None
 
 
+class UnreadableInput(Exception):
+    """A submitted value no Slack element could have sent; answered on its block (`response_action: errors`)."""
+
+    def __init__(self, block_id: str, message: str) -> None:
+        super().__init__(message)
+        self.block_id = block_id
+        self.message = message
+
+
+def whole_number(typed: str) -> int | None:
+    """A non-negative whole number of at most 9 digits (a database integer), else None: `²` or `1e3` are not."""
+    typed = typed.strip()
+    return int(typed) if typed.isdecimal() and len(typed) <= 9 else None
+
+
 def number(values: dict[str, Any], block_id: str) -> int | None:
     typed = raw_text(values, block_id)
-    return int(typed) if typed is not None and typed.strip().isdigit() else None
+    return whole_number(typed) if typed is not None else None
 
 
 def member(cls: type[E], value: str | None) -> E | None:

@@ -119,9 +119,14 @@ def read_start_workaround(values: dict[str, Any]) -> StartForm:
         kind=member(WorkaroundKind, kind),
         description=text(values, F.DESCRIPTION),
         client_expectation=text(values, F.EXPECTATION),
-        time_box_minutes=int(choice(values, F.TIME_BOX) or 60),
-        interval_minutes=int(interval) if interval else None,
+        time_box_minutes=_minutes_chosen(choice(values, F.TIME_BOX), TIME_BOXES) or 60,
+        interval_minutes=_minutes_chosen(interval, INTERVALS),
     )
+
+
+def _minutes_chosen(value: str | None, offered: Sequence[int]) -> int | None:
+    """One of the offered minutes (a value the form did not offer counts as no choice)."""
+    return next((m for m in offered if str(m) == value), None)
 
 
 def _answer_button(text: str, action: WorkaroundAction, value: str, style: str | None = None) -> ButtonElement:

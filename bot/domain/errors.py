@@ -2,9 +2,15 @@
 
 
 class DomainError(Exception):
-    """A rule of the playbook said no; the message is shown to the person as is."""
+    """A rule of the playbook said no; the message is shown to the person as is (Slack mrkdwn)."""
+
+
+def quoted(typed: str, limit: int = 80) -> str:
+    """What the person typed, repeated in a message: cut short and inert in mrkdwn (no pings, mentions or links)."""
+    cut = typed if len(typed) <= limit else typed[: limit - 1] + "…"
+    return cut.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class IncidentNotFound(DomainError):
     def __init__(self, reference: str) -> None:
-        super().__init__(f"There is no incident {reference}. `/triage list` shows the open ones.")
+        super().__init__(f"There is no incident {quoted(reference)}. `/triage list` shows the open ones.")

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.domain.errors import DomainError
+from bot.domain.errors import DomainError, quoted
 from bot.domain.isolation import SIMILAR_BLOCKER, trigrams
 from bot.models import Client, Escalation, Feedback, FeedbackTrack, Incident, Learning, Severity
 
@@ -49,7 +49,8 @@ TRACKS = tuple(FeedbackTrack)
 
 class InvalidPeriod(DomainError):
     def __init__(self, given: object) -> None:
-        super().__init__(f"A report covers {MIN_DAYS} to {MAX_DAYS} days (e.g. `30d`); {given!r} is not such a period.")
+        shown = quoted(repr(given))
+        super().__init__(f"A report covers {MIN_DAYS} to {MAX_DAYS} days (e.g. `30d`); {shown} is not such a period.")
 
 
 @dataclass(frozen=True)

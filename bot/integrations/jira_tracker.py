@@ -21,6 +21,9 @@ from typing import Any
 import requests
 from jira import JIRA, JIRAError
 
+from bot.observability.metrics import timed_jira_call
+from bot.observability.redaction import register_secrets
+
 __all__ = [
     "SEVERITY_PRIORITIES",
     "JiraTracker",
@@ -71,28 +74,39 @@ class Ticket:
 
 
 class TrackerError(Exception):
-    """A Jira call that did not succeed: one line, no secrets, and whether retrying can help."""
+    """A Jira call that did not succeed: one line, no secrets, and whether retrying can help.
+
+    `kind` names the failure for metrics (`timeout`, `connection_error`, `http_503`, …).
+    """
 
     def __init__(
-        self, message: str, *, retryable: bool, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        kind: str | None = None,
     ) -> None:
         self.message = " ".join(message.split())
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        self.kind = kind or (f"http_{status}" if status is not None else "error")
         super().__init__(self.message)
 
 
 @dataclass(frozen=True)
 class _Call:
-    """What the bot was doing, for error messages: `creating an issue in project ENG`."""
+    """What the bot was doing: `operation` for metrics, `action` for error messages (`creating an issue in ENG`)."""
 
+    operation: str
     action: str
     project: str | None = None
     key: str | None = None
 
 
-CONNECTING = _Call("connecting to Jira")
+CONNECTING = _Call("connect", "connecting to Jira")
 
 
 class JiraTracker:
@@ -104,6 +118,7 @@ class JiraTracker:
         self.timeout = timeout
         self.max_retries = max_retries
         self._token = api_token
+        register_secrets([api_token])  # never in a log line, whatever echoes it
         self._client: JIRA | None = None
         self._lock = threading.Lock()
 
@@ -119,7 +134,7 @@ class JiraTracker:
         if existing is not None:
             logger.info("Jira issue %s already filed for %s", existing.key, request.dedupe_label)
             return existing
-        call = _Call(f"creating an issue in project {request.project}", project=request.project)
+        call = _Call("create_issue", f"creating an issue in project {request.project}", project=request.project)
         try:
             key = self._create(request, call, with_priority=request.priority is not None)
         except _PriorityRejected:
@@ -130,7 +145,7 @@ class JiraTracker:
 
     def find_by_label(self, label: str) -> Ticket | None:
         """The oldest issue carrying `label`, if any."""
-        call = _Call(f"searching for an issue labelled {label}")
+        call = _Call("search", f"searching for an issue labelled {label}")
         jql = f'labels = "{_jql_escape(label)}" ORDER BY created ASC'
         with self._errors(call):
             found = self._jira().search_issues(jql, maxResults=1, fields="status", json_result=True)
@@ -141,12 +156,12 @@ class JiraTracker:
         return Ticket(key=raw["key"], url=self.issue_url(raw["key"]), status=_status_name(raw))
 
     def add_comment(self, key: str, body: str) -> None:
-        with self._errors(_Call(f"commenting on {key}", key=key)):
+        with self._errors(_Call("add_comment", f"commenting on {key}", key=key)):
             self._jira().add_comment(key, body)
 
     def attach(self, key: str, filename: str, content: bytes) -> None:
         """Attach `content` as `filename` (Jira refuses empty files)."""
-        call = _Call(f"attaching {filename} to {key}", key=key)
+        call = _Call("add_attachment", f"attaching {filename} to {key}", key=key)
         if not content:
             raise TrackerError(f"Not {call.action}: the file is empty", retryable=False)
         with self._errors(call):
@@ -155,12 +170,12 @@ class JiraTracker:
     def add_remote_link(self, key: str, url: str, title: str) -> None:
         """Link `url` from the issue; linking the same URL again updates that link (same globalId)."""
         global_id = "triage-bot:" + hashlib.sha256(url.encode()).hexdigest()[:32]
-        with self._errors(_Call(f"linking {key} to {url}", key=key)):
+        with self._errors(_Call("add_remote_link", f"linking {key} to {url}", key=key)):
             self._jira().add_remote_link(key, {"url": url, "title": title}, globalId=global_id)
 
     def get_status(self, key: str) -> str:
         """The issue's status name, e.g. `In Progress`."""
-        with self._errors(_Call(f"reading the status of {key}", key=key)):
+        with self._errors(_Call("get_status", f"reading the status of {key}", key=key)):
             issue = self._jira().issue(key, fields="status")
         status = _status_name(issue.raw)
         if status is None:
@@ -193,7 +208,8 @@ class JiraTracker:
                     get_server_info=True,
                 )
             except (KeyError, TypeError):  # serverInfo without versionNumbers: not a Jira
-                raise TrackerError(f"No Jira REST API at {self.url} (check JIRA_URL)", retryable=False) from None
+                message = f"No Jira REST API at {self.url} (check JIRA_URL)"
+                raise TrackerError(message, retryable=False, kind="not_jira") from None
 
     def _create(self, request: TicketRequest, call: _Call, *, with_priority: bool) -> str:
         fields: dict[str, Any] = {
@@ -211,6 +227,12 @@ class JiraTracker:
 
     @contextmanager
     def _errors(self, call: _Call, *, priority_fallback: bool = False) -> Iterator[None]:
+        """Time the call (and count its failure) in the Jira metrics, with its errors translated."""
+        with timed_jira_call(call.operation), self._translated(call, priority_fallback=priority_fallback):
+            yield
+
+    @contextmanager
+    def _translated(self, call: _Call, *, priority_fallback: bool) -> Iterator[None]:
         """Turn whatever the library or `requests` raises into a `TrackerError` (or `_PriorityRejected`)."""
         try:
             yield
@@ -222,19 +244,20 @@ class JiraTracker:
             raise self._redacted(_from_jira_error(exc, call, self.url)) from None
         except requests.Timeout:
             message = f"Jira did not answer within {self.timeout:g}s while {call.action}"
-            raise TrackerError(message, retryable=True) from None
+            raise TrackerError(message, retryable=True, kind="timeout") from None
         except requests.JSONDecodeError:
             message = f"Jira answered with something that is not JSON while {call.action} (check JIRA_URL)"
-            raise TrackerError(message, retryable=False) from None
+            raise TrackerError(message, retryable=False, kind="not_json") from None
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-            raise TrackerError(f"JIRA_URL is not a valid URL: {self.url}", retryable=False) from None
+            message = f"JIRA_URL is not a valid URL: {self.url}"
+            raise TrackerError(message, retryable=False, kind="invalid_url") from None
         except requests.RequestException as exc:
             message = f"Could not reach Jira at {self.url} while {call.action} ({type(exc).__name__})"
-            raise TrackerError(message, retryable=True) from None
+            raise TrackerError(message, retryable=True, kind="connection_error") from None
         except (ValueError, KeyError, TypeError) as exc:  # an answer the library could not make sense of
             logger.warning("Unexpected Jira answer while %s: %s", call.action, type(exc).__name__)
             message = f"Jira gave an unexpected answer while {call.action} ({type(exc).__name__})"
-            raise TrackerError(message, retryable=False) from None
+            raise TrackerError(message, retryable=False, kind="unexpected_answer") from None
 
     def _redacted(self, error: TrackerError) -> TrackerError:
         """The error, with the token blanked out should the server have echoed it."""
@@ -246,6 +269,8 @@ class JiraTracker:
 
 class _PriorityRejected(Exception):
     """Jira refused the priority of a new issue (unknown name, or the field is not on the screen)."""
+
+    kind = "priority_rejected"
 
 
 def _check_labels(request: TicketRequest) -> None:

@@ -21,6 +21,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.observability.metrics import timed_slack_call
+
 logger = logging.getLogger(__name__)
 
 # Errors that a later attempt can fix on its own; everything else needs a person.
@@ -297,7 +299,16 @@ class Upload:
 
 @contextmanager
 def _as_slack_call_error(operation: str) -> Iterator[None]:
-    """Web API failures as `SlackCallError`: retryable for 429, 5xx, Slack's transient errors and connections."""
+    """Web API failures as `SlackCallError`: retryable for 429, 5xx, Slack's transient errors and connections.
+
+    Each call is timed, and a failure counted under its error, in the Slack call metrics.
+    """
+    with timed_slack_call(operation), _translated_errors(operation):
+        yield
+
+
+@contextmanager
+def _translated_errors(operation: str) -> Iterator[None]:
     try:
         yield
     except SlackApiError as exc:

@@ -21,6 +21,7 @@ from bot.blocks.incident_modals import (
     log_step_modal,
 )
 from bot.blocks.resolution import resolve_modal
+from bot.blocks.view_state import whole_number
 from bot.blocks.workarounds import error_changed_modal, progress_modal, start_workaround_modal
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 def incident_id_of(body: dict[str, Any]) -> int | None:
     value = (body.get("actions") or [{}])[0].get("value", "")
-    return int(value) if str(value).isdigit() else None
+    return whole_number(str(value))
 
 
 def tell(respond: Respond, text: str) -> None:
@@ -159,8 +160,9 @@ MODAL_BUTTONS = (
 def checkin_of(body: dict[str, Any]) -> tuple[int, int] | None:
     """(workaround id, check-in number) from a check-in button's value."""
     value = str((body.get("actions") or [{}])[0].get("value", ""))
-    workaround, _, number = value.partition(":")
-    return (int(workaround), int(number or 0)) if workaround.isdigit() and (number or "0").isdigit() else None
+    typed_workaround, _, typed_number = value.partition(":")
+    workaround, number = whole_number(typed_workaround), whole_number(typed_number or "0")
+    return (workaround, number) if workaround is not None and number is not None else None
 
 
 def incident_of_workaround(services: Services, workaround_id: int) -> int:

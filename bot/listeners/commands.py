@@ -154,7 +154,7 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
         return
     subcommand = SUBCOMMANDS.get(name.lower())
     if subcommand is None:
-        ack(text=f"I don't know `{name[:40]}`. Try `/triage help`.")
+        ack(text=f"I don't know `{escape_mrkdwn(name[:40])}`. Try `/triage help`.")
         return
     request = CommandRequest(args=args.strip(), user_id=command["user_id"], channel_id=command.get("channel_id", ""))
     try:

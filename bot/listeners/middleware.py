@@ -1,7 +1,9 @@
-"""Global middleware: hand services to listeners; acknowledge, without redoing, Slack's retried events."""
+"""Global middleware: hand services to listeners; acknowledge, without redoing, Slack's retried events;
+refuse interaction payloads Slack could not have sent."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -57,3 +59,108 @@ def skip_repeated_events(services: Services) -> Callable[..., Any]:
         return None
 
     return middleware
+
+
+# The types Slack gives each key of an input's state (https://api.slack.com/reference/interaction-payloads).
+STATE_TYPES: dict[str, type] = {
+    "type": str,
+    "value": str,
+    "selected_date": str,
+    "selected_time": str,
+    "selected_date_time": int,
+    "selected_user": str,
+    "selected_conversation": str,
+    "selected_channel": str,
+    "selected_option": dict,
+    "selected_options": list,
+    "selected_users": list,
+    "selected_conversations": list,
+    "selected_channels": list,
+    "rich_text_value": dict,
+}
+
+
+def _is_option(option: Any) -> bool:
+    return isinstance(option, dict) and isinstance(option.get("value"), str)
+
+
+def _is_element_state(element: Any) -> bool:
+    if not isinstance(element, dict):
+        return False
+    for key, expected in STATE_TYPES.items():
+        value = element.get(key)
+        if value is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+            return False
+    options = element.get("selected_options") or []
+    chosen = element.get("selected_option")
+    return all(_is_option(o) for o in options) and (chosen is None or _is_option(chosen))
+
+
+def _is_block_state(block: Any) -> bool:
+    return isinstance(block, dict) and all(_is_element_state(e) for e in block.values())
+
+
+def well_formed(body: dict[str, Any]) -> bool:
+    """Whether an interaction has the envelope Slack sends (user, actions, view and its state as objects)."""
+    kind = body.get("type")
+    if kind not in ("view_submission", "view_closed", "block_actions"):
+        return True
+    user = body.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        return False
+    if kind == "block_actions":
+        actions = body.get("actions")
+        return isinstance(actions, list) and all(
+            isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions
+        )
+    view = body.get("view")
+    if not isinstance(view, dict) or not all(isinstance(view.get(k), str) for k in ("id", "callback_id")):
+        return False
+    if kind == "view_closed":
+        return True
+    state = view.get("state")
+    return (
+        isinstance(view.get("private_metadata"), str)
+        and isinstance(state, dict)
+        and isinstance(state.get("values"), dict)
+    )
+
+
+def unreadable_inputs(view: dict[str, Any]) -> set[str]:
+    """Block ids whose submitted state has types no Slack element sends (readers may rely on the types)."""
+    values: dict[str, Any] = view["state"]["values"]
+    return {block_id for block_id, block in values.items() if not _is_block_state(block)}
+
+
+def _input_block_ids(view: dict[str, Any]) -> set[str]:
+    blocks = view.get("blocks")
+    listed = blocks if isinstance(blocks, list) else []
+    return {b["block_id"] for b in listed if isinstance(b, dict) and b.get("type") == "input" and "block_id" in b}
+
+
+UNREADABLE = "This answer could not be read. Enter it again."
+
+
+def refuse_malformed_interactions(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+    """Before any listener runs: a payload Slack could not have sent is answered 400, or on the form's inputs."""
+    if not well_formed(body):
+        logger.warning("Refused a malformed %s payload", body.get("type"))
+        return BoltResponse(status=400, body="malformed payload")
+    if body.get("type") != "view_submission":
+        next()
+        return None
+    unreadable = unreadable_inputs(body["view"])
+    if not unreadable:
+        next()
+        return None
+    logger.warning(
+        "Refused unreadable inputs %s of a %s submission", sorted(unreadable)[:5], body["view"]["callback_id"]
+    )
+    if not unreadable <= _input_block_ids(body["view"]):
+        return BoltResponse(status=400, body="malformed payload")
+    errors = {block_id: UNREADABLE for block_id in sorted(unreadable)}
+    return BoltResponse(
+        status=200,
+        body=json.dumps({"response_action": "errors", "errors": errors}),
+        headers={"content-type": "application/json;charset=utf-8"},
+    )

@@ -30,6 +30,7 @@ from bot.blocks.incident_modals import (
 )
 from bot.blocks.new_incident import ModalContext, field_errors, read_details, read_new_incident
 from bot.blocks.resolution import read_resolve_form, resolve_form_errors
+from bot.blocks.view_state import UnreadableInput
 from bot.blocks.workarounds import read_error_text, read_progress, read_start_workaround
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
@@ -53,15 +54,19 @@ SAVE_FAILED = "Couldn't save the incident just now (database unavailable). Your 
 def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     """Validate, store, acknowledge, then post — the modal closes only once the incident is safely stored."""
     services = services_of(context)
-    report = read_new_incident(view["state"]["values"])
-    problems = validate_report(report, now=services.clock.now())
+    try:
+        report = read_new_incident(view["state"]["values"])
+        problems = field_errors(validate_report(report, now=services.clock.now()))
+        channel_id = ModalContext.load(view["private_metadata"]).channel_id
+    except UnreadableInput as exc:
+        problems = {exc.block_id: exc.message}
     if problems:
-        ack(response_action="errors", errors=field_errors(problems))
+        ack(response_action="errors", errors=problems)
         return
     request = OpenRequest(
         report=report,
         reporter_id=body["user"]["id"],
-        channel_id=ModalContext.load(view["private_metadata"]).channel_id,
+        channel_id=channel_id,
         submission_key=f"view:{view['id']}",
     )
     try:

@@ -14,6 +14,7 @@ from bot.blocks.replies import note
 from bot.blocks.report import report_messages
 from bot.blocks.summary import audit_messages, summary_messages
 from bot.blocks.text import escape_mrkdwn, mention
+from bot.blocks.view_state import whole_number
 from bot.db import unit_of_work
 from bot.domain.audit import record_correction
 from bot.domain.errors import DomainError
@@ -47,7 +48,7 @@ def audit_page(services: Services, reference: str) -> Message:
     """`/triage audit INC-12 [page]`: one page of the complete audit trail, with how to get the next."""
     number = _incident_number(reference, "/triage audit INC-12 [page]")
     typed_page = reference.split(" ", 1)[1].strip() if " " in reference else "1"
-    if not typed_page.isdigit() or int(typed_page) < 1:
+    if whole_number(typed_page) is None or int(typed_page) < 1:
         raise DomainError("The page is a number: `/triage audit INC-12 2`.")
     with unit_of_work(services.session_factory) as session:
         trail = build_audit_trail(session=session, incident_id=number)
@@ -68,9 +69,10 @@ def correct_entry(services: Services, args: str, actor_id: str) -> str:
     """`/triage correct INC-12 9 text`: append a correction to entry #9 (the thread is told); the answer line."""
     parts = args.split(maxsplit=2)
     number = parse_incident_key(parts[0]) if parts else None
-    if number is None or len(parts) < 2 or not parts[1].lstrip("#").isdigit():
+    entry = whole_number(parts[1].lstrip("#")) if len(parts) > 1 else None
+    if number is None or entry is None:
         raise DomainError(f"Usage: `{CORRECT_USAGE}`")
-    entry, text = int(parts[1].lstrip("#")), parts[2] if len(parts) > 2 else ""
+    text = parts[2] if len(parts) > 2 else ""
     recorded: list[str] = []
 
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:

@@ -21,6 +21,8 @@ from bot.domain.oncall import OnCall, who_is_on_call
 from bot.domain.timers import claim_due_timer, finish_timer
 from bot.domain.workarounds import CHECKIN_UNANSWERED, RETRY_CHECKIN, TIMEBOX_END
 from bot.models import Incident, Timer
+from bot.observability.context import bind_incident
+from bot.observability.metrics import observe_timer_lag
 from bot.services.container import Services
 from bot.services.escalations import JIRA_POLL, poll_jira_status
 from bot.services.rendering import queue_channel_post, queue_root_refresh, queue_thread_reply
@@ -171,10 +173,14 @@ def _run_one(services: Services) -> bool:
         timer = claim_due_timer(session=session, now=now, worker=worker_id())
         if timer is None:
             return False
+        kind, lag = timer.kind, (now - timer.due_at).total_seconds()
         incident = session.get(Incident, timer.incident_id) if timer.incident_id is not None else None
         handler = HANDLERS.get(timer.kind)
         if handler is None or incident is None:
             finish_timer(timer, outcome="no handler" if handler is None else "incident gone", now=now)
             return True
-        finish_timer(timer, outcome=handler(services, session, timer, incident, now), now=now)
+        with bind_incident(incident.key):
+            finish_timer(timer, outcome=handler(services, session, timer, incident, now), now=now)
+    # Observed once the work is committed: a timer whose handling failed stays due and is observed when it succeeds.
+    observe_timer_lag(kind, lag)
     return True

@@ -1,0 +1,58 @@
+"""Bolt's side of observability: describe each request for logs and metrics, time the listeners' Slack calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
+
+from bot.observability.context import current_scope, describe, enter_scope
+from bot.observability.metrics import timed_slack_call
+
+logger = logging.getLogger(__name__)
+
+
+class ObservedWebClient(WebClient):
+    """A WebClient whose every Web API call is timed (and counted when it fails) in the Slack call metrics."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        with timed_slack_call(api_method):
+            return super().api_call(api_method, **kwargs)
+
+
+def observed_copy(client: WebClient) -> ObservedWebClient:
+    """The same client (token, URL, timeout, retry handlers), timed."""
+    return ObservedWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        ssl=client.ssl,
+        proxy=client.proxy,
+        headers=dict(client.headers),
+        team_id=client.default_params.get("team_id"),
+        logger=client.logger,
+        retry_handlers=client.retry_handlers,
+    )
+
+
+def observe_requests(context: BoltContext, body: dict[str, Any], next: Callable[[], None]) -> None:
+    """Global middleware: name the request's type and incident for its logs, and time its listeners' Slack calls.
+
+    Over HTTP, `WebApp` has opened the request's scope (with its correlation id); in Socket Mode nothing has,
+    and a scope left from an earlier message on this thread is already described, so a fresh one is started.
+    Bolt builds a new client per request; it is swapped for a timed one (views.open, views.publish, …).
+    """
+    scope = current_scope()
+    if scope is None or scope.described:
+        scope = enter_scope()
+    try:
+        describe(scope, body)
+    except Exception:  # a payload nobody foresaw must cost its log fields, never the request
+        logger.warning("Could not describe a Slack request for its logs", exc_info=True)
+    if context.client is not None:
+        context["client"] = observed_copy(context.client)
+    next()
