@@ -1,0 +1,136 @@
+"""The sandbox's demo workspace: its people, channels, clients and on-call rotation, and the settings that wire
+the bot to them. Seeding is idempotent: the emulator starts empty on every run, the database keeps what it has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.domain.incidents import find_or_create_client
+from bot.domain.oncall import TeamSpec, replace_teams
+from bot.models import Event, Incident, OncallTeam
+from bot.sandbox.emulator import SlackEmulator
+
+__all__ = [
+    "AGENT",
+    "CHANNELS",
+    "CLIENTS",
+    "ESCALATIONS",
+    "LEAD",
+    "ONCALL",
+    "PEOPLE",
+    "PM",
+    "ROTATION",
+    "SANDBOX_DATABASE_URL",
+    "SUPPORT",
+    "DemoChannel",
+    "Person",
+    "bot_settings",
+    "incident_count",
+    "latest_recorded_time",
+    "seed_database",
+    "seed_workspace",
+]
+
+SANDBOX_DATABASE_URL = "sqlite:///sandbox.db"
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    handle: str
+    real_name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class DemoChannel:
+    id: str
+    name: str
+    topic: str
+    members: tuple[str, ...]
+
+
+AGENT = Person("U0AGENT", "sam", "Sam Rivera", "Support agent")
+ONCALL = Person("U0ONCALL", "olu", "Olu Adeyemi", "On-call engineer")
+PM = Person("U0PM", "priya", "Priya Shah", "Product manager")
+LEAD = Person("U0LEAD", "lena", "Lena Park", "Incident lead")
+PEOPLE = (AGENT, ONCALL, PM, LEAD)
+
+SUPPORT = DemoChannel(
+    "C0SUPPORT",
+    "support",
+    "Client problems land here. Type /triage to open an incident.",
+    tuple(p.id for p in PEOPLE),
+)
+ESCALATIONS = DemoChannel(
+    "C0ENGESC",
+    "eng-escalations",
+    "Internal escalation notices and unacknowledged incidents.",
+    (AGENT.id, ONCALL.id, LEAD.id),
+)
+CHANNELS = (SUPPORT, ESCALATIONS)
+
+CLIENTS = (("Hartley & Moss LLP", True), ("Northwind Logistics", True), ("Bluebird Dental", False))
+ROTATION = "platform"
+PRODUCT_AREAS = ("document-upload", "billing", "search")
+
+
+def seed_workspace(emulator: SlackEmulator) -> None:
+    """The people and channels (the bot is a member of both channels)."""
+    for person in PEOPLE:
+        email = f"{person.handle}@sandbox.example"
+        emulator.add_user(person.id, person.handle, real_name=person.real_name, email=email)
+    for channel in CHANNELS:
+        members = (*channel.members, emulator.bot_user_id)
+        emulator.add_channel(channel.name, id=channel.id, members=members, topic=channel.topic)
+
+
+def bot_settings(*, api_url: str, signing_secret: str, bot_token: str, database_url: str) -> dict[str, object]:
+    """Settings overrides that point the bot at the emulator and at the demo people and channels."""
+    return {
+        "slack_bot_token": bot_token,
+        "slack_signing_secret": signing_secret,
+        "slack_app_token": None,
+        "slack_api_url": api_url,
+        "database_url": database_url,
+        "oncall_slack_id": ONCALL.id,
+        "internal_channel_id": ESCALATIONS.id,
+        "escalation_channel_id": ESCALATIONS.id,
+        "product_areas": ",".join(f"{area}={PM.id}" for area in PRODUCT_AREAS),
+        "major_incident_declarers": f"{LEAD.id},{ONCALL.id}",
+        "jira_url": None,
+        "jira_user": None,
+        "jira_api_token": None,
+    }
+
+
+def seed_database(session: Session, *, now: datetime) -> None:
+    """The clients, and the rotation (created once, so a restart never moves who is on call)."""
+    for name, premium in CLIENTS:
+        find_or_create_client(session=session, name=name, premium=premium, now=now)
+    if session.scalar(select(OncallTeam).where(func.lower(OncallTeam.name) == ROTATION)) is None:
+        rotation = TeamSpec(
+            name=ROTATION,
+            members=(ONCALL.id, LEAD.id),
+            timezone="UTC",
+            starts_on=(now - timedelta(days=1)).date(),
+            handoff_time=time(9, 0),
+            rotation_days=7,
+            escalation_channel_id=ESCALATIONS.id,
+        )
+        replace_teams(session=session, teams=[rotation], now=now)
+
+
+def latest_recorded_time(session: Session) -> datetime | None:
+    """When the last audit-trail entry happened (a previous run's clock may have been fast-forwarded)."""
+    return session.scalar(select(func.max(Event.at)))
+
+
+def incident_count(session: Session) -> int:
+    """How many incidents the database holds (from this run or earlier ones)."""
+    return int(session.scalar(select(func.count()).select_from(Incident)) or 0)

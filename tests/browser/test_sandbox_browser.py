@@ -1,0 +1,166 @@
+"""`triage-bot sandbox` in a real browser: headless Debian Chromium driven by Playwright (never its own browsers).
+
+One walk through the playbook's first minutes: `/triage`, a field error, the incident opened, the on-call page in
+the thread, the clock fast-forwarded past the acknowledgement window, Acknowledge as the on-call engineer. It ends
+by saving the README's screenshot (docs/sandbox.png) and checking that markup typed into a message stays text.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "sandbox.png"
+STARTUP_SECONDS = 30.0
+WAIT_MS = 10_000
+
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    pytest.skip("Playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
+if not CHROMIUM.exists():  # pragma: no cover - depends on the machine
+    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _triage_bot() -> str:
+    beside_python = Path(sys.executable).with_name("triage-bot")
+    found = str(beside_python) if beside_python.exists() else shutil.which("triage-bot")
+    assert found, "the triage-bot command is not installed (pip install -e .)"
+    return found
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"triage-bot sandbox exited early: {process.communicate()}"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"triage-bot sandbox did not serve {url} within {STARTUP_SECONDS} s")
+
+
+@pytest.fixture
+def sandbox_url(tmp_path: Path) -> Iterator[str]:
+    """`triage-bot sandbox` as a process in an empty directory; Ctrl-C (SIGINT) must stop it cleanly."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env["LOG_LEVEL"] = "WARNING"
+    process = subprocess.Popen(
+        [_triage_bot(), "sandbox", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, process)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert f"open {url}" in out and "stopped." in out
+    assert (tmp_path / "sandbox.db").exists(), "the embedded SQLite database lives in the working directory"
+
+
+@pytest.fixture
+def page(sandbox_url: str) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, timezone_id="UTC", locale="en-GB")
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{sandbox_url}/?user=U0AGENT&c=C0SUPPORT")
+        yield page
+        browser.close()
+
+
+def _fill_new_incident(page: Page, *, file_size: str) -> None:
+    dialog = page.get_by_role("dialog")
+    deadline = (datetime.now(UTC) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    dialog.get_by_label("Client / account").fill("Hartley & Moss LLP")
+    dialog.get_by_label("Premium client").check()
+    dialog.get_by_label("Incident title").fill("Exhibit upload fails at 99%")
+    dialog.get_by_label("Severity").select_option("SEV1")
+    dialog.get_by_label("Client's deadline (date and time)").fill(deadline)
+    dialog.get_by_label("What the deadline is").fill("court filing")
+    dialog.get_by_label("The blocker, in the client's words").fill(
+        "The 250 MB exhibit bundle stops at 99% with 'Network error'."
+    )
+    dialog.get_by_label("Affected workflow").fill("document upload")
+    dialog.get_by_label("Region").fill("eu-west")
+    dialog.get_by_label("File size").fill(file_size)
+    dialog.get_by_label("Browser and version").fill("Chrome 126")
+    dialog.get_by_label("Operating system").fill("Windows 11")
+    dialog.get_by_label("When it started").fill("today 09:40")
+    dialog.get_by_label("How often it happens").select_option("every time")
+
+
+def test_open_an_incident_acknowledge_it_and_take_the_screenshot(page: Page) -> None:
+    composer = page.get_by_label("Message", exact=True)
+    composer.fill("/triage")
+    composer.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="New incident")).to_be_visible()
+
+    _fill_new_incident(page, file_size="huge")
+    dialog.get_by_role("button", name="Open incident").click()
+    file_size = dialog.locator('.bk-input[data-block-id="file_size"]')
+    expect(file_size.locator(".bk-error")).to_have_text("Enter a size such as 250 MB, 1.2GB, 3 GiB or 800k.")
+    expect(dialog.get_by_label("Incident title")).to_have_value("Exhibit upload fails at 99%")
+
+    dialog.get_by_label("File size").fill("250 MB")
+    dialog.get_by_role("button", name="Open incident").click()
+    expect(dialog).to_be_hidden()
+
+    root = page.locator("#main-body .msg", has_text="INC-1 · Exhibit upload fails at 99%")
+    expect(root).to_contain_text("Hartley & Moss LLP · ⭐ Premium")
+    expect(root).to_contain_text("Unassigned")
+    root.locator(".thread-summary").click()
+    thread = page.locator("#thread-body")
+    expect(thread).to_contain_text("@Olu Adeyemi you are on call for INC-1.")
+
+    page.get_by_role("button", name="+10 min").click()
+    expect(thread).to_contain_text("INC-1 (SEV1) has not been acknowledged after")
+
+    page.locator("#act-as").select_option("U0ONCALL")
+    root.get_by_role("button", name="Acknowledge").click()
+    expect(root.get_by_role("button", name="Take ownership")).to_be_visible()
+    owner = root.locator(".bk-field", has_text="Owner")
+    expect(owner).to_contain_text("@Olu Adeyemi")
+    expect(root.locator(".bk-field", has_text="Status")).to_contain_text("Investigating")
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+    page.get_by_role("link", name="# eng-escalations").click()
+    markup = '<img src=x onerror="window.injected=1"><script>window.injected=2</script>'
+    composer.fill(markup)
+    composer.press("Enter")
+    expect(page.locator("#main-body .msg", has_text="<script>")).to_contain_text(
+        '<img src=x onerror="window.injected=1">'
+    )
+    assert page.evaluate("window.injected") is None
