@@ -99,11 +99,12 @@ def run(
     verify_slack_token(settings)
     from bot.server import serve_http, serve_socket_mode
 
+    log = logging.getLogger("bot.cli")  # through logging, so a JSON log stays one object per line
     if settings.slack_app_token is not None:
-        console.print("triage-bot: Socket Mode", highlight=False)
+        log.info("Starting in Socket Mode")
         serve_socket_mode(settings)
     else:
-        console.print(f"triage-bot: serving http://{host}:{settings.port}/slack/events", highlight=False)
+        log.info("Serving Slack requests at http://%s:%s/slack/events", host, settings.port)
         serve_http(settings, host=host, port=settings.port)
 
 
