@@ -654,8 +654,8 @@ class SlackPlatform:
         delivery = _Delivery(retry_num, timestamp, bad_signature)
         return self._send(json.dumps(envelope), "application/json", delivery)
 
-    def open_home(self, user_id: str) -> PlatformResponse:
-        """The user opens the App Home tab (``app_home_opened``)."""
+    def open_home(self, user_id: str, *, timestamp: float | None = None) -> PlatformResponse:
+        """The user opens the App Home tab (``app_home_opened``); `timestamp` signs it (default: now)."""
         event: JsonDict = {
             "type": "app_home_opened",
             "user": user_id,
@@ -665,7 +665,7 @@ class SlackPlatform:
         home = self.emulator.home(user_id)
         if home is not None:
             event["view"] = home
-        return self.send_event(event)
+        return self.send_event(event, timestamp=timestamp)
 
     def user_message(self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None) -> PlatformResponse:
         """A human posts a message: store it in the emulator and deliver the ``message`` event."""

@@ -241,16 +241,7 @@ class SandboxDriver:
 
     def open_home(self, user_id: str) -> Outcome:
         """The person opens the app's Home tab: ``app_home_opened``."""
-        event: JsonDict = {
-            "type": "app_home_opened",
-            "user": user_id,
-            "channel": self.emulator.dm_channel(user_id),
-            "tab": "home",
-        }
-        home = self.emulator.home(user_id)
-        if home is not None:
-            event["view"] = home
-        return self._changed(_answered(self.platform.send_event(event, timestamp=time.time()), "Opening Home"))
+        return self._changed(_answered(self.platform.open_home(user_id, timestamp=time.time()), "Opening Home"))
 
     # ------------------------------------------------------------------ time
 
