@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(default=1, ge=1, le=64)
     web_threads: int = Field(default=16, ge=1, le=512)
     listener_threads: int = Field(default=64, ge=1, le=1024)
+    after_ack_threads: int = Field(default=4, ge=1, le=64)
     jira_url: str | None = None
     jira_user: str | None = None
     jira_api_token: SecretStr | None = None

@@ -9,26 +9,33 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from prometheus_client import multiprocess
 
-from bot.app import build_bolt_app
 from bot.config import Settings
 from bot.observability.logs import setup_logging
 from bot.observability.metrics import multiprocess_dir, use_multiprocess_dir
 from bot.observability.redaction import register_settings_secrets
-from bot.scheduler import start_scheduler
-from bot.services.container import build_services
-from bot.web import WebApp
+
+if TYPE_CHECKING:
+    from bot.web import WebApp
 
 logger = logging.getLogger(__name__)
 
 
 def build_wsgi_app(settings: Settings) -> WebApp:
-    """Everything one worker process runs: services, the Bolt app, its scheduler (which `/readyz` watches)."""
+    """Everything one worker process runs: services, the Bolt app, its scheduler (which `/readyz` watches).
+
+    Imported here, in the worker: the gunicorn master never loads the app, which keeps it small.
+    """
+    from bot.app import build_bolt_app
+    from bot.scheduler import start_scheduler
+    from bot.services.container import build_services
+    from bot.web import WebApp
+
     services = build_services(settings)
     scheduler = start_scheduler(services)
     return WebApp(build_bolt_app(services), services, scheduler=scheduler)
@@ -123,6 +130,10 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
 
 def serve_socket_mode(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import build_bolt_app
+    from bot.scheduler import start_scheduler
+    from bot.services.container import build_services
 
     assert settings.slack_app_token is not None
     apply_logging(settings)

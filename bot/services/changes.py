@@ -61,5 +61,7 @@ def apply_change(services: Services, incident_id: int, change: Change, *, purpos
 
 
 def deliver_pending(services: Services, incident_id: int) -> None:
-    """Send what the change queued (after Slack has had its acknowledgement); failures stay queued for the tick."""
-    services.outbox.deliver_due(incident_id=incident_id)
+    """Send what the change queued, soon and off the request's thread; failures stay queued for the tick."""
+    services.background.submit_once(
+        ("deliver", incident_id), lambda: services.outbox.deliver_due(incident_id=incident_id)
+    )

@@ -15,6 +15,7 @@ from bot.integrations.outbox import OutboxDispatcher
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.statuspage import StatusPageClient
 from bot.models import OutboxMessage
+from bot.services.background import BackgroundWork
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Services:
     outbox: OutboxDispatcher
     status_page: StatusPageClient
     jira: JiraTracker | None
+    background: BackgroundWork
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Services:
@@ -38,7 +40,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     jira = build_jira(settings)
     outbox = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, jira=jira)
     status_page = StatusPageClient(settings.statuspage_url)
-    services = Services(settings, clock, engine, session_factory, slack, outbox, status_page, jira)
+    background = BackgroundWork(settings.after_ack_threads)
+    services = Services(settings, clock, engine, session_factory, slack, outbox, status_page, jira, background)
     from bot.services import escalations, resolution  # the hooks need the finished container
     from bot.services.rendering import render_root
 

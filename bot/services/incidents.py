@@ -25,6 +25,7 @@ from bot.domain.oncall import on_call_now, who_is_on_call
 from bot.domain.triage import ensure_steps, mark_correlation_checked, refresh_gather
 from bot.integrations.outbox import enqueue_slack_call, undelivered_summary
 from bot.models import Incident
+from bot.services.changes import deliver_pending
 from bot.services.container import Services
 from bot.services.rendering import queue_thread_reply, render_root
 
@@ -110,12 +111,16 @@ def _queue_announcement(services: Services, session: Session, incident: Incident
 
 
 def deliver_for(services: Services, incident: Incident) -> None:
-    """Try the incident's queued Slack calls now; what fails stays queued for the scheduler's tick."""
-    services.outbox.deliver_due(incident_id=incident.id)
+    """Send the incident's queued Slack calls soon; what fails stays queued for the scheduler's tick."""
+    deliver_pending(services, incident.id)
 
 
 def post_findings(services: Services, incident_id: int, *, correlation: bool) -> None:
     """After the acknowledgement: what else happened around the start (correlation) and who else is affected."""
+    services.background.submit(lambda: _find_and_post(services, incident_id, correlation=correlation))
+
+
+def _find_and_post(services: Services, incident_id: int, *, correlation: bool) -> None:
     status_page = services.status_page.recent_incidents() if correlation else None
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:

@@ -37,6 +37,11 @@ class Stack:
     bot_url: str
     listeners: ThreadPoolExecutor
 
+    def finish_work(self) -> None:
+        """Let every listener and everything they handed over after acknowledging finish (before the next test)."""
+        self.listeners.shutdown(wait=True)
+        self.services.background.drain()
+
     def root_messages(self) -> list[dict[str, Any]]:
         return self.emulator.messages(SUPPORT)
 
@@ -101,6 +106,6 @@ def stack(database_url: str, clean_db: Engine, clock: ManualClock) -> Iterator[S
     yield running
     servers[0].stop()
     # Work the bot does after acknowledging must finish before the next test reuses the database.
-    running.listeners.shutdown(wait=True)
+    running.finish_work()
     for server in servers[1:]:
         server.stop()

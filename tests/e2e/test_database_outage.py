@@ -31,7 +31,7 @@ def outage(database_url: str, clean_db: Engine, clock: ManualClock) -> Iterator[
     stack, servers = start_stack(proxied, engine, clock)
     yield stack, proxy
     servers[0].stop()
-    stack.listeners.shutdown(wait=True)
+    stack.finish_work()
     for server in servers[1:]:
         server.stop()
     engine.dispose()

@@ -46,7 +46,7 @@ def _stack(database_url: str, engine: Engine, clock: ManualClock, **settings: An
         stack.emulator.add_user(user, user.lower())
     yield Escalating(stack, jira)
     servers[0].stop()
-    stack.listeners.shutdown(wait=True)
+    stack.finish_work()
     for server in [*servers[1:], jira_server]:
         server.stop()
 

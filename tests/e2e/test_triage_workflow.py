@@ -367,5 +367,5 @@ def test_deadline_reminders_tag_the_owner_and_can_raise_the_severity(
         stack.wait_while_scheduling(lambda: root_fields(stack, ts)["Severity"].startswith("SEV1"))
     finally:
         servers[0].stop()
-        stack.listeners.shutdown(wait=True)
+        stack.finish_work()
         servers[1].stop()
