@@ -3,7 +3,10 @@
 Delivering queued messages and looking for related incidents call Slack and hold database connections for as
 long as that takes. On Bolt's listener threads, a burst of requests let that work take every thread and pooled
 connection, and new requests waited past Slack's 3 seconds for their acknowledgement. Here it runs on a small
-pool, one waiting run per key (an incident's delivery), and what does not get done now stays in the outbox for
+pool. Runs with the same key (an incident's delivery) never overlap: a request made while one runs asks for
+one more run after it, and requests made while a run waits are served by that run. Two deliveries of one
+incident running side by side could each leave a reply for the other (one waiting for the root the other was
+still posting, the other for a reply the first was holding). What does not get done stays in the outbox for
 the scheduler's tick: nothing is lost by coalescing or by a full queue.
 """
 
@@ -17,25 +20,30 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from bot.observability.context import ContextCopyingExecutor
 
 logger = logging.getLogger(__name__)
+WAITING, RUNNING, AGAIN = "waiting", "running", "again"
 
 
 class BackgroundWork:
     def __init__(self, threads: int) -> None:
         self._executor = ContextCopyingExecutor(ThreadPoolExecutor(threads, thread_name_prefix="after-ack"))
         self._lock = threading.Lock()
-        self._waiting: set[Hashable] = set()
+        self._keyed: dict[Hashable, str] = {}  # key -> WAITING, RUNNING or AGAIN (running, one more run asked for)
         self._running: set[Future[None]] = set()
 
     def submit_once(self, key: Hashable, work: Callable[[], object]) -> None:
-        """Run `work` soon, unless a run with the same key is still waiting to start (it will see this change too)."""
+        """Run `work` soon: once per request, but never beside another run with the same key."""
         with self._lock:
-            if key in self._waiting:
+            state = self._keyed.get(key)
+            if state in (WAITING, AGAIN):
                 return
-            self._waiting.add(key)
-        self._track(self._executor.submit(self._run, key, work))
+            if state == RUNNING:
+                self._keyed[key] = AGAIN
+                return
+            self._keyed[key] = WAITING
+        self._track(self._executor.submit(self._run_keyed, key, work))
 
     def submit(self, work: Callable[[], object]) -> None:
-        self._track(self._executor.submit(self._run, None, work))
+        self._track(self._executor.submit(self._run, work))
 
     def drain(self, timeout: float | None = None) -> None:
         """Wait for everything submitted so far (and what that submits in turn) to finish."""
@@ -59,10 +67,17 @@ class BackgroundWork:
         with self._lock:
             self._running.discard(future)
 
-    def _run(self, key: Hashable | None, work: Callable[[], object]) -> None:
-        if key is not None:
+    def _run_keyed(self, key: Hashable, work: Callable[[], object]) -> None:
+        while True:
             with self._lock:
-                self._waiting.discard(key)  # from here on, a new request queues a new run
+                self._keyed[key] = RUNNING  # from here on, a new request asks for one more run
+            self._run(work)
+            with self._lock:
+                if self._keyed[key] != AGAIN:
+                    del self._keyed[key]
+                    return
+
+    def _run(self, work: Callable[[], object]) -> None:
         try:
             work()
         except Exception:

@@ -153,7 +153,9 @@ def _find_and_post(services: Services, incident_id: int, *, correlation: bool) -
                 isolation_reply(incident, isolation, services.settings.display_zone),
                 "isolation",
             )
-    services.outbox.deliver_due(incident_id=incident_id)
+    # A delivery run of its own, queued after this commit: one already running may have passed these rows'
+    # turn while the root message they reply to was still on its way.
+    deliver_pending(services, incident_id)
 
 
 def open_incidents_blocks(services: Services) -> list[Block]:
