@@ -21,6 +21,7 @@ CONTEXT_FIELDS = ("correlation_id", "request_type", "incident")
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SCHEDULER_TICKS_LOGGER = "apscheduler.executors.default"
+QUIET_BELOW_DEBUG = (SCHEDULER_TICKS_LOGGER, "alembic.runtime.plugins")
 
 
 class ContextFilter(logging.Filter):
@@ -107,9 +108,10 @@ def setup_logging(*, level: str = "INFO", log_format: str = "auto", stream: Text
     handler.setFormatter(JsonFormatter() if resolve_format(log_format, stream) == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level_of(level))
-    # APScheduler reports every tick (each second, per worker) at INFO: only worth a line when debugging.
-    ticks = logging.getLogger(SCHEDULER_TICKS_LOGGER)
-    ticks.setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)
+    # APScheduler reports every tick (each second, per worker) and Alembic each plugin it loads, at INFO: only
+    # worth a line when debugging.
+    for chatty in QUIET_BELOW_DEBUG:
+        logging.getLogger(chatty).setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)
     return handler
 
 
