@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "sandbox.png"
+README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "sandbox.png"
 STARTUP_SECONDS = 30.0
 WAIT_MS = 10_000
 
@@ -119,7 +119,8 @@ def _fill_new_incident(page: Page, *, file_size: str) -> None:
     dialog.get_by_label("How often it happens").select_option("every time")
 
 
-def test_open_an_incident_acknowledge_it_and_take_the_screenshot(page: Page) -> None:
+def test_open_an_incident_acknowledge_it_and_take_the_screenshot(page: Page, tmp_path: Path) -> None:
+    """The screenshot goes to a temporary file; `UPDATE_SCREENSHOT=1` writes the README's (docs/sandbox.png)."""
     composer = page.get_by_label("Message", exact=True)
     composer.fill("/triage")
     composer.press("Enter")
@@ -153,8 +154,10 @@ def test_open_an_incident_acknowledge_it_and_take_the_screenshot(page: Page) -> 
     expect(owner).to_contain_text("@Olu Adeyemi")
     expect(root.locator(".bk-field", has_text="Status")).to_contain_text("Investigating")
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    README_SCREENSHOT.parent.mkdir(exist_ok=True)
+    screenshot = README_SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / "sandbox.png"
+    page.screenshot(path=str(screenshot))
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
 
     page.get_by_role("link", name="# eng-escalations").click()
     markup = '<img src=x onerror="window.injected=1"><script>window.injected=2</script>'
