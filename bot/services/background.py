@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
@@ -45,14 +46,18 @@ class BackgroundWork:
     def submit(self, work: Callable[[], object]) -> None:
         self._track(self._executor.submit(self._run, work))
 
-    def drain(self, timeout: float | None = None) -> None:
-        """Wait for everything submitted so far (and what that submits in turn) to finish."""
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait for everything submitted so far (and what that submits in turn); False if `timeout` s passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
                 running = set(self._running)
             if not running:
-                return
-            wait(running, timeout=timeout)
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            wait(running, timeout=left)
 
     def shutdown(self) -> None:
         self.drain()

@@ -53,3 +53,11 @@ def test_a_failing_run_does_not_stop_the_key_from_running_again() -> None:
     background.submit_once("INC-1", lambda: runs.append(1))
     background.drain()
     assert runs == [1]
+
+
+def test_drain_gives_up_after_its_timeout_and_says_so() -> None:
+    background, gate = BackgroundWork(threads=1), threading.Event()
+    background.submit(gate.wait)
+    assert background.drain(timeout=0.05) is False
+    gate.set()
+    assert background.drain() is True
