@@ -82,9 +82,21 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
 
 
 def answer_incident_modal(
-    ack: Ack, view: dict[str, Any], context: BoltContext, error_block: str, change: Callable[[Services, int], None]
+    ack: Ack,
+    view: dict[str, Any],
+    context: BoltContext,
+    error_block: str,
+    change: Callable[[Services, int], None],
+    *,
+    problems: dict[str, str] | None = None,
 ) -> None:
-    """Apply the change before closing the modal, so a refusal is shown on the form, never lost."""
+    """Apply the change before closing the modal, so a refusal is shown on the form, never lost.
+
+    `problems` (block id -> message) found while reading the form are answered first, and nothing is applied.
+    """
+    if problems:
+        ack(response_action="errors", errors=problems)
+        return
     services = services_of(context)
     incident_id = incident_id_of(view["private_metadata"])
     try:
@@ -109,12 +121,14 @@ def handle_log_step(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         errors[ModalField.STEP_KIND.value] = "Choose what it is."
     if step.outcome is None:
         errors[ModalField.STEP_OUTCOME.value] = "Choose the outcome."
-    if errors:
-        ack(response_action="errors", errors=errors)
-        return
     user = body["user"]["id"]
     answer_incident_modal(
-        ack, view, context, ModalField.STEP_DESCRIPTION.value, lambda s, i: use.log_incident_step(s, i, user, step)
+        ack,
+        view,
+        context,
+        ModalField.STEP_DESCRIPTION.value,
+        lambda s, i: use.log_incident_step(s, i, user, step),
+        problems=errors,
     )
 
 
@@ -210,9 +224,6 @@ def handle_engineering(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
         ModalField.IMPACT: form.impact,
     }
     missing = {f.value: "Engineering needs this to act." for f, text in required.items() if not text.strip(" 1.")}
-    if missing:
-        ack(response_action="errors", errors=missing)
-        return
     user = body["user"]["id"]
     answer_incident_modal(
         ack,
@@ -220,6 +231,7 @@ def handle_engineering(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
         context,
         ModalField.REPRODUCTION.value,
         lambda s, i: escalate.hand_off_to_engineering(s, i, user, form),
+        problems=missing,
     )
 
 
@@ -232,12 +244,14 @@ def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         errors[ModalField.AREA.value] = "Choose the product area."
     if not form.use_case:
         errors[ModalField.USE_CASE.value] = "Describe what the client was trying to do."
-    if errors:
-        ack(response_action="errors", errors=errors)
-        return
     user, submission = body["user"]["id"], view["id"]
     answer_incident_modal(
-        ack, view, context, ModalField.USE_CASE.value, lambda s, i: escalate.file_feedback(s, i, user, form, submission)
+        ack,
+        view,
+        context,
+        ModalField.USE_CASE.value,
+        lambda s, i: escalate.file_feedback(s, i, user, form, submission),
+        problems=errors,
     )
 
 
@@ -246,12 +260,14 @@ def handle_resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     services = services_of(context)
     form = read_resolve_form(view["state"]["values"])
     errors = resolve_form_errors(form, today=services.clock.now().astimezone(services.settings.display_zone).date())
-    if errors:
-        ack(response_action="errors", errors=errors)
-        return
     user = body["user"]["id"]
     answer_incident_modal(
-        ack, view, context, ModalField.ROOT_CAUSE.value, lambda s, i: resolution_uses.resolve(s, i, user, form)
+        ack,
+        view,
+        context,
+        ModalField.ROOT_CAUSE.value,
+        lambda s, i: resolution_uses.resolve(s, i, user, form),
+        problems=errors,
     )
 
 
@@ -281,12 +297,14 @@ def handle_start_workaround(ack: Ack, body: dict[str, Any], view: dict[str, Any]
         errors[ModalField.DESCRIPTION.value] = "Say what exactly will be tried."
     if not form.client_expectation:
         errors[ModalField.EXPECTATION.value] = "Say what the client was told to expect."
-    if errors:
-        ack(response_action="errors", errors=errors)
-        return
     user = body["user"]["id"]
     answer_incident_modal(
-        ack, view, context, ModalField.DESCRIPTION.value, lambda s, i: workaround_uses.start(s, i, user, form)
+        ack,
+        view,
+        context,
+        ModalField.DESCRIPTION.value,
+        lambda s, i: workaround_uses.start(s, i, user, form),
+        problems=errors,
     )
 
 
