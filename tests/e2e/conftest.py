@@ -14,11 +14,14 @@ from sqlalchemy import Engine
 from bot.app import build_bolt_app
 from bot.clock import ManualClock
 from bot.config import load_settings
+from bot.db import unit_of_work
+from bot.models import Incident, IncidentStatus
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.fake_jira import FakeJira
 from bot.sandbox.platform import SlackPlatform
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
 from bot.scheduler import tick
+from bot.services.changes import retry_when_stale
 from bot.services.container import Services, build_services
 from bot.web import WebApp
 
@@ -41,6 +44,16 @@ class Stack:
         """Let every listener and everything they handed over after acknowledging finish (before the next test)."""
         self.listeners.shutdown(wait=True)
         self.services.background.drain()
+
+    def resolve_behind_the_bot(self, incident_id: int) -> None:
+        """Mark an incident resolved straight in the database, as another replica would, once this one is idle."""
+        assert self.services.background.drain(timeout=10), "work handed over after acknowledging did not finish"
+
+        def resolve() -> None:
+            with unit_of_work(self.services.session_factory) as session:
+                session.get_one(Incident, incident_id).status = IncidentStatus.RESOLVED
+
+        retry_when_stale(resolve)
 
     def root_messages(self) -> list[dict[str, Any]]:
         return self.emulator.messages(SUPPORT)

@@ -150,8 +150,7 @@ def test_resolving_twice_is_refused_with_a_clear_message(stack: Stack) -> None:
 
 def test_a_stale_resolve_button_gets_a_clear_answer(stack: Stack) -> None:
     incident_id, ts = open_incident(stack)
-    with unit_of_work(stack.services.session_factory) as session:
-        session.get_one(Incident, incident_id).status = IncidentStatus.RESOLVED  # the root has not caught up yet
+    stack.resolve_behind_the_bot(incident_id)  # the root has not caught up yet
     stack.platform.click_button(AGENT, "incident_resolve", channel_id=SUPPORT, message_ts=ts)
     assert stack.emulator.wait_for(
         lambda: any("INC-1 is resolved, so it can't be resolved any more" in e for e in ephemerals_for(stack, AGENT))
