@@ -703,9 +703,9 @@ def verify(
             "SELECT id, idempotency_key, root_ts, extract(epoch FROM opened_at) FROM incidents ORDER BY id"
         ).fetchall()
         pending = conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()
-    by_key = {key: (incident_id, root_ts) for incident_id, key, root_ts, _ in rows}
-    expected = {f"view:{view_id}" for view_id in accepted}
-    sent = {f"view:{view_id}" for view_id in submitted}
+    # An incident's idempotency key ends in the id of the view it was submitted from (`view:<team>:<view id>`).
+    by_key = {key.rsplit(":", 1)[-1]: (incident_id, root_ts) for incident_id, key, root_ts, _ in rows}
+    expected, sent = set(accepted), set(submitted)
     top_level: dict[int, list[str]] = {}
     for message in emulator.messages(channel):
         found = ROOT_KEY.match(str(message.get("text", "")))
@@ -722,7 +722,7 @@ def verify(
     return Verification(
         accepted=len(accepted),
         incidents=len(rows),
-        missing=sorted(key.removeprefix("view:") for key in expected - set(by_key)),
+        missing=sorted(expected - set(by_key)),
         unexpected=sorted(incident_id for key, (incident_id, _) in by_key.items() if key not in sent),
         unanswered=sorted(i for key, (i, _) in by_key.items() if key in sent and key not in expected),
         without_root=without_root,

@@ -8,16 +8,25 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.context.respond import Respond
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
+from bot.integrations.slack import build_web_client
 from bot.listeners import register_listeners
 from bot.listeners.errors import DATABASE_UNREACHABLE, is_database_outage
-from bot.listeners.middleware import inject_services, skip_repeated_events
+from bot.listeners.events import register_revocation_log
+from bot.listeners.middleware import forget_revoked_workspaces, inject_services, skip_repeated_events
 from bot.observability.bolt import observe_requests
 from bot.observability.context import ContextCopyingExecutor, current_scope, new_correlation_id
 from bot.observability.redaction import register_settings_secrets
 from bot.services.container import Services
 
 logger = logging.getLogger(__name__)
+NOT_INSTALLED = (
+    ":warning: Triage Bot is not installed in this workspace (or was removed), so nothing was recorded. "
+    "Ask a workspace admin to install it again."
+)
+OAUTH_STATE_SECONDS = 600  # an install started on /slack/install must finish within this long
 
 
 def handle_unexpected_error(error: Exception, body: dict[str, Any], respond: Respond | None) -> None:
@@ -39,6 +48,27 @@ def handle_unexpected_error(error: Exception, body: dict[str, Any], respond: Res
             logger.warning("Could not tell the user about error ref %s", reference)
 
 
+def oauth_settings(services: Services) -> OAuthSettings | None:
+    """Slack OAuth installs (`/slack/install`, `/slack/oauth_redirect`) when SLACK_CLIENT_ID/SECRET are set.
+
+    Installations and the short-lived OAuth states live in our database, in slack_sdk's own tables.
+    """
+    settings = services.settings
+    installations = services.workspaces.installations
+    if installations is None or settings.slack_client_secret is None:
+        return None
+    return OAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        scopes=settings.bot_scopes,
+        redirect_uri=settings.slack_redirect_uri,
+        authorization_url=settings.slack_authorize_url,
+        installation_store=installations,
+        installation_store_bot_only=True,
+        state_store=SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=services.engine),
+    )
+
+
 def build_bolt_app(services: Services, *, listener_executor: Executor | None = None) -> App:
     """The Bolt app; pass `listener_executor` to own the threads that run listeners (and wait for them on shutdown).
 
@@ -51,8 +81,12 @@ def build_bolt_app(services: Services, *, listener_executor: Executor | None = N
     executor = listener_executor or ThreadPoolExecutor(
         max_workers=services.settings.listener_threads, thread_name_prefix="bolt-listener"
     )
+    oauth = oauth_settings(services)
     app = App(
-        client=services.slack.client,
+        # With OAuth installs each request gets a client with its workspace's token; the app's own needs none.
+        client=services.slack.client
+        if oauth is None
+        else build_web_client(token=None, base_url=services.slack.client.base_url),
         signing_secret=secret.get_secret_value(),
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
@@ -60,7 +94,15 @@ def build_bolt_app(services: Services, *, listener_executor: Executor | None = N
         # Listeners keep their thread after ack() while they post to Slack; Bolt's default of 5 threads
         # would make new requests wait for a free one before they can even be acknowledged.
         listener_executor=ContextCopyingExecutor(executor),
+        oauth_settings=oauth,
+        installation_store_bot_only=True if oauth is not None else None,
+        user_facing_authorize_error_message=NOT_INSTALLED,
     )
+    if oauth is not None:
+        app.enable_token_revocation_listeners()
+        app.use(forget_revoked_workspaces(services))
+    else:
+        register_revocation_log(app)
     app.use(observe_requests)
     app.use(inject_services(services))
     app.use(skip_repeated_events(services))

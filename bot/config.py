@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.acknowledgement import parse_minutes_by_severity
@@ -17,6 +17,21 @@ from bot.models import Severity
 DEFAULT_DATABASE_URL = "sqlite:///triage-bot.db"
 SLACK_API_DEFAULT = "https://slack.com/api/"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SLACK_AUTHORIZE_DEFAULT = "https://slack.com/oauth/v2/authorize"
+# The bot scopes the code uses; slack-app-manifest.yaml lists the same (a unit test keeps them equal).
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "channels:join",
+    "app_mentions:read",
+    "channels:manage",
+    "pins:write",
+    "usergroups:read",
+    "channels:history",
+    "groups:history",
+    "files:read",
+    "files:write",
+)
 
 
 class SettingsError(Exception):
@@ -32,6 +47,11 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = SLACK_API_DEFAULT
+    slack_client_id: str | None = Field(default=None, description="with SLACK_CLIENT_SECRET: OAuth installs")
+    slack_client_secret: SecretStr | None = None
+    slack_scopes: str = Field(default=",".join(BOT_SCOPES), description="bot scopes asked for on install")
+    slack_redirect_uri: str | None = Field(default=None, description="https://…/slack/oauth_redirect")
+    slack_authorize_url: str = SLACK_AUTHORIZE_DEFAULT
     database_url: str = DEFAULT_DATABASE_URL
     port: int = Field(default=3000, ge=1, le=65535)
     web_concurrency: int = Field(default=1, ge=1, le=64)
@@ -79,12 +99,27 @@ class Settings(BaseSettings):
     def _format_in_lower_case(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _oauth_credentials_together(self) -> Settings:
+        if (self.slack_client_id is None) != (self.slack_client_secret is None):
+            raise ValueError(
+                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together: set both for OAuth installs, or neither"
+            )
+        return self
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_has_scheme(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("slack_authorize_url", "slack_redirect_uri")
+    @classmethod
+    def _oauth_url_has_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://triage.example.com/slack/oauth_redirect")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -188,10 +223,19 @@ class Settings(BaseSettings):
     def jira_configured(self) -> bool:
         return bool(self.jira_url and self.jira_user and self.jira_api_token)
 
+    @property
+    def oauth_enabled(self) -> bool:
+        """Installed into workspaces through Slack OAuth (`/slack/install`), each with its own bot token."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
+
+    @property
+    def bot_scopes(self) -> list[str]:
+        return _csv(self.slack_scopes)
+
     def missing_slack_credentials(self) -> list[str]:
-        """Names of the variables that HTTP mode needs and that are unset."""
+        """Names of the variables that HTTP mode needs and that are unset (no bot token with OAuth installs)."""
         missing = []
-        if self.slack_bot_token is None:
+        if self.slack_bot_token is None and not self.oauth_enabled:
             missing.append("SLACK_BOT_TOKEN")
         if self.slack_signing_secret is None:
             missing.append("SLACK_SIGNING_SECRET")
@@ -219,6 +263,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        variable = str(first["loc"][0]).upper() if first["loc"] else "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"Invalid setting {variable}: {message}") from None
+        if not first["loc"]:
+            raise SettingsError(f"Invalid settings: {message}") from None
+        raise SettingsError(f"Invalid setting {str(first['loc'][0]).upper()}: {message}") from None

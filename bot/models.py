@@ -170,6 +170,9 @@ class Incident(Base):
     blocker: Mapped[str] = mapped_column(Text)
     deadline_at: Mapped[datetime | None]
     deadline_context: Mapped[str | None] = mapped_column(String(300))
+    team_id: Mapped[str | None] = mapped_column(
+        String(32), index=True, doc="Slack workspace (T…) it was opened in; None before workspaces were recorded"
+    )
     channel_id: Mapped[str] = mapped_column(String(40), doc="channel where the incident was opened")
     root_ts: Mapped[str | None] = mapped_column(String(40), doc="ts of the root message once posted")
     root_permalink: Mapped[str | None] = mapped_column(String(500), doc="link to the root message and its thread")

@@ -1,5 +1,5 @@
 """The HTTP surface: Slack's `/slack/events` through Bolt's WSGI adapter, `/healthz`, `/readyz`, `/metrics` and
-`/hooks/deployments`."""
+`/hooks/deployments`; with OAuth installs also `/slack/install` and `/slack/oauth_redirect`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 MAX_DISCARDED_BYTES = 16 * MAX_BODY_BYTES
 CORRELATION_HEADER = "X-Correlation-Id"
+OAUTH_PATHS = ("/slack/install", "/slack/oauth_redirect")
 StartResponse = Callable[..., Any]
 
 
@@ -60,6 +61,7 @@ class WebApp:
         self.services = services
         self.scheduler = scheduler
         self.slack = SlackRequestHandler(bolt_app, path="/slack/events")
+        self.installs = bolt_app.oauth_flow is not None
         secret = services.settings.deploy_hook_secret
         self.deployments = DeploymentHook(
             services.session_factory, secret.get_secret_value() if secret else None, services.clock
@@ -83,6 +85,10 @@ class WebApp:
                 # Bolt parses the body before it checks the signature, and raises on a body it cannot read.
                 logger.warning("Refused a malformed Slack request (%s)", type(exc).__name__)
                 return _json(start_response, "400 Bad Request", {"error": "malformed request"})
+        if path in OAUTH_PATHS and self.installs:
+            if method != "GET":
+                return _json(start_response, "405 Method Not Allowed", {"error": "GET only"})
+            return self.slack(environ, start_response)
         if path == DEPLOYMENTS_PATH:
             return self.deployments(environ, start_response)
         return _json(start_response, "404 Not Found", {"error": "not found"})

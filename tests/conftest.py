@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import ManualClock
 from bot.db import make_engine, make_session_factory
-from bot.migrate import upgrade
+from bot.migrate import LIBRARY_TABLES, upgrade
 from bot.models import Base
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -73,7 +73,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 def clean_db(engine: Engine) -> Iterator[Engine]:
     """The migrated database, emptied after the test."""
     yield engine
-    tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+    names = [t.name for t in reversed(Base.metadata.sorted_tables)] + sorted(LIBRARY_TABLES)
+    tables = ", ".join(f'"{name}"' for name in names)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

@@ -9,6 +9,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.domain.workspaces import same_workspace
 from bot.integrations.statuspage import NOT_CONFIGURED, StatusPageIncident, StatusPageResult
 from bot.models import Deployment, Incident
 
@@ -106,7 +107,7 @@ def _incident_items(session: Session, incident: Incident, since: datetime, until
     start = incident.opened_at
     others = session.scalars(
         select(Incident)
-        .where(Incident.opened_at.between(since, until), Incident.id != incident.id)
+        .where(Incident.opened_at.between(since, until), Incident.id != incident.id, same_workspace(incident))
         .order_by(Incident.opened_at.desc(), Incident.id.desc())
         .limit(MAX_PER_KIND)
     ).unique()

@@ -15,6 +15,7 @@ from bot.db import insert_once
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError, IncidentNotFound
 from bot.domain.sizes import format_file_size, parse_file_size
+from bot.domain.workspaces import in_workspace, visible_in
 from bot.models import Client, ClientTier, Environment, Incident, IncidentStatus, Severity
 
 SEVERITY_MEANINGS: dict[Severity, str] = {
@@ -343,19 +344,26 @@ def parse_incident_key(reference: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def get_incident(*, session: Session, reference: str) -> Incident:
-    number = parse_incident_key(reference)
-    incident = session.get(Incident, number) if number is not None else None
-    if incident is None:
-        raise IncidentNotFound(reference.strip() or "(none given)")
+def find_incident(session: Session, number: int, *, workspace: str | None = None) -> Incident:
+    """INC-`number`, if `workspace` may see it (see `visible_in`); IncidentNotFound otherwise."""
+    incident = session.get(Incident, number)
+    if incident is None or not visible_in(incident, workspace):
+        raise IncidentNotFound(f"INC-{number}")
     return incident
 
 
-def list_open_incidents(*, session: Session, limit: int = 50) -> list[Incident]:
-    """Open incidents, the nearest deadline first; those with no deadline after, newest first."""
+def get_incident(*, session: Session, reference: str, workspace: str | None = None) -> Incident:
+    number = parse_incident_key(reference)
+    if number is None:
+        raise IncidentNotFound(reference.strip() or "(none given)")
+    return find_incident(session, number, workspace=workspace)
+
+
+def list_open_incidents(*, session: Session, limit: int = 50, workspace: str | None = None) -> list[Incident]:
+    """Open incidents (of `workspace`), the nearest deadline first; those with no deadline after, newest first."""
     query = (
         select(Incident)
-        .where(Incident.status.not_in([IncidentStatus.RESOLVED, IncidentStatus.CLOSED]))
+        .where(Incident.status.not_in([IncidentStatus.RESOLVED, IncidentStatus.CLOSED]), in_workspace(workspace))
         .order_by(Incident.deadline_at.asc().nulls_last(), Incident.opened_at.desc())
         .limit(limit)
     )

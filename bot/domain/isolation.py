@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.domain.durations import humanize_duration
+from bot.domain.workspaces import same_workspace
 from bot.models import Environment, Incident, IncidentStatus
 
 OPEN_STATUSES = [s for s in IncidentStatus if s not in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)]
@@ -105,8 +106,13 @@ def _opened_since(since: datetime) -> ColumnElement[bool]:
     return Incident.opened_at >= bindparam("since", since, type_=Incident.opened_at.type, literal_execute=True)
 
 
+def _others(incident: Incident) -> ColumnElement[bool]:
+    """Every other incident of the same workspace."""
+    return and_(Incident.id != incident.id, same_workspace(incident))
+
+
 def _open_or_recent(incident: Incident, since: datetime) -> ColumnElement[bool]:
-    return and_(Incident.id != incident.id, or_(_opened_since(since), _still_open()))
+    return and_(_others(incident), or_(_opened_since(since), _still_open()))
 
 
 def _similar_blockers(session: Session, incident: Incident, since: datetime) -> dict[int, float]:
@@ -130,7 +136,7 @@ def _similar_blockers_in_sql(incident: Incident, since: datetime) -> CompoundSel
     no index serves, so the planner can't pick the trigram index over every incident (slow on a big table,
     and chosen by generic plans of prepared statements, which cost it as almost free)."""
     similarity = func.similarity(Incident.blocker, incident.blocker)
-    others = Incident.id != incident.id
+    others = _others(incident)
     resembles = Incident.blocker.op("%")(incident.blocker)
     still_open = select(Incident.id, similarity.label("similarity")).where(others, _still_open(), resembles)
     recent = select(Incident.id, similarity).where(others, _opened_since(since), similarity >= SIMILAR_BLOCKER)

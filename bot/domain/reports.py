@@ -31,10 +31,11 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, True_
 
 from bot.domain.errors import DomainError, quoted
 from bot.domain.isolation import SIMILAR_BLOCKER, trigrams
+from bot.domain.workspaces import in_workspace
 from bot.models import Client, Escalation, Feedback, FeedbackTrack, Incident, Learning, Severity
 
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 365, 30
@@ -223,15 +224,19 @@ def last_days(days: int) -> str:
     return "the last day" if days == 1 else f"the last {days} days"
 
 
-def build_report(session: Session, *, days: int, now: datetime) -> PeriodReport:
-    """Incidents opened in [now - days, now), feedback and learnings recorded then, against the period before."""
+def build_report(session: Session, *, days: int, now: datetime, workspace: str | None = None) -> PeriodReport:
+    """Incidents opened in [now - days, now), feedback and learnings recorded then, against the period before.
+
+    With `workspace`, only that Slack workspace's incidents (and their feedback and learnings) count.
+    """
     days = validate_days(days)
     period = Period(now - timedelta(days=days), now)
     previous = Period(period.start - timedelta(days=days), period.start)
-    counts = _incident_counts(session, period, previous)
-    feedback = _feedback_counts(session, period, previous)
-    themes, all_themes = _themes(session, period)
-    deadlines = _deadlines(session, period, previous, now)
+    scope = in_workspace(workspace)
+    counts = _incident_counts(session, period, previous, scope)
+    feedback = _feedback_counts(session, period, previous, scope)
+    themes, all_themes = _themes(session, period, scope)
+    deadlines = _deadlines(session, period, previous, now, scope)
     return PeriodReport(
         period=period,
         previous_period=previous,
@@ -241,18 +246,18 @@ def build_report(session: Session, *, days: int, now: datetime) -> PeriodReport:
         by_client=counts["client"],
         by_workflow=counts["workflow"],
         by_region=counts["region"],
-        times=_response_times(session, period, previous),
+        times=_response_times(session, period, previous, scope),
         deadlines=deadlines.get(True, Deadlines()),
         previous_deadlines=deadlines.get(False, Deadlines()),
         themes=tuple(themes),
         more_themes=all_themes - len(themes),
-        weeks=_weeks(session, period),
+        weeks=_weeks(session, period, scope),
         feedback=sum(t.count for t in feedback["track"]),
         previous_feedback=sum(t.previous for t in feedback["track"]),
         feedback_by_track=feedback["track"],
         feedback_by_area=feedback["area"],
-        feedback_items=_feedback_items(session, period),
-        learnings=_learnings(session, period),
+        feedback_items=_feedback_items(session, period, scope),
+        learnings=_learnings(session, period, scope),
     )
 
 
@@ -304,9 +309,18 @@ def _tallies(rows: Iterable[Sequence[Any]], *, order: Sequence[str] | None = Non
 # --- incident counts -----------------------------------------------------------------------------------------
 
 
-def _incident_counts(session: Session, period: Period, previous: Period) -> dict[str, tuple[Tally, ...]]:
+def _of_incidents_in(scope: ColumnElement[bool], incident_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
+    """Rows (feedback, learnings) of an incident within `scope` (no subquery when the scope is every incident)."""
+    if isinstance(scope, True_):
+        return scope
+    return incident_id.in_(select(Incident.id).where(scope))
+
+
+def _incident_counts(
+    session: Session, period: Period, previous: Period, scope: ColumnElement[bool]
+) -> dict[str, tuple[Tally, ...]]:
     flag = _in_period(Incident.opened_at, period)
-    within = _opened_within(period, previous)
+    within = and_(_opened_within(period, previous), scope)
     by_client = (
         select(Client.id, Client.name, flag, func.count())
         .join(Client, Client.id == Incident.client_id)
@@ -349,10 +363,10 @@ def _seconds(
     return type_coerce((func.julianday(later) - func.julianday(earlier)) * 86400.0, Float)
 
 
-def _response_times(session: Session, period: Period, previous: Period) -> ResponseTimes:
+def _response_times(session: Session, period: Period, previous: Period, scope: ColumnElement[bool]) -> ResponseTimes:
     if _is_postgresql(session):
-        return _response_times_in_sql(session, period, previous)
-    return _response_times_in_python(session, period, previous)
+        return _response_times_in_sql(session, period, previous, scope)
+    return _response_times_in_python(session, period, previous, scope)
 
 
 def _stats(count: Any, mean: Any, p90: Any) -> TimeStats:
@@ -366,7 +380,9 @@ def _rounded(seconds: float) -> timedelta:
     return timedelta(seconds=round(seconds))
 
 
-def _response_times_in_sql(session: Session, period: Period, previous: Period) -> ResponseTimes:
+def _response_times_in_sql(
+    session: Session, period: Period, previous: Period, scope: ColumnElement[bool]
+) -> ResponseTimes:
     acknowledge = _seconds(session, Incident.acknowledged_at, Incident.opened_at)
     resolve = _seconds(session, Incident.resolved_at, Incident.opened_at)
 
@@ -376,20 +392,22 @@ def _response_times_in_sql(session: Session, period: Period, previous: Period) -
     flag = _in_period(Incident.opened_at, period)
     overall = (
         select(flag, *measures(acknowledge), *measures(resolve))
-        .where(_opened_within(period, previous))
+        .where(_opened_within(period, previous), scope)
         .group_by("in_period")
     )
     stats = {row[0]: (_stats(*row[1:4]), _stats(*row[4:7])) for row in session.execute(overall)}
     per_severity = (
         select(Incident.severity, *measures(resolve))
-        .where(Incident.opened_at >= period.start, Incident.opened_at < period.end)
+        .where(Incident.opened_at >= period.start, Incident.opened_at < period.end, scope)
         .group_by(Incident.severity)
     )
     by_severity = {Severity(row[0]): _stats(*row[1:4]) for row in session.execute(per_severity)}
     return _times(stats, by_severity)
 
 
-def _response_times_in_python(session: Session, period: Period, previous: Period) -> ResponseTimes:
+def _response_times_in_python(
+    session: Session, period: Period, previous: Period, scope: ColumnElement[bool]
+) -> ResponseTimes:
     """SQLite has no percentile_cont: fetch the durations as numbers (two floats per incident) and rank them here."""
     rows = session.execute(
         select(
@@ -397,7 +415,7 @@ def _response_times_in_python(session: Session, period: Period, previous: Period
             Incident.severity,
             _seconds(session, Incident.acknowledged_at, Incident.opened_at),
             _seconds(session, Incident.resolved_at, Incident.opened_at),
-        ).where(_opened_within(period, previous))
+        ).where(_opened_within(period, previous), scope)
     )
     acknowledge: dict[bool, list[float]] = defaultdict(list)
     resolve: dict[bool, list[float]] = defaultdict(list)
@@ -442,7 +460,9 @@ def _times(stats: dict[bool, tuple[TimeStats, TimeStats]], by_severity: dict[Sev
 # --- deadlines -----------------------------------------------------------------------------------------------
 
 
-def _deadlines(session: Session, period: Period, previous: Period, now: datetime) -> dict[bool, Deadlines]:
+def _deadlines(
+    session: Session, period: Period, previous: Period, now: datetime, scope: ColumnElement[bool]
+) -> dict[bool, Deadlines]:
     mitigated, resolved, deadline = Incident.mitigated_at, Incident.resolved_at, Incident.deadline_at
     done = case(
         (mitigated.is_(None), resolved),
@@ -461,7 +481,7 @@ def _deadlines(session: Session, period: Period, previous: Period, now: datetime
             _count_if(deadline.is_(None)),
             func.count(),
         )
-        .where(_opened_within(period, previous))
+        .where(_opened_within(period, previous), scope)
         .group_by("in_period")
     )
     outcomes = {}
@@ -485,12 +505,12 @@ def _week_start(session: Session) -> ColumnElement[date]:
     return type_coerce(func.date(Incident.opened_at, "weekday 0", "-6 days"), Date)
 
 
-def _weeks(session: Session, period: Period) -> tuple[WeekCounts, ...]:
+def _weeks(session: Session, period: Period, scope: ColumnElement[bool]) -> tuple[WeekCounts, ...]:
     """Every week the period touches, empty ones included, so a chart's bars keep their place."""
     week = _week_start(session).label("week")
     query = (
         select(week, Incident.severity, func.count())
-        .where(Incident.opened_at >= period.start, Incident.opened_at < period.end)
+        .where(Incident.opened_at >= period.start, Incident.opened_at < period.end, scope)
         .group_by("week", Incident.severity)
     )
     counts: dict[date, Counter[Severity]] = defaultdict(Counter)
@@ -532,7 +552,7 @@ def blocker_signature(blocker: str) -> str:
     return " ".join(_HASHES.sub("#", blocker.lower().translate(_DIGIT_TO_HASH)).split())
 
 
-def _signatures(session: Session, period: Period) -> list[_Blockers]:
+def _signatures(session: Session, period: Period, scope: ColumnElement[bool]) -> list[_Blockers]:
     """The period's incidents by workflow and blocker signature, grouped the same way on every database.
 
     PostgreSQL first groups them by blocker lower-cased and with numbers masked, comparing bytes (the "C"
@@ -540,7 +560,7 @@ def _signatures(session: Session, period: Period) -> list[_Blockers]:
     blockers as they are. The groups are merged by full signature here.
     """
     workflow_key = _key(Incident.workflow)
-    in_period = and_(Incident.opened_at >= period.start, Incident.opened_at < period.end)
+    in_period = and_(Incident.opened_at >= period.start, Incident.opened_at < period.end, scope)
     if _is_postgresql(session):
         bytewise_key = workflow_key.collate("C").label("workflow_key")
         masked = func.regexp_replace(func.lower(Incident.blocker.collate("C")), "[0-9]+", "#", "g").label("masked")
@@ -632,10 +652,10 @@ class _Themes:
             self.having[gram].append(theme)
 
 
-def _themes(session: Session, period: Period) -> tuple[list[Theme], int]:
+def _themes(session: Session, period: Period, scope: ColumnElement[bool]) -> tuple[list[Theme], int]:
     """The largest MAX_THEMES themes (incidents of a workflow with similar blockers, at least two each), and how
     many there are in all."""
-    clusters = [_theme_ids(cluster) for cluster in _cluster(_signatures(session, period))]
+    clusters = [_theme_ids(cluster) for cluster in _cluster(_signatures(session, period, scope))]
     clusters = [c for c in clusters if len(c[1]) >= THEME_MIN_INCIDENTS]
     clusters.sort(key=lambda c: (-len(c[1]), (c[0].workflow or "").casefold(), c[1][0]))
     shown = clusters[:MAX_THEMES]
@@ -661,9 +681,15 @@ def _theme_ids(cluster: list[_Blockers]) -> tuple[_Blockers, list[int]]:
 # --- product feedback and learnings --------------------------------------------------------------------------
 
 
-def _feedback_counts(session: Session, period: Period, previous: Period) -> dict[str, tuple[Tally, ...]]:
+def _feedback_counts(
+    session: Session, period: Period, previous: Period, scope: ColumnElement[bool]
+) -> dict[str, tuple[Tally, ...]]:
     flag = _in_period(Feedback.created_at, period)
-    within = and_(Feedback.created_at >= previous.start, Feedback.created_at < period.end)
+    within = and_(
+        Feedback.created_at >= previous.start,
+        Feedback.created_at < period.end,
+        _of_incidents_in(scope, Feedback.incident_id),
+    )
     tracks = [
         (track, _track_label(FeedbackTrack(track)), in_period, count)
         for track, _, in_period, count in session.execute(_by_value(Feedback.track, flag, within))
@@ -678,7 +704,7 @@ def _track_label(track: FeedbackTrack) -> str:
     return track.value.capitalize()
 
 
-def _feedback_items(session: Session, period: Period) -> tuple[FeedbackItem, ...]:
+def _feedback_items(session: Session, period: Period, scope: ColumnElement[bool]) -> tuple[FeedbackItem, ...]:
     """This period's feedback by track, oldest first, with the ticket it was filed as (when it was)."""
     query = (
         select(
@@ -694,6 +720,7 @@ def _feedback_items(session: Session, period: Period) -> tuple[FeedbackItem, ...
         )
         .outerjoin(Escalation, Escalation.id == Feedback.escalation_id)
         .where(Feedback.created_at >= period.start, Feedback.created_at < period.end)
+        .where(_of_incidents_in(scope, Feedback.incident_id))
         .order_by(Feedback.created_at, Feedback.id)
     )
     items = [
@@ -713,10 +740,11 @@ def _feedback_items(session: Session, period: Period) -> tuple[FeedbackItem, ...
     return tuple(sorted(items, key=lambda item: TRACKS.index(item.track)))
 
 
-def _learnings(session: Session, period: Period) -> tuple[LearningItem, ...]:
+def _learnings(session: Session, period: Period, scope: ColumnElement[bool]) -> tuple[LearningItem, ...]:
     query = (
         select(Learning.incident_id, Learning.text, Learning.created_at)
         .where(Learning.created_at >= period.start, Learning.created_at < period.end)
+        .where(_of_incidents_in(scope, Learning.incident_id))
         .order_by(Learning.created_at, Learning.id)
     )
     return tuple(LearningItem(f"INC-{incident_id}", text, at) for incident_id, text, at in session.execute(query))

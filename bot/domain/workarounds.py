@@ -13,6 +13,7 @@ from bot.domain.audit import record_event
 from bot.domain.errors import DomainError
 from bot.domain.lifecycle import require_open
 from bot.domain.timers import cancel_timers, schedule_timer
+from bot.domain.workspaces import in_workspace
 from bot.models import (
     Attempt,
     AttemptOutcome,
@@ -345,10 +346,15 @@ def record_progress(
     return workaround
 
 
-def active_workarounds(*, session: Session, incident_id: int | None = None) -> list[Workaround]:
+def active_workarounds(
+    *, session: Session, incident_id: int | None = None, workspace: str | None = None
+) -> list[Workaround]:
+    """Active workarounds, soonest time box first: of one incident, or of every incident (in `workspace`)."""
     query = select(Workaround).where(Workaround.state == WorkaroundState.ACTIVE).order_by(Workaround.ends_at)
     if incident_id is not None:
         query = query.where(Workaround.incident_id == incident_id)
+    if workspace is not None:
+        query = query.join(Incident, Incident.id == Workaround.incident_id).where(in_workspace(workspace))
     return list(session.scalars(query))
 
 

@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.db import insert_once, unit_of_work
 from bot.integrations.jira_tracker import JiraTracker, TicketRequest, TrackerError
 from bot.integrations.slack import SlackCallError, SlackGateway
+from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, OutboxMessage, OutboxSend, OutboxState
 
 logger = logging.getLogger(__name__)
@@ -179,14 +180,15 @@ class OutboxDispatcher:
         self,
         *,
         session_factory: sessionmaker[Session],
-        slack: SlackGateway,
+        slack: SlackGateway | SlackWorkspaces,
         clock: Clock,
         jira: JiraTracker | None = None,
         on_delivered: Callable[[Session, OutboxMessage], None] | None = None,
         render_root: Callable[[Session, Incident], dict[str, Any]] | None = None,
     ) -> None:
         self.session_factory = session_factory
-        self.slack = slack
+        # Each row is delivered with the token of its incident's workspace.
+        self.workspaces = slack if isinstance(slack, SlackWorkspaces) else SlackWorkspaces(slack)
         self.jira = jira
         self.clock = clock
         # Called in the delivering transaction after every attempt (sent, retrying, or failed for good), so the
@@ -257,7 +259,7 @@ class OutboxDispatcher:
             return
         row.attempts += 1
         try:
-            result = self._call(session, row, args, now)
+            result = self._call(session, row, args, now, self._slack_for(session, row))
         except (SlackCallError, TrackerError) as exc:
             self._record_failure(row, exc, now, report)
             if row.state == OutboxState.FAILED:
@@ -323,16 +325,29 @@ class OutboxDispatcher:
             raise _NotYet
         return parent.result
 
-    def _call(self, session: Session, row: OutboxMessage, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def _slack_for(self, session: Session, row: OutboxMessage) -> SlackGateway | None:
+        """The gateway of the row's workspace, or None for a Jira call that reads nothing from Slack."""
+        if row.target == "jira" and row.operation != "attach_thread_files":
+            return None
+        incident = session.get(Incident, row.incident_id) if row.incident_id is not None else None
+        return self.workspaces.gateway(incident.team_id if incident is not None else None)
+
+    def _call(
+        self, session: Session, row: OutboxMessage, args: dict[str, Any], now: datetime, slack: SlackGateway | None
+    ) -> dict[str, Any]:
         if row.target == "jira" and row.operation == "attach_thread_files":
-            return self._attach_thread_files(row, args)
+            assert slack is not None
+            return self._attach_thread_files(slack, row, args)
         if row.target == "jira":
             return self._call_jira(row.operation, args)
+        assert slack is not None
         if row.operation == "chat.postMessage" and self._records_sends:
-            return self._post_once(session, row, args, now)
-        return self._call_joining_if_needed(row.operation, args)
+            return self._post_once(slack, session, row, args, now)
+        return _call_joining_if_needed(slack, row.operation, args)
 
-    def _post_once(self, session: Session, row: OutboxMessage, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def _post_once(
+        self, slack: SlackGateway, session: Session, row: OutboxMessage, args: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
         """Post, unless an earlier attempt's post reached Slack before its process died: then that one is used.
 
         Before calling Slack the attempt is recorded (`outbox_sends`) on a connection of its own, so the record
@@ -341,26 +356,14 @@ class OutboxDispatcher:
         args = {**args, "metadata": {"event_type": POST_EVENT, "event_payload": {"outbox_key": row.idempotency_key}}}
         earlier = session.get(OutboxSend, row.id)
         if earlier is not None:
-            found = self._earlier_post(row.idempotency_key, args, earlier.started_at)
+            found = _earlier_post(slack, row.idempotency_key, args, earlier.started_at)
             if found is not None:
                 logger.warning(
                     "Outbox %s was already posted by an attempt that did not finish; not posting again", row.id
                 )
                 return {"ok": True, "channel": args["channel"], "ts": found["ts"]}
         self._record_send(row.id, now)
-        return self._call_joining_if_needed("chat.postMessage", args)
-
-    def _earlier_post(self, key: str, args: dict[str, Any], started_at: datetime) -> dict[str, Any] | None:
-        def carries_key(message: dict[str, Any]) -> bool:
-            metadata = message.get("metadata") or {}
-            return (
-                metadata.get("event_type") == POST_EVENT and metadata.get("event_payload", {}).get("outbox_key") == key
-            )
-
-        oldest = (started_at - LOOK_BACK).timestamp()
-        return self.slack.find_posted(
-            args["channel"], matches=carries_key, thread_ts=args.get("thread_ts"), oldest=oldest
-        )
+        return _call_joining_if_needed(slack, "chat.postMessage", args)
 
     def _record_send(self, outbox_id: int, now: datetime) -> None:
         """Committed at once on its own connection (PostgreSQL), whatever becomes of the delivering transaction."""
@@ -374,7 +377,7 @@ class OutboxDispatcher:
         if self._records_sends and row.operation == "chat.postMessage":
             session.execute(delete(OutboxSend).where(OutboxSend.outbox_id == row.id))
 
-    def _attach_thread_files(self, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
+    def _attach_thread_files(self, slack: SlackGateway, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
         """Files shared in the incident's thread go to the Jira issue: attached, or linked when that can't be done.
 
         Each file handled is remembered on the row, so a retry after a partial failure never attaches one twice.
@@ -382,19 +385,19 @@ class OutboxDispatcher:
         if self.jira is None:
             raise TrackerError("Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)", retryable=False)
         done: dict[str, str] = dict(row.payload.get("done") or {})
-        for shared in self.slack.thread_files(args["channel"], args["thread_ts"]):
+        for shared in slack.thread_files(args["channel"], args["thread_ts"]):
             if shared.get("id") in done or not shared.get("url_private"):
                 continue
-            done[shared["id"]] = self._attach_or_link(args["key"], shared)
+            done[shared["id"]] = self._attach_or_link(slack, args["key"], shared)
             row.payload = {**row.payload, "done": done}
         attached = sum(1 for how in done.values() if how == "attached")
         return {"key": args["key"], "attached": attached, "linked": len(done) - attached}
 
-    def _attach_or_link(self, key: str, shared: dict[str, Any]) -> str:
+    def _attach_or_link(self, slack: SlackGateway, key: str, shared: dict[str, Any]) -> str:
         assert self.jira is not None
         name = str(shared.get("name") or shared["id"])
         try:
-            self.jira.attach(key, name, self.slack.download(shared["url_private"]))
+            self.jira.attach(key, name, slack.download(shared["url_private"]))
             return "attached"
         except (SlackCallError, TrackerError) as exc:
             if exc.retryable:
@@ -448,16 +451,6 @@ class OutboxDispatcher:
         )
         return newer is not None
 
-    def _call_joining_if_needed(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
-        """Posting in a public channel the bot is not in: join it, then post."""
-        try:
-            return self.slack.call(operation, args)
-        except SlackCallError as exc:
-            if exc.error != "not_in_channel" or "channel" not in args:
-                raise
-            self.slack.call("conversations.join", {"channel": args["channel"]})
-            return self.slack.call(operation, args)
-
     def _record_failure(
         self, row: OutboxMessage, exc: SlackCallError | TrackerError, now: datetime, report: DeliveryReport
     ) -> None:
@@ -470,3 +463,25 @@ class OutboxDispatcher:
             row.state = OutboxState.FAILED
             report.failed += 1
             logger.error("%s %s for outbox %s failed for good: %s", row.target, row.operation, row.id, exc)
+
+
+def _call_joining_if_needed(slack: SlackGateway, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Posting in a public channel the bot is not in: join it, then post."""
+    try:
+        return slack.call(operation, args)
+    except SlackCallError as exc:
+        if exc.error != "not_in_channel" or "channel" not in args:
+            raise
+        slack.call("conversations.join", {"channel": args["channel"]})
+        return slack.call(operation, args)
+
+
+def _earlier_post(slack: SlackGateway, key: str, args: dict[str, Any], started_at: datetime) -> dict[str, Any] | None:
+    """The post an earlier attempt made, found by the outbox key in its metadata."""
+
+    def carries_key(message: dict[str, Any]) -> bool:
+        metadata = message.get("metadata") or {}
+        return metadata.get("event_type") == POST_EVENT and metadata.get("event_payload", {}).get("outbox_key") == key
+
+    oldest = (started_at - LOOK_BACK).timestamp()
+    return slack.find_posted(args["channel"], matches=carries_key, thread_ts=args.get("thread_ts"), oldest=oldest)

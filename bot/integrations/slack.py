@@ -42,6 +42,7 @@ HINTS = {
     "missing_scope": "reinstall the app from slack-app-manifest.yaml so it has the scope named in the error",
     "invalid_auth": "SLACK_BOT_TOKEN is not valid for this workspace",
     "token_revoked": "the app was uninstalled: reinstall it and update SLACK_BOT_TOKEN",
+    "not_installed": "the app is not installed in this workspace (any more): install it again from /slack/install",
 }
 
 

@@ -78,12 +78,12 @@ def _modal_view(services: Services, action: IncidentAction, incident_id: int) ->
         return isolate_modal(incident, found)
     if action == IncidentAction.ESCALATE:
         with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id)
+            incident = load_incident(session, incident_id, services.workspace)
             require_open(incident, "escalated")
             return escalate_modal(incident, escalations_of(session=session, incident_id=incident_id))
     if action in (IncidentAction.START_WORKAROUND, IncidentAction.WORKAROUND_PROGRESS):
         with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id)
+            incident = load_incident(session, incident_id, services.workspace)
             require_open(incident, "given a workaround")
             running = active_workarounds(session=session, incident_id=incident_id)
             if action == IncidentAction.WORKAROUND_PROGRESS and running:
@@ -97,10 +97,10 @@ def _modal_view(services: Services, action: IncidentAction, incident_id: int) ->
         return resolve_modal(incident, stopping=stopping)
     if action == IncidentAction.FILE_FEEDBACK:  # also after resolving: feedback is how an incident closes the loop
         with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id)
+            incident = load_incident(session, incident_id, services.workspace)
             return feedback_modal(incident, list(services.settings.product_area_pms), incident.blocker[:2000])
     with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
+        incident = load_incident(session, incident_id, services.workspace)
         require_open(incident, "changed")
         if action == IncidentAction.LOG_STEP:
             return log_step_modal(incident)
@@ -205,7 +205,7 @@ def handle_error_changed(
     try:
         incident_id = incident_of_workaround(services, workaround_id)
         with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id)
+            incident = load_incident(session, incident_id, services.workspace)
             view = error_changed_modal(incident, workaround_id, number)
     except DomainError as exc:
         tell(respond, str(exc))

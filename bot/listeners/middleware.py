@@ -24,8 +24,29 @@ def services_of(context: BoltContext) -> Services:
 
 
 def inject_services(services: Services) -> Callable[..., Any]:
+    """Listeners find the services in their context, scoped to the request's workspace (see `for_request`)."""
+
     def middleware(context: BoltContext, next: Callable[[], None]) -> None:
-        context["services"] = services
+        context["services"] = services.for_request(context.team_id)
+        next()
+
+    return middleware
+
+
+REVOKING_EVENTS = ("app_uninstalled", "tokens_revoked")
+
+
+def forget_revoked_workspaces(services: Services) -> Callable[..., Any]:
+    """After an uninstall or a token revocation, deliveries stop using the workspace's cached token at once.
+
+    (Bolt's own listeners for these events delete the stored installation.)
+    """
+
+    def middleware(body: dict[str, Any], next: Callable[[], None]) -> None:
+        event = body.get("event") or {}
+        if body.get("type") == "event_callback" and event.get("type") in REVOKING_EVENTS and body.get("team_id"):
+            services.workspaces.forget(str(body["team_id"]))
+            logger.info("Slack workspace %s: %s", body["team_id"], event["type"])
         next()
 
     return middleware

@@ -67,7 +67,8 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
         report=report,
         reporter_id=body["user"]["id"],
         channel_id=channel_id,
-        submission_key=f"view:{view['id']}",
+        submission_key=f"view:{context.team_id}:{view['id']}",
+        team_id=context.team_id,
     )
     try:
         opened = open_and_announce(services, request)
@@ -209,7 +210,7 @@ def _next_escalation_view(services: Services, incident_id: int, path: Escalation
         return engineering_modal(draft.incident, draft.form, draft.priority, services.settings.jira_project)
     if path == EscalationKind.PRODUCT_FEEDBACK:
         with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id)
+            incident = load_incident(session, incident_id, services.workspace)
             return feedback_modal(incident, list(services.settings.product_area_pms), incident.blocker[:2000])
     incident = major.check_can_declare(services, incident_id, user)
     return declare_modal(incident, incident.owner_id)

@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.blocks.incident import Message
 from bot.db import unit_of_work
-from bot.domain.errors import IncidentNotFound
+from bot.domain.incidents import find_incident
 from bot.models import Incident
 from bot.services.container import Services
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
@@ -24,11 +24,9 @@ T = TypeVar("T")
 Change = Callable[[Session, Incident, datetime], list[Message]]
 
 
-def load_incident(session: Session, incident_id: int) -> Incident:
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise IncidentNotFound(f"INC-{incident_id}")
-    return incident
+def load_incident(session: Session, incident_id: int, workspace: str | None = None) -> Incident:
+    """The incident, if a request from `workspace` may see it; IncidentNotFound otherwise."""
+    return find_incident(session, incident_id, workspace=workspace)
 
 
 def retry_when_stale(work: Callable[[], T]) -> T:
@@ -51,7 +49,7 @@ def apply_change(services: Services, incident_id: int, change: Change, *, purpos
 
     def attempt() -> None:
         with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id)
+            incident = load_incident(session, incident_id, services.workspace)
             replies = change(session, incident, services.clock.now())
             for reply in replies:
                 queue_thread_reply(services, session, incident, reply, purpose)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from slack_sdk.oauth.installation_store import InstallationStore
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,12 +16,15 @@ from bot.integrations.jira_tracker import JiraTracker
 from bot.integrations.outbox import OutboxDispatcher
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.statuspage import StatusPageClient
+from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import OutboxMessage
 from bot.services.background import BackgroundWork
 
 
 @dataclass
 class Services:
+    """`workspace` scopes what a request sees to its Slack workspace (OAuth installs); None sees everything."""
+
     settings: Settings
     clock: Clock
     engine: Engine
@@ -29,6 +34,21 @@ class Services:
     status_page: StatusPageClient
     jira: JiraTracker | None
     background: BackgroundWork
+    workspaces: SlackWorkspaces
+    workspace: str | None = None
+
+    def for_request(self, team_id: str | None) -> Services:
+        """These services as one request sees them: scoped to its workspace when the app is installed in several."""
+        return replace(self, workspace=team_id) if self.workspaces.multi_workspace else self
+
+    @property
+    def workspace_slack(self) -> SlackGateway:
+        """The Web API gateway of the workspace this request came from (SLACK_BOT_TOKEN's in single-workspace mode)."""
+        return self.workspaces.gateway(self.workspace)
+
+    def slack_for(self, team_id: str | None) -> SlackGateway:
+        """The Web API gateway with the bot token of `team_id`'s workspace."""
+        return self.workspaces.gateway(team_id)
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Services:
@@ -37,11 +57,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     session_factory = make_session_factory(engine)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     slack = SlackGateway(build_web_client(token=token, base_url=settings.slack_api_url))
+    workspaces = SlackWorkspaces(slack, installations=build_installation_store(settings, engine))
     jira = build_jira(settings)
-    outbox = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, jira=jira)
+    outbox = OutboxDispatcher(session_factory=session_factory, slack=workspaces, clock=clock, jira=jira)
     status_page = StatusPageClient(settings.statuspage_url)
     background = BackgroundWork(settings.after_ack_threads)
-    services = Services(settings, clock, engine, session_factory, slack, outbox, status_page, jira, background)
+    services = Services(
+        settings, clock, engine, session_factory, slack, outbox, status_page, jira, background, workspaces
+    )
     from bot.services import escalations, resolution  # the hooks need the finished container
     from bot.services.rendering import render_root
 
@@ -60,3 +83,11 @@ def build_jira(settings: Settings) -> JiraTracker | None:
         return None
     assert settings.jira_url and settings.jira_user and settings.jira_api_token
     return JiraTracker(settings.jira_url, settings.jira_user, settings.jira_api_token.get_secret_value())
+
+
+def build_installation_store(settings: Settings, engine: Engine) -> InstallationStore | None:
+    """slack_sdk's SQLAlchemy installation store in our database (tables from migration 0009), for OAuth installs."""
+    if not settings.oauth_enabled:
+        return None
+    assert settings.slack_client_id is not None
+    return SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine)

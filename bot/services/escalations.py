@@ -127,7 +127,7 @@ class HandoffDraft:
 
 def handoff_draft(services: Services, incident_id: int) -> HandoffDraft:
     with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
+        incident = load_incident(session, incident_id, services.workspace)
         require_open(incident, "escalated")
         existing = find_escalation(session=session, incident_id=incident_id, kind=EscalationKind.ENGINEERING)
         if existing is not None and existing.state != EscalationState.FAILED:

@@ -151,7 +151,7 @@ def add_incident_details(
 
 def isolation_for(services: Services, incident_id: int) -> tuple[Incident, Isolation]:
     with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
+        incident = load_incident(session, incident_id, services.workspace)
         require_open(incident, "isolated")
         found = find_similar(
             session=session, incident=incident, window=services.settings.isolation_window, now=services.clock.now()
@@ -214,7 +214,7 @@ def draft_update(services: Services, incident_id: int) -> UpdateDraft:
     now, zone = services.clock.now(), services.settings.display_zone
     cadence = services.settings.update_cadence_by_severity
     with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
+        incident = load_incident(session, incident_id, services.workspace)
         require_open(incident, "updated")
         text = draft_client_update(
             incident=incident,

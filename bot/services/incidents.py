@@ -38,6 +38,7 @@ class OpenRequest:
     reporter_id: str
     channel_id: str
     submission_key: str
+    team_id: str | None = None
 
 
 def _current_oncall(services: Services, session: Session) -> tuple[str | None, str | None]:
@@ -68,6 +69,7 @@ def open_and_announce(services: Services, request: OpenRequest) -> OpenedInciden
         if opened.created:
             incident = opened.incident
             incident.oncall_team = team
+            incident.team_id = request.team_id
             ensure_steps(session=session, incident=incident)
             refresh_gather(session=session, incident=incident, actor_id=incident.reporter_id, now=now)
             schedule_ack_escalation(
@@ -160,13 +162,13 @@ def _find_and_post(services: Services, incident_id: int, *, correlation: bool) -
 
 def open_incidents_blocks(services: Services) -> list[Block]:
     with unit_of_work(services.session_factory) as session:
-        incidents = list_open_incidents(session=session)
+        incidents = list_open_incidents(session=session, workspace=services.workspace)
         return incident_list_blocks(incidents, now=services.clock.now(), zone=services.settings.display_zone)
 
 
 def incident_card_blocks(services: Services, reference: str) -> list[Block]:
     with unit_of_work(services.session_factory) as session:
-        incident = get_incident(session=session, reference=reference)
+        incident = get_incident(session=session, reference=reference, workspace=services.workspace)
         return incident_card(
             incident,
             events=audit_trail(session=session, incident_id=incident.id),
@@ -180,7 +182,7 @@ def home_for(services: Services, user_id: str) -> View:
     """The App Home tab as `user_id` should see it now."""
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
-        everyone = list_open_incidents(session=session, limit=100)
+        everyone = list_open_incidents(session=session, limit=100, workspace=services.workspace)
         mine = [i for i in everyone if user_id in (i.owner_id, i.reporter_id)]
         oncalls = on_call_now(session=session, at=now)
         return home_view(

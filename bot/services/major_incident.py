@@ -38,7 +38,9 @@ def allowed_declarers(services: Services) -> set[str]:
     allowed: set[str] = set()
     for slack_id in services.settings.declarer_ids:
         if slack_id.startswith("S"):
-            allowed.update(services.slack.call("usergroups.users.list", {"usergroup": slack_id}).get("users", []))
+            allowed.update(
+                services.workspace_slack.call("usergroups.users.list", {"usergroup": slack_id}).get("users", [])
+            )
         else:
             allowed.add(slack_id)
     return allowed
@@ -54,7 +56,7 @@ def check_can_declare(services: Services, incident_id: int, user_id: str) -> Inc
     """Refuse early (before any form) when the person may not, or the incident already has its channel."""
     check_may_declare(services, user_id)
     with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
+        incident = load_incident(session, incident_id, services.workspace)
         require_open(incident, "declared a major incident")
         if incident.is_major:
             raise DomainError(f"{incident.key} is already a major incident: <#{incident.major_channel_id}>.")
@@ -74,7 +76,7 @@ def declare_major_incident(services: Services, incident_id: int, actor_id: str, 
     try:
         channel_id = declared.channel_id or _create_channel(services, incident, escalation_id)
         _invite(services, channel_id, invitees)
-        posted = services.slack.call(
+        posted = services.workspace_slack.call(
             "chat.postMessage",
             {
                 "channel": channel_id,
@@ -87,7 +89,7 @@ def declare_major_incident(services: Services, incident_id: int, actor_id: str, 
                 ).as_args(),
             },
         )
-        services.slack.call("pins.add", {"channel": channel_id, "timestamp": posted.get("ts")})
+        services.workspace_slack.call("pins.add", {"channel": channel_id, "timestamp": posted.get("ts")})
     except SlackCallError as exc:
         _record_setup_failure(services, incident_id, escalation_id, exc)
         return
@@ -106,7 +108,7 @@ def _request_declaration(services: Services, incident_id: int, actor_id: str, le
     """Record the request (or find the earlier one) and the incidents to link, in one transaction."""
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
+        incident = load_incident(session, incident_id, services.workspace)
         requested = request_escalation(
             session=session,
             incident=incident,
@@ -130,7 +132,7 @@ def _request_declaration(services: Services, incident_id: int, actor_id: str, le
 def _create_channel(services: Services, incident: Incident, escalation_id: int) -> str:
     for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
         try:
-            created = services.slack.call("conversations.create", {"name": channel_name(incident, attempt)})
+            created = services.workspace_slack.call("conversations.create", {"name": channel_name(incident, attempt)})
         except SlackCallError as exc:
             if exc.error == "name_taken":
                 continue
@@ -147,7 +149,7 @@ def _invite(services: Services, channel_id: str, users: set[str]) -> None:
     if not users:
         return
     try:
-        services.slack.call("conversations.invite", {"channel": channel_id, "users": ",".join(sorted(users))})
+        services.workspace_slack.call("conversations.invite", {"channel": channel_id, "users": ",".join(sorted(users))})
     except SlackCallError as exc:
         if exc.error not in ("already_in_channel", "cant_invite_self"):
             raise
@@ -156,7 +158,7 @@ def _invite(services: Services, channel_id: str, users: set[str]) -> None:
 def _record_setup_failure(services: Services, incident_id: int, escalation_id: int, exc: SlackCallError) -> None:
     logger.warning("Setting up the major-incident channel for INC-%s failed: %s", incident_id, exc.error)
     with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
+        incident = load_incident(session, incident_id, services.workspace)
         escalation = session.get_one(Escalation, escalation_id)
         mark_failed(session=session, incident=incident, escalation=escalation, error=str(exc), now=services.clock.now())
         reason = escape_mrkdwn(str(exc))
@@ -177,7 +179,7 @@ def _record_declared(
 ) -> None:
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
+        incident = load_incident(session, incident_id, services.workspace)
         declare_major(
             session=session, incident=incident, declared_by=actor_id, lead_id=lead_id, channel_id=channel_id, now=now
         )

@@ -18,7 +18,7 @@ from bot.blocks.view_state import whole_number
 from bot.db import unit_of_work
 from bot.domain.audit import record_correction
 from bot.domain.errors import DomainError
-from bot.domain.incidents import parse_incident_key
+from bot.domain.incidents import find_incident, parse_incident_key
 from bot.domain.reports import build_report, parse_days
 from bot.domain.summary import build_audit_trail, build_summary
 from bot.integrations.slack import SlackCallError, Upload
@@ -40,6 +40,7 @@ def incident_summary(services: Services, reference: str) -> list[Message]:
     """`/triage summary INC-12`: the one-page summary (a long timeline continues in further messages)."""
     number = _incident_number(reference, "/triage summary INC-12")
     with unit_of_work(services.session_factory) as session:
+        find_incident(session, number, workspace=services.workspace)
         summary = build_summary(session=session, incident_id=number, now=services.clock.now())
     return summary_messages(summary, zone=services.settings.display_zone)
 
@@ -51,6 +52,7 @@ def audit_page(services: Services, reference: str) -> Message:
     if whole_number(typed_page) is None or int(typed_page) < 1:
         raise DomainError("The page is a number: `/triage audit INC-12 2`.")
     with unit_of_work(services.session_factory) as session:
+        find_incident(session, number, workspace=services.workspace)
         trail = build_audit_trail(session=session, incident_id=number)
     pages = audit_messages(trail, zone=services.settings.display_zone)
     page = min(int(typed_page), len(pages))
@@ -106,7 +108,7 @@ def report_request(args: str, channel_id: str) -> ReportRequest:
 def post_report(services: Services, request: ReportRequest) -> str | None:
     """Post the report in the channel, its charts in the report's thread; what went wrong, or None."""
     with unit_of_work(services.session_factory) as session:
-        report = build_report(session, days=request.days, now=services.clock.now())
+        report = build_report(session, days=request.days, now=services.clock.now(), workspace=services.workspace)
     messages = report_messages(report, zone=services.settings.display_zone)
     from bot.exports.charts import render_charts  # matplotlib takes half a second to import: only when asked
 
@@ -114,7 +116,7 @@ def post_report(services: Services, request: ReportRequest) -> str | None:
         first_ts = _post(services, request.channel_id, messages)
         charts = render_charts(report)
         if charts:
-            services.slack.upload_files(
+            services.workspace_slack.upload_files(
                 channel=request.channel_id,
                 thread_ts=first_ts,
                 comment=f"Charts for the last {request.days} days",
@@ -130,13 +132,13 @@ def _post(services: Services, channel_id: str, messages: list[Message]) -> str:
     """Post the messages in order; the first one's ts (the rest go in its thread)."""
     args = {"channel": channel_id, **messages[0].as_args()}
     try:
-        first = services.slack.call("chat.postMessage", args)
+        first = services.workspace_slack.call("chat.postMessage", args)
     except SlackCallError as exc:
         if exc.error != "not_in_channel":
             raise
-        services.slack.call("conversations.join", {"channel": channel_id})
-        first = services.slack.call("chat.postMessage", args)
+        services.workspace_slack.call("conversations.join", {"channel": channel_id})
+        first = services.workspace_slack.call("chat.postMessage", args)
     for message in messages[1:]:
         args = {"channel": channel_id, "thread_ts": first["ts"], **message.as_args()}
-        services.slack.call("chat.postMessage", args)
+        services.workspace_slack.call("chat.postMessage", args)
     return str(first["ts"])

@@ -31,7 +31,7 @@ NO_JIRA = "Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)"
 def resolvable(services: Services, incident_id: int) -> tuple[Incident, list[str]]:
     """The incident to resolve and what resolving it will stop; refuses one that is not open."""
     with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id)
+        incident = load_incident(session, incident_id, services.workspace)
         require_open(incident, "resolved")
         running = active_workarounds(session=session, incident_id=incident_id)
         return incident, [w.description for w in running]

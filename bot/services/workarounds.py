@@ -245,7 +245,7 @@ def workarounds_blocks(services: Services) -> list[Block]:
     """`/triage workarounds`: every active workaround and its next check-in, across incidents."""
     now, zone = services.clock.now(), services.settings.display_zone
     with unit_of_work(services.session_factory) as session:
-        running = active_workarounds(session=session)
+        running = active_workarounds(session=session, workspace=services.workspace)
         if not running:
             return [SectionBlock(text="No active workarounds. *Start a workaround* on an incident's message.")]
         lines = []

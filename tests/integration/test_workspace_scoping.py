@@ -1,0 +1,105 @@
+"""One database, several Slack workspaces: lookups, lists, isolation, correlation and reports keep to their own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import ManualClock
+from bot.db import unit_of_work
+from bot.domain.correlation import correlate
+from bot.domain.errors import IncidentNotFound
+from bot.domain.incidents import find_incident, get_incident, list_open_incidents
+from bot.domain.isolation import find_similar
+from bot.domain.reports import build_report
+from bot.domain.workarounds import active_workarounds, start_workaround
+from bot.integrations.statuspage import StatusPageResult
+from bot.models import Incident, WorkaroundKind
+from tests.conftest import T0
+from tests.integration.test_open_incident import _open
+
+ALPHA, BRAVO = "T0ALPHA", "T0BRAVO"
+
+
+def _open_in(factory: sessionmaker[Session], team_id: str | None, key: str, client: str) -> int:
+    """The same report (same workflow, region and blocker) from another client, opened in `team_id`."""
+    incident_id = _open(factory, key, client_name=client)
+    with unit_of_work(factory) as session:
+        session.get_one(Incident, incident_id).team_id = team_id
+    return incident_id
+
+
+@pytest.fixture
+def two_workspaces(session_factory: sessionmaker[Session]) -> tuple[int, int, int]:
+    return (
+        _open_in(session_factory, ALPHA, "view:a1", "Alpha Legal"),
+        _open_in(session_factory, ALPHA, "view:a2", "Alder & Ash"),
+        _open_in(session_factory, BRAVO, "view:b1", "Bravo Partners"),
+    )
+
+
+def test_a_workspace_finds_and_lists_only_its_own_incidents(
+    session_factory: sessionmaker[Session], two_workspaces: tuple[int, int, int]
+) -> None:
+    alpha_one, alpha_two, bravo = two_workspaces
+    with unit_of_work(session_factory) as session:
+        assert {i.id for i in list_open_incidents(session=session, workspace=ALPHA)} == {alpha_one, alpha_two}
+        assert [i.id for i in list_open_incidents(session=session, workspace=BRAVO)] == [bravo]
+        assert len(list_open_incidents(session=session)) == 3, "unscoped (single workspace, CLI): everything"
+        assert get_incident(session=session, reference=f"INC-{bravo}", workspace=BRAVO).id == bravo
+        with pytest.raises(IncidentNotFound, match=f"INC-{bravo}"):
+            get_incident(session=session, reference=f"INC-{bravo}", workspace=ALPHA)
+        with pytest.raises(IncidentNotFound):
+            find_incident(session, alpha_one, workspace=BRAVO)
+
+
+def test_isolation_and_correlation_look_only_within_the_incident_s_workspace(
+    session_factory: sessionmaker[Session], two_workspaces: tuple[int, int, int]
+) -> None:
+    alpha_one, alpha_two, bravo = two_workspaces
+    with unit_of_work(session_factory) as session:
+        incident = session.get_one(Incident, alpha_one)
+        found = find_similar(session=session, incident=incident, window=timedelta(hours=24), now=T0)
+        assert [m.incident_id for m in found.matches] == [alpha_two]
+        lonely = find_similar(
+            session=session, incident=session.get_one(Incident, bravo), window=timedelta(hours=24), now=T0
+        )
+        assert lonely.matches == []
+        related = correlate(
+            session=session,
+            incident=incident,
+            status_page=StatusPageResult(available=False, error="not configured"),
+            now=T0,
+        )
+        assert [item.title.split(" ", 1)[0] for item in related.items if item.kind == "incident"] == [
+            f"INC-{alpha_two}"
+        ]
+
+
+def test_reports_and_workaround_lists_count_one_workspace_when_asked_from_it(
+    session_factory: sessionmaker[Session], two_workspaces: tuple[int, int, int]
+) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    alpha_one, _, bravo = two_workspaces
+    with unit_of_work(session_factory) as session:
+        for incident_id in (alpha_one, bravo):
+            start_workaround(
+                session=session,
+                incident=session.get_one(Incident, incident_id),
+                kind=WorkaroundKind.RETRY_CYCLE,
+                description="retry the upload",
+                client_expectation="we retry every 10 minutes",
+                owner_id="UAGENT",
+                time_box=timedelta(hours=1),
+                interval=timedelta(minutes=10),
+                now=clock.now(),
+            )
+    with unit_of_work(session_factory) as session:
+        assert [w.incident_id for w in active_workarounds(session=session, workspace=BRAVO)] == [bravo]
+        assert len(active_workarounds(session=session)) == 2
+        alpha = build_report(session, days=30, now=clock.now(), workspace=ALPHA)
+        everyone = build_report(session, days=30, now=clock.now())
+    assert (alpha.incidents, everyone.incidents) == (2, 3)
+    assert {t.label for t in alpha.by_client} == {"Alpha Legal", "Alder & Ash"}
