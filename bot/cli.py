@@ -61,7 +61,8 @@ def verify_slack_token(settings: Settings) -> None:
     """Ask Slack (auth.test) before serving, so a wrong token is one line now, not a failure per request."""
     from bot.integrations.slack import SlackCallError, SlackGateway, build_web_client
 
-    assert settings.slack_bot_token is not None
+    if settings.slack_bot_token is None:
+        return  # OAuth installs: each workspace's token is checked by Slack on its own requests
     gateway = SlackGateway(
         build_web_client(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     )
@@ -94,6 +95,8 @@ def run(
     missing = settings.missing_slack_credentials()
     if missing:
         fail(NO_CREDENTIALS.format(missing=" and ".join(missing) + (" is" if len(missing) == 1 else " are")))
+    if settings.oauth_enabled and settings.slack_app_token is not None:
+        fail("OAuth installs (SLACK_CLIENT_ID) need HTTP mode for /slack/install: unset SLACK_APP_TOKEN.")
     if migrate:
         migrate_or_exit(settings)
     verify_slack_token(settings)
@@ -242,6 +245,7 @@ def report(
     days: int = typer.Option(30, "--days", "-d", help="How many days back from now (1-365), against as many before."),
     report_format: str = typer.Option("text", "--format", "-f", help="text, md or json."),
     charts: Path | None = typer.Option(None, "--charts", help="Write PNG charts into this directory."),
+    team: str | None = typer.Option(None, "--team", help="Only this Slack workspace (T…); default: all of them."),
 ) -> None:
     """Key learnings & patterns: incidents by client, workflow, region and severity, response times, deadlines,
     recurring themes, product feedback by track and area, and the key learnings recorded."""
@@ -255,10 +259,10 @@ def report(
         validate_days(days)
     except InvalidPeriod as exc:
         fail(str(exc))
-    _print_report(settings_or_exit(), days=days, report_format=report_format.lower(), charts=charts)
+    _print_report(settings_or_exit(), days=days, report_format=report_format.lower(), charts=charts, team=team)
 
 
-def _print_report(settings: Settings, *, days: int, report_format: str, charts: Path | None) -> None:
+def _print_report(settings: Settings, *, days: int, report_format: str, charts: Path | None, team: str | None) -> None:
     """Read straight from the database (the report needs no Slack or Jira client), print it, write the charts."""
     from bot.clock import SystemClock
     from bot.db import make_engine, make_session_factory, unit_of_work
@@ -270,7 +274,7 @@ def _print_report(settings: Settings, *, days: int, report_format: str, charts: 
     engine = make_engine(settings.database_url)
     try:
         with unit_of_work(make_session_factory(engine)) as session:
-            period_report = build_report(session, days=days, now=SystemClock().now())
+            period_report = build_report(session, days=days, now=SystemClock().now(), workspace=team)
     finally:
         engine.dispose()
     typer.echo(render_report(period_report, ReportFormat(report_format), zone=settings.display_zone), nl=False)
@@ -290,6 +294,29 @@ def _write_charts(files: list[tuple[str, bytes]], directory: Path) -> None:
         fail(f"Cannot write the charts into {directory}: {exc.strerror or exc}.")
     names = ", ".join(filename for filename, _ in files)
     console.print(f"Wrote {len(files)} charts to {directory.resolve()}: {names}", highlight=False, soft_wrap=True)
+
+
+@app.command("adopt-incidents")
+def adopt_incidents(
+    team_id: str = typer.Argument(..., help="The Slack workspace's team id (T…) that should own them."),
+) -> None:
+    """After switching from SLACK_BOT_TOKEN to OAuth installs: give the incidents recorded before (which belong to
+    no workspace yet) to the workspace they came from, so its people see them again."""
+    from bot.db import make_engine, make_session_factory, unit_of_work
+    from bot.domain.errors import DomainError
+    from bot.domain.workspaces import adopt_unassigned
+
+    settings = settings_or_exit()
+    migrate_or_exit(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            adopted = adopt_unassigned(session, team_id.strip())
+    except DomainError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    console.print(f"{adopted} incident{'s' if adopted != 1 else ''} now belong to workspace {team_id.strip()}.")
 
 
 def main() -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, true
+import re
 
+from sqlalchemy import ColumnElement, true, update
+from sqlalchemy.orm import Session
+
+from bot.domain.errors import DomainError
 from bot.models import Incident
+
+_TEAM_ID = re.compile(r"^T[A-Z0-9]{2,31}$")
 
 
 def in_workspace(workspace: str | None) -> ColumnElement[bool]:
@@ -20,3 +26,15 @@ def same_workspace(incident: Incident) -> ColumnElement[bool]:
 def visible_in(incident: Incident, workspace: str | None) -> bool:
     """Whether a request from `workspace` may see `incident` (any may when requests are not scoped)."""
     return workspace is None or incident.team_id == workspace
+
+
+def adopt_unassigned(session: Session, team_id: str) -> int:
+    """Give every incident recorded without a workspace to `team_id`; how many there were.
+
+    For switching a single-workspace install to OAuth installs: afterwards that workspace sees its history.
+    """
+    if not _TEAM_ID.match(team_id):
+        raise DomainError(f"'{team_id}' is not a Slack team id such as T01ABCDEF.")
+    # Delivery metadata rather than a change to the incident: its version (optimistic lock) is left alone.
+    adopted = session.execute(update(Incident).where(Incident.team_id.is_(None)).values(team_id=team_id))
+    return int(adopted.rowcount)  # type: ignore[attr-defined]

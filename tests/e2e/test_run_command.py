@@ -85,3 +85,36 @@ def _wait_for_health(url: str, process: subprocess.Popen[str]) -> bytes:
         except OSError:
             time.sleep(0.2)
     raise AssertionError("triage-bot run did not answer /healthz within 30 s")
+
+
+def test_run_with_oauth_installs_serves_the_install_page_without_a_bot_token(tmp_path: Path) -> None:
+    port = _free_port()
+    env = _clean_env(
+        SLACK_CLIENT_ID="4242.1717",
+        SLACK_CLIENT_SECRET="oauth-secret",
+        SLACK_SIGNING_SECRET="run-secret",
+        SLACK_API_URL="http://127.0.0.1:9/api/",  # nothing is asked of Slack until someone installs
+        PORT=str(port),
+    )
+    process = subprocess.Popen(
+        [str(BIN), "run", "--host", "127.0.0.1"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/slack/install", timeout=10) as response:
+            page = response.read().decode()
+            cookie = response.headers["Set-Cookie"]
+        assert "https://slack.com/oauth/v2/authorize?state=" in page and "client_id=4242.1717" in page
+        assert cookie.startswith("slack-app-oauth-state=")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_oauth_installs_and_socket_mode_are_refused_together(tmp_path: Path) -> None:
+    env = _clean_env(
+        SLACK_CLIENT_ID="4242.1717", SLACK_CLIENT_SECRET="s", SLACK_SIGNING_SECRET="s", SLACK_APP_TOKEN="xapp-1"
+    )
+    result = subprocess.run([str(BIN), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "OAuth installs (SLACK_CLIENT_ID) need HTTP mode for /slack/install: unset SLACK_APP_TOKEN." in result.stderr

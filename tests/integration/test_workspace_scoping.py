@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner, Result
 
+from bot.cli import app
 from bot.clock import ManualClock
 from bot.db import unit_of_work
 from bot.domain.correlation import correlate
@@ -103,3 +107,35 @@ def test_reports_and_workaround_lists_count_one_workspace_when_asked_from_it(
         everyone = build_report(session, days=30, now=clock.now())
     assert (alpha.incidents, everyone.incidents) == (2, 3)
     assert {t.label for t in alpha.by_client} == {"Alpha Legal", "Alder & Ash"}
+
+
+def _cli(database_url: str, *args: str) -> Result:
+    return CliRunner().invoke(app, list(args), env={"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"})
+
+
+def test_adopt_incidents_gives_the_history_of_a_single_workspace_install_to_one_workspace(
+    session_factory: sessionmaker[Session], database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    legacy = [_open_in(session_factory, None, f"view:old{n}", f"Client {n}") for n in range(2)]
+    bravo = _open_in(session_factory, BRAVO, "view:b1", "Bravo Partners")
+    refused = _cli(database_url, "adopt-incidents", "alpha")
+    assert refused.exit_code == 2 and "'alpha' is not a Slack team id such as T01ABCDEF." in refused.output
+    adopted = _cli(database_url, "adopt-incidents", ALPHA)
+    assert adopted.exit_code == 0 and f"2 incidents now belong to workspace {ALPHA}." in adopted.output
+    with unit_of_work(session_factory) as session:
+        assert {i.id for i in list_open_incidents(session=session, workspace=ALPHA)} == set(legacy)
+        assert session.get_one(Incident, bravo).team_id == BRAVO, "incidents with a workspace keep it"
+        assert session.get_one(Incident, legacy[0]).version == 1, "not an edit of the incident"
+    again = _cli(database_url, "adopt-incidents", ALPHA)
+    assert "0 incidents now belong" in again.output
+
+
+def test_the_report_command_can_keep_to_one_workspace(
+    database_url: str, two_workspaces: tuple[int, int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    alpha = _cli(database_url, "report", "--format", "json", "--team", ALPHA, "--days", "365")
+    everyone = _cli(database_url, "report", "--format", "json", "--days", "365")
+    assert alpha.exit_code == 0 and everyone.exit_code == 0
+    assert (json.loads(alpha.output)["incidents"]["count"], json.loads(everyone.output)["incidents"]["count"]) == (2, 3)
