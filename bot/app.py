@@ -57,7 +57,7 @@ def oauth_settings(services: Services) -> OAuthSettings | None:
     installations = services.workspaces.installations
     if installations is None or settings.slack_client_secret is None:
         return None
-    return OAuthSettings(
+    oauth = OAuthSettings(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret.get_secret_value(),
         scopes=settings.bot_scopes,
@@ -67,6 +67,11 @@ def oauth_settings(services: Services) -> OAuthSettings | None:
         installation_store_bot_only=True,
         state_store=SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=services.engine),
     )
+    # Bolt finds the workspace's token in the store on every request, then asks Slack `auth.test` about it before
+    # the listener may acknowledge. Its cache (per token) keeps that round trip off every request after the first;
+    # an uninstalled workspace is still refused, since its token is no longer found.
+    oauth.authorize.cache_enabled = True  # type: ignore[attr-defined]
+    return oauth
 
 
 def build_bolt_app(services: Services, *, listener_executor: Executor | None = None) -> App:

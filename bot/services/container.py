@@ -46,10 +46,6 @@ class Services:
         """The Web API gateway of the workspace this request came from (SLACK_BOT_TOKEN's in single-workspace mode)."""
         return self.workspaces.gateway(self.workspace)
 
-    def slack_for(self, team_id: str | None) -> SlackGateway:
-        """The Web API gateway with the bot token of `team_id`'s workspace."""
-        return self.workspaces.gateway(team_id)
-
 
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Services:
     clock = clock or SystemClock()

@@ -181,6 +181,8 @@ def test_incidents_stay_in_the_workspace_they_were_opened_in(distribution: Distr
             lambda w=workspace, t=ts: any("has not been acknowledged" in x for x in w.thread(t))
         )
     assert distribution.workspaces[CHARLIE].emulator.calls("chat.postMessage") == []
+    # One auth.test when the app was installed, one for the first request; later requests are not slowed by it.
+    assert len(alpha.emulator.calls("auth.test")) == len(bravo.emulator.calls("auth.test")) == 2
 
 
 def test_a_workspace_without_the_app_installed_is_refused_and_nothing_is_stored(distribution: Distribution) -> None:
