@@ -1,15 +1,18 @@
 """Ack latency of `/triage`: the bot versus a bare Bolt app, both under gunicorn, Web API on the emulator.
 
-    .venv/bin/python benchmarks/ack_latency.py [--requests 300] [--database-url postgresql://...]
+    .venv/bin/python benchmarks/ack_latency.py [--requests 300] [--database-url postgresql://...] [--oauth]
 
 Each app talks to its own emulator process, and the load comes from a third process, so neither the
 stand-in for Slack nor the load generator competes with what is measured. Prints p50/p99 per
 concurrency (1, 8, 32) for both apps, and whether the bot's p99 is within 1.5x of the bare app's.
+With `--oauth` a third app is measured: the bot installed through Slack OAuth (SLACK_CLIENT_ID/SECRET, the
+workspace's token found in the installation store on every request).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import socket
@@ -34,6 +37,7 @@ from bot.sandbox.emulator import SlackEmulator  # noqa: E402
 from bot.sandbox.platform import SlackPlatform, sign_request  # noqa: E402
 
 SECRET = "bench-secret"
+CLIENT_ID = "4242.1717"
 CONCURRENCY = (1, 8, 32)
 WARMUP = 40
 BIN = Path(sys.executable).parent
@@ -140,6 +144,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="requests per app per concurrency level")
     default_db = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database-url", default=default_db, help="admin URL of a PostgreSQL server")
+    parser.add_argument("--oauth", action="store_true", help="also measure the bot with OAuth installs")
     args = parser.parse_args()
 
     emulator = SlackEmulator(trigger_ttl_seconds=3600)
@@ -147,7 +152,7 @@ def main() -> None:
     emulator.add_channel("bench", id="CBENCH", members=users)
     emulator.base_url = "http://127.0.0.1:9"  # response URLs are never used by /triage
     platform = SlackPlatform(emulator, "unused", SECRET)
-    apps = ("bare Bolt", "triage-bot")
+    apps = ("bare Bolt", "triage-bot", *(("bot OAuth",) if args.oauth else ()))
     batches = {
         (app, level): [
             urlencode(platform.slash_command_fields(users[n % len(users)], "CBENCH"))
@@ -157,11 +162,13 @@ def main() -> None:
         for level in (0, *CONCURRENCY)
     }
     admin_url = args.database_url.replace("postgresql+psycopg://", "postgresql://")
-    bot_port, bare_port = free_port(), free_port()
+    bot_port, bare_port, oauth_port = free_port(), free_port(), free_port()
     with (
         scratch_database(admin_url, "ack_bench") as db_url,
+        scratch_database(admin_url, "ack_oauth_bench") as oauth_db_url,
         emulator_process(emulator, free_port()) as bot_api,
         emulator_process(emulator, free_port()) as bare_api,
+        emulator_process(emulator, free_port()) as oauth_api,
     ):
         base_env = {**os.environ, "SLACK_BOT_TOKEN": emulator.bot_token, "SLACK_SIGNING_SECRET": SECRET}
         base_env["LOG_LEVEL"] = "WARNING"
@@ -171,13 +178,21 @@ def main() -> None:
         bot_cmd = [str(BIN / "triage-bot"), "run", "--host", "127.0.0.1"]
         bare_cmd = [str(BIN / "gunicorn"), "benchmarks.bare_bolt_app:api", "-b", f"127.0.0.1:{bare_port}"]
         bare_cmd += ["-k", "gthread", "--threads", "32", "--log-level", "warning"]
+        oauth_env = {**bot_env, "SLACK_API_URL": oauth_api, "DATABASE_URL": oauth_db_url, "PORT": str(oauth_port)}
+        del oauth_env["SLACK_BOT_TOKEN"]
+        oauth_env.update(SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET="bench-client-secret")
+        if args.oauth:
+            install(oauth_db_url, emulator)
         urls = {
             "bare Bolt": f"http://127.0.0.1:{bare_port}/slack/events",
             "triage-bot": f"http://127.0.0.1:{bot_port}/slack/events",
+            "bot OAuth": f"http://127.0.0.1:{oauth_port}/slack/events",
         }
+        oauth_server = app_server(bot_cmd, oauth_env, f"http://127.0.0.1:{oauth_port}/healthz") if args.oauth else None
         with (
             app_server(bot_cmd, bot_env, f"http://127.0.0.1:{bot_port}/healthz"),
             app_server(bare_cmd, bare_env, f"http://127.0.0.1:{bare_port}/"),
+            oauth_server or contextlib.nullcontext(),
         ):
             for app in apps:
                 drive(urls[app], batches[(app, 0)], 4)  # warm-up: imports, connection pools
@@ -186,6 +201,29 @@ def main() -> None:
                 for level in CONCURRENCY
             ]
     sys.exit(0 if all(verdicts) else 1)
+
+
+def install(database_url: str, emulator: SlackEmulator) -> None:
+    """The state an OAuth install leaves: the schema, and the workspace's bot in slack_sdk's installation store."""
+    from slack_sdk.oauth.installation_store import Installation
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    SQLAlchemyInstallationStore(client_id=CLIENT_ID, engine=engine).save(
+        Installation(
+            app_id=emulator.app_id,
+            team_id=emulator.team_id,
+            user_id="UB000",
+            bot_token=emulator.bot_token,
+            bot_id=emulator.bot_id,
+            bot_user_id=emulator.bot_user_id,
+        )
+    )
+    engine.dispose()
 
 
 def report_level(concurrency: int, results: dict[str, Result]) -> bool:
@@ -198,6 +236,9 @@ def report_level(concurrency: int, results: dict[str, Result]) -> bool:
     ratio = results["triage-bot"].percentile(99) / results["bare Bolt"].percentile(99)
     ok = ratio <= 1.5 and all(r.failures == 0 for r in results.values())
     print(f"{'':>11}   p99 ratio bot/bare = {ratio:.2f} -> {'OK' if ok else 'OVER TARGET'}")
+    if "bot OAuth" in results:
+        oauth_ratio = results["bot OAuth"].percentile(99) / results["bare Bolt"].percentile(99)
+        print(f"{'':>11}   p99 ratio bot OAuth/bare = {oauth_ratio:.2f}")
     return ok
 
 
