@@ -165,10 +165,9 @@ def main() -> None:
     bot_port, bare_port, oauth_port = free_port(), free_port(), free_port()
     with (
         scratch_database(admin_url, "ack_bench") as db_url,
-        scratch_database(admin_url, "ack_oauth_bench") as oauth_db_url,
         emulator_process(emulator, free_port()) as bot_api,
         emulator_process(emulator, free_port()) as bare_api,
-        emulator_process(emulator, free_port()) as oauth_api,
+        contextlib.ExitStack() as oauth_parts,
     ):
         base_env = {**os.environ, "SLACK_BOT_TOKEN": emulator.bot_token, "SLACK_SIGNING_SECRET": SECRET}
         base_env["LOG_LEVEL"] = "WARNING"
@@ -178,21 +177,22 @@ def main() -> None:
         bot_cmd = [str(BIN / "triage-bot"), "run", "--host", "127.0.0.1"]
         bare_cmd = [str(BIN / "gunicorn"), "benchmarks.bare_bolt_app:api", "-b", f"127.0.0.1:{bare_port}"]
         bare_cmd += ["-k", "gthread", "--threads", "32", "--log-level", "warning"]
-        oauth_env = {**bot_env, "SLACK_API_URL": oauth_api, "DATABASE_URL": oauth_db_url, "PORT": str(oauth_port)}
-        del oauth_env["SLACK_BOT_TOKEN"]
-        oauth_env.update(SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET="bench-client-secret")
         if args.oauth:
+            oauth_db_url = oauth_parts.enter_context(scratch_database(admin_url, "ack_oauth_bench"))
+            oauth_api = oauth_parts.enter_context(emulator_process(emulator, free_port()))
+            oauth_env = {**bot_env, "SLACK_API_URL": oauth_api, "DATABASE_URL": oauth_db_url, "PORT": str(oauth_port)}
+            del oauth_env["SLACK_BOT_TOKEN"]
+            oauth_env.update(SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET="bench-client-secret")
             install(oauth_db_url, emulator)
+            oauth_parts.enter_context(app_server(bot_cmd, oauth_env, f"http://127.0.0.1:{oauth_port}/healthz"))
         urls = {
             "bare Bolt": f"http://127.0.0.1:{bare_port}/slack/events",
             "triage-bot": f"http://127.0.0.1:{bot_port}/slack/events",
             "bot OAuth": f"http://127.0.0.1:{oauth_port}/slack/events",
         }
-        oauth_server = app_server(bot_cmd, oauth_env, f"http://127.0.0.1:{oauth_port}/healthz") if args.oauth else None
         with (
             app_server(bot_cmd, bot_env, f"http://127.0.0.1:{bot_port}/healthz"),
             app_server(bare_cmd, bare_env, f"http://127.0.0.1:{bare_port}/"),
-            oauth_server or contextlib.nullcontext(),
         ):
             for app in apps:
                 drive(urls[app], batches[(app, 0)], 4)  # warm-up: imports, connection pools

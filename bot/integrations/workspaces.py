@@ -5,12 +5,82 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from logging import Logger
 
-from slack_sdk.oauth.installation_store import InstallationStore
+from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 
 from bot.integrations.slack import SlackCallError, SlackGateway, build_web_client
 
-CACHE_SECONDS = 60.0  # an uninstall or reinstall is seen within this long
+CACHE_SECONDS = 60.0  # how long another replica's reinstall may go unseen here
+
+
+class RecentInstallations(InstallationStore):
+    """An installation store whose `find_bot` answers are kept for CACHE_SECONDS in this process.
+
+    Bolt asks for the workspace's bot on every request before the listener may acknowledge, and every delivery
+    asks too; one query per workspace a minute is enough. Saving or deleting through this store forgets the
+    workspace at once; a change made by another replica is seen within CACHE_SECONDS.
+    """
+
+    def __init__(self, store: InstallationStore, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._bots: dict[tuple[str | None, str | None], tuple[float, Bot | None]] = {}
+
+    @property
+    def logger(self) -> Logger:
+        return self.store.logger
+
+    def forget(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        with self._lock:
+            self._bots.pop((enterprise_id, team_id), None)
+
+    def find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
+        key = (enterprise_id, None if is_enterprise_install else team_id)
+        now = self._monotonic()
+        with self._lock:
+            cached = self._bots.get(key)
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        bot = self.store.find_bot(
+            enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
+        )
+        with self._lock:
+            self._bots[key] = (now, bot)
+        return bot
+
+    def find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        return self.store.find_installation(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, is_enterprise_install=is_enterprise_install
+        )
+
+    def save(self, installation: Installation) -> None:
+        self.store.save(installation)
+        self.forget(enterprise_id=installation.enterprise_id, team_id=installation.team_id)
+
+    def save_bot(self, bot: Bot) -> None:
+        self.store.save_bot(bot)
+        self.forget(enterprise_id=bot.enterprise_id, team_id=bot.team_id)
+
+    def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        self.store.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+        self.forget(enterprise_id=enterprise_id, team_id=team_id)
+
+    def delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
+        self.store.delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
+        self.forget(enterprise_id=enterprise_id, team_id=team_id)
 
 
 class SlackWorkspaces:
@@ -22,19 +92,13 @@ class SlackWorkspaces:
     """
 
     def __init__(
-        self,
-        default: SlackGateway,
-        *,
-        installations: InstallationStore | None = None,
-        base_url: str | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        self, default: SlackGateway, *, installations: RecentInstallations | None = None, base_url: str | None = None
     ) -> None:
         self.default = default
         self.installations = installations
         self.base_url = base_url  # default: the single-workspace client's
-        self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._cached: dict[str, tuple[float, SlackGateway]] = {}
+        self._by_token: dict[str, SlackGateway] = {}
 
     @property
     def multi_workspace(self) -> bool:
@@ -48,26 +112,20 @@ class SlackWorkspaces:
             if self.default.client.token:
                 return self.default
             raise SlackCallError("not_installed", retryable=False)
-        return self._installed(team_id)
-
-    def forget(self, team_id: str) -> None:
-        """Drop the cached token of a workspace (it was uninstalled or reinstalled)."""
-        with self._lock:
-            self._cached.pop(team_id, None)
-
-    def _installed(self, team_id: str) -> SlackGateway:
-        now = self._monotonic()
-        with self._lock:
-            cached = self._cached.get(team_id)
-            if cached is not None and now - cached[0] < CACHE_SECONDS:
-                return cached[1]
-        assert self.installations is not None
         bot = self.installations.find_bot(enterprise_id=None, team_id=team_id)
         if bot is None or not bot.bot_token:
-            self.forget(team_id)
             raise SlackCallError("not_installed", retryable=False)
-        base_url = self.base_url or self.default.client.base_url
-        gateway = SlackGateway(build_web_client(token=bot.bot_token, base_url=base_url))
+        return self._for_token(bot.bot_token)
+
+    def forget(self, team_id: str) -> None:
+        """Stop using the workspace's token at once (it was uninstalled, or its tokens revoked)."""
+        if self.installations is not None:
+            self.installations.forget(enterprise_id=None, team_id=team_id)
+
+    def _for_token(self, token: str) -> SlackGateway:
         with self._lock:
-            self._cached[team_id] = (now, gateway)
-        return gateway
+            gateway = self._by_token.get(token)
+            if gateway is None:
+                base_url = self.base_url or self.default.client.base_url
+                gateway = self._by_token[token] = SlackGateway(build_web_client(token=token, base_url=base_url))
+            return gateway

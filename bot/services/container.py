@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,7 +15,7 @@ from bot.integrations.jira_tracker import JiraTracker
 from bot.integrations.outbox import OutboxDispatcher
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.statuspage import StatusPageClient
-from bot.integrations.workspaces import SlackWorkspaces
+from bot.integrations.workspaces import RecentInstallations, SlackWorkspaces
 from bot.models import OutboxMessage
 from bot.services.background import BackgroundWork
 
@@ -81,9 +80,9 @@ def build_jira(settings: Settings) -> JiraTracker | None:
     return JiraTracker(settings.jira_url, settings.jira_user, settings.jira_api_token.get_secret_value())
 
 
-def build_installation_store(settings: Settings, engine: Engine) -> InstallationStore | None:
+def build_installation_store(settings: Settings, engine: Engine) -> RecentInstallations | None:
     """slack_sdk's SQLAlchemy installation store in our database (tables from migration 0009), for OAuth installs."""
     if not settings.oauth_enabled:
         return None
     assert settings.slack_client_id is not None
-    return SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine)
+    return RecentInstallations(SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine))

@@ -11,7 +11,7 @@ from slack_sdk.oauth.installation_store.file import FileInstallationStore
 
 from bot.config import BOT_SCOPES, SettingsError, load_settings
 from bot.integrations.slack import SlackCallError, SlackGateway, build_web_client
-from bot.integrations.workspaces import CACHE_SECONDS, SlackWorkspaces
+from bot.integrations.workspaces import CACHE_SECONDS, RecentInstallations, SlackWorkspaces
 
 API = "http://127.0.0.1:9/api/"  # never called: these tests only pick tokens
 MANIFEST = Path(__file__).resolve().parents[2] / "slack-app-manifest.yaml"
@@ -25,7 +25,7 @@ class Ticker:
         return self.now
 
 
-def _installed(store: FileInstallationStore, team_id: str, token: str) -> None:
+def _installed(store: RecentInstallations, team_id: str, token: str) -> None:
     store.save(
         Installation(
             app_id="A0TRIAGE", team_id=team_id, user_id="UADMIN", bot_token=token, bot_id="B1", bot_user_id="UBOT"
@@ -38,8 +38,19 @@ def _gateway(token: str | None) -> SlackGateway:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> FileInstallationStore:
+def files(tmp_path: Path) -> FileInstallationStore:
+    """slack_sdk's file-based store: the real thing, on disk, without a database."""
     return FileInstallationStore(base_dir=str(tmp_path), client_id="4242.1717")
+
+
+@pytest.fixture
+def ticker() -> Ticker:
+    return Ticker()
+
+
+@pytest.fixture
+def store(files: FileInstallationStore, ticker: Ticker) -> RecentInstallations:
+    return RecentInstallations(files, monotonic=ticker)
 
 
 def test_a_single_workspace_install_uses_slack_bot_token_for_every_team() -> None:
@@ -49,7 +60,7 @@ def test_a_single_workspace_install_uses_slack_bot_token_for_every_team() -> Non
     assert workspaces.gateway("T0ANY") is default and workspaces.gateway(None) is default
 
 
-def test_each_installed_workspace_gets_its_own_token_on_the_same_api_url(store: FileInstallationStore) -> None:
+def test_each_installed_workspace_gets_its_own_token_on_the_same_api_url(store: RecentInstallations) -> None:
     _installed(store, "T0ALPHA", "xoxb-alpha")
     _installed(store, "T0BRAVO", "xoxb-bravo")
     workspaces = SlackWorkspaces(_gateway(None), installations=store)
@@ -58,7 +69,7 @@ def test_each_installed_workspace_gets_its_own_token_on_the_same_api_url(store: 
     assert alpha.client.base_url == bravo.client.base_url == API
 
 
-def test_a_workspace_without_an_installation_fails_for_good_with_a_hint(store: FileInstallationStore) -> None:
+def test_a_workspace_without_an_installation_fails_for_good_with_a_hint(store: RecentInstallations) -> None:
     workspaces = SlackWorkspaces(_gateway(None), installations=store)
     with pytest.raises(SlackCallError) as missing:
         workspaces.gateway("T0GONE")
@@ -67,7 +78,7 @@ def test_a_workspace_without_an_installation_fails_for_good_with_a_hint(store: F
 
 
 def test_incidents_from_before_workspaces_were_recorded_use_slack_bot_token_when_set(
-    store: FileInstallationStore,
+    store: RecentInstallations,
 ) -> None:
     default = _gateway("xoxb-legacy")
     assert SlackWorkspaces(default, installations=store).gateway(None) is default
@@ -75,21 +86,52 @@ def test_incidents_from_before_workspaces_were_recorded_use_slack_bot_token_when
         SlackWorkspaces(_gateway(None), installations=store).gateway(None)
 
 
-def test_tokens_are_cached_for_a_minute_and_forgotten_on_request(store: FileInstallationStore) -> None:
-    ticker = Ticker()
+def test_a_change_by_another_replica_is_seen_within_a_minute(
+    files: FileInstallationStore, store: RecentInstallations, ticker: Ticker
+) -> None:
     _installed(store, "T0ALPHA", "xoxb-first")
-    workspaces = SlackWorkspaces(_gateway(None), installations=store, monotonic=ticker)
+    workspaces = SlackWorkspaces(_gateway(None), installations=store)
     first = workspaces.gateway("T0ALPHA")
-    _installed(store, "T0ALPHA", "xoxb-reinstalled")
+    _installed(files, "T0ALPHA", "xoxb-reinstalled")  # written by another process, past this one's cache
     ticker.now = CACHE_SECONDS - 1
     assert workspaces.gateway("T0ALPHA") is first, "cached"
     ticker.now = CACHE_SECONDS
     assert workspaces.gateway("T0ALPHA").client.token == "xoxb-reinstalled", "looked up again once stale"
-    store.delete_installation(enterprise_id=None, team_id="T0ALPHA")
-    store.delete_bot(enterprise_id=None, team_id="T0ALPHA")
-    workspaces.forget("T0ALPHA")
+    files.delete_all(enterprise_id=None, team_id="T0ALPHA")
+    assert workspaces.gateway("T0ALPHA").client.token == "xoxb-reinstalled", "still cached"
+    workspaces.forget("T0ALPHA")  # what the app_uninstalled middleware does
     with pytest.raises(SlackCallError, match="not_installed"):
         workspaces.gateway("T0ALPHA")
+
+
+def test_an_uninstall_through_this_store_is_seen_at_once(store: RecentInstallations) -> None:
+    _installed(store, "T0ALPHA", "xoxb-alpha")
+    workspaces = SlackWorkspaces(_gateway(None), installations=store)
+    assert workspaces.gateway("T0ALPHA").client.token == "xoxb-alpha"
+    store.delete_all(enterprise_id=None, team_id="T0ALPHA")  # what Bolt's app_uninstalled listener calls
+    with pytest.raises(SlackCallError, match="not_installed"):
+        workspaces.gateway("T0ALPHA")
+    assert store.find_installation(enterprise_id=None, team_id="T0ALPHA") is None
+
+
+def test_bolt_and_deliveries_ask_the_database_once_a_minute_per_workspace(
+    files: FileInstallationStore, store: RecentInstallations, ticker: Ticker
+) -> None:
+    asked: list[str | None] = []
+    original = files.find_bot
+
+    def counting(**kwargs: object) -> object:
+        asked.append(kwargs.get("team_id"))  # type: ignore[arg-type]
+        return original(**kwargs)  # type: ignore[arg-type]
+
+    files.find_bot = counting  # type: ignore[method-assign]
+    _installed(store, "T0ALPHA", "xoxb-alpha")
+    for _ in range(5):
+        assert store.find_bot(enterprise_id=None, team_id="T0ALPHA") is not None
+        assert store.find_bot(enterprise_id=None, team_id="T0NONE") is None
+    ticker.now = CACHE_SECONDS
+    store.find_bot(enterprise_id=None, team_id="T0ALPHA")
+    assert asked == ["T0ALPHA", "T0NONE", "T0ALPHA"]
 
 
 def test_oauth_installs_need_the_client_id_and_secret_together_and_no_bot_token() -> None:
