@@ -19,6 +19,8 @@ from bot.integrations.workspaces import RecentInstallations, SlackWorkspaces
 from bot.models import OutboxMessage
 from bot.services.background import BackgroundWork
 
+NO_WORKSPACE = ""  # no incident belongs to it
+
 
 @dataclass
 class Services:
@@ -37,8 +39,13 @@ class Services:
     workspace: str | None = None
 
     def for_request(self, team_id: str | None) -> Services:
-        """These services as one request sees them: scoped to its workspace when the app is installed in several."""
-        return replace(self, workspace=team_id) if self.workspaces.multi_workspace else self
+        """These services as one request sees them: scoped to its workspace when the app is installed in several.
+
+        A request naming no workspace then sees no incident at all (fails closed), rather than every workspace's.
+        """
+        if not self.workspaces.multi_workspace:
+            return self
+        return replace(self, workspace=team_id or NO_WORKSPACE)
 
     @property
     def workspace_slack(self) -> SlackGateway:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import app
 from bot.clock import ManualClock
+from bot.config import load_settings
 from bot.db import unit_of_work
 from bot.domain.correlation import correlate
 from bot.domain.errors import IncidentNotFound
@@ -21,6 +22,7 @@ from bot.domain.reports import build_report
 from bot.domain.workarounds import active_workarounds, start_workaround
 from bot.integrations.statuspage import StatusPageResult
 from bot.models import Incident, WorkaroundKind
+from bot.services.container import build_services
 from tests.conftest import T0
 from tests.integration.test_open_incident import _open
 
@@ -139,3 +141,19 @@ def test_the_report_command_can_keep_to_one_workspace(
     everyone = _cli(database_url, "report", "--format", "json", "--days", "365")
     assert alpha.exit_code == 0 and everyone.exit_code == 0
     assert (json.loads(alpha.output)["incidents"]["count"], json.loads(everyone.output)["incidents"]["count"]) == (2, 3)
+
+
+def test_with_oauth_installs_a_request_naming_no_workspace_sees_no_incident(
+    session_factory: sessionmaker[Session], two_workspaces: tuple[int, int, int], database_url: str
+) -> None:
+    engine = session_factory.kw["bind"]
+    single = build_services(load_settings(database_url=database_url), engine=engine)
+    assert single.for_request(ALPHA) is single, "one workspace: requests are not scoped"
+    oauth = load_settings(database_url=database_url, slack_client_id="4242.1717", slack_client_secret="s")
+    services = build_services(oauth, engine=engine)
+    assert services.for_request(BRAVO).workspace == BRAVO
+    nameless = services.for_request(None)
+    with unit_of_work(session_factory) as session:
+        assert list_open_incidents(session=session, workspace=nameless.workspace) == []
+        with pytest.raises(IncidentNotFound):
+            find_incident(session, two_workspaces[0], workspace=nameless.workspace)
