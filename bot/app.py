@@ -67,9 +67,10 @@ def oauth_settings(services: Services) -> OAuthSettings | None:
         installation_store_bot_only=True,
         state_store=SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=services.engine),
     )
-    # Bolt finds the workspace's token in the store on every request, then asks Slack `auth.test` about it before
-    # the listener may acknowledge. Its cache (per token) keeps that round trip off every request after the first;
-    # an uninstalled workspace is still refused, since its token is no longer found.
+    # Bolt asks the store for the workspace's bot on every request (answered from memory for a minute, see
+    # RecentInstallations), then asks Slack `auth.test` about the token before the listener may acknowledge. Its
+    # cache (per token) keeps that round trip off every request after the first; a workspace whose installation
+    # was deleted is still refused, since no token is found for it.
     oauth.authorize.cache_enabled = True  # type: ignore[attr-defined]
     return oauth
 

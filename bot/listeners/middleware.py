@@ -37,9 +37,9 @@ REVOKING_EVENTS = ("app_uninstalled", "tokens_revoked")
 
 
 def forget_revoked_workspaces(services: Services) -> Callable[..., Any]:
-    """After an uninstall or a token revocation, deliveries stop using the workspace's cached token at once.
+    """Log an uninstall or a token revocation, and stop using the workspace's token in this process at once.
 
-    (Bolt's own listeners for these events delete the stored installation.)
+    (Bolt's own listeners for these events then delete the stored installation, which forgets it here too.)
     """
 
     def middleware(body: dict[str, Any], next: Callable[[], None]) -> None:
