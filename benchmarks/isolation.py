@@ -139,6 +139,9 @@ def _weighted(rng: random.Random, choices: list[tuple[str, float]]) -> str:
     return rng.choices(names, weights)[0]
 
 
+TEAM_ID = "T0BENCH"  # every incident records its workspace; isolation keeps to it
+
+
 def _maybe(rng: random.Random, value: str, known: float = 0.9) -> str | None:
     return value if rng.random() < known else None
 
@@ -162,6 +165,7 @@ def _incident_row(rng: random.Random, number: int) -> tuple[object, ...]:
         _maybe(rng, rng.choice(REGIONS)),
         _blocker(rng),
         "CSUPPORT",
+        TEAM_ID,
         f"U{rng.randint(1, 40):04d}",
         False,
         opened_at,
@@ -172,7 +176,7 @@ def _incident_row(rng: random.Random, number: int) -> tuple[object, ...]:
 
 
 INCIDENT_COLUMNS = (
-    "id, title, client_id, severity, status, workflow, region, blocker, channel_id, reporter_id, is_major, "
+    "id, title, client_id, severity, status, workflow, region, blocker, channel_id, team_id, reporter_id, is_major, "
     "opened_at, resolved_at, updated_at, version"
 )
 ENVIRONMENT_COLUMNS = "id, incident_id, browser, browser_version, os, frequency"
