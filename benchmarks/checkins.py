@@ -50,11 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bot.scheduler  # noqa: E402
-from benchmarks.scratch import percentile, plain, say, scratch_database, stop_cleanly_on_signals  # noqa: E402
+from benchmarks.scratch import migrated_scratch_database, percentile, plain, run_benchmark, say  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.integrations.outbox import DeliveryReport  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
 from bot.sandbox.emulator import SlackEmulator  # noqa: E402
 from bot.services.container import Services, build_services  # noqa: E402
 
@@ -576,8 +575,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def bench(args: argparse.Namespace, url: str, workdir: Path) -> bool:
-    say("migrating ...")
-    upgrade(url)
     emulator = new_emulator()
     seed(url, emulator, args.cycles, args.window, random.Random(args.seed))
     with emulator.serve() as server:
@@ -607,15 +604,15 @@ def main(argv: list[str]) -> int:
     if args.mode == "replica":
         return replica_main(args)
     say("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
-    stop_cleanly_on_signals()
-    server = plain(args.database_url)
-    try:
-        with TemporaryDirectory(prefix="checkins-bench-") as workdir, scratch_database(server, "checkins_bench") as url:
-            ok = bench(args, url, Path(workdir))
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    return 0 if ok else 1
+
+    def run() -> bool:
+        with (
+            TemporaryDirectory(prefix="checkins-bench-") as workdir,
+            migrated_scratch_database(args.database_url, "checkins_bench") as url,
+        ):
+            return bench(args, url, Path(workdir))
+
+    return run_benchmark(run)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,9 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.scratch import say, scratch_database, stop_cleanly_on_signals  # noqa: E402
+from benchmarks.scratch import migrated_scratch_database, run_benchmark, say  # noqa: E402
 from bot.db import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from bot.domain.isolation import find_similar  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
 from bot.models import Incident  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -286,24 +285,19 @@ def main() -> int:
     parser.add_argument("--targets", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    server = args.database_url.replace("postgresql+psycopg://", "postgresql://")
-    stop_cleanly_on_signals()
-    try:
-        with scratch_database(server, "isolation_bench") as url:
-            say("migrating ...")
-            upgrade(url)
+
+    def bench() -> bool:
+        with migrated_scratch_database(args.database_url, "isolation_bench") as url:
             say(f"loading {args.incidents:,} incidents ...")
             load(url, args.incidents, args.seed)
             targets = pick_targets(url, args.targets, args.seed)
             if not targets:
                 say("no open incidents to search from: load more with --incidents")
-                return 1
+                return False
             say(f"timing find_similar for {len(targets)} targets (window {WINDOW.total_seconds() / 3600:.0f} h) ...")
-            ok = report(time_searches(url, targets))
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    return 0 if ok else 1
+            return report(time_searches(url, targets))
+
+    return run_benchmark(bench)
 
 
 if __name__ == "__main__":

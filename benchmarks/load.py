@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.checkins import cpu_seconds, shorten  # noqa: E402
-from benchmarks.scratch import percentile, plain, say, scratch_database, stop_cleanly_on_signals  # noqa: E402
+from benchmarks.scratch import migrated_scratch_database, percentile, plain, run_benchmark, say  # noqa: E402
 from benchmarks.workload import (  # noqa: E402
     CHANNEL,
     Driver,
@@ -71,7 +71,6 @@ from benchmarks.workload import (  # noqa: E402
     verify,
     wait_for_outbox,
 )
-from bot.migrate import upgrade  # noqa: E402
 from bot.sandbox.emulator import SlackEmulator  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -361,8 +360,6 @@ def progress(driver: Driver, elapsed: float) -> None:
 
 
 def bench(args: argparse.Namespace, url: str, workdir: Path) -> bool:
-    say("migrating ...")
-    upgrade(url)
     emulator, workspace = new_workspace()
     port = free_port()
     with emulator_process(emulator, port) as (proxy, emulator_pid):
@@ -503,17 +500,15 @@ def main(argv: list[str]) -> int:
         return profiled_replica(argv[1:])
     args = parse_args(argv)
     say("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
-    stop_cleanly_on_signals()
-    try:
+
+    def run() -> bool:
         with (
             TemporaryDirectory(prefix="load-bench-") as workdir,
-            scratch_database(plain(args.database_url), "load_bench") as url,
+            migrated_scratch_database(args.database_url, "load_bench") as url,
         ):
-            ok = bench(args, url, Path(workdir))
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    return 0 if ok else 1
+            return bench(args, url, Path(workdir))
+
+    return run_benchmark(run)
 
 
 if __name__ == "__main__":

@@ -31,12 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.isolation import BLOCKERS, CODES, DOCS, PERIODS, REGIONS, WORKFLOWS  # noqa: E402
-from benchmarks.scratch import say, scratch_database, stop_cleanly_on_signals  # noqa: E402
+from benchmarks.scratch import migrated_scratch_database, run_benchmark, say  # noqa: E402
 from bot.db import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from bot.domain.reports import PeriodReport, build_report  # noqa: E402
 from bot.exports.charts import render_charts  # noqa: E402
 from bot.exports.report_formats import report_markdown  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
 
 T = TypeVar("T")
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -266,19 +265,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    server = args.database_url.replace("postgresql+psycopg://", "postgresql://")
-    stop_cleanly_on_signals()
-    try:
-        with scratch_database(server, "report_bench") as url:
-            say("migrating ...")
-            upgrade(url)
+
+    def bench() -> bool:
+        with migrated_scratch_database(args.database_url, "report_bench") as url:
             say(f"loading {args.incidents:,} incidents ...")
             load(url, args.incidents, args.seed)
-            ok = time_reports(url, args.runs)
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    return 0 if ok else 1
+            return time_reports(url, args.runs)
+
+    return run_benchmark(bench)
 
 
 if __name__ == "__main__":

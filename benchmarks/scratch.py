@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import signal
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
 import psycopg
+
+from bot.migrate import upgrade
 
 
 def say(message: str) -> None:
@@ -52,3 +54,24 @@ def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         say(f"dropped database {name}")
+
+
+@contextmanager
+def migrated_scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """`scratch_database` with the bot's schema applied."""
+    with scratch_database(server_url, prefix) as url:
+        say("migrating ...")
+        upgrade(url)
+        yield url
+
+
+def run_benchmark(bench: Callable[[], bool]) -> int:
+    """The exit status of a benchmark: 0 when it met its targets, 1 when not, 130 when interrupted (Ctrl-C or
+    SIGTERM; its scratch database is dropped all the same)."""
+    stop_cleanly_on_signals()
+    try:
+        ok = bench()
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    return 0 if ok else 1
