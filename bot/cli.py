@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -25,11 +25,12 @@ console = Console(stderr=True)
 
 NO_CREDENTIALS = (
     "{missing} not set: create the Slack app from slack-app-manifest.yaml "
-    "(README, 'Create the Slack app') and set them in the environment or .env."
+    "(README, 'Create the Slack app') and set them in the environment or .env "
+    "(for installs into many workspaces, SLACK_CLIENT_ID and SLACK_CLIENT_SECRET instead of the bot token)."
 )
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Stop with one clear line."""
     console.print(f"[bold red]triage-bot:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
@@ -304,19 +305,21 @@ def adopt_incidents(
     no workspace yet) to the workspace they came from, so its people see them again."""
     from bot.db import make_engine, make_session_factory, unit_of_work
     from bot.domain.errors import DomainError
-    from bot.domain.workspaces import adopt_unassigned
+    from bot.domain.workspaces import adopt_unassigned, parse_team_id
 
+    try:
+        team = parse_team_id(team_id)
+    except DomainError as exc:
+        fail(str(exc))  # before anything touches the database
     settings = settings_or_exit()
     migrate_or_exit(settings)
     engine = make_engine(settings.database_url)
     try:
         with unit_of_work(make_session_factory(engine)) as session:
-            adopted = adopt_unassigned(session, team_id.strip())
-    except DomainError as exc:
-        fail(str(exc))
+            adopted = adopt_unassigned(session, team)
     finally:
         engine.dispose()
-    console.print(f"{adopted} incident{'s' if adopted != 1 else ''} now belong to workspace {team_id.strip()}.")
+    console.print(f"{adopted} incident{'s' if adopted != 1 else ''} now belong to workspace {team}.")
 
 
 def main() -> None:

@@ -28,13 +28,20 @@ def visible_in(incident: Incident, workspace: str | None) -> bool:
     return workspace is None or incident.team_id == workspace
 
 
+def parse_team_id(text: str) -> str:
+    """A Slack team id as typed (`T01ABCDEF`, surrounding spaces ignored); DomainError when it is not one."""
+    team_id = text.strip()
+    if not _TEAM_ID.match(team_id):
+        raise DomainError(f"'{team_id}' is not a Slack team id such as T01ABCDEF.")
+    return team_id
+
+
 def adopt_unassigned(session: Session, team_id: str) -> int:
     """Give every incident recorded without a workspace to `team_id`; how many there were.
 
     For switching a single-workspace install to OAuth installs: afterwards that workspace sees its history.
     """
-    if not _TEAM_ID.match(team_id):
-        raise DomainError(f"'{team_id}' is not a Slack team id such as T01ABCDEF.")
+    team_id = parse_team_id(team_id)
     # Delivery metadata rather than a change to the incident: its version (optimistic lock) is left alone.
     adopted = session.execute(update(Incident).where(Incident.team_id.is_(None)).values(team_id=team_id))
     return int(adopted.rowcount)  # type: ignore[attr-defined]

@@ -157,3 +157,13 @@ def test_with_oauth_installs_a_request_naming_no_workspace_sees_no_incident(
         assert list_open_incidents(session=session, workspace=nameless.workspace) == []
         with pytest.raises(IncidentNotFound):
             find_incident(session, two_workspaces[0], workspace=nameless.workspace)
+
+
+def test_a_mistyped_team_id_is_refused_before_the_database_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    database = tmp_path / "bot.db"
+    refused = _cli(f"sqlite:///{database}", "adopt-incidents", " t01 ")
+    assert refused.exit_code == 2 and "'t01' is not a Slack team id such as T01ABCDEF." in refused.output
+    assert not database.exists()
