@@ -9,8 +9,8 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.domain.status_page import NOT_CONFIGURED, StatusPageIncident, StatusPageResult
 from bot.domain.workspaces import same_workspace
-from bot.integrations.statuspage import NOT_CONFIGURED, StatusPageIncident, StatusPageResult
 from bot.models import Deployment, Incident
 
 MAX_PER_KIND = 20

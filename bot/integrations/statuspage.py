@@ -9,35 +9,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+
+from bot.domain.status_page import NOT_CONFIGURED, StatusPageIncident, StatusPageResult
 
 logger = logging.getLogger(__name__)
 
 INCIDENTS_PATH = "/api/v2/incidents.json"
 MAX_RESPONSE_BYTES = 4_000_000
-RESOLVED_STATUSES = frozenset({"resolved", "postmortem", "completed"})
-
-
-@dataclass(frozen=True)
-class StatusPageIncident:
-    name: str
-    status: str
-    impact: str
-    started_at: datetime
-    link: str | None = None
-
-    @property
-    def resolved(self) -> bool:
-        return self.status in RESOLVED_STATUSES
-
-
-@dataclass(frozen=True)
-class StatusPageResult:
-    available: bool
-    incidents: list[StatusPageIncident] = field(default_factory=list)
-    error: str | None = None
 
 
 class StatusPageError(Exception):
@@ -100,9 +81,6 @@ class StatusPageClient:
             logger.warning("status page fetch failed unexpectedly", exc_info=True)
             return _unavailable(f"failed: {type(exc).__name__}")
         return StatusPageResult(available=True, incidents=incidents)
-
-
-NOT_CONFIGURED = "not configured"
 
 
 def incidents_url(url: str) -> str:

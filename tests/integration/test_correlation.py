@@ -13,7 +13,7 @@ from bot.db import unit_of_work
 from bot.domain.correlation import Correlation, correlate
 from bot.domain.deployments import DeploymentReport, record_deployment
 from bot.domain.incidents import open_incident
-from bot.integrations.statuspage import StatusPageIncident, StatusPageResult
+from bot.domain.status_page import StatusPageIncident, StatusPageResult
 from bot.models import Deployment, Incident, IncidentStatus, Severity
 from tests.conftest import T0
 from tests.factories import a_report

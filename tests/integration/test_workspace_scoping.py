@@ -19,8 +19,8 @@ from bot.domain.errors import IncidentNotFound
 from bot.domain.incidents import find_incident, get_incident, list_open_incidents
 from bot.domain.isolation import find_similar
 from bot.domain.reports import build_report
+from bot.domain.status_page import StatusPageResult
 from bot.domain.workarounds import active_workarounds, start_workaround
-from bot.integrations.statuspage import StatusPageResult
 from bot.models import Incident, WorkaroundKind
 from bot.services.container import build_services
 from tests.conftest import T0

@@ -15,7 +15,8 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
 
-from bot.integrations.statuspage import StatusPageClient, StatusPageIncident, incidents_url
+from bot.domain.status_page import StatusPageIncident
+from bot.integrations.statuspage import StatusPageClient, incidents_url
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
 
 INCIDENTS = {
