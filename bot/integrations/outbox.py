@@ -180,15 +180,14 @@ class OutboxDispatcher:
         self,
         *,
         session_factory: sessionmaker[Session],
-        slack: SlackGateway | SlackWorkspaces,
+        workspaces: SlackWorkspaces,
         clock: Clock,
         jira: JiraTracker | None = None,
         on_delivered: Callable[[Session, OutboxMessage], None] | None = None,
         render_root: Callable[[Session, Incident], dict[str, Any]] | None = None,
     ) -> None:
         self.session_factory = session_factory
-        # Each row is delivered with the token of its incident's workspace.
-        self.workspaces = slack if isinstance(slack, SlackWorkspaces) else SlackWorkspaces(slack)
+        self.workspaces = workspaces  # each row is delivered with the token of its incident's workspace
         self.jira = jira
         self.clock = clock
         # Called in the delivering transaction after every attempt (sent, retrying, or failed for good), so the

@@ -61,7 +61,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     slack = SlackGateway(build_web_client(token=token, base_url=settings.slack_api_url))
     workspaces = SlackWorkspaces(slack, installations=build_installation_store(settings, engine))
     jira = build_jira(settings)
-    outbox = OutboxDispatcher(session_factory=session_factory, slack=workspaces, clock=clock, jira=jira)
+    outbox = OutboxDispatcher(session_factory=session_factory, workspaces=workspaces, clock=clock, jira=jira)
     status_page = StatusPageClient(settings.statuspage_url)
     background = BackgroundWork(settings.after_ack_threads)
     services = Services(

@@ -22,6 +22,7 @@ from bot.integrations.outbox import (
     undelivered_summary,
 )
 from bot.integrations.slack import SlackCallError, SlackGateway
+from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, OutboxMessage, OutboxState
 from tests.integration.test_open_incident import _open
 
@@ -83,7 +84,9 @@ def test_root_is_posted_then_replies_go_into_its_thread(
     incident_id = _open(session_factory, "view:1")
     _queue_root_and_reply(session_factory, clock, incident_id)
     slack = ScriptedSlack()
-    report = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock).deliver_due()
+    report = OutboxDispatcher(
+        session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock
+    ).deliver_due()
     assert (report.sent, report.retrying) == (2, 0)
     assert slack.calls[1] == (
         "chat.postMessage",
@@ -100,7 +103,7 @@ def test_a_failed_post_is_kept_and_retried_after_retry_after(
     _queue_root_and_reply(session_factory, clock, incident_id)
     slack = ScriptedSlack()
     slack.failures = [SlackCallError("ratelimited", retryable=True, retry_after=30)]
-    dispatcher = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock)
+    dispatcher = OutboxDispatcher(session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock)
     report = dispatcher.deliver_due()
     assert (report.sent, report.retrying, report.deferred) == (0, 1, 1), "the reply waits for its root"
     with unit_of_work(session_factory) as session:
@@ -121,7 +124,7 @@ def test_a_permanent_error_is_marked_failed_with_a_hint(
     _queue_root_and_reply(session_factory, clock, incident_id)
     slack = ScriptedSlack()
     slack.failures = [SlackCallError("channel_not_found", retryable=False)]
-    OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock).deliver_due()
+    OutboxDispatcher(session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock).deliver_due()
     with unit_of_work(session_factory) as session:
         lines = undelivered_summary(session=session, incident_id=incident_id)
     assert (
@@ -137,7 +140,12 @@ def test_not_in_channel_joins_the_channel_then_posts(
     _queue_root_and_reply(session_factory, clock, incident_id)
     slack = ScriptedSlack()
     slack.failures = [SlackCallError("not_in_channel", retryable=False)]
-    assert OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock).deliver_due().sent == 2
+    assert (
+        OutboxDispatcher(session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock)
+        .deliver_due()
+        .sent
+        == 2
+    )
     assert [op for op, _ in slack.calls][:3] == ["chat.postMessage", "conversations.join", "chat.postMessage"]
 
 
@@ -172,7 +180,10 @@ def test_concurrent_dispatchers_send_each_message_exactly_once(
                 now=clock.now(),
             )
     slack = ScriptedSlack()
-    dispatchers = [OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock) for _ in range(4)]
+    dispatchers = [
+        OutboxDispatcher(session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock)
+        for _ in range(4)
+    ]
     with ThreadPoolExecutor(max_workers=4) as pool:
         reports = list(pool.map(lambda d: d.deliver_due(), dispatchers))
     assert sum(r.sent for r in reports) == 60
@@ -221,7 +232,9 @@ def test_root_edits_requested_before_delivery_collapse_into_one_that_shows_the_l
     for title in ("first", "second", "third"):
         _request_refresh(session_factory, clock, incident_id, title)
     assert _root_edits(session_factory) == [("edit:first", OutboxState.PENDING)]
-    dispatcher = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, render_root=_render_title)
+    dispatcher = OutboxDispatcher(
+        session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock, render_root=_render_title
+    )
     dispatcher.deliver_due()
     assert slack.calls == [
         ("chat.update", {"text": "third (new)", "channel": "CSUPPORT", "ts": "1700000000.000001"}),
@@ -238,7 +251,9 @@ def test_a_root_edit_being_sent_is_not_reused_so_a_later_change_gets_its_own_edi
         in_flight.scalars(select(OutboxMessage).where(OutboxMessage.purpose == ROOT_EDIT).with_for_update()).one()
         _request_refresh(session_factory, clock, incident_id, "second")
     assert _root_edits(session_factory) == [("edit:first", OutboxState.PENDING), ("edit:second", OutboxState.PENDING)]
-    dispatcher = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, render_root=_render_title)
+    dispatcher = OutboxDispatcher(
+        session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock, render_root=_render_title
+    )
     dispatcher.deliver_due()
     assert [args["text"] for _, args in slack.calls] == ["second (new)"]
     assert _root_edits(session_factory) == [("edit:first", OutboxState.SUPERSEDED), ("edit:second", OutboxState.SENT)]
@@ -249,7 +264,9 @@ def test_a_change_after_an_edit_was_sent_queues_a_new_edit(
 ) -> None:
     incident_id = _open(session_factory, "view:1")
     slack = _delivered_root(session_factory, incident_id)
-    dispatcher = OutboxDispatcher(session_factory=session_factory, slack=slack, clock=clock, render_root=_render_title)
+    dispatcher = OutboxDispatcher(
+        session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock, render_root=_render_title
+    )
     for title in ("first", "second"):
         _request_refresh(session_factory, clock, incident_id, title)
         dispatcher.deliver_due()

@@ -18,6 +18,7 @@ from bot.clock import ManualClock
 from bot.db import unit_of_work
 from bot.integrations.outbox import POST_EVENT, OutboxDispatcher, enqueue_slack_call
 from bot.integrations.slack import SlackGateway, build_web_client
+from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import OutboxMessage, OutboxSend, OutboxState
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.wsgi_server import RunningServer
@@ -85,14 +86,18 @@ def test_a_post_that_reached_slack_before_the_crash_is_found_not_repeated(
     emulator, _ = slack
     extra = {"thread_ts": emulator.api("chat.postMessage", channel=CHANNEL, text="root")["ts"]} if in_thread else {}
     _queue(session_factory, clock, "INC-1:checkin:1", **extra)
-    dying = OutboxDispatcher(session_factory=session_factory, slack=DiesAfterPosting(_gateway(emulator)), clock=clock)
+    dying = OutboxDispatcher(
+        session_factory=session_factory, workspaces=SlackWorkspaces(DiesAfterPosting(_gateway(emulator))), clock=clock
+    )
     with pytest.raises(Killed):
         dying.deliver_due()
     state, attempts, sends = _state(session_factory, "INC-1:checkin:1")
     assert (state, attempts) == (OutboxState.PENDING, 0), "the delivery rolled back"
     assert len(sends) == 1, "but the record of the attempt survived"
 
-    report = OutboxDispatcher(session_factory=session_factory, slack=_gateway(emulator), clock=clock).deliver_due()
+    report = OutboxDispatcher(
+        session_factory=session_factory, workspaces=SlackWorkspaces(_gateway(emulator)), clock=clock
+    ).deliver_due()
     posts = [
         m for m in emulator.messages(CHANNEL) + (emulator.replies(CHANNEL, extra["thread_ts"]) if in_thread else [])
     ]
@@ -108,11 +113,16 @@ def test_an_attempt_that_never_reached_slack_is_posted_after_the_crash(
     emulator, _ = slack
     _queue(session_factory, clock, "INC-1:checkin:2")
     emulator.fail_next("chat.postMessage", status=500, error="internal_error", times=2)  # the SDK retries once
-    report = OutboxDispatcher(session_factory=session_factory, slack=_gateway(emulator), clock=clock).deliver_due()
+    report = OutboxDispatcher(
+        session_factory=session_factory, workspaces=SlackWorkspaces(_gateway(emulator)), clock=clock
+    ).deliver_due()
     assert report.retrying == 1 and len(_state(session_factory, "INC-1:checkin:2")[2]) == 1
     clock.advance(timedelta(seconds=10))
     assert (
-        OutboxDispatcher(session_factory=session_factory, slack=_gateway(emulator), clock=clock).deliver_due().sent == 1
+        OutboxDispatcher(session_factory=session_factory, workspaces=SlackWorkspaces(_gateway(emulator)), clock=clock)
+        .deliver_due()
+        .sent
+        == 1
     )
     assert [m["text"] for m in emulator.messages(CHANNEL)] == ["INC-1:checkin:2"]
     assert _state(session_factory, "INC-1:checkin:2")[2] == [], "the record goes with the delivery"
