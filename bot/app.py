@@ -17,7 +17,7 @@ from bot.listeners import register_listeners
 from bot.listeners.errors import DATABASE_UNREACHABLE, is_database_outage
 from bot.listeners.events import register_revocation_log
 from bot.listeners.middleware import forget_revoked_workspaces, inject_services, skip_repeated_events
-from bot.listeners.verification import is_verified, mark_verified
+from bot.listeners.verification import after_verification, is_verified
 from bot.observability.bolt import observe_requests
 from bot.observability.context import ContextCopyingExecutor, current_scope, new_correlation_id
 from bot.observability.redaction import register_settings_secrets
@@ -111,8 +111,9 @@ def build_bolt_app(services: Services, *, listener_executor: Executor | None = N
         oauth_settings=oauth,
         installation_store_bot_only=True if oauth is not None else None,
         user_facing_authorize_error_message=NOT_INSTALLED,
+        # Runs right after Bolt's signature check: only verified requests get a respond() (to Slack's hosts only).
+        before_authorize=after_verification(SlackHosts.for_api_url(services.settings.slack_api_url)),
     )
-    app.use(mark_verified(SlackHosts.for_api_url(services.settings.slack_api_url)))  # first: after Bolt's checks
     if oauth is not None:
         app.enable_token_revocation_listeners()
         app.use(forget_revoked_workspaces(services))
