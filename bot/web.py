@@ -78,9 +78,12 @@ class WebApp:
         if path == "/slack/events":
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"error": "POST only"})
+            started = time.perf_counter()
             refusal = _refuse_before_bolt(environ)
             if refusal is not None:
                 _discard_body(environ)
+                refused_as = "unverified" if refusal[0].startswith("401") else "other"
+                metrics.observe_ack(refused_as, time.perf_counter() - started)  # a flood of forgeries shows
                 return _json(start_response, *refusal)
             try:
                 return self.slack_events(environ, start_response)

@@ -13,6 +13,7 @@ import hmac
 import json
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -87,16 +88,26 @@ def forged_headers(signature: str | bytes | None, timestamp: str | bytes | None)
     return headers
 
 
+def unverified_count(stack: Stack) -> float:
+    """How many Slack requests `/metrics` reports as refused unverified."""
+    with urllib.request.urlopen(f"{stack.bot_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    prefix = 'triage_slack_ack_seconds_count{request_type="unverified"} '
+    return next((float(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix)), 0.0)
+
+
 @pytest.mark.parametrize("case", list(FORGED_HEADERS))
 def test_malformed_signature_headers_are_refused_at_once_and_nothing_is_called(
     stack: Stack, attacker: Attacker, case: str
 ) -> None:
     body = command_body(stack.emulator, f"{attacker.url}/collect")
+    refused_before = unverified_count(stack)
 
     answer = raw_post(f"{stack.bot_url}/slack/events", body, forged_headers(*FORGED_HEADERS[case]))
 
     assert answer.status == 401
     assert answer.elapsed < REFUSED_WITHIN_SECONDS
+    assert unverified_count(stack) == refused_before + 1, "counted in the metrics as unverified"
     stack.finish_work()
     assert attacker.seen() == [], "no request may reach a URL named by an unverified body"
     assert stack.emulator.calls() == [], "an unverified request asks nothing of Slack"
