@@ -6,16 +6,18 @@ import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from bot.integrations.slack import build_web_client
+from bot.integrations.slack_hosts import SlackHosts
 from bot.listeners import register_listeners
 from bot.listeners.errors import DATABASE_UNREACHABLE, is_database_outage
 from bot.listeners.events import register_revocation_log
 from bot.listeners.middleware import forget_revoked_workspaces, inject_services, skip_repeated_events
+from bot.listeners.verification import after_verification, is_verified
 from bot.observability.bolt import observe_requests
 from bot.observability.context import ContextCopyingExecutor, current_scope, new_correlation_id
 from bot.observability.redaction import register_settings_secrets
@@ -29,14 +31,20 @@ NOT_INSTALLED = (
 OAUTH_STATE_SECONDS = 600  # an install started on /slack/install must finish within this long
 
 
-def handle_unexpected_error(error: Exception, body: dict[str, Any], respond: Respond | None) -> None:
-    """The one place unexpected errors end up: logged with a reference the person can quote (the correlation id)."""
+def handle_unexpected_error(
+    error: Exception, body: dict[str, Any], respond: Respond | None, context: BoltContext | None = None
+) -> None:
+    """The one place unexpected errors end up: logged with a reference the person can quote (the correlation id).
+
+    Only a request whose signature was verified is answered: the body of any other one is the sender's to choose,
+    and its response_url could name any host (Bolt calls this handler also when its own verification raises).
+    """
     scope = current_scope()
     reference = scope.correlation_id if scope else new_correlation_id()
     logger.error(
         "Unhandled error (ref %s) for a %s request", reference, body.get("type") or "slash command", exc_info=error
     )
-    if respond is not None and body.get("response_url"):
+    if respond is not None and body.get("response_url") and is_verified(context):
         text = (
             f"{DATABASE_UNREACHABLE} (ref `{reference}`)"
             if is_database_outage(error)
@@ -103,6 +111,8 @@ def build_bolt_app(services: Services, *, listener_executor: Executor | None = N
         oauth_settings=oauth,
         installation_store_bot_only=True if oauth is not None else None,
         user_facing_authorize_error_message=NOT_INSTALLED,
+        # Runs right after Bolt's signature check: only verified requests get a respond() (to Slack's hosts only).
+        before_authorize=after_verification(SlackHosts.for_api_url(services.settings.slack_api_url)),
     )
     if oauth is not None:
         app.enable_token_revocation_listeners()

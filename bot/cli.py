@@ -329,16 +329,23 @@ def main() -> None:
 @app.command()
 def sandbox(
     port: int = typer.Option(8080, help="Port of the web UI."),
-    host: str = typer.Option("127.0.0.1", help="Interface the web UI listens on."),
+    host: str = typer.Option("127.0.0.1", help="Interface the web UI listens on (beyond 127.0.0.1: never real data)."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Another database than sandbox.db; needs --not-production."
+    ),
+    not_production: bool = typer.Option(
+        False, "--not-production", help="Confirm that --database-url holds nothing real (demo data goes into it)."
+    ),
 ) -> None:
     """Try the bot without Slack: the real bot, a Slack emulator, the scheduler and a Slack-like web UI.
 
-    Uses DATABASE_URL when set, else sandbox.db in the working directory; no Slack tokens are needed.
+    Uses sandbox.db in the working directory (a DATABASE_URL in the environment or .env is refused); no Slack
+    tokens are needed.
     """
     configure_logging()
     from bot.sandbox.web.runtime import SandboxError, run_sandbox
 
     try:
-        run_sandbox(host=host, port=port, echo=typer.echo)
+        run_sandbox(host=host, port=port, echo=typer.echo, database_url=database_url, not_production=not_production)
     except SandboxError as exc:
         fail(str(exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,6 +26,8 @@ MAX_BODY_BYTES = 1_000_000
 MAX_DISCARDED_BYTES = 16 * MAX_BODY_BYTES
 CORRELATION_HEADER = "X-Correlation-Id"
 OAUTH_PATHS = ("/slack/install", "/slack/oauth_redirect")
+SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")  # re.fullmatch; no re.IGNORECASE: Slack sends lower-case hex
+TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only ("²".isdigit() is true)
 StartResponse = Callable[..., Any]
 
 
@@ -75,9 +78,12 @@ class WebApp:
         if path == "/slack/events":
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"error": "POST only"})
+            started = time.perf_counter()
             refusal = _refuse_before_bolt(environ)
             if refusal is not None:
                 _discard_body(environ)
+                refused_as = "unverified" if refusal[0].startswith("401") else "other"
+                metrics.observe_ack(refused_as, time.perf_counter() - started)  # a flood of forgeries shows
                 return _json(start_response, *refusal)
             try:
                 return self.slack_events(environ, start_response)
@@ -129,17 +135,33 @@ class WebApp:
         return [body]
 
 
+def well_formed_signature_headers(signature: str | None, timestamp: str | None) -> bool:
+    """Whether Slack's headers have the only shape Slack sends: `v0=` and 64 hex digits, a timestamp of digits.
+
+    Anything else (missing, another version, non-ASCII) cannot carry a valid signature; some of it (non-ASCII)
+    makes Bolt's verifier raise instead of answering false, and Bolt then hands the unverified body to the error
+    handler. So it never reaches Bolt.
+    """
+    return (
+        signature is not None
+        and timestamp is not None
+        and SIGNATURE.fullmatch(signature) is not None
+        and TIMESTAMP.fullmatch(timestamp) is not None
+    )
+
+
 def _refuse_before_bolt(environ: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """What Bolt would read whole or answer with a 500: a body too large, an unreadable length or timestamp."""
+    """What Bolt would read whole or answer with a 500: a body too large, an unreadable length, signature headers
+    that cannot be Slack's."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return "400 Bad Request", {"error": "invalid Content-Length"}
     if length > MAX_BODY_BYTES:
         return "413 Payload Too Large", {"error": "request body too large"}
-    try:
-        int(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or 0)
-    except ValueError:  # Bolt's verifier would raise on it, and its error handler would act on the unverified body
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+    if not well_formed_signature_headers(signature, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")):
+        logger.info("Refused a Slack request without well-formed signature headers (before reading its body)")
         return "401 Unauthorized", {"error": "invalid request"}
     return None
 

@@ -239,7 +239,8 @@ _UNIT_ALIASES = {
     **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "h"),
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "m"),
 }
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]+)\s*")
+_DURATION_PART = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*([a-z]+)\s*")
+LONGEST_DURATION = timedelta(days=365)  # longer is a typo (or a probe), and past it dates overflow soon enough
 
 
 def parse_duration(text: str) -> timedelta:
@@ -255,6 +256,9 @@ def parse_duration(text: str) -> timedelta:
         position = match.end()
     if position == 0:
         raise ValueError(problem)
+    if minutes > LONGEST_DURATION.total_seconds() / 60:  # before timedelta(), which overflows on huge numbers
+        shown = text.strip() if len(text.strip()) <= 24 else text.strip()[:24] + "…"
+        raise ValueError(f"'{shown}' is longer than a year; give at most 365d")
     duration = timedelta(seconds=round(minutes * 60))
     if duration <= timedelta(0):
         raise ValueError(f"'{text.strip()}' is no time at all; give a duration longer than zero.")

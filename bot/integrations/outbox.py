@@ -18,17 +18,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.db import insert_once, unit_of_work
 from bot.integrations.jira_tracker import JiraTracker, TicketRequest, TrackerError
-from bot.integrations.slack import SlackCallError, SlackGateway
+from bot.integrations.slack import NOT_ON_SLACK_FILE_HOST, SlackCallError, SlackGateway
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, OutboxMessage, OutboxSend, OutboxState
 
 logger = logging.getLogger(__name__)
+FILE_OUTCOMES = ("attached", "linked", "skipped")  # what became of each file of a thread handed to Jira
 
 ROOT_EDIT = "root_update"
 POST_EVENT = "triage_bot_outbox"  # metadata event_type of every post; its payload carries the outbox key
 LOOK_BACK = timedelta(minutes=1)  # a post looked up after a crash is searched from this long before the attempt
 MAX_BACKOFF = timedelta(minutes=15)
-RESULT_KEYS = ("channel", "ts", "key", "url", "permalink", "attached", "linked")
+RESULT_KEYS = ("channel", "ts", "key", "url", "permalink", "attached", "linked", "skipped")
 INCIDENT_LOCK = 7_100_000_000  # advisory-lock namespace: this + incident id
 
 
@@ -377,7 +378,8 @@ class OutboxDispatcher:
             session.execute(delete(OutboxSend).where(OutboxSend.outbox_id == row.id))
 
     def _attach_thread_files(self, slack: SlackGateway, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
-        """Files shared in the incident's thread go to the Jira issue: attached, or linked when that can't be done.
+        """Files shared in the incident's thread go to the Jira issue: attached, or linked when that can't be done
+        (skipped when not on Slack's file host).
 
         Each file handled is remembered on the row, so a retry after a partial failure never attaches one twice.
         """
@@ -389,16 +391,23 @@ class OutboxDispatcher:
                 continue
             done[shared["id"]] = self._attach_or_link(slack, args["key"], shared)
             row.payload = {**row.payload, "done": done}
-        attached = sum(1 for how in done.values() if how == "attached")
-        return {"key": args["key"], "attached": attached, "linked": len(done) - attached}
+        counts = {how: sum(1 for done_how in done.values() if done_how == how) for how in FILE_OUTCOMES}
+        return {"key": args["key"], **counts}
 
     def _attach_or_link(self, slack: SlackGateway, key: str, shared: dict[str, Any]) -> str:
+        """`attached`, `linked` (too large or refused by Jira), or `skipped`: not on Slack's file host, so not
+        fetched (the bot token goes nowhere else) and not linked (its URL is whatever the file's app said)."""
         assert self.jira is not None
         name = str(shared.get("name") or shared["id"])
         try:
             self.jira.attach(key, name, slack.download(shared["url_private"]))
             return "attached"
-        except (SlackCallError, TrackerError) as exc:
+        except SlackCallError as exc:
+            if exc.error == NOT_ON_SLACK_FILE_HOST:
+                return "skipped"
+            if exc.retryable:
+                raise
+        except TrackerError as exc:
             if exc.retryable:
                 raise
         self.jira.add_remote_link(key, str(shared.get("permalink") or shared["url_private"]), f"Slack file: {name}")

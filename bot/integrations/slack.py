@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.integrations.slack_hosts import SlackHosts, host_of
 from bot.observability.metrics import timed_slack_call
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ HINTS = {
 
 
 DOWNLOAD_TIMEOUT_SECONDS = 10
+NOT_ON_SLACK_FILE_HOST = "not_on_slack_file_host"  # a file the bot will not fetch (no request, no token)
 DEFAULT_MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
 REPLIES_PAGE_SIZE = 200
 _READ_CHUNK_BYTES = 64 * 1024
@@ -185,6 +187,7 @@ class SlackGateway:
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
+        self.hosts = SlackHosts.for_api_url(client.base_url)  # where downloads may carry the token
 
     def call(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
         """One Web API call: a JSON body for the methods Slack accepts JSON on, form parameters otherwise."""
@@ -204,8 +207,9 @@ class SlackGateway:
     def download(self, url: str, *, max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES) -> bytes:
         """The content behind a file's ``url_private`` / ``url_private_download``, fetched with the bot token.
 
-        Raises ``file_too_large`` beyond ``max_bytes`` and ``file_download_failed`` otherwise (retryable for
-        5xx, 429 and connection problems). Errors and logs never carry the token.
+        Raises ``file_too_large`` beyond ``max_bytes``, ``not_on_slack_file_host`` (before any request) for a URL
+        that is not https on Slack's file hosts (or SLACK_API_URL's emulator), and ``file_download_failed``
+        otherwise (retryable for 5xx, 429 and connection problems). Errors and logs never carry the token.
         """
         if max_bytes < 0:
             raise ValueError("max_bytes must not be negative")
@@ -224,6 +228,10 @@ class SlackGateway:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             logger.warning("Slack file download refused: not an http(s) URL")
             raise SlackCallError("file_download_failed", retryable=False)
+        if not self.hosts.allows_file_url(url):
+            # A remote file's url_private is whatever its app said: the bot token must never go there.
+            logger.warning("Slack file download skipped: %s is not Slack's file host", host_of(url))
+            raise SlackCallError(NOT_ON_SLACK_FILE_HOST, retryable=False)
         token = self.client.token
         if not token:
             logger.warning("Slack file download refused: the client has no token")

@@ -359,9 +359,16 @@ def _settle(
 
 def _note_files(services: Services, session: Session, incident: Incident, result: dict[str, Any]) -> None:
     attached, linked = int(result.get("attached", 0)), int(result.get("linked", 0))
+    skipped = int(result.get("skipped", 0))
+    key = escape_mrkdwn(str(result.get("key")))
+    parts = []
     if attached or linked:
-        how = f"attached {attached}" + (f", linked {linked} (too large or not attachable)" if linked else "")
-        text = f"📎 Files from this thread went to Jira {escape_mrkdwn(str(result.get('key')))}: {how}."
+        parts.append(f"attached {attached}" + (f", linked {linked} (too large or not attachable)" if linked else ""))
+    if skipped:
+        parts.append(f"{skipped} file{'' if skipped == 1 else 's'} skipped: not on Slack's file host")
+    if parts:
+        went = "went" if attached or linked else "did not go"
+        text = f"📎 Files from this thread {went} to Jira {key}: {'; '.join(parts)}."
         queue_thread_reply(services, session, incident, note(text), "ticket_files")
 
 

@@ -41,6 +41,11 @@ def gateway_with_token(emulator: SlackEmulator, token: str | None) -> SlackGatew
     return SlackGateway(build_web_client(token=token, base_url=emulator.api_url))
 
 
+def gateway_at(origin: str) -> SlackGateway:
+    """A gateway whose SLACK_API_URL is on `origin`, as the emulator's is: downloads may send the token there."""
+    return SlackGateway(build_web_client(token=TOKEN, base_url=f"{origin}/api/"))
+
+
 @dataclass
 class StandIn:
     """A tiny WSGI server: answers every request with ``reply`` and records the Authorization headers."""
@@ -148,9 +153,7 @@ def test_download_larger_than_max_bytes_is_file_too_large(emulator: SlackEmulato
     assert raised.value.error == "file_too_large" and not raised.value.retryable
 
 
-def test_download_without_content_length_stops_after_max_bytes(
-    gateway: SlackGateway, serve: Callable[[StandIn], RunningServer]
-) -> None:
+def test_download_without_content_length_stops_after_max_bytes(serve: Callable[[StandIn], RunningServer]) -> None:
     sent: list[int] = []
 
     def endless(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
@@ -164,7 +167,7 @@ def test_download_without_content_length_stops_after_max_bytes(
     server = serve(StandIn(endless))
 
     with pytest.raises(SlackCallError) as raised:
-        gateway.download(f"{server.url}/files/F1/big.bin", max_bytes=100_000)
+        gateway_at(server.url).download(f"{server.url}/files/F1/big.bin", max_bytes=100_000)
 
     assert raised.value.error == "file_too_large"
     assert len(sent) < 1000
@@ -191,31 +194,29 @@ def test_download_of_an_unknown_file_fails_without_retry(emulator: SlackEmulator
     assert raised.value.error == "file_download_failed" and not raised.value.retryable
 
 
-def test_download_server_error_is_retryable(gateway: SlackGateway, serve: Callable[[StandIn], RunningServer]) -> None:
+def test_download_server_error_is_retryable(serve: Callable[[StandIn], RunningServer]) -> None:
     server = serve(StandIn(lambda _env: ("503 Service Unavailable", [("Retry-After", "7")], [b"busy"])))
 
     with pytest.raises(SlackCallError) as raised:
-        gateway.download(f"{server.url}/files/F1/a.txt")
+        gateway_at(server.url).download(f"{server.url}/files/F1/a.txt")
 
     assert raised.value.error == "file_download_failed"
     assert raised.value.retryable and raised.value.retry_after == 7.0
 
 
-def test_download_connection_failure_is_retryable(gateway: SlackGateway, caplog: pytest.LogCaptureFixture) -> None:
+def test_download_connection_failure_is_retryable(caplog: pytest.LogCaptureFixture) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
 
     with pytest.raises(SlackCallError) as raised:
-        gateway.download(f"http://127.0.0.1:{port}/files/F1/a.txt")
+        gateway_at(f"http://127.0.0.1:{port}").download(f"http://127.0.0.1:{port}/files/F1/a.txt")
 
     assert raised.value.error == "file_download_failed" and raised.value.retryable
     assert_secret_free(raised.value, caplog, TOKEN)
 
 
-def test_download_follows_a_redirect_on_the_same_host_with_the_token(
-    gateway: SlackGateway, serve: Callable[[StandIn], RunningServer]
-) -> None:
+def test_download_follows_a_redirect_on_the_same_host_with_the_token(serve: Callable[[StandIn], RunningServer]) -> None:
     def reply(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
         if environ["PATH_INFO"] == "/old":
             return "302 Found", [("Location", "/new")], [b""]
@@ -224,19 +225,19 @@ def test_download_follows_a_redirect_on_the_same_host_with_the_token(
     app = StandIn(reply)
     server = serve(app)
 
-    assert gateway.download(f"{server.url}/old") == b"moved content"
+    assert gateway_at(server.url).download(f"{server.url}/old") == b"moved content"
     assert app.authorizations == [f"Bearer {TOKEN}"] * 2
 
 
 def test_download_refuses_a_redirect_to_another_host(
-    gateway: SlackGateway, serve: Callable[[StandIn], RunningServer], caplog: pytest.LogCaptureFixture
+    serve: Callable[[StandIn], RunningServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     elsewhere = StandIn(lambda _env: ("200 OK", [("Content-Type", "text/html")], [b"<html>sign in</html>"]))
     other = serve(elsewhere)
     server = serve(StandIn(lambda _env: ("302 Found", [("Location", f"{other.url}/login")], [b""])))
 
     with pytest.raises(SlackCallError) as raised:
-        gateway.download(f"{server.url}/files/F1/a.txt")
+        gateway_at(server.url).download(f"{server.url}/files/F1/a.txt")
 
     assert raised.value.error == "file_download_failed" and not raised.value.retryable
     assert elsewhere.authorizations == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
+from urllib.parse import quote
 
 from bot.sandbox.emulator.files import FilesApi, FileSpec, _check_file_specs
 from bot.sandbox.emulator.state import JsonDict, _Channel, _ResponseHook, _Trigger, _tz_fields, json_copy
@@ -139,4 +140,40 @@ class Seeding(FilesApi):
             if files:  # stored once the message is, so a rejected reply leaves no orphan files
                 message["files"] = self._share_files(channel, user_id, files)
                 message["upload"] = True
+            return json_copy(message)
+
+    def post_remote_file(
+        self, channel_id: str, user_id: str, title: str, external_url: str, thread_ts: str | None = None
+    ) -> JsonDict:
+        """A message sharing a remote file (``files.remote.add`` + ``files.remote.share`` by some app).
+
+        As in Slack, the file's ``url_private`` is the ``external_url`` its app gave: any host at all.
+        """
+        with self._lock:
+            channel = self._channel_for_helper(channel_id)
+            file_id = self._new_id("F")
+            remote: JsonDict = {
+                "id": file_id,
+                "created": int(self.clock()),
+                "timestamp": int(self.clock()),
+                "name": title,
+                "title": title,
+                "mimetype": "application/vnd.slack-remote",
+                "filetype": "remote",
+                "user": user_id,
+                "mode": "external",
+                "is_external": True,
+                "external_type": "app",
+                "external_url": external_url,
+                "url_private": external_url,
+                "permalink": f"{self.workspace_url}files/{user_id}/{file_id}/{quote(title, safe='')}",
+                "size": 0,
+            }
+            message: JsonDict = {"type": "message", "user": user_id, "text": "", "ts": self._next_ts()}
+            message["team"] = self.team_id
+            if thread_ts:
+                self._add_reply(channel, thread_ts, message, broadcast=False)
+            else:
+                self._add_top_level(channel, message)
+            message["files"] = [remote]
             return json_copy(message)

@@ -31,6 +31,7 @@ from bot.sandbox.web.app import SandboxWebApp
 from bot.sandbox.web.changes import ChangeFeed
 from bot.sandbox.web.clock import SandboxClock
 from bot.sandbox.web.driver import SandboxDriver
+from bot.sandbox.web.hosts import HostGuard, exposure_warning
 from bot.sandbox.web.pages import PageRenderer
 from bot.sandbox.web.workspace import SandboxWorkspace
 from bot.sandbox.wsgi_server import start_background_server
@@ -67,10 +68,32 @@ class RunningSandbox:
         self._resources.close()
 
 
-def sandbox_database_url() -> str:
-    """DATABASE_URL when it is set (environment or .env), else ``sandbox.db`` in the working directory."""
+NOT_PRODUCTION_FLAG = "--not-production"
+
+
+def sandbox_database_url(explicit: str | None = None, *, not_production: bool = False) -> str:
+    """``sandbox.db`` in the working directory, or the database named with ``--database-url`` and ``--not-production``.
+
+    The sandbox seeds demo people, clients and incidents into its database and sends what that database's outbox
+    holds to the emulator, so it never takes one it was not explicitly given: a DATABASE_URL (environment or .env)
+    that is not its own is refused.
+    """
+    if explicit is not None:
+        if not not_production:
+            raise SandboxError(
+                f"--database-url needs {NOT_PRODUCTION_FLAG}: the sandbox seeds demo data into that database and "
+                "sends its queued messages to the emulator; confirm it holds nothing real."
+            )
+        return _load_settings(database_url=explicit).database_url
     settings = _load_settings()
-    return settings.database_url if "database_url" in settings.model_fields_set else demo.SANDBOX_DATABASE_URL
+    configured = settings.database_url if "database_url" in settings.model_fields_set else None
+    if configured is not None and configured != demo.SANDBOX_DATABASE_URL:
+        raise SandboxError(
+            f"DATABASE_URL is set ({_safe_url(configured)}): the sandbox would seed demo data into that database and "
+            "drain its outbox, so it uses only its own sandbox.db. Unset DATABASE_URL, or pass --database-url URL "
+            f"{NOT_PRODUCTION_FLAG} for a database that holds nothing real."
+        )
+    return demo.SANDBOX_DATABASE_URL
 
 
 def _migrate(database_url: str) -> None:
@@ -153,11 +176,12 @@ def _start(host: str, port: int, database_url: str, resources: ExitStack) -> Run
 
     workspace = SandboxWorkspace(emulator, {p.id: p.role for p in demo.PEOPLE}, [c.id for c in demo.CHANNELS])
     driver = SandboxDriver(platform, workspace, feed, clock, on_clock_moved=tick_now)
-    ui_app = SandboxWebApp(PageRenderer(workspace, clock, feed), driver)
+    ui_app = HostGuard(SandboxWebApp(PageRenderer(workspace, clock, feed), driver), bound_host=host, port=port)
     try:
         ui = start_background_server(ui_app, host=host, port=port)
     except OSError as exc:
         raise SandboxError(f"Cannot serve the sandbox on {host}:{port} ({exc.strerror or exc}); try --port.") from None
+    ui_app.port = ui.port
     resources.callback(ui.stop)
     resources.callback(feed.close)  # runs before ui.stop: long polls return at once
     url = f"http://{host}:{ui.port}"
@@ -176,11 +200,22 @@ def _start(host: str, port: int, database_url: str, resources: ExitStack) -> Run
     )
 
 
-def run_sandbox(*, host: str, port: int, echo: Callable[[str], None]) -> None:
+def run_sandbox(
+    *,
+    host: str,
+    port: int,
+    echo: Callable[[str], None],
+    database_url: str | None = None,
+    not_production: bool = False,
+) -> None:
     """Start, say where, and run until Ctrl-C (or SIGTERM); then stop everything."""
+    warning = exposure_warning(host)
+    if warning is not None:
+        echo(warning)
+    chosen = sandbox_database_url(database_url, not_production=not_production)
     for chatty in ("apscheduler", "alembic"):  # every tick and every migration step: not news in a demo
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    sandbox = start_sandbox(host=host, port=port)
+    sandbox = start_sandbox(host=host, port=port, database_url=chosen)
     echo(f"triage-bot sandbox: open {sandbox.url} (Ctrl-C stops it)")
     echo(f"  database: {_safe_url(sandbox.database_url)}; Slack is emulated in memory, no tokens needed")
     if sandbox.earlier_incidents:
