@@ -1,4 +1,8 @@
-"""What engineering gets in a handoff: reproduction, expected vs actual, environment, evidence, impact and deadline."""
+"""What engineering gets in a handoff: reproduction, expected vs actual, environment, evidence, impact and deadline.
+
+Also the other texts the bot files in Jira (product feedback, follow-ups, the resolution comment). Everything
+a person typed goes in through `bot.domain.jira_text`, so none of it is read as wiki markup.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.durations import humanize_duration
 from bot.domain.incidents import environment_details
-from bot.models import ClientTier, Event, Incident
+from bot.domain.jira_text import link_line, literal_block, plain_line
+from bot.models import ClientTier, Event, FollowUp, Incident
 
 MAX_FIELD = 3000
+NO_EVIDENCE = "None attached yet; see the Slack thread."
 
 
 @dataclass(frozen=True)
@@ -58,30 +64,61 @@ def business_impact(incident: Incident, *, now: datetime, zone: ZoneInfo) -> str
 
 
 def ticket_summary(incident: Incident) -> str:
-    return f"[{incident.key}] {incident.severity.value} {incident.client.name}: {incident.title}"[:250]
+    return plain_line(f"[{incident.key}] {incident.severity.value} {incident.client.name}: {incident.title}")
 
 
 def ticket_description(incident: Incident, form: HandoffForm, thread_link: str | None) -> str:
-    """The Jira description (plain text with Jira headings), complete enough to act on without Slack."""
+    """The Jira description, complete enough to act on without Slack: our headings, each answer as typed."""
     sections = [
-        ("Business impact and deadline", form.impact),
-        ("Steps to reproduce", form.reproduction),
-        ("Expected", form.expected),
-        ("Actual", form.actual),
-        ("Environment", form.environment),
-        ("Logs and screenshots", form.evidence or "None attached yet; see the Slack thread."),
-        ("Slack thread", thread_link or f"{incident.key} in Slack (link pending)"),
+        ("Business impact and deadline", literal_block(form.impact)),
+        ("Steps to reproduce", literal_block(form.reproduction)),
+        ("Expected", literal_block(form.expected)),
+        ("Actual", literal_block(form.actual)),
+        ("Environment", literal_block(form.environment)),
+        ("Logs and screenshots", literal_block(form.evidence) if form.evidence.strip() else NO_EVIDENCE),
+        ("Slack thread", link_line(thread_link, fallback=f"{incident.key} in Slack (link pending)")),
     ]
-    return "\n\n".join(f"h3. {title}\n{body}" for title, body in sections)[:30000]
+    return "\n\n".join(f"h3. {title}\n{body}" for title, body in sections)
 
 
 def feedback_summary(incident: Incident, track: str, area: str) -> str:
-    return f"[{track.capitalize()}] {area}: {incident.title} (from {incident.key})"[:250]
+    return plain_line(f"[{track.capitalize()}] {area}: {incident.title} (from {incident.key})")
 
 
 def feedback_description(incident: Incident, use_case: str, thread_link: str | None) -> str:
+    what_happened = f"{incident.client.name}: {incident.blocker}"
     return (
-        f"h3. Client use case\n{use_case}\n\n"
-        f"h3. What happened\n{incident.client.name}: {incident.blocker}\n\n"
-        f"h3. Incident\n{incident.key} ({incident.severity.value}) — {thread_link or 'Slack thread'}"
-    )[:30000]
+        f"h3. Client use case\n{literal_block(use_case)}\n\n"
+        f"h3. What happened\n{literal_block(what_happened)}\n\n"
+        f"h3. Incident\n{incident.key} ({incident.severity.value})\n"
+        f"{link_line(thread_link, fallback='Slack thread (link pending)')}"
+    )
+
+
+def follow_up_summary(incident: Incident, description: str) -> str:
+    return plain_line(f"[{incident.key}] Follow-up: {description}")
+
+
+def follow_up_description(incident: Incident, follow_up: FollowUp) -> str:
+    """A follow-up ticket: what needs doing, for whom and by when, and the incident it came from."""
+    owner = f"Owner (Slack user): {follow_up.owner_id}"
+    due = f"\nDue: {follow_up.due_on.isoformat()}" if follow_up.due_on else ""
+    sections = [
+        ("What needs doing", literal_block(follow_up.description)),
+        ("Owner and due date", literal_block(owner + due)),
+        ("Incident", literal_block(incident.title)),
+        ("Root cause", literal_block(incident.root_cause or "")),
+        ("Resolution", literal_block(incident.resolution or "")),
+    ]
+    if incident.root_permalink:
+        sections.append(("Slack thread", link_line(incident.root_permalink, fallback="")))
+    return f"Follow-up from {incident.key}.\n\n" + "\n\n".join(f"h3. {title}\n{body}" for title, body in sections)
+
+
+def resolution_comment(incident: Incident) -> str:
+    """The comment on the engineering ticket when the incident is resolved in Slack."""
+    return (
+        f"Resolved in Slack ({incident.key}).\n\n"
+        f"*Root cause*\n{literal_block(incident.root_cause or '')}\n\n"
+        f"*Resolution*\n{literal_block(incident.resolution or '')}"
+    )

@@ -21,6 +21,7 @@ from typing import Any
 import requests
 from jira import JIRA, JIRAError
 
+from bot.domain.jira_text import plain_line
 from bot.observability.metrics import timed_jira_call
 from bot.observability.redaction import register_secrets
 
@@ -168,10 +169,14 @@ class JiraTracker:
             self._jira().add_attachment(key, BytesIO(content), filename=filename)
 
     def add_remote_link(self, key: str, url: str, title: str) -> None:
-        """Link `url` from the issue; linking the same URL again updates that link (same globalId)."""
+        """Link `url` from the issue; linking the same URL again updates that link (same globalId).
+
+        The title is plain text in Jira; it may carry a file name someone chose, so it is made one clean line.
+        """
         global_id = "triage-bot:" + hashlib.sha256(url.encode()).hexdigest()[:32]
+        link = {"url": url, "title": plain_line(title)}
         with self._errors(_Call("add_remote_link", f"linking {key} to {url}", key=key)):
-            self._jira().add_remote_link(key, {"url": url, "title": title}, globalId=global_id)
+            self._jira().add_remote_link(key, link, globalId=global_id)
 
     def get_status(self, key: str) -> str:
         """The issue's status name, e.g. `In Progress`."""
@@ -214,7 +219,7 @@ class JiraTracker:
     def _create(self, request: TicketRequest, call: _Call, *, with_priority: bool) -> str:
         fields: dict[str, Any] = {
             "project": {"key": request.project},
-            "summary": request.summary,
+            "summary": plain_line(request.summary),  # Jira refuses a summary with a line break
             "description": request.description,
             "issuetype": {"name": request.issue_type},
             "labels": request.all_labels,

@@ -31,6 +31,7 @@ from bot.domain.triage import missing_environment
 from bot.domain.workarounds import WorkaroundGone, active_workarounds
 from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
+from bot.listeners.replays import request_key
 from bot.models import AttemptOutcome, Workaround
 from bot.services import incident_actions as use
 from bot.services import resolution as resolution_uses
@@ -229,8 +230,8 @@ def timebox_button(stop: bool) -> Callable[..., None]:
                     trigger_id=body["trigger_id"],
                     view=_modal_view(services, IncidentAction.START_WORKAROUND, incident_id),
                 )
-            else:
-                workaround_uses.extend_timebox(services, incident_id, workaround_id, user)
+            elif not workaround_uses.extend_timebox(services, incident_id, workaround_id, user, once=request_key(body)):
+                return  # the same click again: done the first time
         except DomainError as exc:
             tell(respond, str(exc))
             return

@@ -21,6 +21,7 @@ from bot.domain.errors import DomainError
 from bot.domain.incidents import parse_incident_key
 from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
+from bot.listeners.replays import request_key
 from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
 from bot.services.major_incident import check_can_declare
@@ -40,11 +41,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CommandRequest:
-    """What a subcommand gets: the text after its name and who asked."""
+    """What a subcommand gets: the text after its name, who asked, and the command's identity (`request_key`)."""
 
     args: str
     user_id: str
     channel_id: str = ""
+    request_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "correct": Subcommand(
         "correct INC-7 9 what it should say",
         "correct audit entry #9: the trail is append-only, so the correction is a new entry pointing at it",
-        lambda s, r: [SectionBlock(text=escape_mrkdwn(correct_entry(s, r.args, r.user_id)))],
+        lambda s, r: [SectionBlock(text=escape_mrkdwn(correct_entry(s, r.args, r.user_id, once=r.request_key)))],
         lambda s, r, _respond: deliver_correction_notice(s, r.args),
     ),
     "report": Subcommand(
@@ -156,7 +158,12 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
     if subcommand is None:
         ack(text=f"I don't know `{escape_mrkdwn(name[:40])}`. Try `/triage help`.")
         return
-    request = CommandRequest(args=args.strip(), user_id=command["user_id"], channel_id=command.get("channel_id", ""))
+    request = CommandRequest(
+        args=args.strip(),
+        user_id=command["user_id"],
+        channel_id=command.get("channel_id", ""),
+        request_key=request_key(command),
+    )
     try:
         blocks = subcommand.answer(services, request)
     except DomainError as exc:

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import unit_of_work
-from bot.models import SlackDelivery
+from bot.listeners.replays import request_key
 from bot.services.container import Services
+from bot.services.deliveries import first_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -52,30 +53,28 @@ def forget_revoked_workspaces(services: Services) -> Callable[..., Any]:
     return middleware
 
 
-def delivery_key(body: dict[str, Any]) -> str | None:
-    """A key that is the same for every delivery of one Events API event."""
-    if body.get("type") == "event_callback" and body.get("event_id"):
-        return f"event:{body['event_id']}"
-    return None
-
-
 def skip_repeated_events(services: Services) -> Callable[..., Any]:
-    """Slack re-delivers an event it thinks timed out; the first delivery is the one we act on."""
+    """Slack re-delivers an event it thinks timed out; the first delivery is the one we act on.
+
+    (An event is acted on after it is acknowledged, so its key is recorded before; other requests record theirs
+    with their effect: see `bot.listeners.replays`.)
+    """
 
     def middleware(req: BoltRequest, body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
-        key = delivery_key(body)
+        key = request_key(body) if body.get("type") == "event_callback" else None
         if key is None:
             next()
             return None
         try:
             with unit_of_work(services.session_factory) as session:
-                session.add(SlackDelivery(key=key, received_at=services.clock.now()))
-        except IntegrityError:
+                first = first_delivery(session, key, services.clock.now())
+        except SQLAlchemyError:
+            logger.warning("Could not record delivery %s; handling it anyway", key)
+            first = True
+        if not first:
             retry = req.headers.get("x-slack-retry-num", ["?"])[0]
             logger.info("Ignoring repeated delivery %s (retry %s)", key, retry)
             return BoltResponse(status=200, body="")
-        except SQLAlchemyError:
-            logger.warning("Could not record delivery %s; handling it anyway", key)
         next()
         return None
 

@@ -36,6 +36,7 @@ from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.incidents import validate_report
 from bot.listeners.middleware import services_of
+from bot.listeners.replays import request_key
 from bot.models import AttemptOutcome, EscalationKind
 from bot.services import escalations as escalate
 from bot.services import incident_actions as use
@@ -87,7 +88,7 @@ def answer_incident_modal(
     view: dict[str, Any],
     context: BoltContext,
     error_block: str,
-    change: Callable[[Services, int], None],
+    change: Callable[[Services, int], object],
     *,
     problems: dict[str, str] | None = None,
 ) -> None:
@@ -122,13 +123,13 @@ def handle_log_step(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         errors[ModalField.STEP_KIND.value] = "Choose what it is."
     if step.outcome is None:
         errors[ModalField.STEP_OUTCOME.value] = "Choose the outcome."
-    user = body["user"]["id"]
+    user, once = body["user"]["id"], request_key(body)
     answer_incident_modal(
         ack,
         view,
         context,
         ModalField.STEP_DESCRIPTION.value,
-        lambda s, i: use.log_incident_step(s, i, user, step),
+        lambda s, i: use.log_incident_step(s, i, user, step, once=once),
         problems=errors,
     )
 

@@ -506,6 +506,8 @@ class FakeJira:
             errors["summary"] = "You must specify a summary of the issue."
         elif len(summary) > 255:
             errors["summary"] = "Summary must be less than 255 characters."
+        elif "\n" in summary or "\r" in summary:
+            errors["summary"] = "The summary is invalid because it contains newline characters."
         priority = self._validate_priority(fields.get("priority"), errors)
         labels = _validate_labels(fields.get("labels", []), errors)
         description = fields.get("description")

@@ -37,6 +37,7 @@ __all__ = [
 JsonDict = dict[str, Any]
 ACK_DEADLINE_SECONDS = 3.0
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 class _Missing:
@@ -378,7 +379,7 @@ class SlackPlatform:
         return self._send(earlier.request_body, earlier.request_content_type, _Delivery(retry_num=retry_num))
 
     def _post_form(self, fields: Mapping[str, str], delivery: _Delivery) -> PlatformResponse:
-        return self._send(urlencode(fields), "application/x-www-form-urlencoded", delivery)
+        return self._send(urlencode(fields), FORM_CONTENT_TYPE, delivery)
 
     def _post_interaction(self, payload: JsonDict, delivery: _Delivery) -> PlatformResponse:
         return self._post_form({"payload": json.dumps(payload)}, delivery)
@@ -493,14 +494,27 @@ class SlackPlatform:
         enforce_required: bool = True,
     ) -> PlatformResponse:
         """Submit the top modal with ``values`` (keyed by action_id or block_id) and apply the ack."""
-        view, owner = self._open_view(view_id, user_id)
-        state = build_state_values(view["blocks"], values or {}, enforce_required=enforce_required)
-        payload = self._interaction_base("view_submission", user_id)
-        payload.update(view=self._view_payload(view, state), response_urls=[])
-        response = self._post_interaction(payload, _Delivery(retry_num, timestamp, bad_signature))
+        owner = self._open_view(view_id, user_id)[1]
+        body = self.submission_body(view_id, user_id, values, enforce_required=enforce_required)
+        response = self._send(body, FORM_CONTENT_TYPE, _Delivery(retry_num, timestamp, bad_signature))
         if response.ok:
             self._apply_response_action(view_id, owner, response)
         return response
+
+    def submission_body(
+        self,
+        view_id: str,
+        user_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        enforce_required: bool = True,
+    ) -> str:
+        """The form body Slack sends when the top modal is submitted with ``values``, not sent yet."""
+        view = self._open_view(view_id, user_id)[0]
+        state = build_state_values(view["blocks"], values or {}, enforce_required=enforce_required)
+        payload = self._interaction_base("view_submission", user_id)
+        payload.update(view=self._view_payload(view, state), response_urls=[])
+        return urlencode({"payload": json.dumps(payload)})
 
     def _apply_response_action(self, view_id: str, owner: str, response: PlatformResponse) -> None:
         data = response.json()
@@ -554,6 +568,31 @@ class SlackPlatform:
         bad_signature: bool = False,
     ) -> PlatformResponse:
         """Click a button / pick from a select in a message or a view (``block_actions``)."""
+        body = self.click_body(
+            user_id,
+            action_id,
+            channel_id=channel_id,
+            message_ts=message_ts,
+            view_id=view_id,
+            value=value,
+            block_id=block_id,
+            selected_option_value=selected_option_value,
+        )
+        return self._send(body, FORM_CONTENT_TYPE, _Delivery(retry_num, timestamp, bad_signature))
+
+    def click_body(
+        self,
+        user_id: str,
+        action_id: str,
+        *,
+        channel_id: str | None = None,
+        message_ts: str | None = None,
+        view_id: str | None = None,
+        value: Any = None,
+        block_id: str | None = None,
+        selected_option_value: Any = None,
+    ) -> str:
+        """The form body Slack sends for one click, not sent yet (``post`` it, as often as a replay would)."""
         payload = self._interaction_base("block_actions", user_id)
         if view_id is not None:
             blocks = self._add_view_container(payload, view_id)
@@ -564,7 +603,7 @@ class SlackPlatform:
         block, element = _find_element(blocks, action_id)
         chosen = selected_option_value if selected_option_value is not None else value
         payload["actions"] = [self._action(block, element, block_id, chosen)]
-        return self._post_interaction(payload, _Delivery(retry_num, timestamp, bad_signature))
+        return urlencode({"payload": json.dumps(payload)})
 
     def _add_view_container(self, payload: JsonDict, view_id: str) -> list[JsonDict]:
         view = self.emulator.view(view_id)

@@ -97,7 +97,10 @@ def change_status_and_severity(services: Services, incident_id: int, actor_id: s
     apply_change(services, incident_id, change, purpose="status_changed")
 
 
-def log_incident_step(services: Services, incident_id: int, actor_id: str, step: LoggedStep) -> None:
+def log_incident_step(
+    services: Services, incident_id: int, actor_id: str, step: LoggedStep, *, once: str | None = None
+) -> bool:
+    """Record the step and post it in the thread; False when the request `once` was already applied."""
     assert step.kind is not None and step.outcome is not None, "validated by the listener"
     kind, outcome = step.kind, step.outcome
 
@@ -123,7 +126,7 @@ def log_incident_step(services: Services, incident_id: int, actor_id: str, step:
             )
         return [note(text)]
 
-    apply_change(services, incident_id, change, purpose="step_logged")
+    return apply_change(services, incident_id, change, purpose="step_logged", once=once)
 
 
 def add_incident_details(

@@ -67,8 +67,11 @@ def audit_page(services: Services, reference: str) -> Message:
 CORRECT_USAGE = "/triage correct INC-12 9 what it should say"
 
 
-def correct_entry(services: Services, args: str, actor_id: str) -> str:
-    """`/triage correct INC-12 9 text`: append a correction to entry #9 (the thread is told); the answer line."""
+def correct_entry(services: Services, args: str, actor_id: str, *, once: str | None = None) -> str:
+    """`/triage correct INC-12 9 text`: append a correction to entry #9 (the thread is told); the answer line.
+
+    `once` is the command's identity: the same command arriving again appends nothing and says so.
+    """
     parts = args.split(maxsplit=2)
     number = parse_incident_key(parts[0]) if parts else None
     entry = whole_number(parts[1].lstrip("#")) if len(parts) > 1 else None
@@ -83,7 +86,8 @@ def correct_entry(services: Services, args: str, actor_id: str) -> str:
         quoted = escape_mrkdwn(text.strip()).replace("\n", "\n>")
         return [note(f"✏️ {mention(actor_id)} corrected audit entry #{entry} of *{incident.key}*:\n>{quoted}")]
 
-    apply_change(services, number, change, purpose="correction")
+    if not apply_change(services, number, change, purpose="correction", once=once):
+        return f"That correction to entry #{entry} was already recorded; nothing was added."
     return recorded[-1]
 
 

@@ -12,6 +12,7 @@ from bot.blocks.resolution import ResolveForm, feedback_offer, follow_up_ticket_
 from bot.blocks.summary import summary_messages
 from bot.blocks.text import escape_mrkdwn
 from bot.db import unit_of_work
+from bot.domain.handoff import follow_up_description, follow_up_summary, resolution_comment
 from bot.domain.lifecycle import require_open
 from bot.domain.resolution import ResolutionReport, record_follow_up_ticket, resolve_incident
 from bot.domain.summary import build_summary
@@ -53,12 +54,7 @@ def resolve(services: Services, incident_id: int, actor_id: str, form: ResolveFo
         follow_up_notice(
             services, session, incident, f"✅ {incident.key} resolved: {escape_mrkdwn(incident.resolution or '')}"
         )
-        comment_on_resolution(
-            services,
-            session,
-            incident,
-            f"Resolved in Slack. Root cause: {incident.root_cause}\nResolution: {incident.resolution}",
-        )
+        comment_on_resolution(services, session, incident, resolution_comment(incident))
         replies = [resolved_reply(incident, actor_id, resolved.follow_ups, len(resolved.learnings), stopped)]
         wanted = [f for f in resolved.follow_ups if f.wants_ticket]
         if wanted and services.settings.jira_configured:
@@ -84,21 +80,14 @@ def _queue_follow_up_ticket(
     services: Services, session: Session, incident: Incident, follow_up: FollowUp, now: datetime
 ) -> None:
     dedupe = f"triage-{incident.key.lower()}-follow-up-{follow_up.id}"
-    due = f"\nDue: {follow_up.due_on.isoformat()}" if follow_up.due_on else ""
-    description = (
-        f"Follow-up from {incident.key} ({incident.title}).\n"
-        f"Owner (Slack): {follow_up.owner_id}{due}\n\n{follow_up.description}\n\n"
-        f"Root cause: {incident.root_cause}\nResolution: {incident.resolution}"
-        + (f"\n\nSlack thread: {incident.root_permalink}" if incident.root_permalink else "")
-    )
     enqueue_slack_call(
         session=session,
         key=_follow_up_ticket_key(incident, follow_up),
         operation="create_ticket",
         args={
             "project": services.settings.jira_project,
-            "summary": f"[{incident.key}] Follow-up: {follow_up.description}"[:250],
-            "description": description,
+            "summary": follow_up_summary(incident, follow_up.description),
+            "description": follow_up_description(incident, follow_up),
             "issue_type": "Task",
             "priority": None,
             "labels": ["triage-bot", "follow-up", dedupe],

@@ -107,7 +107,11 @@ def answer(
     apply_change(services, incident_id, change, purpose="attempt")
 
 
-def extend_timebox(services: Services, incident_id: int, workaround_id: int, actor_id: str) -> None:
+def extend_timebox(
+    services: Services, incident_id: int, workaround_id: int, actor_id: str, *, once: str | None = None
+) -> bool:
+    """Extend the time box by `EXTENSION`; False when the request `once` was already applied (nothing changes)."""
+
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
         workaround = extend(
             session=session, incident=incident, workaround_id=workaround_id, by=EXTENSION, actor_id=actor_id, now=now
@@ -119,7 +123,7 @@ def extend_timebox(services: Services, incident_id: int, workaround_id: int, act
             )
         ]
 
-    apply_change(services, incident_id, change, purpose="workaround")
+    return apply_change(services, incident_id, change, purpose="workaround", once=once)
 
 
 def stop(services: Services, incident_id: int, workaround_id: int, actor_id: str) -> None:

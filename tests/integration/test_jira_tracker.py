@@ -149,6 +149,21 @@ def test_comment_attachment_and_remote_link(fake: FakeJira, tracker: JiraTracker
     assert (link["url"], link["title"]) == ("https://acme.slack.com/archives/C1/p123", "Slack incident thread")
 
 
+def test_plain_text_fields_go_to_jira_as_one_line(fake: FakeJira, tracker: JiraTracker) -> None:
+    """Jira refuses a summary with a line break; a file name in a link title is plain text too."""
+    request = TicketRequest(
+        project="ENG",
+        summary="Checkout\nfails\r\n\tfor EU\x00 clients",
+        description="Payments time out.",
+        dedupe_label="triage-inc-8-engineering",
+    )
+    key = tracker.create_ticket(request).key
+    tracker.add_remote_link(key, "https://files.slack.com/f/1", "Slack file: report\n[~admin].pdf")
+
+    assert fake.issue(key)["summary"] == "Checkout fails for EU clients"
+    assert fake.remote_links(key)[0]["title"] == "Slack file: report [~admin].pdf"
+
+
 def test_get_status_follows_engineering(fake: FakeJira, tracker: JiraTracker) -> None:
     key = tracker.create_ticket(ticket_request()).key
     assert tracker.get_status(key) == "To Do"
