@@ -13,9 +13,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.blocks.incident import Message
 from bot.db import unit_of_work
 from bot.domain.incidents import find_incident
+from bot.domain.permissions import Action, Actor
 from bot.models import Incident
 from bot.services.container import Services
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
+from bot.services.roles import allow
 
 logger = logging.getLogger(__name__)
 ATTEMPTS = 3
@@ -41,15 +43,20 @@ def retry_when_stale(work: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def apply_change(services: Services, incident_id: int, change: Change, *, purpose: str) -> None:
+def apply_change(
+    services: Services, incident_id: int, change: Change, *, purpose: str, actor: Actor, action: Action
+) -> None:
     """Run `change` on fresh state, queue its replies and a root refresh; retried when someone else changed it first.
 
-    Nothing is sent here: callers acknowledge Slack first, then `deliver_pending`.
+    `actor` must be allowed to do `action` on the incident as it is now (NotPermitted otherwise); a change may check
+    more (a severity change, a correction of someone's entry). Nothing is sent here: callers acknowledge Slack
+    first, then `deliver_pending`.
     """
 
     def attempt() -> None:
         with unit_of_work(services.session_factory) as session:
             incident = load_incident(session, incident_id, services.workspace)
+            allow(services, action, actor, incident)
             replies = change(session, incident, services.clock.now())
             for reply in replies:
                 queue_thread_reply(services, session, incident, reply, purpose)
