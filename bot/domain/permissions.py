@@ -59,7 +59,7 @@ class Actor:
 class Policy:
     """What the deployment configured: MAJOR_INCIDENT_DECLARERS (users and user groups)."""
 
-    declarers: frozenset[str] = frozenset()
+    declarers: tuple[str, ...] = ()  # in the order configured
 
     def is_declarer(self, actor: Actor) -> bool:
         return actor.is_one_of(self.declarers)
@@ -125,7 +125,7 @@ MEMBERS = "full members of this workspace (not guests or people from other organ
 
 
 def _declarers(policy: Policy) -> str:
-    return f"a major-incident declarer{_mentions(sorted(policy.declarers))}" if policy.declarers else ""
+    return f"a major-incident declarer{_mentions(policy.declarers)}" if policy.declarers else ""
 
 
 def _involved(incident: IncidentRoles) -> list[str]:

@@ -71,7 +71,7 @@ def cover_oncall(services: Services, args: str, requested_by: str) -> list[Block
         raise DomainError(f"{exc}. {OVERRIDE_USAGE}") from None
     actor = actor_of(services, requested_by)
     if not is_member(services, person(services, user_id)):
-        raise DomainError(f"{mention(user_id)} isn't a full member of this workspace, so can't cover a rotation here.")
+        raise DomainError("That person isn't a full member of this workspace, so can't cover a rotation here.")
     now, zone = services.clock.now(), services.settings.display_zone
     with unit_of_work(services.session_factory) as session:
         team = find_team(session=session, name=words[3] if len(words) == 4 else None, workspace=services.workspace)

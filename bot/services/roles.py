@@ -21,7 +21,7 @@ class RolesUnavailable(DomainError):
 
 
 def policy_of(services: Services) -> Policy:
-    return Policy(declarers=frozenset(services.settings.declarer_ids))
+    return Policy(declarers=tuple(services.settings.declarer_ids))
 
 
 def role_groups(services: Services) -> list[str]:
