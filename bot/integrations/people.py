@@ -40,12 +40,24 @@ class SlackPeople:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._answers: dict[tuple[str, str | None, str], tuple[float, object]] = {}
+        self._teams: dict[str, str | None] = {}
 
     def person(self, slack: SlackGateway, workspace: str | None, user_id: str) -> Person:
         return self._kept(("user", workspace, user_id), lambda: _ask_person(slack, user_id))
 
     def group_members(self, slack: SlackGateway, workspace: str | None, group_id: str) -> frozenset[str]:
         return self._kept(("group", workspace, group_id), lambda: _ask_group(slack, group_id))
+
+    def home_team(self, slack: SlackGateway) -> str | None:
+        """The workspace the bot token belongs to (auth.test, asked once per token and process)."""
+        token = slack.client.token or ""
+        with self._lock:
+            if token in self._teams:
+                return self._teams[token]
+        team = slack.call("auth.test", {}).get("team_id")
+        with self._lock:
+            self._teams[token] = team if isinstance(team, str) else None
+            return self._teams[token]
 
     def _kept(self, key: tuple[str, str | None, str], ask: Callable[[], T]) -> T:
         now = self._monotonic()

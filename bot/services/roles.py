@@ -40,8 +40,20 @@ def person(services: Services, user_id: str) -> Person:
 
 def is_member(services: Services, found: Person) -> bool:
     """A full member of the request's workspace: known to Slack there, not a guest, not from another organisation."""
-    elsewhere = services.workspace is not None and found.team_id not in (None, services.workspace)
-    return found.found and not found.is_guest and not elsewhere
+    if not found.found or found.is_guest:
+        return False
+    home = _home_team(services)
+    return home is None or found.team_id is None or found.team_id == home
+
+
+def _home_team(services: Services) -> str | None:
+    """The request's workspace: named by the request with OAuth installs, else the one SLACK_BOT_TOKEN is for."""
+    if services.workspace is not None:
+        return services.workspace
+    try:
+        return services.people.home_team(services.workspace_slack) or None
+    except SlackCallError as exc:
+        raise RolesUnavailable(exc.error) from exc
 
 
 def _in_group(services: Services, group_id: str, user_id: str) -> bool:
