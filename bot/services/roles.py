@@ -16,8 +16,17 @@ from bot.services.container import Services
 
 
 class RolesUnavailable(DomainError):
-    def __init__(self, error: str) -> None:
-        super().__init__(f"I couldn't check your role with Slack just now ({error}). Try again in a moment.")
+    """Slack couldn't say who someone is: nothing is done (roles fail closed)."""
+
+    def __init__(self, exc: SlackCallError) -> None:
+        if exc.error == "missing_scope":
+            needed = f" ({exc.needed})" if exc.needed else ""
+            super().__init__(
+                f"I can't check roles: the app lacks a Slack scope{needed}. "
+                "Ask an admin to reinstall it from slack-app-manifest.yaml."
+            )
+        else:
+            super().__init__(f"I couldn't check your role with Slack just now ({exc.error}). Try again in a moment.")
 
 
 def policy_of(services: Services) -> Policy:
@@ -35,7 +44,7 @@ def person(services: Services, user_id: str) -> Person:
     try:
         return services.people.person(services.workspace_slack, services.workspace, user_id)
     except SlackCallError as exc:
-        raise RolesUnavailable(exc.error) from exc
+        raise RolesUnavailable(exc) from exc
 
 
 def is_member(services: Services, found: Person) -> bool:
@@ -53,14 +62,14 @@ def _home_team(services: Services) -> str | None:
     try:
         return services.people.home_team(services.workspace_slack) or None
     except SlackCallError as exc:
-        raise RolesUnavailable(exc.error) from exc
+        raise RolesUnavailable(exc) from exc
 
 
 def _in_group(services: Services, group_id: str, user_id: str) -> bool:
     try:
         return user_id in services.people.group_members(services.workspace_slack, services.workspace, group_id)
     except SlackCallError as exc:
-        raise RolesUnavailable(exc.error) from exc
+        raise RolesUnavailable(exc) from exc
 
 
 def actor_of(services: Services, user_id: str) -> Actor:

@@ -182,3 +182,13 @@ def test_declarers_given_as_a_user_group_may_declare_and_others_may_not(group_de
     assert [c.args["usergroup"] for c in stack.emulator.calls("usergroups.users.list")] == [LEADS_GROUP], (
         "the group is asked once a minute per workspace, not on every request"
     )
+
+
+def test_when_slack_cannot_say_who_someone_is_nothing_is_done(stack: Stack, involved: tuple[int, str]) -> None:
+    incident_id, ts = involved
+    stack.emulator.fail_next("users.info", error="missing_scope", status=200, extra={"needed": "users:read"})
+    stack.platform.click_button(MEMBER, "incident_acknowledge", channel_id=SUPPORT, message_ts=ts)
+    refusal = told(stack, MEMBER, "I can't check roles")
+    assert "the app lacks a Slack scope (users:read). Ask an admin to reinstall it" in refusal
+    settle(stack)
+    assert root_fields(stack, ts)["Owner"] == "_Unassigned_" and events(stack, incident_id, "acknowledged") == 0
