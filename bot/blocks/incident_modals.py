@@ -40,14 +40,31 @@ SCOPE_LABELS = {
 MAX_RELATED = 10
 
 
+NO_ID = 0  # no incident or workaround has it: unreadable metadata is answered as a missing one
+
+
+def metadata_id(private_metadata: str, key: str = "incident_id") -> int:
+    """A whole number the modal keeps in its private_metadata (the incident's id by default); NO_ID if unreadable."""
+    try:
+        value = json.loads(private_metadata).get(key)
+    except (ValueError, AttributeError):
+        return NO_ID
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else NO_ID
+
+
 def incident_id_of(private_metadata: str) -> int:
-    return int(json.loads(private_metadata)["incident_id"])
+    return metadata_id(private_metadata)
 
 
 def offered_ids(private_metadata: str) -> set[int]:
     """The incidents a modal offered to pick from (the isolate modal's related incidents)."""
-    offered = json.loads(private_metadata).get("offered") or []
-    return {n for n in offered if isinstance(n, int) and not isinstance(n, bool)}
+    try:
+        offered = json.loads(private_metadata).get("offered") or []
+    except (ValueError, AttributeError):
+        return set()
+    return (
+        {n for n in offered if isinstance(n, int) and not isinstance(n, bool)} if isinstance(offered, list) else set()
+    )
 
 
 def _modal(

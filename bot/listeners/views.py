@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from bot.blocks.escalation import (
 from bot.blocks.ids import CallbackId, IncidentModal, ModalField, NewIncidentBlock
 from bot.blocks.incident_modals import (
     incident_id_of,
+    metadata_id,
     offered_ids,
     read_client_update,
     read_isolation,
@@ -326,8 +326,8 @@ def handle_error_changed(ack: Ack, body: dict[str, Any], view: dict[str, Any], c
     if not error:
         ack(response_action="errors", errors={ModalField.ERROR_TEXT.value: "Paste the error as it shows now."})
         return
-    meta, user = json.loads(view["private_metadata"]), body["user"]["id"]
-    workaround_id, number = int(meta["workaround_id"]), int(meta["number"])
+    meta, user = view["private_metadata"], body["user"]["id"]
+    workaround_id, number = metadata_id(meta, "workaround_id"), metadata_id(meta, "number")
     answer_incident_modal(
         ack,
         view,
@@ -339,8 +339,7 @@ def handle_error_changed(ack: Ack, body: dict[str, Any], view: dict[str, Any], c
 
 def handle_progress(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     form = read_progress(view["state"]["values"])
-    meta, user = json.loads(view["private_metadata"]), body["user"]["id"]
-    workaround_id = int(meta["workaround_id"])
+    workaround_id, user = metadata_id(view["private_metadata"], "workaround_id"), body["user"]["id"]
     answer_incident_modal(
         ack,
         view,

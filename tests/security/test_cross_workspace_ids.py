@@ -263,3 +263,12 @@ def test_isolation_links_only_incidents_it_offered_and_only_of_its_own_workspace
         assert session.get_one(Incident, own.id).scope is not None, "the scope itself was recorded"
     assert alpha.state() == alpha.before, "nothing linked, nothing posted in ALPHA's thread"
     assert not any("Linked" in t for t in distribution.workspaces[ALPHA].thread(alpha.ts))
+
+
+@pytest.mark.parametrize("metadata", ["not json", "[1]", '{"incident_id": true}', '{"incident_id": "1"}', "{}"])
+@pytest.mark.parametrize("modal", ["log_step", "error_changed", "declare"])
+def test_unreadable_private_metadata_is_answered_as_a_missing_incident(alpha: Alpha, modal: str, metadata: str) -> None:
+    view = MODALS[modal](alpha.incident, alpha.workaround).to_dict()
+    errors = submit(alpha.distribution.workspaces[ALPHA], {**view, "private_metadata": metadata})
+    assert list(errors.values()) == [UNAVAILABLE]
+    assert alpha.state() == alpha.before
