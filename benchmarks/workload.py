@@ -122,9 +122,13 @@ class Workspace:
 
 
 def new_workspace(users: int = 256) -> tuple[SlackEmulator, Workspace]:
-    """An emulator with `users` people and the bot in one support channel, and its facts for the driver."""
+    """An emulator with `users` people and the bot in one support channel, and its facts for the driver.
+
+    They are workspace admins: the status forms change the severity of incidents they did not report, which the
+    roles allow admins (docs/security.md); looking them up (users.info, once a minute each) is part of the load.
+    """
     emulator = SlackEmulator()
-    people = [emulator.add_user(f"UL{n:04d}", f"agent{n}")["id"] for n in range(users)]
+    people = [emulator.add_user(f"UL{n:04d}", f"agent{n}", is_admin=True)["id"] for n in range(users)]
     emulator.add_user(ONCALL, "oncall", real_name="Olu Oncall")
     emulator.add_channel("support-load", id=CHANNEL, members=[emulator.bot_user_id, ONCALL, *people])
     return emulator, Workspace(emulator.team_id, emulator.team_domain, emulator.app_id, tuple(people))

@@ -153,30 +153,44 @@ def _services_for_cli(settings: Settings) -> Services:
 @oncall_app.command("load")
 def oncall_load(
     path: Path = typer.Argument(..., help="YAML or TOML file with a `teams` list (see README)."),
-    prune: bool = typer.Option(False, help="Delete teams that are not in the file."),
+    prune: bool = typer.Option(False, help="Delete teams that are not in the file (of that workspace only)."),
+    team: str | None = typer.Option(
+        None, "--team", help="The Slack workspace (T…) whose incidents these rotations page (OAuth installs)."
+    ),
 ) -> None:
     """Create or update rotations from a file."""
-    from bot.domain.oncall import InvalidTeam
+    from bot.domain.errors import DomainError
     from bot.domain.oncall_file import OncallFileError
+    from bot.domain.workspaces import parse_team_id
     from bot.services.oncall import load_rotations
 
     settings = settings_or_exit()
     try:
-        names = load_rotations(_services_for_cli(settings), path, prune=prune)
-    except (OncallFileError, InvalidTeam) as exc:
+        workspace = parse_team_id(team) if team is not None else None
+        names = load_rotations(_services_for_cli(settings), path, prune=prune, workspace=workspace)
+    except (OncallFileError, DomainError) as exc:
         fail(str(exc))
-    console.print(f"Loaded {len(names)} team(s): {', '.join(names)}", highlight=False)
+    where = f" for workspace {workspace}" if workspace else ""
+    console.print(f"Loaded {len(names)} team(s){where}: {', '.join(names)}", highlight=False)
 
 
 @oncall_app.command("show")
-def oncall_show() -> None:
+def oncall_show(
+    team: str | None = typer.Option(None, "--team", help="Only this Slack workspace's rotations (T…)."),
+) -> None:
     """Who is on call now for each team."""
     from bot.db import unit_of_work
+    from bot.domain.errors import DomainError
     from bot.domain.oncall import on_call_now
+    from bot.domain.workspaces import parse_team_id
 
+    try:
+        workspace = parse_team_id(team) if team is not None else None
+    except DomainError as exc:
+        fail(str(exc))
     services = _services_for_cli(settings_or_exit())
     with unit_of_work(services.session_factory) as session:
-        oncalls = on_call_now(session=session, at=services.clock.now())
+        oncalls = on_call_now(session=session, at=services.clock.now(), workspace=workspace)
     if not oncalls:
         console.print("No on-call rotation is set up (`triage-bot oncall load FILE`).", highlight=False)
     for oncall in oncalls:
@@ -210,7 +224,7 @@ def export(
 def _export_text(number: int, export_format: str, *, audit: bool) -> str:
     """The rendered export, or one clear line and exit when there is no such incident."""
     from bot.db import unit_of_work
-    from bot.domain.errors import DomainError
+    from bot.domain.errors import DomainError, IncidentNotFound, quoted
     from bot.domain.summary import build_audit_trail, build_summary
     from bot.exports import ExportFormat, render_audit, render_summary
 
@@ -223,6 +237,9 @@ def _export_text(number: int, export_format: str, *, audit: bool) -> str:
                 return render_audit(build_audit_trail(session=session, incident_id=number), chosen, zone=zone)
             summary = build_summary(session=session, incident_id=number, now=services.clock.now())
             return render_summary(summary, chosen, zone=zone)
+    except IncidentNotFound as exc:  # the operator sees every workspace: name the key
+        fail(f"There is no incident {quoted(exc.reference)}.")
+        raise AssertionError("unreachable") from exc
     except DomainError as exc:
         fail(str(exc))
         raise AssertionError("unreachable") from exc

@@ -31,6 +31,9 @@ BOT_SCOPES = (
     "groups:history",
     "files:read",
     "files:write",
+    "users:read",
+    "channels:read",
+    "groups:read",
 )
 
 

@@ -340,14 +340,31 @@ class OncallTeam(Base):
     """A rotation: members take turns, handing off at a local time every `rotation_days` days."""
 
     __tablename__ = "oncall_teams"
+    __table_args__ = (
+        UniqueConstraint("workspace", "name"),
+        # A single-workspace install's rotations have no workspace; their names are unique among themselves too.
+        Index(
+            "uq_oncall_teams_name_without_workspace",
+            "name",
+            unique=True,
+            postgresql_where=text("workspace IS NULL"),
+            sqlite_where=text("workspace IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    workspace: Mapped[str | None] = mapped_column(
+        String(32), doc="Slack workspace (T…) whose incidents it pages; None: a single-workspace install"
+    )
+    name: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(60), default="UTC")
     handoff_time: Mapped[str] = mapped_column(String(5), default="09:00", doc="HH:MM in the team's zone")
     rotation_days: Mapped[int] = mapped_column(Integer, default=7)
     starts_on: Mapped[str] = mapped_column(String(10), doc="YYYY-MM-DD of the first handoff to member 0")
     escalation_channel_id: Mapped[str | None] = mapped_column(String(40))
+    leads: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'"), doc="Slack user ids who may override it besides members"
+    )
     created_at: Mapped[datetime]
 
     members: Mapped[list[OncallMember]] = relationship(
@@ -378,6 +395,8 @@ class OncallOverride(Base):
     ends_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime]
+    cancelled_by: Mapped[str | None] = mapped_column(String(40), doc="who ended it early (its end moved to then)")
+    cancelled_at: Mapped[datetime | None]
 
 
 class Timer(Base):

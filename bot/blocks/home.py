@@ -49,3 +49,8 @@ def home_view(
         SectionBlock(text=oncall_text(oncalls, fallback_oncall, zone)),
     ]
     return View(type="home", blocks=blocks[:100])
+
+
+def members_only_home(reason: str) -> View:
+    """The App Home of someone who may not see incidents (a guest, someone from another organisation)."""
+    return View(type="home", blocks=[HeaderBlock(text="Triage Bot"), SectionBlock(text=reason)])

@@ -58,6 +58,12 @@ class WorkaroundAction(enum.StrEnum):
     STOP = "timebox_stop"
 
 
+class ReportAction(enum.StrEnum):
+    """The button under a report only its asker sees; the value is the period in days."""
+
+    POST_IN_CHANNEL = "report_post_in_channel"
+
+
 class IncidentModal(enum.StrEnum):
     """Callback ids of modals opened from an incident; their private_metadata carries the incident id."""
 

@@ -40,18 +40,52 @@ SCOPE_LABELS = {
 MAX_RELATED = 10
 
 
+NO_ID = 0  # no incident or workaround has it: unreadable metadata is answered as a missing one
+
+
+def metadata_id(private_metadata: str, key: str = "incident_id") -> int:
+    """A whole number the modal keeps in its private_metadata (the incident's id by default); NO_ID if unreadable."""
+    try:
+        value = json.loads(private_metadata).get(key)
+    except (ValueError, AttributeError):
+        return NO_ID
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else NO_ID
+
+
 def incident_id_of(private_metadata: str) -> int:
-    return int(json.loads(private_metadata)["incident_id"])
+    return metadata_id(private_metadata)
 
 
-def _modal(incident: Incident, callback: IncidentModal, title: str, submit: str, blocks: Sequence[Block]) -> View:
+def offered_ids(private_metadata: str) -> set[int]:
+    """The incidents a modal offered to pick from (the isolate modal's related incidents)."""
+    try:
+        offered = json.loads(private_metadata).get("offered") or []
+    except (ValueError, AttributeError):
+        return set()
+    return (
+        {n for n in offered if isinstance(n, int) and not isinstance(n, bool)} if isinstance(offered, list) else set()
+    )
+
+
+def _modal(
+    incident: Incident,
+    callback: IncidentModal,
+    title: str,
+    submit: str,
+    blocks: Sequence[Block],
+    *,
+    offered: Sequence[int] = (),
+) -> View:
+    metadata: dict[str, object] = {"incident_id": incident.id}
+    if offered:
+        metadata["offered"] = list(offered)
     return View(
         type="modal",
         callback_id=callback.value,
         title=title,
         submit=submit,
         close="Cancel",
-        private_metadata=json.dumps({"incident_id": incident.id}),
+        private_metadata=json.dumps(metadata),
         blocks=[SectionBlock(text=f"*{incident.key}* · {escape_mrkdwn(truncate(incident.title, 200))}"), *blocks],
     )
 
@@ -186,7 +220,8 @@ def isolate_modal(incident: Incident, isolation: Isolation) -> View:
                 ),
             )
         )
-    return _modal(incident, IncidentModal.ISOLATE, "Isolate", "Save scope", blocks)
+    offered = [m.incident_id for m in isolation.matches[:MAX_RELATED]]
+    return _modal(incident, IncidentModal.ISOLATE, "Isolate", "Save scope", blocks, offered=offered)
 
 
 def client_update_modal(incident: Incident, draft: str, next_due_label: str) -> View:

@@ -10,8 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
+from bot.blocks.ids import ReportAction
 from bot.blocks.incident import SEVERITY_ICONS, Message
 from bot.blocks.text import link, message_text_length, pack_lines, slack_time, typed
 from bot.domain.durations import humanize_duration
@@ -224,3 +234,19 @@ def _paginate(blocks: Sequence[Block], *, title: str, text: str) -> list[Message
         continued = _context(f"*{title}* (continued, {number}/{count})")
         messages.append(Message(text=f"{text} ({number}/{count})", blocks=[continued, *page]))
     return messages
+
+
+def report_sharing(days: int, *, may_post: bool, left_out: int = 0) -> Message:
+    """Closes the report only its asker sees: how to get the charts, and (for those allowed) a button to post it."""
+    lines = []
+    if left_out:
+        lines.append(f"{left_out} more part(s) left out here: {FULL_REPORT} prints everything.")
+    charts = "Charts (incidents per week, feedback by track, time to resolve) come with the report when it is posted"
+    lines.append(f"🔒 Only you can see this report. {charts} in a channel, or `triage-bot report --charts DIR`.")
+    blocks: list[Block] = [SectionBlock(text=" ".join(lines))]
+    if may_post:
+        button = ButtonElement(
+            text="Post in this channel", action_id=ReportAction.POST_IN_CHANNEL, value=str(days), style="primary"
+        )
+        blocks.append(ActionsBlock(elements=[button]))
+    return Message(text=" ".join(lines), blocks=blocks)

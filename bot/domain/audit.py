@@ -44,13 +44,19 @@ def audit_trail(*, session: Session, incident_id: int) -> list[Event]:
 MAX_CORRECTION = 2000
 
 
+def audit_entry(*, session: Session, incident: Incident, number: int) -> Event:
+    """Entry `number` of the trail (1-based, oldest first, as shown); DomainError when there is none."""
+    trail = audit_trail(session=session, incident_id=incident.id)
+    if not 1 <= number <= len(trail):
+        raise DomainError(f"{incident.key} has no audit entry #{number}: its trail has {len(trail)} entries.")
+    return trail[number - 1]
+
+
 def record_correction(
     *, session: Session, incident: Incident, number: int, text: str, actor_id: str, now: datetime
 ) -> Event:
     """Correct entry `number` of the trail (1-based, oldest first, as shown) with a new event that refers to it."""
-    trail = audit_trail(session=session, incident_id=incident.id)
-    if not 1 <= number <= len(trail):
-        raise DomainError(f"{incident.key} has no audit entry #{number}: its trail has {len(trail)} entries.")
+    corrected = audit_entry(session=session, incident=incident, number=number)
     text = text.strip()
     if not text:
         raise DomainError(f"Say what was wrong: `/triage correct {incident.key} {number} what it should say`.")
@@ -64,5 +70,5 @@ def record_correction(
         kind="correction",
         summary=f"Correction to #{number}: {text}",
         details={"corrects": number},
-        refers_to=trail[number - 1],
+        refers_to=corrected,
     )

@@ -12,5 +12,8 @@ def quoted(typed: str, limit: int = 80) -> str:
 
 
 class IncidentNotFound(DomainError):
+    """No such incident, or one of another workspace: the answer is the same, and names no key (it may be theirs)."""
+
     def __init__(self, reference: str) -> None:
-        super().__init__(f"There is no incident {quoted(reference)}. `/triage list` shows the open ones.")
+        self.reference = reference
+        super().__init__("That incident isn't available here. `/triage list` shows the open ones.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,10 +49,6 @@ class AlreadyEscalated(DomainError):
         where = f" ({escalation.external_ref})" if escalation.external_ref else ""
         state = escalation.state.value.replace("_", " ")
         super().__init__(f"{incident.key} already has an {KIND_LABELS[escalation.kind]}{where}, {state}.")
-
-
-class NotAllowed(DomainError):
-    """The person may not do this; the message says who may."""
 
 
 @dataclass(frozen=True)
@@ -225,11 +220,6 @@ def record_feedback(
     )
     session.add(feedback)
     return feedback
-
-
-def may_declare(user_id: str, *, allowed: Collection[str]) -> bool:
-    """Anyone when nobody is configured; else only the listed users (user groups already expanded)."""
-    return not allowed or user_id in allowed
 
 
 def declare_major(

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain.errors import DomainError
+from bot.domain.errors import DomainError, quoted
+from bot.domain.workspaces import scoped
 from bot.models import OncallMember, OncallOverride, OncallTeam
 
 MIN_OVERRIDE = timedelta(minutes=1)
@@ -92,6 +93,14 @@ def checked_members(members: Sequence[str]) -> tuple[str, ...]:
     return tuple(members)
 
 
+def checked_leads(leads: Sequence[str]) -> tuple[str, ...]:
+    """Slack user ids (none is fine); ValueError when one isn't a user id."""
+    for lead in leads:
+        if not is_slack_user_id(lead):
+            raise ValueError(f"'{lead}' is not a Slack user id (U… or W…)")
+    return tuple(dict.fromkeys(leads))
+
+
 def checked_channel(channel: str | None) -> str | None:
     if channel is not None and not _SLACK_CHANNEL_ID.match(channel):
         raise ValueError(f"'{channel}' is not a Slack channel id (C… or G…)")
@@ -120,10 +129,12 @@ class TeamSpec:
     handoff_time: time = time(9, 0)
     rotation_days: int = 7
     escalation_channel_id: str | None = None
+    leads: tuple[str, ...] = ()  # who may override it besides its members (and declarers and admins)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", self._checked("name", lambda: checked_team_name(self.name)))
         object.__setattr__(self, "members", self._checked("members", lambda: checked_members(self.members)))
+        object.__setattr__(self, "leads", self._checked("leads", lambda: checked_leads(self.leads)))
         self._checked("timezone", lambda: checked_zone(self.timezone))
         self._checked("handoff", lambda: checked_handoff_time(self.handoff_time))
         self._checked("rotation_days", lambda: checked_rotation_days(self.rotation_days))
@@ -274,9 +285,11 @@ def format_duration(duration: timedelta) -> str:
     return "".join(parts) or "0m"
 
 
-def _sorted_teams(session: Session) -> list[OncallTeam]:
-    """All teams by name, case-insensitively (the first is the default team)."""
-    return sorted(session.scalars(select(OncallTeam)), key=lambda team: (team.name.casefold(), team.name))
+def _sorted_teams(session: Session, workspace: str | None) -> list[OncallTeam]:
+    """The workspace's teams (every team when `workspace` is None) by name, case-insensitively; the first is the
+    default team."""
+    query = select(OncallTeam).where(scoped(OncallTeam.workspace, workspace))
+    return sorted(session.scalars(query), key=lambda team: (team.name.casefold(), team.name, team.id))
 
 
 def _pick_team(teams: Sequence[OncallTeam], name: str | None) -> OncallTeam:
@@ -289,7 +302,9 @@ def _pick_team(teams: Sequence[OncallTeam], name: str | None) -> OncallTeam:
 
 
 def _overrides_ending_after(session: Session, team_ids: Sequence[int], at: datetime) -> list[OncallOverride]:
-    query = select(OncallOverride).where(OncallOverride.team_id.in_(team_ids), OncallOverride.ends_at > at)
+    query = select(OncallOverride).where(
+        OncallOverride.team_id.in_(team_ids), OncallOverride.ends_at > at, OncallOverride.cancelled_at.is_(None)
+    )
     return list(session.scalars(query.order_by(OncallOverride.starts_at, OncallOverride.id)))
 
 
@@ -355,21 +370,25 @@ def _on_call(team: OncallTeam, overrides: Sequence[OncallOverride], at: datetime
     )
 
 
-def who_is_on_call(*, session: Session, team_name: str | None = None, at: datetime) -> OnCall | None:
-    """Who is on call for the team (the default team when none is named); None when there are no teams or nobody
-    is on call yet. UnknownTeam when a named team doesn't exist."""
+def who_is_on_call(
+    *, session: Session, team_name: str | None = None, at: datetime, workspace: str | None = None
+) -> OnCall | None:
+    """Who is on call for the workspace's team (its default team when none is named; every workspace's teams when
+    `workspace` is None); None when there are no teams or nobody is on call yet. UnknownTeam when a named team
+    doesn't exist there."""
     _require_aware(at)
-    teams = _sorted_teams(session)
+    teams = _sorted_teams(session, workspace)
     if team_name is None and not teams:
         return None
     team = _pick_team(teams, team_name)
     return _on_call(team, _overrides_ending_after(session, [team.id], at), at)
 
 
-def on_call_now(*, session: Session, at: datetime) -> list[OnCall]:
-    """Who is on call in each team, ordered by team name; teams with nobody on call yet are left out."""
+def on_call_now(*, session: Session, at: datetime, workspace: str | None = None) -> list[OnCall]:
+    """Who is on call in each of the workspace's teams (every team when `workspace` is None), ordered by team name;
+    teams with nobody on call yet are left out."""
     _require_aware(at)
-    teams = _sorted_teams(session)
+    teams = _sorted_teams(session, workspace)
     overrides = _overrides_ending_after(session, [team.id for team in teams], at)
     entries = (_on_call(team, [o for o in overrides if o.team_id == team.id], at) for team in teams)
     return [entry for entry in entries if entry is not None]
@@ -389,6 +408,33 @@ def _check_override(user_id: str, starts_at: datetime, duration: timedelta, now:
         raise InvalidOverride(f"That override would end at {ends_at:%Y-%m-%d %H:%M} UTC, which has already passed.")
 
 
+def find_team(*, session: Session, name: str | None, workspace: str | None = None) -> OncallTeam:
+    """The workspace's team by name (case-insensitive), or its default team; UnknownTeam when there is none."""
+    return _pick_team(_sorted_teams(session, workspace), name)
+
+
+class OverrideOverlaps(InvalidOverride):
+    """One cover at a time per team: another override already covers part of the period."""
+
+    def __init__(self, team: OncallTeam, existing: OncallOverride) -> None:
+        self.existing = existing
+        super().__init__(
+            f"<@{existing.user_id}> already covers {quoted(team.name, 100)} until "
+            f"{existing.ends_at:%Y-%m-%d %H:%M} UTC (set by <@{existing.created_by}>). "
+            f"End that first: `/triage oncall cancel {quoted(team.name, 100)}`."
+        )
+
+
+def _overlapping(session: Session, team: OncallTeam, starts_at: datetime, ends_at: datetime) -> OncallOverride | None:
+    query = select(OncallOverride).where(
+        OncallOverride.team_id == team.id,
+        OncallOverride.cancelled_at.is_(None),
+        OncallOverride.starts_at < ends_at,
+        OncallOverride.ends_at > starts_at,
+    )
+    return session.scalars(query.order_by(OncallOverride.starts_at, OncallOverride.id).limit(1)).first()
+
+
 def add_override(
     *,
     session: Session,
@@ -398,23 +444,77 @@ def add_override(
     duration: timedelta,
     created_by: str,
     now: datetime,
+    workspace: str | None = None,
 ) -> OncallOverride:
-    """Let `user_id` cover the team (the default team when none is named) from `starts_at` for `duration`."""
+    """Let `user_id` cover the team (the default team when none is named) from `starts_at` for `duration`.
+
+    Overrides don't stack: OverrideOverlaps when another one already covers part of that period (cancel it first).
+    """
     _require_aware(starts_at)
     _require_aware(now)
-    team = _pick_team(_sorted_teams(session), team_name)
+    team = find_team(session=session, name=team_name, workspace=workspace)
     _check_override(user_id, starts_at, duration, now)
+    period = (starts_at.astimezone(UTC), (starts_at + duration).astimezone(UTC))
+    existing = _overlapping(session, team, *period)
+    if existing is not None:
+        raise OverrideOverlaps(team, existing)
     override = OncallOverride(
         team_id=team.id,
         user_id=user_id,
-        starts_at=starts_at.astimezone(UTC),
-        ends_at=(starts_at + duration).astimezone(UTC),
+        starts_at=period[0],
+        ends_at=period[1],
         created_by=created_by,
         created_at=now,
     )
     session.add(override)
     session.flush()
     return override
+
+
+def cancel_override(
+    *, session: Session, team_name: str | None, cancelled_by: str, now: datetime, workspace: str | None = None
+) -> OncallOverride:
+    """End the team's current (or else next) override now; the row stays, marked cancelled, as a record."""
+    _require_aware(now)
+    team = find_team(session=session, name=team_name, workspace=workspace)
+    override = _overlapping(session, team, now, datetime.max.replace(tzinfo=UTC))
+    if override is None:
+        raise InvalidOverride(f"Nobody covers {quoted(team.name, 100)} by an override now or later; nothing to cancel.")
+    override.cancelled_by, override.cancelled_at = cancelled_by, now
+    override.ends_at = max(min(override.ends_at, now), override.starts_at)
+    session.flush()
+    return override
+
+
+@dataclass(frozen=True)
+class ActiveOverride:
+    """Someone covering a rotation now: instead of whom, until when, set by whom."""
+
+    id: int
+    team: str
+    user_id: str
+    replaces: str | None  # the member the rotation alone would have on call
+    ends_at: datetime
+    created_by: str
+
+
+def covered_member(team: OncallTeam, at: datetime) -> str | None:
+    """Who the rotation alone has on call at `at` (the person an override replaces)."""
+    return member_on_call(rotation_of(team), at)
+
+
+def active_overrides(*, session: Session, at: datetime, workspace: str | None = None) -> list[ActiveOverride]:
+    """The overrides covering the workspace's teams at `at` (one per team: the latest created), by team name."""
+    _require_aware(at)
+    teams = _sorted_teams(session, workspace)
+    overrides = _overrides_ending_after(session, [team.id for team in teams], at)
+    found = []
+    for team in teams:
+        cover = _covering([o for o in overrides if o.team_id == team.id], at)
+        if cover is not None:
+            replaces = covered_member(team, at)
+            found.append(ActiveOverride(cover.id, team.name, cover.user_id, replaces, cover.ends_at, cover.created_by))
+    return found
 
 
 def _set_members(team: OncallTeam, user_ids: Sequence[str]) -> None:
@@ -429,6 +529,7 @@ def _set_members(team: OncallTeam, user_ids: Sequence[str]) -> None:
 
 def _apply_spec(team: OncallTeam, spec: TeamSpec) -> None:
     team.name = spec.name
+    team.leads = list(spec.leads)
     team.timezone = spec.timezone
     team.handoff_time = f"{spec.handoff_time:%H:%M}"
     team.rotation_days = spec.rotation_days
@@ -438,21 +539,24 @@ def _apply_spec(team: OncallTeam, spec: TeamSpec) -> None:
 
 
 def replace_teams(
-    *, session: Session, teams: Sequence[TeamSpec], now: datetime, prune: bool = False
+    *, session: Session, teams: Sequence[TeamSpec], now: datetime, prune: bool = False, workspace: str | None = None
 ) -> list[OncallTeam]:
-    """Create or update each team by name (case-insensitive), replacing its members and keeping its overrides.
+    """Create or update each of the workspace's teams by name (case-insensitive), replacing its members and keeping
+    its overrides. `workspace` None: the teams of a single-workspace install (they have no workspace).
 
-    Teams not listed are left alone, or deleted (with their overrides) when `prune` is set.
+    The workspace's teams not listed are left alone, or deleted (with their overrides) when `prune` is set; other
+    workspaces' teams are never touched.
     """
     duplicate = duplicate_team_name(spec.name for spec in teams)
     if duplicate is not None:
         raise InvalidTeam(f"Team '{duplicate}' is listed more than once.")
-    existing = {team.name.casefold(): team for team in session.scalars(select(OncallTeam))}
+    owned = OncallTeam.workspace == workspace if workspace is not None else OncallTeam.workspace.is_(None)
+    existing = {team.name.casefold(): team for team in session.scalars(select(OncallTeam).where(owned))}
     stored: list[OncallTeam] = []
     for spec in teams:
         team = existing.pop(spec.name.casefold(), None)
         if team is None:
-            team = OncallTeam(created_at=now, members=[])
+            team = OncallTeam(created_at=now, members=[], workspace=workspace)
             session.add(team)
         _apply_spec(team, spec)
         stored.append(team)

@@ -9,6 +9,7 @@ YAML::
         rotation_days: 7                # days each member is on call, at least 1; default 7
         starts_on: 2026-11-02           # required, the date of the first handoff (to the first member)
         members: [U0ALICE, U0BOB]       # required, Slack user ids (U… or W…) in rotation order
+        leads: [U0LEAD]                 # optional, Slack user ids who may override it besides its members
         escalation_channel: C0ESCALATE  # optional, a Slack channel id (C… or G…)
 
 TOML, the same fields::
@@ -20,6 +21,7 @@ TOML, the same fields::
     rotation_days = 7
     starts_on = 2026-11-02
     members = ["U0ALICE", "U0BOB"]
+    leads = ["U0LEAD"]
     escalation_channel = "C0ESCALATE"
 
 Any problem raises OncallFileError, one line naming the file, the team and the field.
@@ -42,6 +44,7 @@ from bot.domain.oncall import (
     TeamSpec,
     checked_channel,
     checked_handoff_time,
+    checked_leads,
     checked_members,
     checked_rotation_days,
     checked_team_name,
@@ -85,6 +88,7 @@ class _TeamEntry(BaseModel):
     rotation_days: StrictInt = 7
     starts_on: date
     members: list[StrictStr]
+    leads: list[StrictStr] = []
     escalation_channel: StrictStr | None = None
 
     @field_validator("name")
@@ -117,6 +121,11 @@ class _TeamEntry(BaseModel):
     def _check_members(cls, value: list[str]) -> list[str]:
         return list(checked_members(value))
 
+    @field_validator("leads")
+    @classmethod
+    def _check_leads(cls, value: list[str]) -> list[str]:
+        return list(checked_leads(value))
+
     @field_validator("escalation_channel")
     @classmethod
     def _check_channel(cls, value: str | None) -> str | None:
@@ -131,6 +140,7 @@ class _TeamEntry(BaseModel):
             handoff_time=self.handoff,
             rotation_days=self.rotation_days,
             escalation_channel_id=self.escalation_channel,
+            leads=tuple(self.leads),
         )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.audit import record_event
 from bot.domain.lifecycle import require_open
+from bot.domain.workspaces import visible_in
 from bot.models import Incident, IncidentLink, Scope, StepState, TriageStep, TriageStepRecord
 
 STEP_TITLES = {
@@ -225,11 +226,17 @@ def set_scope(
 def link_incidents(
     *, session: Session, incident: Incident, related_ids: list[int], actor_id: str, now: datetime
 ) -> list[int]:
-    """Link both ways; returns the ids that were not linked before."""
+    """Link both ways; returns the ids that were not linked before.
+
+    Only incidents of the same workspace are linked: another workspace's id is skipped like one that doesn't exist.
+    """
     existing = set(session.scalars(select(IncidentLink.related_id).where(IncidentLink.incident_id == incident.id)))
     new: list[int] = []
     for related_id in dict.fromkeys(related_ids):
-        if related_id != incident.id and related_id not in existing and session.get(Incident, related_id) is not None:
+        if related_id == incident.id or related_id in existing:
+            continue
+        other = session.get(Incident, related_id)
+        if other is not None and visible_in(other, incident.team_id):
             new.append(related_id)
     for related in new:
         reason = f"same cause as {incident.key} (isolation)"

@@ -44,7 +44,8 @@ OUTCOME_LABELS = {
 
 class WorkaroundGone(DomainError):
     def __init__(self, workaround_id: int) -> None:
-        super().__init__(f"That workaround (#{workaround_id}) has ended; nothing more to record on it.")
+        self.workaround_id = workaround_id
+        super().__init__("That workaround has ended; nothing more to record on it.")
 
 
 @dataclass(frozen=True)

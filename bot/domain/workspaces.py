@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import ColumnElement, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.domain.errors import DomainError
 from bot.models import Incident
@@ -13,9 +13,16 @@ from bot.models import Incident
 _TEAM_ID = re.compile(r"^T[A-Z0-9]{2,31}$")
 
 
+def scoped(
+    column: ColumnElement[str | None] | InstrumentedAttribute[str | None], workspace: str | None
+) -> ColumnElement[bool]:
+    """Rows whose workspace `column` is `workspace`; every row when `workspace` is None (a single-workspace install)."""
+    return column == workspace if workspace is not None else true()
+
+
 def in_workspace(workspace: str | None) -> ColumnElement[bool]:
     """Incidents of one workspace (team id); every incident when `workspace` is None (a single-workspace install)."""
-    return Incident.team_id == workspace if workspace is not None else true()
+    return scoped(Incident.team_id, workspace)
 
 
 def same_workspace(incident: Incident) -> ColumnElement[bool]:

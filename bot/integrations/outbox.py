@@ -49,6 +49,7 @@ def enqueue_slack_call(
     needs_key_of: str | None = None,
     target: str = "slack",
     fresh_key: bool = False,
+    workspace: str | None = None,
 ) -> OutboxMessage:
     """Store a Slack call to make; the same key is stored once, however often it is enqueued.
 
@@ -57,7 +58,8 @@ def enqueue_slack_call(
     and a newer edit of the same root supersedes older ones still waiting. `reply_to` posts in the thread
     of another outbox message (by key) once that one is sent; `needs_key_of` passes the ticket key another
     (Jira) outbox message produced as `key`. `target` is "slack" or "jira". `fresh_key` says the key was
-    just made unique (a uuid), so there is nothing to look up before inserting.
+    just made unique (a uuid), so there is nothing to look up before inserting. `workspace` says whose token sends
+    a call that belongs to no incident (an incident's calls go out with its workspace's).
     """
     message = OutboxMessage(
         idempotency_key=key,
@@ -71,6 +73,7 @@ def enqueue_slack_call(
             "on_root": on_root,
             "reply_to": reply_to,
             "needs_key_of": needs_key_of,
+            "workspace": workspace,
         },
         incident_id=incident_id,
         state=OutboxState.PENDING,
@@ -330,7 +333,7 @@ class OutboxDispatcher:
         if row.target == "jira" and row.operation != "attach_thread_files":
             return None
         incident = session.get(Incident, row.incident_id) if row.incident_id is not None else None
-        return self.workspaces.gateway(incident.team_id if incident is not None else None)
+        return self.workspaces.gateway(incident.team_id if incident is not None else row.payload.get("workspace"))
 
     def _call(
         self, session: Session, row: OutboxMessage, args: dict[str, Any], now: datetime, slack: SlackGateway | None

@@ -12,7 +12,7 @@ from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks.escalation import escalate_modal, feedback_modal
-from bot.blocks.ids import IncidentAction, WorkaroundAction
+from bot.blocks.ids import IncidentAction, ReportAction, WorkaroundAction
 from bot.blocks.incident_modals import (
     add_details_modal,
     change_status_modal,
@@ -27,17 +27,22 @@ from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.escalations import escalations_of
 from bot.domain.lifecycle import require_open
+from bot.domain.permissions import Action
+from bot.domain.reports import validate_days
 from bot.domain.triage import missing_environment
-from bot.domain.workarounds import WorkaroundGone, active_workarounds
+from bot.domain.workarounds import active_workarounds
 from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
-from bot.models import AttemptOutcome, Workaround
+from bot.models import AttemptOutcome
 from bot.services import incident_actions as use
 from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending, load_incident
 from bot.services.container import Services
+from bot.services.records import ReportRequest, post_report
+from bot.services.roles import permit_on_incident
+from bot.services.workarounds import incident_of_workaround
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +78,11 @@ def run_for_incident(
     deliver_pending(services, incident_id)
 
 
-def _modal_view(services: Services, action: IncidentAction, incident_id: int) -> View:
+def _modal_view(services: Services, action: IncidentAction, incident_id: int, user_id: str) -> View:
+    """The form the button opens, once the person may do what it is for (refused before any form opens)."""
+    permit_on_incident(
+        services, Action.RESOLVE if action == IncidentAction.RESOLVE else Action.WORK, user_id, incident_id
+    )
     if action == IncidentAction.ISOLATE:
         incident, found = use.isolation_for(services, incident_id)
         return isolate_modal(incident, found)
@@ -114,8 +123,8 @@ def open_incident_modal(action: IncidentAction) -> Callable[..., None]:
     def handler(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
         services = services_of(context)
 
-        def work(incident_id: int, _user: str) -> None:
-            client.views_open(trigger_id=body["trigger_id"], view=_modal_view(services, action, incident_id))
+        def work(incident_id: int, user: str) -> None:
+            client.views_open(trigger_id=body["trigger_id"], view=_modal_view(services, action, incident_id, user))
 
         run_for_incident(ack, body, respond, services, work)
 
@@ -166,14 +175,6 @@ def checkin_of(body: dict[str, Any]) -> tuple[int, int] | None:
     return (workaround, number) if workaround is not None and number is not None else None
 
 
-def incident_of_workaround(services: Services, workaround_id: int) -> int:
-    with unit_of_work(services.session_factory) as session:
-        workaround = session.get(Workaround, workaround_id)
-        if workaround is None:
-            raise WorkaroundGone(workaround_id)
-        return workaround.incident_id
-
-
 def answer_button(outcome: AttemptOutcome) -> Callable[..., None]:
     def handler(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         ack()
@@ -205,6 +206,7 @@ def handle_error_changed(
     workaround_id, number = found
     try:
         incident_id = incident_of_workaround(services, workaround_id)
+        permit_on_incident(services, Action.WORK, body["user"]["id"], incident_id)
         with unit_of_work(services.session_factory) as session:
             incident = load_incident(session, incident_id, services.workspace)
             view = error_changed_modal(incident, workaround_id, number)
@@ -228,7 +230,7 @@ def timebox_button(stop: bool) -> Callable[..., None]:
                 workaround_uses.stop(services, incident_id, workaround_id, user)
                 client.views_open(
                     trigger_id=body["trigger_id"],
-                    view=_modal_view(services, IncidentAction.START_WORKAROUND, incident_id),
+                    view=_modal_view(services, IncidentAction.START_WORKAROUND, incident_id, user),
                 )
             elif not workaround_uses.extend_timebox(services, incident_id, workaround_id, user, once=request_key(body)):
                 return  # the same click again: done the first time
@@ -241,7 +243,29 @@ def timebox_button(stop: bool) -> Callable[..., None]:
     return handler
 
 
+def channel_of(body: dict[str, Any]) -> str | None:
+    """The channel the clicked message was shown in (an ephemeral message has no other trace of it)."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return channel if isinstance(channel, str) and channel else None
+
+
+def handle_post_report(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """Post the report in the channel: the clicker, the channel and the period are all checked again."""
+    ack()
+    services = services_of(context)
+    days, channel = whole_number(str((body.get("actions") or [{}])[0].get("value", ""))), channel_of(body)
+    if days is None or channel is None:
+        tell(respond, "That button no longer works. Ask again with `/triage report 30d`.")
+        return
+    try:
+        answer = post_report(services, ReportRequest(validate_days(days), channel), body["user"]["id"])
+    except DomainError as exc:
+        answer = str(exc)
+    tell(respond, answer)
+
+
 def register(app: App) -> None:
+    app.action(ReportAction.POST_IN_CHANNEL.value)(handle_post_report)
     app.action(IncidentAction.ACKNOWLEDGE.value)(handle_acknowledge)
     app.action(IncidentAction.TAKE_OWNERSHIP.value)(handle_take_ownership)
     app.action(IncidentAction.MARK_SYSTEMIC.value)(handle_mark_systemic)

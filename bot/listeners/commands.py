@@ -19,21 +19,23 @@ from bot.blocks.new_incident import new_incident_modal
 from bot.blocks.text import escape_mrkdwn
 from bot.domain.errors import DomainError
 from bot.domain.incidents import parse_incident_key
+from bot.domain.permissions import Action
 from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
 from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
 from bot.services.major_incident import check_can_declare
-from bot.services.oncall import cover_oncall, oncall_now_blocks
+from bot.services.oncall import change_oncall, oncall_now_blocks
 from bot.services.records import (
     audit_page,
     correct_entry,
     deliver_correction_notice,
     incident_summary,
-    post_report,
+    private_report,
     report_request,
 )
+from bot.services.roles import permitted
 from bot.services.workarounds import workarounds_blocks
 
 logger = logging.getLogger(__name__)
@@ -83,18 +85,24 @@ def _rest_of_summary(services: Services, request: CommandRequest, respond: Respo
 
 def _report_ack(_services: Services, request: CommandRequest) -> list[Block]:
     wanted = report_request(request.args, request.channel_id)
-    return [SectionBlock(text=f"📊 Building the report for the last {wanted.days} days; it will appear here.")]
+    return [SectionBlock(text=f"📊 Building the report for the last {wanted.days} days; only you will see it.")]
 
 
-def _post_report(services: Services, request: CommandRequest, respond: Respond) -> None:
-    problem = post_report(services, report_request(request.args, request.channel_id))
-    if problem:
-        respond(text=problem, response_type="ephemeral", replace_original=False)
+def _private_report(services: Services, request: CommandRequest, respond: Respond) -> None:
+    """The report goes only to the person who asked; posting it in the channel is a button for those allowed."""
+    days = report_request(request.args, request.channel_id).days
+    try:
+        messages = private_report(services, days, request.user_id)
+    except DomainError as exc:
+        respond(text=str(exc), response_type="ephemeral", replace_original=False)
+        return
+    for message in messages:
+        respond(text=message.text, blocks=[b.to_dict() for b in message.blocks], response_type="ephemeral")
 
 
 def _oncall(services: Services, request: CommandRequest) -> list[Block]:
     if request.args:
-        return cover_oncall(services, request.args, request.user_id)
+        return change_oncall(services, request.args, request.user_id)
     return oncall_now_blocks(services)
 
 
@@ -114,8 +122,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         lambda s, _r: workarounds_blocks(s),
     ),
     "oncall": Subcommand(
-        "oncall [override @user 4h [team]]",
-        "who is on call now for each team; or let someone cover a rotation for a while",
+        "oncall [override @user 4h [team] | cancel [team]]",
+        "who is on call now for each team, and overrides; let someone cover a rotation for a while, or end that",
         _oncall,
     ),
     "summary": Subcommand(
@@ -137,9 +145,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "report": Subcommand(
         "report [30d]",
-        "key learnings & patterns over a period, posted here with charts in its thread",
+        "key learnings & patterns over a period, only for you (admins and declarers may post it in the channel)",
         _report_ack,
-        _post_report,
+        _private_report,
     ),
 }
 
@@ -165,6 +173,8 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
         request_key=request_key(command),
     )
     try:
+        if subcommand is not SUBCOMMANDS["help"]:
+            permitted(services, Action.VIEW, request.user_id)
         blocks = subcommand.answer(services, request)
     except DomainError as exc:
         ack(text=str(exc))

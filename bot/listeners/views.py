@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +11,7 @@ from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks.escalation import (
+    OTHER_AREA,
     declare_modal,
     engineering_modal,
     feedback_modal,
@@ -23,6 +23,8 @@ from bot.blocks.escalation import (
 from bot.blocks.ids import CallbackId, IncidentModal, ModalField, NewIncidentBlock
 from bot.blocks.incident_modals import (
     incident_id_of,
+    metadata_id,
+    offered_ids,
     read_client_update,
     read_isolation,
     read_log_step,
@@ -159,10 +161,18 @@ def handle_add_details(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
     post_findings(services, incident_id, correlation=False)
 
 
+NOT_OFFERED = "Link only incidents from this list."
+
+
 def handle_isolate(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    """Related incidents must be among those the form offered (kept in its private_metadata); the domain links
+    only incidents of the same workspace whatever the form says."""
     decision = read_isolation(view["state"]["values"])
     if decision.scope is None:
         ack(response_action="errors", errors={ModalField.SCOPE.value: "Choose how far it reaches."})
+        return
+    if not set(decision.related_ids) <= offered_ids(view["private_metadata"]):
+        ack(response_action="errors", errors={ModalField.RELATED.value: NOT_OFFERED})
         return
     user = body["user"]["id"]
     answer_incident_modal(
@@ -244,6 +254,8 @@ def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         errors[ModalField.TRACK.value] = "Choose Stability, Messaging or Monitoring."
     if not form.area:
         errors[ModalField.AREA.value] = "Choose the product area."
+    elif form.area not in (*services_of(context).settings.product_area_pms, OTHER_AREA):
+        errors[ModalField.AREA.value] = "Choose a product area from the list."
     if not form.use_case:
         errors[ModalField.USE_CASE.value] = "Describe what the client was trying to do."
     user, submission = body["user"]["id"], view["id"]
@@ -315,8 +327,8 @@ def handle_error_changed(ack: Ack, body: dict[str, Any], view: dict[str, Any], c
     if not error:
         ack(response_action="errors", errors={ModalField.ERROR_TEXT.value: "Paste the error as it shows now."})
         return
-    meta, user = json.loads(view["private_metadata"]), body["user"]["id"]
-    workaround_id, number = int(meta["workaround_id"]), int(meta["number"])
+    meta, user = view["private_metadata"], body["user"]["id"]
+    workaround_id, number = metadata_id(meta, "workaround_id"), metadata_id(meta, "number")
     answer_incident_modal(
         ack,
         view,
@@ -328,8 +340,7 @@ def handle_error_changed(ack: Ack, body: dict[str, Any], view: dict[str, Any], c
 
 def handle_progress(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     form = read_progress(view["state"]["values"])
-    meta, user = json.loads(view["private_metadata"]), body["user"]["id"]
-    workaround_id = int(meta["workaround_id"])
+    workaround_id, user = metadata_id(view["private_metadata"], "workaround_id"), body["user"]["id"]
     answer_incident_modal(
         ack,
         view,

@@ -605,6 +605,27 @@ class SlackPlatform:
         payload["actions"] = [self._action(block, element, block_id, chosen)]
         return urlencode({"payload": json.dumps(payload)})
 
+    def click_ephemeral_button(
+        self, user_id: str, channel_id: str, ephemeral_ts: str, action_id: str, *, value: Any = None
+    ) -> PlatformResponse:
+        """Click a button in an ephemeral message shown to ``user_id`` (Slack sends no ``message`` for those)."""
+        shown = next(
+            (e for e in self.emulator.ephemerals(channel_id, user_id) if e["ts"] == ephemeral_ts),
+            None,
+        )
+        if shown is None:
+            raise ValueError(f"no ephemeral message {ephemeral_ts!r} for {user_id!r} in {channel_id!r}")
+        payload = self._interaction_base("block_actions", user_id)
+        payload.update(
+            container={"type": "message", "message_ts": ephemeral_ts, "channel_id": channel_id, "is_ephemeral": True},
+            channel={"id": channel_id, "name": self._channel_name(channel_id)},
+            state={"values": {}},
+            response_url=self.emulator.new_response_url(channel_id, user_id),
+        )
+        block, element = _find_element(shown.get("blocks") or [], action_id)
+        payload["actions"] = [self._action(block, element, None, value)]
+        return self._post_interaction(payload, _Delivery())
+
     def _add_view_container(self, payload: JsonDict, view_id: str) -> list[JsonDict]:
         view = self.emulator.view(view_id)
         if view is None:

@@ -14,10 +14,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.blocks.incident import Message
 from bot.db import unit_of_work
 from bot.domain.incidents import find_incident
+from bot.domain.permissions import Action, Actor
 from bot.models import Incident
 from bot.services.container import Services
 from bot.services.deliveries import first_delivery
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
+from bot.services.roles import allow
 
 logger = logging.getLogger(__name__)
 ATTEMPTS = 3
@@ -44,13 +46,22 @@ def retry_when_stale(work: Callable[[], T]) -> T:
 
 
 def apply_change(
-    services: Services, incident_id: int, change: Change, *, purpose: str, once: str | None = None
+    services: Services,
+    incident_id: int,
+    change: Change,
+    *,
+    purpose: str,
+    actor: Actor,
+    action: Action,
+    once: str | None = None,
 ) -> bool:
     """Run `change` on fresh state, queue its replies and a root refresh; retried when someone else changed it first.
 
-    `once` is the identity of the Slack request asking for the change (`bot.listeners.replays`): it is recorded in
-    the change's own transaction, so the same request arriving again changes nothing and this returns False.
-    Nothing is sent here: callers acknowledge Slack first, then `deliver_pending`.
+    `actor` must be allowed to do `action` on the incident as it is now (NotPermitted otherwise); a change may check
+    more (a severity change, a correction of someone's entry). `once` is the identity of the Slack request asking
+    for the change (`bot.listeners.replays`): it is recorded in the change's own transaction, so the same request
+    arriving again changes nothing and this returns False. Nothing is sent here: callers acknowledge Slack first,
+    then `deliver_pending`.
     """
 
     def attempt() -> bool:
@@ -60,6 +71,7 @@ def apply_change(
                 logger.info("Request %s was already applied to INC-%s; not again", once, incident_id)
                 return False
             incident = load_incident(session, incident_id, services.workspace)
+            allow(services, action, actor, incident)
             _hold(session, incident, now)
             replies = change(session, incident, now)
             for reply in replies:

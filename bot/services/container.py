@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine
@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_session_factory
 from bot.integrations.jira_tracker import JiraTracker
 from bot.integrations.outbox import OutboxDispatcher
+from bot.integrations.people import SlackPeople
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.statuspage import StatusPageClient
 from bot.integrations.workspaces import RecentInstallations, SlackWorkspaces
@@ -37,6 +38,7 @@ class Services:
     background: BackgroundWork
     workspaces: SlackWorkspaces
     workspace: str | None = None
+    people: SlackPeople = field(default_factory=SlackPeople)  # who is who in Slack, for the roles
 
     def for_request(self, team_id: str | None) -> Services:
         """These services as one request sees them: scoped to its workspace when the app is installed in several.

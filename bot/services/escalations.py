@@ -35,6 +35,7 @@ from bot.domain.handoff import (
     ticket_summary,
 )
 from bot.domain.lifecycle import require_open
+from bot.domain.permissions import Action
 from bot.domain.timers import schedule_timer
 from bot.integrations.jira_tracker import severity_priority
 from bot.integrations.outbox import enqueue_slack_call
@@ -50,6 +51,7 @@ from bot.models import (
 from bot.services.changes import apply_change, load_incident
 from bot.services.container import Services
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
+from bot.services.roles import actor_of
 
 logger = logging.getLogger(__name__)
 JIRA_POLL = "jira_poll"
@@ -95,7 +97,9 @@ def notify_internal_channel(services: Services, incident_id: int, actor_id: str)
         )
         return [note(f"📣 {mention(actor_id)} is notifying <#{channel}> about *{incident.key}*.")]
 
-    apply_change(services, incident_id, change, purpose="escalation")
+    apply_change(
+        services, incident_id, change, purpose="escalation", actor=actor_of(services, actor_id), action=Action.WORK
+    )
 
 
 def follow_up_notice(services: Services, session: Session, incident: Incident, text: str) -> None:
@@ -172,7 +176,9 @@ def hand_off_to_engineering(services: Services, incident_id: int, actor_id: str,
         text = f"🛠️ {mention(actor_id)} is handing *{incident.key}* to engineering"
         return [note(f"{text}: Jira issue in *{settings.jira_project}* on its way.")]
 
-    apply_change(services, incident_id, change, purpose="escalation")
+    apply_change(
+        services, incident_id, change, purpose="escalation", actor=actor_of(services, actor_id), action=Action.WORK
+    )
 
 
 def _queue_ticket(
@@ -268,7 +274,9 @@ def file_feedback(services: Services, incident_id: int, actor_id: str, form: Fee
         head = f"💡 {mention(actor_id)} filed *{track.value.capitalize()}* feedback for *{escape_mrkdwn(area)}*"
         return [note(f"{head} — PM: {who}; {filed}.\n>{quoted}")]
 
-    apply_change(services, incident_id, change, purpose="escalation")
+    apply_change(
+        services, incident_id, change, purpose="escalation", actor=actor_of(services, actor_id), action=Action.WORK
+    )
 
 
 # --- what the outbox delivered ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ from bot.domain.errors import DomainError
 from bot.domain.incidents import DetailsReport, ReportField, update_details, validate_details
 from bot.domain.isolation import Isolation, find_similar
 from bot.domain.lifecycle import acknowledge, change_severity, change_status, require_open, take_ownership
+from bot.domain.permissions import Action
 from bot.domain.timers import cancel_timers
 from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, log_step, missing_environment, refresh_gather, set_scope
 from bot.models import Incident, IncidentStatus, Scope
@@ -27,9 +28,11 @@ from bot.services.changes import apply_change, load_incident
 from bot.services.container import Services
 from bot.services.escalations import comment_on_resolution, follow_up_notice
 from bot.services.rendering import queue_thread_reply
+from bot.services.roles import actor_of, allow
 from bot.services.workarounds import stop_all_for
 
 logger = logging.getLogger(__name__)
+RESOLVING = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
 
 
 def acknowledge_incident(services: Services, incident_id: int, actor_id: str) -> None:
@@ -39,7 +42,14 @@ def acknowledge_incident(services: Services, incident_id: int, actor_id: str) ->
         minutes = round((now - incident.opened_at).total_seconds() / 60)
         return [note(f"✅ {mention(actor_id)} acknowledged *{incident.key}* after {minutes} min and owns it.")]
 
-    apply_change(services, incident_id, change, purpose="acknowledged")
+    apply_change(
+        services,
+        incident_id,
+        change,
+        purpose="acknowledged",
+        actor=actor_of(services, actor_id),
+        action=Action.ACKNOWLEDGE,
+    )
 
 
 def take_over_incident(services: Services, incident_id: int, actor_id: str) -> None:
@@ -51,11 +61,24 @@ def take_over_incident(services: Services, incident_id: int, actor_id: str) -> N
         previous = f" from {mention(before)}" if before and before != actor_id else ""
         return [note(f"🙋 {mention(actor_id)} took over *{incident.key}*{previous}.")]
 
-    apply_change(services, incident_id, change, purpose="owner_changed")
+    apply_change(
+        services,
+        incident_id,
+        change,
+        purpose="owner_changed",
+        actor=actor_of(services, actor_id),
+        action=Action.TAKE_OWNERSHIP,
+    )
 
 
 def change_status_and_severity(services: Services, incident_id: int, actor_id: str, request: StatusChange) -> None:
+    actor = actor_of(services, actor_id)
+
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        if request.severity is not None and request.severity != incident.severity:
+            allow(services, Action.CHANGE_SEVERITY, actor, incident)
+        if request.status in RESOLVING and request.status != incident.status:
+            allow(services, Action.RESOLVE, actor, incident)
         replies = []
         reason = f" — {escape_mrkdwn(request.reason)}" if request.reason else ""
         if request.severity is not None and request.severity != incident.severity:
@@ -94,7 +117,7 @@ def change_status_and_severity(services: Services, incident_id: int, actor_id: s
             )
         return replies
 
-    apply_change(services, incident_id, change, purpose="status_changed")
+    apply_change(services, incident_id, change, purpose="status_changed", actor=actor, action=Action.WORK)
 
 
 def log_incident_step(
@@ -126,7 +149,15 @@ def log_incident_step(
             )
         return [note(text)]
 
-    return apply_change(services, incident_id, change, purpose="step_logged", once=once)
+    return apply_change(
+        services,
+        incident_id,
+        change,
+        purpose="step_logged",
+        actor=actor_of(services, actor_id),
+        action=Action.WORK,
+        once=once,
+    )
 
 
 def add_incident_details(
@@ -148,7 +179,9 @@ def add_incident_details(
         text += f"\nStill missing: {', '.join(missing)}." if missing else ""
         return [note(text)]
 
-    apply_change(services, incident_id, change, purpose="details_added")
+    apply_change(
+        services, incident_id, change, purpose="details_added", actor=actor_of(services, actor_id), action=Action.WORK
+    )
     return {}
 
 
@@ -182,7 +215,9 @@ def decide_scope(services: Services, incident_id: int, actor_id: str, decision: 
         _note_linked(services, session, incident, linked, scope)
         return [note(text)]
 
-    apply_change(services, incident_id, change, purpose="scope_set")
+    apply_change(
+        services, incident_id, change, purpose="scope_set", actor=actor_of(services, actor_id), action=Action.WORK
+    )
 
 
 def _note_linked(services: Services, session: Session, incident: Incident, linked: list[int], scope: Scope) -> None:
@@ -246,4 +281,6 @@ def send_client_update(services: Services, incident_id: int, actor_id: str, text
             note(f"🗣️ {mention(actor_id)} sent a client update; the next is due {slack_time(due, zone)}.\n>{quoted}")
         ]
 
-    apply_change(services, incident_id, change, purpose="client_update")
+    apply_change(
+        services, incident_id, change, purpose="client_update", actor=actor_of(services, actor_id), action=Action.WORK
+    )

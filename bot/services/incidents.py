@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from sqlalchemy.orm import Session
 
-from bot.blocks.home import home_view
+from bot.blocks.home import home_view, members_only_home
 from bot.blocks.incident import environment_reply, incident_card, oncall_reply
 from bot.blocks.lists import incident_list_blocks
 from bot.blocks.replies import correlation_reply, isolation_reply
@@ -22,12 +22,14 @@ from bot.domain.errors import DomainError
 from bot.domain.incidents import IncidentReport, OpenedIncident, get_incident, list_open_incidents, open_incident
 from bot.domain.isolation import find_similar
 from bot.domain.oncall import on_call_now, who_is_on_call
+from bot.domain.permissions import Action
 from bot.domain.triage import ensure_steps, mark_correlation_checked, refresh_gather
 from bot.integrations.outbox import enqueue_slack_call, undelivered_summary
 from bot.models import Incident
 from bot.services.changes import deliver_pending
 from bot.services.container import Services
 from bot.services.rendering import queue_thread_reply, render_root
+from bot.services.roles import permitted
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +44,9 @@ class OpenRequest:
 
 
 def _current_oncall(services: Services, session: Session) -> tuple[str | None, str | None]:
-    """(user, team) on call right now: the rotation if one is configured, else ONCALL_SLACK_ID."""
+    """(user, team) on call right now: the request workspace's rotation if it has one, else ONCALL_SLACK_ID."""
     try:
-        oncall = who_is_on_call(session=session, at=services.clock.now())
+        oncall = who_is_on_call(session=session, at=services.clock.now(), workspace=services.workspace)
     except DomainError:
         oncall = None
     if oncall is not None:
@@ -179,12 +181,16 @@ def incident_card_blocks(services: Services, reference: str) -> list[Block]:
 
 
 def home_for(services: Services, user_id: str) -> View:
-    """The App Home tab as `user_id` should see it now."""
+    """The App Home tab as `user_id` should see it now (a line saying why, for someone who may not see incidents)."""
+    try:
+        permitted(services, Action.VIEW, user_id)
+    except DomainError as exc:
+        return members_only_home(str(exc))
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
         everyone = list_open_incidents(session=session, limit=100, workspace=services.workspace)
         mine = [i for i in everyone if user_id in (i.owner_id, i.reporter_id)]
-        oncalls = on_call_now(session=session, at=now)
+        oncalls = on_call_now(session=session, at=now, workspace=services.workspace)
         return home_view(
             mine=mine,
             everyone=everyone,

@@ -12,44 +12,30 @@ from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.escalations import (
     AlreadyEscalated,
-    NotAllowed,
     channel_name,
     declare_major,
     mark_failed,
     mark_filed,
-    may_declare,
     request_escalation,
 )
 from bot.domain.isolation import find_similar
 from bot.domain.lifecycle import require_open
+from bot.domain.permissions import Action
 from bot.domain.triage import link_incidents
 from bot.integrations.slack import SlackCallError
 from bot.models import Escalation, EscalationKind, EscalationState, Incident
 from bot.services.changes import deliver_pending, load_incident, retry_when_stale
 from bot.services.container import Services
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
+from bot.services.roles import permitted
 
 logger = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 5
 
 
-def allowed_declarers(services: Services) -> set[str]:
-    """The users who may declare, with user groups expanded; empty means anyone may."""
-    allowed: set[str] = set()
-    for slack_id in services.settings.declarer_ids:
-        if slack_id.startswith("S"):
-            allowed.update(
-                services.workspace_slack.call("usergroups.users.list", {"usergroup": slack_id}).get("users", [])
-            )
-        else:
-            allowed.add(slack_id)
-    return allowed
-
-
 def check_may_declare(services: Services, user_id: str) -> None:
-    if services.settings.declarer_ids and not may_declare(user_id, allowed=allowed_declarers(services)):
-        who = ", ".join(mention(i) for i in services.settings.declarer_ids)
-        raise NotAllowed(f"Only {who} may declare a major incident or assign its lead. Ask one of them.")
+    """NotPermitted unless the person may declare (MAJOR_INCIDENT_DECLARERS or an admin; anyone when none is set)."""
+    permitted(services, Action.DECLARE, user_id)
 
 
 def check_can_declare(services: Services, incident_id: int, user_id: str) -> Incident:

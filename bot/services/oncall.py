@@ -1,4 +1,4 @@
-"""On-call use cases behind `/triage oncall` and the CLI."""
+"""On-call use cases behind `/triage oncall` and the CLI: rotations and overrides, each workspace's own."""
 
 from __future__ import annotations
 
@@ -6,27 +6,58 @@ import re
 from pathlib import Path
 
 from slack_sdk.models.blocks import Block, SectionBlock
+from sqlalchemy.orm import Session
 
-from bot.blocks.oncall import oncall_blocks
+from bot.blocks.incident import Message
+from bot.blocks.oncall import oncall_blocks, override_cancelled_notice, override_set_notice
 from bot.blocks.text import mention, slack_time
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
-from bot.domain.oncall import add_override, on_call_now, parse_duration, replace_teams
+from bot.domain.oncall import (
+    active_overrides,
+    add_override,
+    cancel_override,
+    covered_member,
+    find_team,
+    on_call_now,
+    parse_duration,
+    replace_teams,
+)
 from bot.domain.oncall_file import load_team_specs
+from bot.integrations.outbox import enqueue_slack_call
+from bot.models import OncallOverride, OncallTeam
 from bot.services.container import Services
+from bot.services.roles import actor_of, allow_on_rotation, is_member, person
 
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
-OVERRIDE_USAGE = "Usage: `/triage oncall override @user 4h [team]`"
+OVERRIDE_USAGE = "Usage: `/triage oncall override @user 4h [team]` or `/triage oncall cancel [team]`"
 
 
 def oncall_now_blocks(services: Services) -> list[Block]:
+    """`/triage oncall`: who is on call in each of the workspace's teams, and the overrides in force."""
+    now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
-        oncalls = on_call_now(session=session, at=services.clock.now())
-    return oncall_blocks(oncalls, services.settings.oncall_slack_id, services.settings.display_zone)
+        oncalls = on_call_now(session=session, at=now, workspace=services.workspace)
+        overrides = active_overrides(session=session, at=now, workspace=services.workspace)
+    return oncall_blocks(oncalls, overrides, services.settings.oncall_slack_id, services.settings.display_zone)
+
+
+def change_oncall(services: Services, args: str, requested_by: str) -> list[Block]:
+    """`/triage oncall override …` or `/triage oncall cancel [team]`."""
+    verb = args.split(maxsplit=1)[0].lower()
+    if verb == "override":
+        return cover_oncall(services, args, requested_by)
+    if verb == "cancel":
+        return end_cover(services, args, requested_by)
+    raise DomainError(OVERRIDE_USAGE)
 
 
 def cover_oncall(services: Services, args: str, requested_by: str) -> list[Block]:
-    """`override <@U…> 4h [team]`: someone covers a rotation from now for that long."""
+    """`override <@U…> 4h [team]`: someone covers a rotation from now for that long.
+
+    Allowed for the rotation's members and leads, declarers and admins; refused while another override covers the
+    team (one at a time). The team's escalation channel (or the person replaced) is told, through the outbox.
+    """
     words = args.split()
     if len(words) not in (3, 4) or words[0].lower() != "override":
         raise DomainError(OVERRIDE_USAGE)
@@ -38,25 +69,98 @@ def cover_oncall(services: Services, args: str, requested_by: str) -> list[Block
         duration = parse_duration(words[2])
     except ValueError as exc:
         raise DomainError(f"{exc}. {OVERRIDE_USAGE}") from None
-    team = words[3] if len(words) == 4 else None
-    now = services.clock.now()
+    actor = actor_of(services, requested_by)
+    if not is_member(services, person(services, user_id)):
+        raise DomainError("That person isn't a full member of this workspace, so can't cover a rotation here.")
+    now, zone = services.clock.now(), services.settings.display_zone
     with unit_of_work(services.session_factory) as session:
+        team = find_team(session=session, name=words[3] if len(words) == 4 else None, workspace=services.workspace)
+        allow_on_rotation(services, actor, team.name, (m.user_id for m in team.members), team.leads)
+        replaces = covered_member(team, now)
         override = add_override(
             session=session,
-            team_name=team,
+            team_name=team.name,
             user_id=user_id,
             starts_at=now,
             duration=duration,
             created_by=requested_by,
             now=now,
+            workspace=services.workspace,
         )
-        until = slack_time(override.ends_at, services.settings.display_zone)
-    return [SectionBlock(text=f"✅ {mention(user_id)} is on call until {until} (set by {mention(requested_by)}).")]
+        notice = override_set_notice(
+            team=team.name,
+            cover_id=user_id,
+            replaces=replaces,
+            ends_at=override.ends_at,
+            set_by=requested_by,
+            zone=zone,
+        )
+        told = _tell(services, session, team, override, notice, replaces, "set")
+        until = slack_time(override.ends_at, zone)
+    _deliver_soon(services)
+    return [
+        SectionBlock(text=f"✅ {mention(user_id)} is on call until {until} (set by {mention(requested_by)}). {told}")
+    ]
 
 
-def load_rotations(services: Services, path: Path, *, prune: bool) -> list[str]:
-    """Teams from a YAML/TOML file, upserted; returns their names."""
+def end_cover(services: Services, args: str, requested_by: str) -> list[Block]:
+    """`cancel [team]`: end the team's override now; the same people may as may set one, and the same place is told."""
+    words = args.split()
+    if len(words) not in (1, 2):
+        raise DomainError(OVERRIDE_USAGE)
+    actor = actor_of(services, requested_by)
+    now = services.clock.now()
+    with unit_of_work(services.session_factory) as session:
+        team = find_team(session=session, name=words[1] if len(words) == 2 else None, workspace=services.workspace)
+        allow_on_rotation(services, actor, team.name, (m.user_id for m in team.members), team.leads)
+        override = cancel_override(
+            session=session, team_name=team.name, cancelled_by=requested_by, now=now, workspace=services.workspace
+        )
+        back_to = covered_member(team, now)
+        notice = override_cancelled_notice(
+            team=team.name, cover_id=override.user_id, back_to=back_to, cancelled_by=requested_by
+        )
+        told = _tell(services, session, team, override, notice, back_to, "cancelled")
+        cover_id = override.user_id
+    _deliver_soon(services)
+    return [SectionBlock(text=f"✅ Ended {mention(cover_id)}'s override. {told}")]
+
+
+def _tell(
+    services: Services,
+    session: Session,
+    team: OncallTeam,
+    override: OncallOverride,
+    notice: Message,
+    person_replaced: str | None,
+    what: str,
+) -> str:
+    """Queue the notice in the team's escalation channel (else ESCALATION_CHANNEL_ID, else a DM to the person
+    replaced); the sentence saying where it went."""
+    channel = team.escalation_channel_id or services.settings.escalation_channel_id
+    target = channel or person_replaced
+    if target is None:
+        return "Nobody else was told: the team has no escalation channel and nobody is replaced."
+    enqueue_slack_call(
+        session=session,
+        key=f"oncall-override:{override.id}:{what}",
+        operation="chat.postMessage",
+        args={"channel": target, **notice.as_args()},
+        purpose=f"oncall_override_{what}",
+        now=services.clock.now(),
+        workspace=services.workspace,
+    )
+    return f"Posted in <#{channel}>." if channel else f"{mention(target)} is told by direct message."
+
+
+def _deliver_soon(services: Services) -> None:
+    """Send the notice after the answer, off the request's thread; a failure stays queued for the scheduler."""
+    services.background.submit_once(("deliver", "oncall"), lambda: services.outbox.deliver_due(limit=20))
+
+
+def load_rotations(services: Services, path: Path, *, prune: bool, workspace: str | None = None) -> list[str]:
+    """Teams from a YAML/TOML file, upserted into `workspace` (None: a single-workspace install); their names."""
     specs = load_team_specs(path)
     with unit_of_work(services.session_factory) as session:
-        teams = replace_teams(session=session, teams=specs, now=services.clock.now(), prune=prune)
+        teams = replace_teams(session=session, teams=specs, now=services.clock.now(), prune=prune, workspace=workspace)
         return [t.name for t in teams]

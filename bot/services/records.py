@@ -11,20 +11,22 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.incident import Message
 from bot.blocks.replies import note
-from bot.blocks.report import report_messages
+from bot.blocks.report import report_messages, report_sharing
 from bot.blocks.summary import audit_messages, summary_messages
 from bot.blocks.text import escape_mrkdwn, mention
 from bot.blocks.view_state import whole_number
 from bot.db import unit_of_work
-from bot.domain.audit import record_correction
+from bot.domain.audit import audit_entry, record_correction
 from bot.domain.errors import DomainError
 from bot.domain.incidents import find_incident, parse_incident_key
-from bot.domain.reports import build_report, parse_days
+from bot.domain.permissions import Action, ChannelFacts, decide, report_channel_refusal
+from bot.domain.reports import build_report, last_days, parse_days
 from bot.domain.summary import build_audit_trail, build_summary
 from bot.integrations.slack import SlackCallError, Upload
 from bot.models import Incident
 from bot.services.changes import apply_change, deliver_pending
 from bot.services.container import Services
+from bot.services.roles import actor_of, allow_correction, is_member, permitted, person, policy_of
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +82,17 @@ def correct_entry(services: Services, args: str, actor_id: str, *, once: str | N
     text = parts[2] if len(parts) > 2 else ""
     recorded: list[str] = []
 
+    actor = actor_of(services, actor_id)
+
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        entry_author = audit_entry(session=session, incident=incident, number=entry).actor_id
+        allow_correction(services, actor, incident, entry_author)
         record_correction(session=session, incident=incident, number=entry, text=text, actor_id=actor_id, now=now)
         recorded.append(f"Recorded: a correction to entry #{entry} of {incident.key}'s audit trail.")
         quoted = escape_mrkdwn(text.strip()).replace("\n", "\n>")
         return [note(f"✏️ {mention(actor_id)} corrected audit entry #{entry} of *{incident.key}*:\n>{quoted}")]
 
-    if not apply_change(services, number, change, purpose="correction", once=once):
+    if not apply_change(services, number, change, purpose="correction", actor=actor, action=Action.WORK, once=once):
         return f"That correction to entry #{entry} was already recorded; nothing was added."
     return recorded[-1]
 
@@ -109,8 +115,34 @@ def report_request(args: str, channel_id: str) -> ReportRequest:
     return ReportRequest(parse_days(args), channel_id)
 
 
-def post_report(services: Services, request: ReportRequest) -> str | None:
-    """Post the report in the channel, its charts in the report's thread; what went wrong, or None."""
+PRIVATE_PARTS = 4  # a response_url takes five messages: four parts of the report and the closing one
+
+
+def private_report(services: Services, days: int, user_id: str) -> list[Message]:
+    """`/triage report`: the report for the person who asked only (its charts come when it is posted in a channel);
+    closing with a button to post it, for those allowed to."""
+    actor = actor_of(services, user_id)
+    with unit_of_work(services.session_factory) as session:
+        report = build_report(session, days=days, now=services.clock.now(), workspace=services.workspace)
+    messages = report_messages(report, zone=services.settings.display_zone)
+    may_post = decide(Action.POST_REPORT, actor, policy_of(services)).allowed
+    shown = messages[:PRIVATE_PARTS]
+    return [*shown, report_sharing(days, may_post=may_post, left_out=len(messages) - len(shown))]
+
+
+MAX_MEMBERS_CHECKED = 200  # one page of conversations.members; each is looked up (users.info) once a minute
+
+
+def post_report(services: Services, request: ReportRequest, user_id: str) -> str:
+    """The button under a private report: post it in the channel, its charts in the report's thread.
+
+    Only declarers and admins may, and never in a direct message, a channel shared with another organisation or
+    one with guests. The answer line (what happened, or why not).
+    """
+    permitted(services, Action.POST_REPORT, user_id)
+    refusal = report_channel_refusal(_channel_facts(services, request.channel_id))
+    if refusal:
+        raise DomainError(refusal)
     with unit_of_work(services.session_factory) as session:
         report = build_report(session, days=request.days, now=services.clock.now(), workspace=services.workspace)
     messages = report_messages(report, zone=services.settings.display_zone)
@@ -129,7 +161,30 @@ def post_report(services: Services, request: ReportRequest) -> str | None:
     except SlackCallError as exc:
         logger.warning("Posting the report failed: %s", exc.error)
         return f"I couldn't post the report in this channel ({exc.error}). Invite me with `/invite` and try again."
-    return None
+    return f"Posted the report for {last_days(request.days)} in <#{request.channel_id}>."
+
+
+def _channel_facts(services: Services, channel_id: str) -> ChannelFacts:
+    """conversations.info and, member by member, users.info (kept a minute): is anyone there not a full member?"""
+    slack = services.workspace_slack
+    try:
+        channel = slack.call("conversations.info", {"channel": channel_id}).get("channel") or {}
+        is_channel = bool(channel.get("is_channel") or channel.get("is_group")) and not (
+            channel.get("is_im") or channel.get("is_mpim")
+        )
+        shared = any(
+            bool(channel.get(flag)) for flag in ("is_shared", "is_ext_shared", "is_org_shared", "is_pending_ext_shared")
+        )
+        if not is_channel or shared:
+            return ChannelFacts(is_channel=is_channel, shared=shared, outsiders=0)
+        page = slack.call("conversations.members", {"channel": channel_id, "limit": MAX_MEMBERS_CHECKED})
+    except SlackCallError as exc:
+        problem = f"I couldn't check this channel with Slack ({exc.error}), so the report isn't posted."
+        raise DomainError(problem) from exc
+    members = [m for m in page.get("members") or [] if isinstance(m, str)]
+    more = bool((page.get("response_metadata") or {}).get("next_cursor"))
+    outsiders = sum(1 for m in members if not is_member(services, person(services, m)))
+    return ChannelFacts(is_channel=True, shared=False, outsiders=outsiders, too_big_to_check=more)
 
 
 def _post(services: Services, channel_id: str, messages: list[Message]) -> str:

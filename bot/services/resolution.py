@@ -14,6 +14,7 @@ from bot.blocks.text import escape_mrkdwn
 from bot.db import unit_of_work
 from bot.domain.handoff import follow_up_description, follow_up_summary, resolution_comment
 from bot.domain.lifecycle import require_open
+from bot.domain.permissions import Action
 from bot.domain.resolution import ResolutionReport, record_follow_up_ticket, resolve_incident
 from bot.domain.summary import build_summary
 from bot.domain.workarounds import active_workarounds
@@ -23,6 +24,7 @@ from bot.services.changes import apply_change, load_incident
 from bot.services.container import Services
 from bot.services.escalations import comment_on_resolution, follow_up_notice
 from bot.services.rendering import queue_thread_reply
+from bot.services.roles import actor_of
 from bot.services.workarounds import stop_all_for
 
 FOLLOW_UP_TICKET = "follow_up_ticket"
@@ -69,7 +71,9 @@ def resolve(services: Services, incident_id: int, actor_id: str, form: ResolveFo
             replies.append(feedback_offer(incident))
         return replies
 
-    apply_change(services, incident_id, change, purpose="resolved")
+    apply_change(
+        services, incident_id, change, purpose="resolved", actor=actor_of(services, actor_id), action=Action.RESOLVE
+    )
 
 
 def _follow_up_ticket_key(incident: Incident, follow_up: FollowUp) -> str:

@@ -39,9 +39,11 @@ def worker_id() -> str:
 Handler = Callable[[Services, Session, Timer, Incident, datetime], str]
 
 
-def _oncall(session: Session, incident: Incident, now: datetime) -> OnCall | None:
+def _oncall(services: Services, session: Session, incident: Incident, now: datetime) -> OnCall | None:
+    """The incident's rotation as it stands now, looked up in the incident's own workspace only."""
+    workspace = services.for_request(incident.team_id).workspace
     try:
-        return who_is_on_call(session=session, team_name=incident.oncall_team, at=now)
+        return who_is_on_call(session=session, team_name=incident.oncall_team, at=now, workspace=workspace)
     except DomainError:
         return None
 
@@ -49,7 +51,7 @@ def _oncall(session: Session, incident: Incident, now: datetime) -> OnCall | Non
 def escalate_unacknowledged(
     services: Services, session: Session, timer: Timer, incident: Incident, now: datetime
 ) -> str:
-    oncall = _oncall(session, incident, now)
+    oncall = _oncall(services, session, incident, now)
     step = plan_ack_escalation(
         incident=incident,
         level=timer.sequence,

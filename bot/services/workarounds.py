@@ -22,6 +22,7 @@ from bot.blocks.workarounds import (
 from bot.db import unit_of_work
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError
+from bot.domain.permissions import Action
 from bot.domain.timers import next_due
 from bot.domain.workarounds import (
     KIND_LABELS,
@@ -39,12 +40,31 @@ from bot.domain.workarounds import (
     timebox_ended,
     unanswered,
 )
+from bot.domain.workspaces import visible_in
 from bot.models import AttemptOutcome, Incident, Timer, Workaround, WorkaroundState
 from bot.services.changes import apply_change
 from bot.services.container import Services
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
+from bot.services.roles import actor_of
 
 EXTENSION = timedelta(minutes=30)
+
+
+class CheckinUnavailable(DomainError):
+    """A check-in button naming a workaround this workspace doesn't have (answered as for one that never existed)."""
+
+    def __init__(self) -> None:
+        super().__init__("That check-in isn't available here. `/triage workarounds` shows the active ones.")
+
+
+def incident_of_workaround(services: Services, workaround_id: int) -> int:
+    """The incident of a workaround the request's workspace may see; CheckinUnavailable otherwise."""
+    with unit_of_work(services.session_factory) as session:
+        workaround = session.get(Workaround, workaround_id)
+        incident = session.get(Incident, workaround.incident_id) if workaround is not None else None
+        if incident is None or not visible_in(incident, services.workspace):
+            raise CheckinUnavailable()
+        return incident.id
 
 
 def start(services: Services, incident_id: int, actor_id: str, form: StartForm) -> None:
@@ -74,7 +94,9 @@ def start(services: Services, incident_id: int, actor_id: str, form: StartForm) 
             )
         ]
 
-    apply_change(services, incident_id, change, purpose="workaround")
+    apply_change(
+        services, incident_id, change, purpose="workaround", actor=actor_of(services, actor_id), action=Action.WORK
+    )
 
 
 def answer(
@@ -104,7 +126,9 @@ def answer(
             attempt_reply(incident, workaround, number, outcome, actor_id, attempt.error_text, attempt.error_changed)
         ]
 
-    apply_change(services, incident_id, change, purpose="attempt")
+    apply_change(
+        services, incident_id, change, purpose="attempt", actor=actor_of(services, actor_id), action=Action.WORK
+    )
 
 
 def extend_timebox(
@@ -123,7 +147,15 @@ def extend_timebox(
             )
         ]
 
-    return apply_change(services, incident_id, change, purpose="workaround", once=once)
+    return apply_change(
+        services,
+        incident_id,
+        change,
+        purpose="workaround",
+        actor=actor_of(services, actor_id),
+        action=Action.WORK,
+        once=once,
+    )
 
 
 def stop(services: Services, incident_id: int, workaround_id: int, actor_id: str) -> None:
@@ -142,7 +174,9 @@ def stop(services: Services, incident_id: int, workaround_id: int, actor_id: str
         )
         return [note(f"⏹️ {mention(actor_id)} stopped the {KIND_LABELS[workaround.kind].lower()}.")]
 
-    apply_change(services, incident_id, change, purpose="workaround")
+    apply_change(
+        services, incident_id, change, purpose="workaround", actor=actor_of(services, actor_id), action=Action.WORK
+    )
 
 
 def save_progress(services: Services, incident_id: int, workaround_id: int, actor_id: str, form: ProgressForm) -> None:
@@ -161,7 +195,9 @@ def save_progress(services: Services, incident_id: int, workaround_id: int, acto
         line = workaround_line(workaround, attempts=0, now=now, zone=services.settings.display_zone)
         return [note(f"📈 {mention(actor_id)} updated progress: {line}")]
 
-    apply_change(services, incident_id, change, purpose="workaround")
+    apply_change(
+        services, incident_id, change, purpose="workaround", actor=actor_of(services, actor_id), action=Action.WORK
+    )
 
 
 def stop_all_for(session: Session, incident: Incident, actor_id: str, now: datetime, reason: str) -> int:

@@ -45,7 +45,7 @@ def test_list_and_show_answer_from_the_stored_incidents(stack: Stack) -> None:
     )
     shown = ask(stack, "show inc-1")
     assert "INC-1 · Exhibit upload fails at 99%" in shown and "Audit trail (latest 5)" in shown
-    assert "There is no incident INC-42. `/triage list` shows the open ones." in ask(stack, "show INC-42")
+    assert "That incident isn't available here. `/triage list` shows the open ones." in ask(stack, "show INC-42")
 
 
 def test_an_unknown_subcommand_points_at_help(stack: Stack) -> None:

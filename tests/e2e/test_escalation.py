@@ -218,7 +218,8 @@ def test_only_permitted_people_may_declare(esc: Escalating) -> None:
     refused = choose_path(stack, ts, "incident_management", user=AGENT)
     assert (
         refused.json()["errors"]["escalation_path"]
-        == f"Only <@{LEAD}>, <@{ONCALL}> may declare a major incident or assign its lead. Ask one of them."
+        == f"Only a major-incident declarer (<@{LEAD}>, <@{ONCALL}>) or a workspace admin may declare a major "
+        "incident or assign its lead. Ask one of them."
     )
     stack.platform.slash_command(AGENT, SUPPORT, text="declare INC-1")
     assert stack.emulator.wait_for(

@@ -18,6 +18,7 @@ from tests.e2e.test_escalation import PM, Escalating, _stack
 from tests.e2e.test_triage_workflow import ephemerals_for, open_incident, root, wait_for_reply
 from tests.e2e.test_workarounds import at, checkins, start_retry_cycle
 
+ADMIN = "UADMIN"
 RESOLUTION = {
     "root_cause": "The upload proxy timed out bundles over 200 MB",
     "resolution": "Proxy timeout raised to 15 min; the exhibit bundle uploaded at 10:42",
@@ -135,7 +136,9 @@ def test_the_summary_is_posted_on_resolution_and_on_request_and_the_audit_trail_
     trail = stack.emulator.wait_for(lambda: next((e for e in ephemerals_for(stack, AGENT) if "Audit trail" in e), None))
     assert "→ resolved" in trail and "Resolved. Root cause: The upload proxy timed out" in trail
     stack.platform.slash_command(AGENT, SUPPORT, text="summary INC-99")
-    assert stack.emulator.wait_for(lambda: any("INC-99" in e for e in ephemerals_for(stack, AGENT)))
+    assert stack.emulator.wait_for(
+        lambda: any("That incident isn't available here" in e for e in ephemerals_for(stack, AGENT))
+    )
 
 
 def test_resolving_twice_is_refused_with_a_clear_message(stack: Stack) -> None:
@@ -193,12 +196,15 @@ def test_follow_ups_become_jira_tickets_and_feedback_can_be_filed_after_resolvin
         assert session.scalars(select(Feedback.area)).one() == "uploads"
 
 
-def test_the_report_is_posted_in_the_channel_with_its_charts_in_the_thread(stack: Stack) -> None:
+def test_the_report_goes_to_the_asker_and_an_admin_posts_it_with_its_charts_in_the_thread(stack: Stack) -> None:
+    stack.emulator.add_user(ADMIN, "admin", is_admin=True)
     stack.platform.slash_command(AGENT, SUPPORT, text="report 30d")
     empty = stack.emulator.wait_for(
-        lambda: next((m for m in stack.root_messages() if m["text"].startswith("No incidents opened")), None)
+        lambda: next((e for e in stack.emulator.ephemerals(SUPPORT, AGENT) if "No incidents opened" in e["text"]), None)
     )
-    assert "the last 30 days" in empty["text"] and not stack.emulator.replies(SUPPORT, empty["ts"])
+    assert "the last 30 days" in empty["text"] and stack.root_messages() == [], "only the asker sees the report"
+    closing = stack.emulator.wait_for(lambda: [e for e in ephemerals_for(stack, AGENT) if "Only you can see" in e])
+    assert "Post in this channel" not in closing[0], "only declarers and admins may post it"
 
     _, ts = open_incident(stack)
     stack.clock.advance(timedelta(hours=2))
@@ -207,10 +213,18 @@ def test_the_report_is_posted_in_the_channel_with_its_charts_in_the_thread(stack
     assert stack.platform.submit_view(modal["id"], AGENT, form).status == 200
     blocks_of(stack, ts, "INC-1 resolved")
     stack.clock.advance(timedelta(minutes=1))
-    stack.platform.slash_command(AGENT, SUPPORT, text="report 2w")
+    stack.platform.slash_command(ADMIN, SUPPORT, text="report 2w")
     assert stack.emulator.wait_for(
-        lambda: any("Building the report for the last 14 days" in e for e in ephemerals_for(stack, AGENT))
+        lambda: any("Building the report for the last 14 days" in e for e in ephemerals_for(stack, ADMIN))
     )
+    private = stack.emulator.wait_for(
+        lambda: next((e for e in stack.emulator.ephemerals(SUPPORT, ADMIN) if "1 incidents" in e["text"]), None)
+    )
+    assert "Ask for the bundle size first" in json.dumps(private["blocks"], ensure_ascii=False)
+    offer = stack.emulator.wait_for(
+        lambda: next((e for e in stack.emulator.ephemerals(SUPPORT, ADMIN) if "Only you can see" in e["text"]), None)
+    )
+    assert stack.platform.click_ephemeral_button(ADMIN, SUPPORT, offer["ts"], "report_post_in_channel").status == 200
     report = stack.emulator.wait_for(
         lambda: next((m for m in stack.root_messages() if "1 incidents" in m["text"]), None)
     )
@@ -221,6 +235,9 @@ def test_the_report_is_posted_in_the_channel_with_its_charts_in_the_thread(stack
     names = [f["name"] for f in charts[0]["files"]]
     assert names and all(name.endswith(".png") for name in names)
     assert stack.emulator.file_bytes(charts[0]["files"][0]["id"]).startswith(b"\x89PNG")
+    assert stack.emulator.wait_for(
+        lambda: any("Posted the report for the last 14 days in <#CSUPPORT>" in e for e in ephemerals_for(stack, ADMIN))
+    )
 
     stack.platform.slash_command(AGENT, SUPPORT, text="report forever")
     assert stack.emulator.wait_for(

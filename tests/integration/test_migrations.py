@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from bot.db import make_engine
 from bot.migrate import LIBRARY_TABLES, current_revision, downgrade, head_revision, include_object, upgrade
@@ -85,3 +85,27 @@ def test_the_models_and_the_migrations_agree(engine: Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_object": include_object, "compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_downgrading_past_per_workspace_rotations_keeps_every_rotation(tmp_path: Path) -> None:
+    """Before 0010 team names were unique across the database: same-named teams of two workspaces are renamed."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade(url, "0010")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for workspace in (None, "T0ALPHA", "T0BRAVO"):
+                connection.execute(
+                    text(
+                        "INSERT INTO oncall_teams (workspace, name, timezone, handoff_time, rotation_days, starts_on, "
+                        "leads, created_at) VALUES (:w, 'platform', 'UTC', '09:00', 7, '2026-11-30', '[]', "
+                        "'2026-11-30 09:00:00+00:00')"
+                    ),
+                    {"w": workspace},
+                )
+        downgrade(url, "0009")
+        with engine.connect() as connection:
+            names = sorted(connection.execute(text("SELECT name FROM oncall_teams")).scalars())
+        assert names == ["platform", "platform (T0ALPHA)", "platform (T0BRAVO)"]
+    finally:
+        engine.dispose()

@@ -10,9 +10,13 @@ from bot.domain.oncall import (
     InvalidOverride,
     InvalidTeam,
     OnCall,
+    OverrideOverlaps,
     TeamSpec,
     UnknownTeam,
+    active_overrides,
     add_override,
+    cancel_override,
+    find_team,
     on_call_now,
     replace_teams,
     who_is_on_call,
@@ -191,11 +195,31 @@ def test_an_override_spanning_a_handoff_ends_where_the_next_member_takes_over(
     )
 
 
-def test_overlapping_overrides_go_to_the_latest_created(session_factory: sessionmaker[Session]) -> None:
+def _stored_cover(
+    factory: sessionmaker[Session], user_id: str, starts_at: datetime, duration: timedelta, created_at: datetime
+) -> None:
+    """An override row as stacked ones were stored before overrides stopped stacking (add_override refuses them)."""
+    with unit_of_work(factory) as session:
+        team_id = session.scalars(select(OncallTeam.id).where(OncallTeam.name == "platform")).one()
+        session.add(
+            OncallOverride(
+                team_id=team_id,
+                user_id=user_id,
+                starts_at=starts_at,
+                ends_at=starts_at + duration,
+                created_by="U0LEAD",
+                created_at=created_at,
+            )
+        )
+
+
+def test_overlapping_overrides_stored_earlier_go_to_the_latest_created(session_factory: sessionmaker[Session]) -> None:
     _load(session_factory, PLATFORM)
-    _cover(session_factory, "U0DAVE", T0, timedelta(hours=4), created_at=T0 - timedelta(hours=1))
-    _cover(session_factory, "U0ERIN", T0 + timedelta(hours=1), timedelta(hours=1), created_at=T0)
-    _cover(session_factory, "U0FRANK", T0 - timedelta(hours=1), timedelta(hours=8), created_at=T0 - timedelta(days=1))
+    _stored_cover(session_factory, "U0DAVE", T0, timedelta(hours=4), created_at=T0 - timedelta(hours=1))
+    _stored_cover(session_factory, "U0ERIN", T0 + timedelta(hours=1), timedelta(hours=1), created_at=T0)
+    _stored_cover(
+        session_factory, "U0FRANK", T0 - timedelta(hours=1), timedelta(hours=8), created_at=T0 - timedelta(days=1)
+    )
     assert _who(session_factory, T0 + timedelta(minutes=30)) == _platform(
         "U0DAVE", until=T0 + timedelta(hours=1), next_user_id="U0CAROL", via_override=True
     )
@@ -296,3 +320,81 @@ def test_invalid_overrides_are_refused_with_a_clear_message(
 def test_an_override_needs_a_team(session_factory: sessionmaker[Session]) -> None:
     with pytest.raises(UnknownTeam, match=r"^There are no on-call teams yet\.$"):
         _cover(session_factory, "U0DAVE", T0, timedelta(hours=1), team_name=None)
+
+
+def test_overrides_do_not_stack_and_one_that_is_cancelled_makes_room(session_factory: sessionmaker[Session]) -> None:
+    _load(session_factory, PLATFORM)
+    _cover(session_factory, "U0DAVE", T0, timedelta(hours=4))
+    with pytest.raises(OverrideOverlaps) as refused:
+        _cover(session_factory, "U0ERIN", T0 + timedelta(hours=3), timedelta(hours=2))
+    assert str(refused.value) == (
+        "<@U0DAVE> already covers platform until 2026-11-30 13:00 UTC (set by <@U0LEAD>). "
+        "End that first: `/triage oncall cancel platform`."
+    )
+    _cover(session_factory, "U0ERIN", T0 + timedelta(hours=4), timedelta(hours=1))  # right after it: no overlap
+
+    later = T0 + timedelta(hours=1)
+    with unit_of_work(session_factory) as session:
+        cancelled = cancel_override(session=session, team_name="platform", cancelled_by="U0BOB", now=later)
+        assert (cancelled.user_id, cancelled.ends_at, cancelled.cancelled_by, cancelled.cancelled_at) == (
+            "U0DAVE",
+            later,
+            "U0BOB",
+            later,
+        )
+    assert _who(session_factory, later) == _platform("U0BOB", until=T0 + timedelta(hours=4), next_user_id="U0CAROL")
+    _cover(session_factory, "U0CAROL", later, timedelta(hours=1), created_at=later)
+    with unit_of_work(session_factory) as session:
+        shown = active_overrides(session=session, at=later)
+    assert [(o.team, o.user_id, o.replaces, o.ends_at, o.created_by) for o in shown] == [
+        ("platform", "U0CAROL", "U0BOB", T0 + timedelta(hours=2), "U0LEAD")
+    ]
+
+
+def test_cancelling_when_nothing_covers_the_team_says_so(session_factory: sessionmaker[Session]) -> None:
+    _load(session_factory, PLATFORM)
+    with (
+        unit_of_work(session_factory) as session,
+        pytest.raises(InvalidOverride, match=r"^Nobody covers platform by an override now or later; nothing to"),
+    ):
+        cancel_override(session=session, team_name=None, cancelled_by="U0BOB", now=T0)
+
+
+def test_each_workspace_has_its_own_rotations_under_the_same_names(session_factory: sessionmaker[Session]) -> None:
+    alpha = replace(PLATFORM, leads=("U0LEAD",))
+    bravo = replace(PLATFORM, members=("U0ZED",), escalation_channel_id=None)
+    with unit_of_work(session_factory) as session:
+        replace_teams(session=session, teams=[alpha, SUPPORT], now=T0, workspace="T0ALPHA")
+        replace_teams(session=session, teams=[bravo], now=T0, workspace="T0BRAVO")
+        replace_teams(session=session, teams=[WEB], now=T0)  # a single-workspace install's: no workspace
+    with unit_of_work(session_factory) as session:
+        in_alpha = who_is_on_call(session=session, team_name="platform", at=T0, workspace="T0ALPHA")
+        in_bravo = who_is_on_call(session=session, team_name="platform", at=T0, workspace="T0BRAVO")
+        assert (in_alpha and in_alpha.user_id, in_bravo and in_bravo.user_id) == ("U0BOB", "U0ZED")
+        assert [e.team for e in on_call_now(session=session, at=T0, workspace="T0BRAVO")] == ["platform"]
+        with pytest.raises(UnknownTeam, match=r"^There is no on-call team 'support'\. Teams: platform\.$"):
+            who_is_on_call(session=session, team_name="support", at=T0, workspace="T0BRAVO")
+        assert who_is_on_call(session=session, at=T0, workspace="") is None, "a workspace with no rotations"
+        assert find_team(session=session, name="platform", workspace="T0ALPHA").leads == ["U0LEAD"]
+    _cover(session_factory, "U0DAVE", T0, timedelta(hours=1), team_name="platform")  # unscoped: the first one
+    with unit_of_work(session_factory) as session:
+        override = session.scalars(select(OncallOverride)).one()
+        assert session.get_one(OncallTeam, override.team_id).workspace == "T0ALPHA"
+        with pytest.raises(UnknownTeam):
+            add_override(
+                session=session,
+                team_name="support",
+                user_id="U0DAVE",
+                starts_at=T0,
+                duration=timedelta(hours=1),
+                created_by="U0ZED",
+                now=T0,
+                workspace="T0BRAVO",
+            )
+    # Loading (and pruning) one workspace's file leaves the other workspaces' rotations alone.
+    with unit_of_work(session_factory) as session:
+        replace_teams(session=session, teams=[bravo], now=T0, workspace="T0BRAVO", prune=True)
+        replace_teams(session=session, teams=[SUPPORT], now=T0, workspace="T0ALPHA", prune=True)
+    with unit_of_work(session_factory) as session:
+        names = sorted((t.workspace or "-", t.name) for t in session.scalars(select(OncallTeam)))
+    assert names == [("-", "web"), ("T0ALPHA", "support"), ("T0BRAVO", "platform")]

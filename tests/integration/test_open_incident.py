@@ -87,5 +87,7 @@ def test_open_incidents_are_listed_nearest_deadline_first(
 
 
 def test_unknown_incident_references_are_a_clear_domain_error(session_factory: sessionmaker[Session]) -> None:
-    with unit_of_work(session_factory) as session, pytest.raises(IncidentNotFound, match="There is no incident INC-99"):
+    with unit_of_work(session_factory) as session, pytest.raises(IncidentNotFound) as missing:
         get_incident(session=session, reference="INC-99")
+    assert str(missing.value) == "That incident isn't available here. `/triage list` shows the open ones."
+    assert missing.value.reference == "INC-99", "kept for the operator's CLI, never shown in Slack"

@@ -230,6 +230,30 @@ def test_ephemeral_answers_show_only_to_whoever_asked(browser: Browser) -> None:
     assert "/triage list" not in browser.state(AGENT.id, ESCALATIONS.id)["body"]
 
 
+def test_a_button_only_its_reader_sees_works_the_declarer_posts_the_report(browser: Browser) -> None:
+    browser.compose("/triage report 7d", user=LEAD.id)
+    offer = browser.wait_for(
+        lambda: next(
+            (e for e in browser.sandbox.emulator.ephemerals(SUPPORT.id, LEAD.id) if "Only you can see" in e["text"]),
+            None,
+        )
+    )
+    body = browser.state(LEAD.id)["body"]
+    assert "Post in this channel" in body and 'data-container="ephemeral"' in body
+    clicked = browser.post(
+        "/api/action",
+        {
+            "user": LEAD.id,
+            "action_id": "report_post_in_channel",
+            "channel": SUPPORT.id,
+            "ts": offer["ts"],
+            "ephemeral": True,
+        },
+    )
+    assert clicked["ok"]
+    browser.wait_for(lambda: "Key learnings &amp; patterns" in browser.state(AGENT.id)["body"])
+
+
 def test_app_home_renders_when_opened(browser: Browser) -> None:
     assert browser.post("/api/home", {"user": ONCALL.id})["ok"]
     home = browser.wait_for(lambda: (b := browser.state(ONCALL.id, "app-home")["body"]) and "home" in b and b)

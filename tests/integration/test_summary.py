@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import ManualClock
 from bot.db import unit_of_work
 from bot.domain.audit import record_event
-from bot.domain.errors import DomainError
+from bot.domain.errors import IncidentNotFound
 from bot.domain.escalations import mark_filed, record_feedback, request_escalation
 from bot.domain.lifecycle import acknowledge, change_status
 from bot.domain.summary import DeadlineOutcome, IncidentSummary, build_audit_trail, build_summary
@@ -421,10 +421,11 @@ def test_corrections_are_linked_both_ways(fresh_db: Engine, session_factory: Fac
 
 
 def test_an_unknown_incident_is_a_domain_error(fresh_db: Engine, session_factory: Factory, clock: ManualClock) -> None:
-    with unit_of_work(session_factory) as session, pytest.raises(DomainError, match="INC-999"):
+    with unit_of_work(session_factory) as session, pytest.raises(IncidentNotFound) as summary:
         build_summary(session=session, incident_id=999, now=clock.now())
-    with unit_of_work(session_factory) as session, pytest.raises(DomainError, match="INC-999"):
+    with unit_of_work(session_factory) as session, pytest.raises(IncidentNotFound) as audit:
         build_audit_trail(session=session, incident_id=999)
+    assert summary.value.reference == audit.value.reference == "INC-999"
 
 
 def count_queries(engine: Engine, factory: Factory, incident_id: int, clock: ManualClock) -> int:

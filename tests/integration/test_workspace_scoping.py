@@ -55,8 +55,12 @@ def test_a_workspace_finds_and_lists_only_its_own_incidents(
         assert [i.id for i in list_open_incidents(session=session, workspace=BRAVO)] == [bravo]
         assert len(list_open_incidents(session=session)) == 3, "unscoped (single workspace, CLI): everything"
         assert get_incident(session=session, reference=f"INC-{bravo}", workspace=BRAVO).id == bravo
-        with pytest.raises(IncidentNotFound, match=f"INC-{bravo}"):
+        with pytest.raises(IncidentNotFound) as hidden:
             get_incident(session=session, reference=f"INC-{bravo}", workspace=ALPHA)
+        with pytest.raises(IncidentNotFound) as missing:
+            get_incident(session=session, reference="INC-999", workspace=ALPHA)
+        assert str(hidden.value) == str(missing.value), "another workspace's incident is answered as a missing one"
+        assert f"INC-{bravo}" not in str(hidden.value)
         with pytest.raises(IncidentNotFound):
             find_incident(session, alpha_one, workspace=BRAVO)
 

@@ -25,10 +25,16 @@ from bot.blocks.incident_modals import (
     read_log_step,
     read_status_change,
 )
-from bot.blocks.oncall import oncall_blocks, oncall_line, oncall_text
+from bot.blocks.oncall import (
+    oncall_blocks,
+    oncall_line,
+    oncall_text,
+    override_cancelled_notice,
+    override_set_notice,
+)
 from bot.domain.incidents import DetailsReport, EnvironmentReport
 from bot.domain.isolation import Isolation, SimilarIncident
-from bot.domain.oncall import OnCall
+from bot.domain.oncall import ActiveOverride, OnCall
 from bot.domain.triage import StepKind, StepOutcome, StepView
 from bot.models import Environment, IncidentStatus, Scope, Severity, TriageStep
 from tests.builders import an_incident
@@ -487,10 +493,38 @@ def test_oncall_text_without_rotations() -> None:
 
 
 def test_oncall_blocks() -> None:
-    blocks = [b.to_dict() for b in oncall_blocks([an_oncall()], None, UTC_ZONE)]
+    blocks = [b.to_dict() for b in oncall_blocks([an_oncall()], [], None, UTC_ZONE)]
     assert [b["type"] for b in blocks] == ["header", "section", "context"]
     assert blocks[1]["text"]["text"] == "*Platform*: <@UONCALL>"
-    assert blocks[2]["elements"][0]["text"] == "Cover for someone: `/triage oncall override @user 4h [team]`"
+    assert blocks[2]["elements"][0]["text"] == (
+        "Cover for someone: `/triage oncall override @user 4h [team]` · end it: `/triage oncall cancel [team]`"
+    )
+
+
+def test_oncall_blocks_list_the_overrides_in_force() -> None:
+    cover = ActiveOverride(
+        id=3, team="Platform <!here>", user_id="UDAVE", replaces="UBOB", ends_at=T0, created_by="ULEAD"
+    )
+    self_cover = ActiveOverride(id=4, team="Data", user_id="UBOB", replaces="UBOB", ends_at=T0, created_by="UBOB")
+    blocks = [b.to_dict() for b in oncall_blocks([an_oncall()], [cover, self_cover], None, UTC_ZONE)]
+    assert [b["type"] for b in blocks] == ["header", "section", "section", "context"]
+    assert blocks[2]["text"]["text"] == (
+        "*Active overrides*\n"
+        f"*Platform &lt;!here&gt;*: <@UDAVE> covers for <@UBOB> until {AT_T0} (set by <@ULEAD>)\n"
+        f"*Data*: <@UBOB> covers until {AT_T0} (set by <@UBOB>)"
+    )
+
+
+def test_override_notices_say_who_covers_for_whom_and_how_to_end_it() -> None:
+    notice = override_set_notice(
+        team="platform", cover_id="UDAVE", replaces="UBOB", ends_at=T0, set_by="ULEAD", zone=UTC_ZONE
+    )
+    assert notice.text == (
+        f"🔁 <@UDAVE> is on call for *platform* instead of <@UBOB> until {AT_T0} (override set by <@ULEAD>). "
+        "Pages for new incidents go to them. Not expected? `/triage oncall cancel platform` ends it."
+    )
+    ended = override_cancelled_notice(team="platform", cover_id="UDAVE", back_to="UBOB", cancelled_by="UBOB")
+    assert ended.text == "↩️ <@UBOB> ended <@UDAVE>'s override of *platform*. <@UBOB> is on call again."
 
 
 # --- root_message with a dashboard ------------------------------------------------------------------

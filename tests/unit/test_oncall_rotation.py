@@ -309,6 +309,7 @@ def _team(**changes: str) -> str:
             "team 'platform', escalation_channel: 'escalations' is not a Slack channel id",
         ),
         (_team(member="[U0ALICE]"), "team 'platform', member: is not a known field."),
+        (_team(leads="[boss]"), "team 'platform', leads: 'boss' is not a Slack user id (U… or W…)."),
         (_team(name='"  "'), "team #1, name: must not be empty."),
     ],
 )
@@ -318,6 +319,14 @@ def test_each_problem_in_a_yaml_file_is_named_in_one_line(tmp_path: Path, team: 
         load_team_specs(path)
     assert str(raised.value).startswith(f"{path}: {message}")
     assert "\n" not in str(raised.value)
+
+
+def test_a_team_may_name_leads_who_may_override_it(tmp_path: Path) -> None:
+    [spec] = load_team_specs(
+        _write(tmp_path, "teams.yaml", "teams:\n" + _team(leads="[U0DANA, U0DANA, W0ERIN]") + "\n")
+    )
+    assert spec.leads == ("U0DANA", "W0ERIN")
+    assert load_team_specs(_write(tmp_path, "plain.yaml", "teams:\n" + _team() + "\n"))[0].leads == ()
 
 
 def test_duplicate_team_names_are_refused(tmp_path: Path) -> None:

@@ -22,15 +22,25 @@ class Seeding(FilesApi):
         *,
         email: str | None = None,
         is_bot: bool = False,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        guest: str | None = None,
+        team_id: str | None = None,
     ) -> JsonDict:
-        """Create (or replace) a workspace member and return its users.info shape."""
+        """Create (or replace) a workspace member and return its users.info shape.
+
+        ``guest`` makes a guest account: ``"multi"`` (``is_restricted``) or ``"single"`` (``is_ultra_restricted``);
+        ``team_id`` puts the person in another organisation (as in a Slack Connect channel).
+        """
+        if guest not in (None, "multi", "single"):
+            raise ValueError(f"guest must be 'multi', 'single' or None, not {guest!r}")
         real = real_name or name
         profile: JsonDict = {
             "real_name": real,
             "real_name_normalized": real,
             "display_name": name,
             "display_name_normalized": name,
-            "team": self.team_id,
+            "team": team_id or self.team_id,
         }
         if email:
             profile["email"] = email
@@ -38,13 +48,17 @@ class Seeding(FilesApi):
             profile["bot_id"] = self.bot_id
         user: JsonDict = {
             "id": id,
-            "team_id": self.team_id,
+            "team_id": team_id or self.team_id,
             "name": name,
             "deleted": False,
             "real_name": real,
             **_tz_fields(tz, self.clock()),
             "is_bot": is_bot,
-            "is_admin": False,
+            "is_admin": is_admin or is_owner,
+            "is_owner": is_owner,
+            "is_primary_owner": False,
+            "is_restricted": guest is not None,
+            "is_ultra_restricted": guest == "single",
             "is_app_user": False,
             "updated": int(self.clock()),
             "profile": profile,
@@ -62,8 +76,15 @@ class Seeding(FilesApi):
         *,
         topic: str = "",
         purpose: str = "",
+        shared_with: str | None = None,
     ) -> JsonDict:
-        """Create a channel (the bot is a member only if listed in ``members``)."""
+        """Create a channel (the bot is a member only if listed in ``members``).
+
+        ``shared_with``: ``"workspace"`` for a channel shared with other workspaces of the organisation
+        (``is_shared``), ``"external"`` for a Slack Connect channel (``is_shared`` and ``is_ext_shared``).
+        """
+        if shared_with not in (None, "workspace", "external"):
+            raise ValueError(f"shared_with must be 'workspace', 'external' or None, not {shared_with!r}")
         with self._lock:
             channel = _Channel(
                 id=id or self._new_id("C"),
@@ -74,6 +95,7 @@ class Seeding(FilesApi):
                 creator=self.bot_user_id,
                 topic=topic,
                 purpose=purpose,
+                shared_with=shared_with,
             )
             self._channels[channel.id] = channel
             return self._channel_record(channel)

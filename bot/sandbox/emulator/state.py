@@ -136,6 +136,7 @@ class _Channel:
     is_im: bool = False
     im_user: str | None = None
     is_archived: bool = False
+    shared_with: str | None = None  # "workspace" (shared within an org) or "external" (Slack Connect)
     pins: list[str] = field(default_factory=list)
     messages: list[JsonDict] = field(default_factory=list)
     threads: dict[str, list[JsonDict]] = field(default_factory=dict)

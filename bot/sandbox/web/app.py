@@ -202,6 +202,7 @@ class SandboxWebApp:
             message_ts=_optional_str(data, "ts"),
             view_id=_optional_str(data, "view_id"),
             selected=data.get("selected"),
+            ephemeral=data.get("ephemeral") is True,
         )
 
     def _submit(self, data: JsonDict) -> Outcome:

@@ -77,7 +77,7 @@ def _initial_values(element: JsonDict) -> set[str]:
 class BlockRenderer:
     """Renders blocks for one surface.
 
-    ``interactive`` False disables every control (ephemeral messages); ``errors`` are a modal's
+    ``interactive`` False disables every control; ``errors`` are a modal's
     ``response_action: errors`` by block_id.
     """
 

@@ -192,9 +192,18 @@ class SandboxDriver:
         message_ts: str | None = None,
         view_id: str | None = None,
         selected: Any = None,
+        ephemeral: bool = False,
     ) -> Outcome:
-        """A button click or a choice in a select / overflow / picker: ``block_actions``."""
+        """A button click or a choice in a select / overflow / picker: ``block_actions``.
+
+        ``ephemeral``: the control is in a message only this user sees (``channel_id`` and ``message_ts`` name it).
+        """
         try:
+            if ephemeral and channel_id is not None and message_ts is not None:
+                clicked = self.platform.click_ephemeral_button(
+                    user_id, channel_id, message_ts, action_id, value=selected
+                )
+                return self._changed(_answered(clicked, "The action"))
             response = self.platform.click_button(
                 user_id,
                 action_id,

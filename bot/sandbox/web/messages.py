@@ -55,7 +55,7 @@ def _content(message: JsonDict, ctx: RenderContext, view: MessageView) -> str:
     if message.get("subtype") == "tombstone":
         return tag("div", "This message was deleted.", class_="msg-deleted")
     if message.get("blocks"):
-        renderer = BlockRenderer(ctx, interactive=not view.ephemeral, id_prefix=f"{view.id_prefix}{message['ts']}-")
+        renderer = BlockRenderer(ctx, id_prefix=f"{view.id_prefix}{message['ts']}-")
         body = renderer.blocks(message["blocks"])
     else:
         body = tag("div", render_mrkdwn(str(message.get("text", "")), ctx), class_="bk-text")

@@ -237,13 +237,10 @@
     const action = element.closest("[data-action-id]");
     const container = element.closest("[data-container]");
     if (!action || !container) return;
-    if (container.dataset.container === "ephemeral") {
-      toast("Buttons in messages only you can see are not wired up in the sandbox.");
-      return;
-    }
     const body = { action_id: action.dataset.actionId, selected };
     if (container.dataset.container === "view") body.view_id = container.dataset.viewId;
     else Object.assign(body, { channel: container.dataset.channel, ts: container.dataset.ts });
+    if (container.dataset.container === "ephemeral") body.ephemeral = true;
     await post("/api/action", body);
     await refresh();
   }
