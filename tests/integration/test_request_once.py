@@ -3,6 +3,7 @@ and every change to an incident's parts moves the incident's version on, so conc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -16,8 +17,10 @@ from bot.config import load_settings
 from bot.db import unit_of_work
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError
+from bot.domain.permissions import Action, Actor
 from bot.domain.workarounds import start_workaround
 from bot.models import Event, Incident, SlackDelivery, Workaround, WorkaroundKind
+from bot.sandbox.emulator import SlackEmulator
 from bot.services.changes import apply_change
 from bot.services.container import Services, build_services
 from bot.services.deliveries import first_delivery
@@ -25,18 +28,26 @@ from bot.services.workarounds import extend_timebox
 from tests.builders import open_test_incident
 from tests.conftest import T0
 
+MEMBER = Actor("UAGENT")  # any member may work on an incident
+
 Factory = sessionmaker[Session]
 
 
 @pytest.fixture
-def services(database_url: str, clean_db: Engine, clock: ManualClock) -> Services:
+def services(database_url: str, clean_db: Engine, clock: ManualClock) -> Iterator[Services]:
+    """Changes only queue their messages; Slack is asked only who the people are (their roles)."""
+    slack = SlackEmulator()
+    for user in ("U1", "U2"):
+        slack.add_user(user, user.lower())
+    api = slack.serve()
     settings = load_settings(
-        slack_bot_token="xoxb-test",
+        slack_bot_token=slack.bot_token,
         slack_signing_secret="secret",
-        slack_api_url="http://127.0.0.1:9/api/",  # never called: changes only queue their messages
+        slack_api_url=f"{api.url}/api/",
         database_url=database_url,
     )
-    return build_services(settings, clock=clock, engine=clean_db)
+    yield build_services(settings, clock=clock, engine=clean_db)
+    api.stop()
 
 
 def deliveries(factory: Factory) -> list[str]:
@@ -102,14 +113,23 @@ def _note_change(session: Session, incident: Incident, now: datetime) -> list[Me
 def test_the_same_request_changes_the_incident_once(services: Services, session_factory: Factory) -> None:
     incident_id = open_test_incident(session_factory, "INC")
 
-    applied = [apply_change(services, incident_id, _note_change, purpose="note", once="action:1") for _ in range(3)]
-    other = apply_change(services, incident_id, _note_change, purpose="note", once="action:2")
+    applied = [
+        apply_change(
+            services, incident_id, _note_change, purpose="note", actor=MEMBER, action=Action.WORK, once="action:1"
+        )
+        for _ in range(3)
+    ]
+    other = apply_change(
+        services, incident_id, _note_change, purpose="note", actor=MEMBER, action=Action.WORK, once="action:2"
+    )
 
     assert applied == [True, False, False] and other
     assert events(session_factory, "note") == 2
 
 
-def test_a_refused_change_leaves_no_record_so_it_can_be_sent_again(services: Services, session_factory: Factory) -> None:
+def test_a_refused_change_leaves_no_record_so_it_can_be_sent_again(
+    services: Services, session_factory: Factory
+) -> None:
     incident_id = open_test_incident(session_factory, "INC")
     refuse = [True]
 
@@ -119,10 +139,12 @@ def test_a_refused_change_leaves_no_record_so_it_can_be_sent_again(services: Ser
         return _note_change(session, incident, now)
 
     with pytest.raises(DomainError):
-        apply_change(services, incident_id, change, purpose="note", once="submit:1")
+        apply_change(services, incident_id, change, purpose="note", actor=MEMBER, action=Action.WORK, once="submit:1")
     assert deliveries(session_factory) == []
     refuse[0] = False
-    assert apply_change(services, incident_id, change, purpose="note", once="submit:1")
+    assert apply_change(
+        services, incident_id, change, purpose="note", actor=MEMBER, action=Action.WORK, once="submit:1"
+    )
     assert events(session_factory, "note") == 1
 
 
