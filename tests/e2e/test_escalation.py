@@ -283,7 +283,7 @@ def test_files_shared_in_the_thread_go_with_the_handoff(esc: Escalating) -> None
 def test_a_handoff_whose_jira_answer_is_lost_is_filed_once_while_search_lags(esc_fast_timeout: Escalating) -> None:
     stack, jira = esc_fast_timeout.stack, esc_fast_timeout.jira
     jira.set_search_lag(seconds=30)  # Jira Cloud's search shows a new issue only after a while
-    jira.set_delay(3.0, path_contains="/rest/api/2/issue", method="POST")  # Jira files it; its answer is lost
+    jira.set_delay(10.0, path_contains="/rest/api/2/issue", method="POST")  # Jira files it; its answer is lost
     _, ts = open_incident(stack)
     hand_off(stack, ts)
     stack.wait_while_scheduling(lambda: "Jira ticket pending — retrying" in root_text(stack, ts))

@@ -147,12 +147,12 @@ def test_the_key_jira_gave_survives_a_crash_before_the_delivery_commits(
     with pytest.raises(Killed):
         dying.deliver_due()
     assert row(session_factory)[0] == OutboxState.PENDING, "the delivery rolled back"
-    assert kept_key(session_factory) == "ENG-1", "but the key Jira gave was kept"
 
     report = dispatcher(session_factory, clock, url).deliver_due()
 
-    assert report.sent == 1 and row(session_factory)[1] == {"key": "ENG-1", "url": f"{url}/browse/ENG-1"}
     assert creates(fake) == 1 and len(fake.issues()) == 1, "filed once"
+    assert report.sent == 1 and row(session_factory)[1] == {"key": "ENG-1", "url": f"{url}/browse/ENG-1"}
+    assert kept_key(session_factory) == "ENG-1", "the key Jira gave was kept through the crash"
     assert len([path for _, path in fake.requests() if "/search" in path]) == 1, "the kept key, not search, found it"
 
 
