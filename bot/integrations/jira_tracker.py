@@ -227,7 +227,7 @@ class JiraTracker:
         Jira Cloud must include even while its index lags behind them."""
         call = _Call("search", f"searching for an issue labelled {label}")
         jql = f'labels = "{_jql_escape(label)}" ORDER BY created ASC'
-        ids = [int(i) for i in dict.fromkeys(str(i) for i in reconcile)][:RECONCILE_LIMIT]
+        ids = [int(i) for i in dict.fromkeys(str(i) for i in reconcile) if i.isdigit()][:RECONCILE_LIMIT]
         with self._errors(call):
             client = self._jira()
             if client.deploymentType == "Cloud":
