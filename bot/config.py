@@ -15,6 +15,7 @@ from bot.domain.deadlines import parse_offsets
 from bot.models import Severity
 
 DEFAULT_DATABASE_URL = "sqlite:///triage-bot.db"
+DEFAULT_JIRA_PRIORITIES = "SEV1=Highest,SEV2=High,SEV3=Medium,SEV4=Low"
 SLACK_API_DEFAULT = "https://slack.com/api/"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SLACK_AUTHORIZE_DEFAULT = "https://slack.com/oauth/v2/authorize"
@@ -79,6 +80,11 @@ class Settings(BaseSettings):
     internal_channel_id: str | None = Field(default=None, description="support/engineering channel for notices")
     jira_project: str = "ENG"
     jira_product_project: str = "PROD"
+    jira_issue_type: str = Field(default="Bug", description="issue type of engineering handoffs in JIRA_PROJECT")
+    jira_product_issue_type: str = Field(default="Task", description="issue type of feedback in JIRA_PRODUCT_PROJECT")
+    jira_follow_up_issue_type: str = Field(default="Task", description="issue type of resolution follow-ups")
+    jira_priorities: str = Field(default=DEFAULT_JIRA_PRIORITIES, description="Jira priority name per severity")
+    jira_timeout_seconds: float = Field(default=5, gt=0, le=120)
     jira_poll_minutes: float = Field(default=5, gt=0)
     product_areas: str = Field(default="", description="area=PM user id, comma separated")
     major_incident_declarers: str = Field(default="", description="users (U…) and user groups (S…); empty: anyone")
@@ -149,6 +155,29 @@ class Settings(BaseSettings):
     def _minutes_per_severity(cls, value: str) -> str:
         parse_minutes_by_severity(value)
         return value
+
+    @field_validator("jira_priorities")
+    @classmethod
+    def _priority_per_severity(cls, value: str) -> str:
+        parse_jira_priorities(value)
+        return value
+
+    @cached_property
+    def jira_priority_by_severity(self) -> dict[Severity, str]:
+        return parse_jira_priorities(self.jira_priorities)
+
+    @field_validator(
+        "jira_project",
+        "jira_product_project",
+        "jira_issue_type",
+        "jira_product_issue_type",
+        "jira_follow_up_issue_type",
+    )
+    @classmethod
+    def _jira_name_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
 
     @field_validator("deadline_reminders")
     @classmethod
@@ -247,6 +276,24 @@ class Settings(BaseSettings):
 
 def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_jira_priorities(text: str) -> dict[Severity, str]:
+    """`SEV1=Highest,SEV2=High,SEV3=Medium,SEV4=Low` -> the Jira priority name per severity; every severity given."""
+    priorities: dict[Severity, str] = {}
+    for part in _csv(text):
+        name, _, priority = (p.strip() for p in part.partition("="))
+        try:
+            severity = Severity(name.upper())
+        except ValueError:
+            raise ValueError(f"'{part}' is not SEVn=priority name (as in {DEFAULT_JIRA_PRIORITIES})") from None
+        if not priority:
+            raise ValueError(f"'{part}' names no priority (as in {DEFAULT_JIRA_PRIORITIES})")
+        priorities[severity] = priority
+    missing = [s.value for s in Severity if s not in priorities]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)} (as in {DEFAULT_JIRA_PRIORITIES})")
+    return priorities
 
 
 def parse_product_areas(text: str) -> dict[str, str | None]:

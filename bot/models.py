@@ -552,3 +552,22 @@ class OutboxSend(Base):
     outbox_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, doc="no foreign key: see 0008")
     started_at: Mapped[datetime]
     worker: Mapped[str] = mapped_column(String(120))
+
+
+class JiraTicket(Base):
+    """A Jira issue the bot files, by its dedupe label: the key kept the moment Jira answers a create.
+
+    Jira Cloud's search is eventually consistent, so a label search can miss an issue created a moment ago: the
+    key kept here is the first line against filing twice. On PostgreSQL it is committed on a connection of its own
+    as soon as Jira answers, so a crash before the delivery commits does not lose it. `attempted_at` without a key
+    says a create was sent and its answer lost: Jira may have filed it, and its search may not show it yet.
+    """
+
+    __tablename__ = "jira_tickets"
+
+    label: Mapped[str] = mapped_column(String(255), primary_key=True)
+    project: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str | None] = mapped_column(String(120))
+    issue_id: Mapped[str | None] = mapped_column(String(40))
+    attempted_at: Mapped[datetime | None]
+    filed_at: Mapped[datetime | None] = mapped_column(index=True)

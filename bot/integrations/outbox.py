@@ -13,14 +13,15 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.db import insert_once, unit_of_work
-from bot.integrations.jira_tracker import JiraTracker, TicketRequest, TrackerError
+from bot.integrations.jira_tracker import RECONCILE_LIMIT, JiraTracker, TicketRequest, TrackerError
 from bot.integrations.slack import NOT_ON_SLACK_FILE_HOST, SlackCallError, SlackGateway
 from bot.integrations.workspaces import SlackWorkspaces
-from bot.models import Incident, OutboxMessage, OutboxSend, OutboxState
+from bot.models import Incident, JiraTicket, OutboxMessage, OutboxSend, OutboxState
 
 logger = logging.getLogger(__name__)
 FILE_OUTCOMES = ("attached", "linked", "skipped")  # what became of each file of a thread handed to Jira
@@ -29,7 +30,11 @@ ROOT_EDIT = "root_update"
 POST_EVENT = "triage_bot_outbox"  # metadata event_type of every post; its payload carries the outbox key
 LOOK_BACK = timedelta(minutes=1)  # a post looked up after a crash is searched from this long before the attempt
 MAX_BACKOFF = timedelta(minutes=15)
-RESULT_KEYS = ("channel", "ts", "key", "url", "permalink", "attached", "linked", "skipped")
+RESULT_KEYS = ("channel", "ts", "key", "url", "permalink", "attached", "linked", "skipped", "note")
+# After a create whose answer was lost, Jira may have filed the issue and its (eventually consistent) search may not
+# show it yet: the ticket is not filed again until this long after that attempt.
+UNANSWERED_CREATE_WAIT = timedelta(minutes=2)
+NO_JIRA = "Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)"
 INCIDENT_LOCK = 7_100_000_000  # advisory-lock namespace: this + incident id
 
 
@@ -143,11 +148,12 @@ def undelivered_summary(*, session: Session, incident_id: int) -> list[str]:
     lines = []
     for row in rows:
         what = row.purpose.replace("_", " ")
+        system = "Jira" if row.target == "jira" else "Slack"
         if row.state == OutboxState.PENDING:
             tail = f" (attempt {row.attempts}, last error: {row.last_error})" if row.attempts else ""
-            lines.append(f"Slack {what}: pending — retrying{tail}")
+            lines.append(f"{system} {what}: pending — retrying{tail}")
         else:
-            lines.append(f"Slack {what}: failed — {row.last_error}")
+            lines.append(f"{system} {what}: failed — {row.last_error}")
     return lines
 
 
@@ -341,6 +347,8 @@ class OutboxDispatcher:
         if row.target == "jira" and row.operation == "attach_thread_files":
             assert slack is not None
             return self._attach_thread_files(slack, row, args)
+        if row.target == "jira" and row.operation == "create_ticket":
+            return self._file_ticket(session, args, now)
         if row.target == "jira":
             return self._call_jira(row.operation, args)
         assert slack is not None
@@ -386,8 +394,7 @@ class OutboxDispatcher:
 
         Each file handled is remembered on the row, so a retry after a partial failure never attaches one twice.
         """
-        if self.jira is None:
-            raise TrackerError("Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)", retryable=False)
+        self._require_jira()
         done: dict[str, str] = dict(row.payload.get("done") or {})
         for shared in slack.thread_files(args["channel"], args["thread_ts"]):
             if shared.get("id") in done or not shared.get("url_private"):
@@ -416,20 +423,73 @@ class OutboxDispatcher:
         self.jira.add_remote_link(key, str(shared.get("permalink") or shared["url_private"]), f"Slack file: {name}")
         return "linked"
 
-    def _call_jira(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+    def _require_jira(self) -> JiraTracker:
         if self.jira is None:
-            raise TrackerError("Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)", retryable=False)
-        if operation == "create_ticket":
-            request = TicketRequest(**{**args, "labels": tuple(args.get("labels", ()))})
-            ticket = self.jira.create_ticket(request)
-            return {"key": ticket.key, "url": ticket.url}
+            raise TrackerError(NO_JIRA, retryable=False)
+        return self.jira
+
+    def _call_jira(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        jira = self._require_jira()
         if operation == "add_comment":
-            self.jira.add_comment(args["key"], args["body"])
+            jira.add_comment(args["key"], args["body"])
         elif operation == "add_remote_link":
-            self.jira.add_remote_link(args["key"], args["url"], args["title"])
+            jira.add_remote_link(args["key"], args["url"], args["title"])
         else:
             raise TrackerError(f"unknown Jira operation {operation}", retryable=False)
         return {"key": args["key"]}
+
+    def _file_ticket(self, session: Session, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """File a Jira issue once: the key we kept when Jira answered comes first, Jira's search second (it is
+        eventually consistent), and after a create whose answer was lost, a wait before filing again."""
+        jira = self._require_jira()
+        request = TicketRequest(**{**args, "labels": tuple(args.get("labels", ()))})
+        kept = session.get(JiraTicket, request.dedupe_label)
+        if kept is not None and kept.key:
+            return {"key": kept.key, "url": jira.issue_url(kept.key)}
+        found = jira.find_by_label(request.dedupe_label, reconcile=self._known_issue_ids(session, request.project))
+        if found is not None:
+            self._keep_ticket(session, request, key=found.key, issue_id=found.id, filed_at=now)
+            return {"key": found.key, "url": found.url}
+        if kept is not None and kept.attempted_at is not None and now < kept.attempted_at + UNANSWERED_CREATE_WAIT:
+            wait = (kept.attempted_at + UNANSWERED_CREATE_WAIT - now).total_seconds()
+            message = (
+                f"Jira did not answer when the bot filed {request.dedupe_label} and its search does not show it yet; "
+                f"filing again in {wait:.0f}s unless it appears"
+            )
+            raise TrackerError(message, retryable=True, retry_after=wait, kind="create_unanswered")
+        prepared = jira.prepare(request)
+        self._keep_ticket(session, request, attempted_at=now)
+        try:
+            ticket = jira.create(prepared)
+        except TrackerError as exc:
+            if exc.status is not None and exc.status < 500:  # refused, so nothing was filed
+                self._keep_ticket(session, request, attempted_at=None)
+            raise
+        self._keep_ticket(session, request, key=ticket.key, issue_id=ticket.id, filed_at=now)
+        return {"key": ticket.key, "url": ticket.url, **({"note": ticket.note} if ticket.note else {})}
+
+    def _known_issue_ids(self, session: Session, project: str) -> list[str]:
+        """Ids of the project's issues we filed lately, for search to reconcile (include even while its index lags)."""
+        query = (
+            select(JiraTicket.issue_id)
+            .where(JiraTicket.project == project, JiraTicket.issue_id.is_not(None))
+            .order_by(JiraTicket.filed_at.desc())
+            .limit(RECONCILE_LIMIT)
+        )
+        return [issue_id for issue_id in session.scalars(query) if issue_id]
+
+    def _keep_ticket(self, session: Session, request: TicketRequest, **values: Any) -> None:
+        """Record what became of a ticket. On PostgreSQL it is committed at once on a connection of its own, so a
+        crash before the delivery commits does not lose a key Jira gave; SQLite (one replica) keeps it with the
+        delivery."""
+        row = {"label": request.dedupe_label, "project": request.project, **values}
+        if self._records_sends:
+            statement = pg_insert(JiraTicket).values(**row).on_conflict_do_update(index_elements=["label"], set_=values)
+            with self._engine.begin() as connection:
+                connection.execute(statement)
+        else:
+            lite = sqlite_insert(JiraTicket).values(**row).on_conflict_do_update(index_elements=["label"], set_=values)
+            session.execute(lite)
 
     def _lock_incident(self, session: Session, incident_id: int) -> None:
         """One incident's messages go out one at a time, so its root and thread stay in order across workers."""

@@ -1,7 +1,13 @@
-"""A fake Jira REST API v2 (Cloud or Server flavour) as an in-memory, thread-safe WSGI app.
+"""A fake Jira REST API (Jira Cloud by default, or Server/Data Center) as an in-memory, thread-safe WSGI app.
 
 It serves what `bot.integrations.jira_tracker` makes the `jira` library call, with Jira's status codes
 and error bodies, plus controls to inspect what was stored and to inject faults (5xx, 429, outages, delays).
+
+As Jira Cloud does (see shared/jira/CLOUD.md): `serverInfo` says `deploymentType: "Cloud"`; the old
+`/rest/api/{2,3}/search` answers 410 Gone; `/rest/api/{2,3}/search/jql` returns only issue ids unless `fields`
+is given, pages with an opaque `nextPageToken` (no `total`, no `startAt`), is eventually consistent when told to
+be (`set_search_lag`) and honours `reconcileIssues`; each project has its own issue types, priority scheme and
+required fields, told by `createmeta` and enforced on create with Jira's 400 error body.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import itertools
 import json
 import re
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,10 +34,18 @@ __all__ = ["FakeJira", "JqlError"]
 
 JsonDict = dict[str, Any]
 API = "/rest/api/2"
+API_V3 = "/rest/api/3"
 PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 ISSUE_TYPES = ("Bug", "Task", "Story", "Epic", "Incident")
 TRANSITIONS = (("11", "To Do"), ("21", "In Progress"), ("31", "Done"))
 SETTABLE_FIELDS = {"project", "issuetype", "summary", "description", "priority", "labels"}
+SEARCH_REMOVED = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+    "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
+UNBOUNDED_JQL = "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+RECONCILE_LIMIT = 50  # Jira Cloud reconciles at most 50 issue ids per search
+PAGE_LIMIT_IDS, PAGE_LIMIT_FIELDS = 5000, 100  # the enhanced search's largest page, ids only / with fields
 SERVER_INFO = {
     "Cloud": {"version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0], "buildNumber": 100282},
     "Server": {"version": "9.12.2", "versionNumbers": [9, 12, 2], "buildNumber": 9120002},
@@ -246,19 +261,46 @@ class _JqlParser:
 Handler = Callable[[_Request, "re.Match[str]"], _Response]
 
 
-class FakeJira:
-    """In-memory Jira: projects, issues, comments, attachments, remote links; basic auth; injectable faults."""
+@dataclass
+class _Lag:
+    """A new issue Jira's search does not show yet: until `visible_at` (fake clock) and `searches` more searches."""
 
-    def __init__(self, user: str = "bot@example.com", token: str = "jira-token", *, deployment_type: str = "Cloud"):
+    visible_at: float
+    searches: int
+
+    def hides(self, now: float) -> bool:
+        return now < self.visible_at or self.searches > 0
+
+
+class FakeJira:
+    """In-memory Jira: projects, issues, comments, attachments, remote links; basic auth; injectable faults.
+
+    `clock` (seconds) measures search lag; give it the tests' clock to make lag follow it.
+    """
+
+    def __init__(
+        self,
+        user: str = "bot@example.com",
+        token: str = "jira-token",
+        *,
+        deployment_type: str = "Cloud",
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if deployment_type not in SERVER_INFO:
             raise ValueError("deployment_type is 'Cloud' or 'Server'")
         self.user = user
         self.token = token
         self.deployment_type = deployment_type
+        self.clock = clock
         self._lock = threading.RLock()
         self._ids = itertools.count(10001)
         self._projects: dict[str, JsonDict] = {}
         self._issues: dict[str, JsonDict] = {}  # by key, in creation order
+        self._issue_types: list[str] = list(ISSUE_TYPES)  # the site's, in id order; projects use some of them
+        self._priorities: list[str] = list(PRIORITIES)  # likewise
+        self._lag_seconds = 0.0
+        self._lag_searches = 0
+        self._unindexed: dict[str, _Lag] = {}  # by issue id
         self._requests: list[tuple[str, str]] = []
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
@@ -270,10 +312,41 @@ class FakeJira:
 
     # --- inspection and control ----------------------------------------------------------------
 
-    def add_project(self, key: str, name: str | None = None) -> None:
-        """Create a project new issues can be filed in."""
+    def add_project(
+        self,
+        key: str,
+        name: str | None = None,
+        *,
+        issue_types: Iterable[str] = ISSUE_TYPES,
+        priorities: Iterable[str] = PRIORITIES,
+        required_fields: dict[str, str] | None = None,
+    ) -> None:
+        """Create (or replace) a project new issues can be filed in, with its own scheme.
+
+        `priorities` is the project's priority scheme (empty: no priority field on its screens, as in many
+        team-managed projects); `required_fields` maps custom field ids to names that every new issue must set.
+        """
         with self._lock:
-            self._projects[key] = {"id": str(next(self._ids)), "key": key, "name": name or key, "counter": 0}
+            types, schemes = tuple(issue_types), tuple(priorities)
+            self._issue_types += [t for t in types if t not in self._issue_types]
+            self._priorities += [p for p in schemes if p not in self._priorities]
+            existing = self._projects.get(key)
+            self._projects[key] = {
+                "id": existing["id"] if existing else str(next(self._ids)),
+                "key": key,
+                "name": name or key,
+                "counter": existing["counter"] if existing else 0,
+                "issue_types": types,
+                "priorities": schemes,
+                "required": dict(required_fields or {}),
+            }
+
+    def set_search_lag(self, seconds: float = 0.0, searches: int = 0) -> None:
+        """Make search eventually consistent: an issue created from now on is missing from search results for
+        `seconds` (by `clock`) and for its next `searches` searches, unless a search lists its id in
+        `reconcileIssues`. Zero for both: searches see new issues at once."""
+        with self._lock:
+            self._lag_seconds, self._lag_searches = max(seconds, 0.0), max(searches, 0)
 
     def issues(self, project: str | None = None) -> list[JsonDict]:
         """Every issue (oldest first) as a flat dict: key, project, summary, description, status, labels…"""
@@ -405,13 +478,16 @@ class FakeJira:
 
     def _build_routes(self) -> list[tuple[str, re.Pattern[str], Handler]]:
         issue = rf"{API}/issue/(?P<key>[^/]+)"
+        createmeta = rf"{API}/issue/createmeta/(?P<project>[^/]+)/issuetypes"
         table: list[tuple[str, str, Handler]] = [
             ("GET", rf"{API}/serverInfo", self._server_info),
             ("GET", rf"{API}/myself", self._myself),
             ("GET", rf"{API}/field", self._fields),
-            ("GET", rf"{API}/priority", self._priorities),
+            ("GET", rf"{API}/priority", self._priorities_list),
             ("GET", rf"{API}/project", self._project_list),
             ("GET", rf"{API}/project/(?P<key>[^/]+)", self._project),
+            ("GET", createmeta, self._createmeta_issue_types),
+            ("GET", rf"{createmeta}/(?P<type_id>[^/]+)", self._createmeta_fields),
             ("POST", rf"{API}/issue", self._create_issue),
             ("GET", issue, self._get_issue),
             ("GET", rf"{issue}/comment", self._list_comments),
@@ -421,12 +497,18 @@ class FakeJira:
             ("POST", rf"{issue}/attachments", self._add_attachment),
             ("GET", rf"{issue}/remotelink", self._list_remote_links),
             ("POST", rf"{issue}/remotelink", self._add_remote_link),
-            ("GET", rf"{API}/search", self._search),
-            ("POST", rf"{API}/search", self._search),
-            ("GET", rf"{API}/search/jql", self._search_jql),
-            ("POST", rf"{API}/search/jql", self._search_jql),
             ("GET", r"/rest/applinks/(?:latest|1\.0)/listApplicationlinks", self._application_links),
         ]
+        if self.deployment_type == "Cloud":
+            search = r"/rest/api/(?P<version>[23])/search"
+            table += [
+                ("GET", search, self._search_removed),
+                ("POST", search, self._search_removed),
+                ("GET", rf"{search}/jql", self._search_jql),
+                ("POST", rf"{search}/jql", self._search_jql),
+            ]
+        else:  # Data Center still serves the classic search, and has no enhanced one
+            table += [("GET", rf"{API}/search", self._search), ("POST", rf"{API}/search", self._search)]
         return [(method, re.compile(path), handler) for method, path, handler in table]
 
     # --- handlers: server ----------------------------------------------------------------------
@@ -446,8 +528,9 @@ class FakeJira:
         ]
         return _Response(200, body)
 
-    def _priorities(self, request: _Request, match: re.Match[str]) -> _Response:
-        return _Response(200, [self._priority_json(request, name) for name in PRIORITIES])
+    def _priorities_list(self, request: _Request, match: re.Match[str]) -> _Response:
+        """Every priority of the site; each project's scheme may use only some (see createmeta)."""
+        return _Response(200, [self._priority_json(request, name) for name in self._priorities])
 
     def _project_list(self, request: _Request, match: re.Match[str]) -> _Response:
         return _Response(200, [self._project_json(request, p) for p in self._projects.values()])
@@ -460,6 +543,54 @@ class FakeJira:
 
     def _application_links(self, request: _Request, match: re.Match[str]) -> _Response:
         return _Response(200, {"list": []})
+
+    # --- handlers: create metadata -------------------------------------------------------------
+
+    def _createmeta_issue_types(self, request: _Request, match: re.Match[str]) -> _Response:
+        """The issue types the caller may create in a project (paged as `issueTypes` on Cloud, `values` on DC)."""
+        project = self._require_project(match["project"])
+        types = [self._issue_type_json(request, name) for name in project["issue_types"]]
+        return _Response(200, self._meta_page(request, types, cloud_key="issueTypes"))
+
+    def _createmeta_fields(self, request: _Request, match: re.Match[str]) -> _Response:
+        """The fields of a project's create screen for one issue type: required or not, allowed values."""
+        project = self._require_project(match["project"])
+        if not any(self._issue_type_id(name) == match["type_id"] for name in project["issue_types"]):
+            message = f"Issue type with id '{match['type_id']}' does not exist in project {project['key']}."
+            raise ApiError(404, [message])
+        return _Response(200, self._meta_page(request, self._create_fields(request, project), cloud_key="fields"))
+
+    def _meta_page(self, request: _Request, items: list[JsonDict], *, cloud_key: str) -> JsonDict:
+        start = _int_param(_first(request.query.get("startAt")), 0)
+        limit = max(_int_param(_first(request.query.get("maxResults")), 50), 1)
+        page = items[start : start + limit]
+        body: JsonDict = {"maxResults": limit, "startAt": start, "total": len(items)}
+        if self.deployment_type == "Cloud":
+            body[cloud_key] = page
+        else:
+            body.update(values=page, isLast=start + limit >= len(items))
+        return body
+
+    def _create_fields(self, request: _Request, project: JsonDict) -> list[JsonDict]:
+        fields = [
+            _meta_field("summary", "Summary", "string", required=True),
+            _meta_field(
+                "issuetype",
+                "Issue Type",
+                "issuetype",
+                required=True,
+                allowed=[self._issue_type_json(request, name) for name in project["issue_types"]],
+            ),
+            _meta_field("project", "Project", "project", required=True, allowed=[self._project_json(request, project)]),
+            _meta_field("reporter", "Reporter", "user", required=True, default=True),
+            _meta_field("description", "Description", "string"),
+            _meta_field("labels", "Labels", "array"),
+        ]
+        if project["priorities"]:
+            allowed = [self._priority_json(request, name) for name in project["priorities"]]
+            fields.append(_meta_field("priority", "Priority", "priority", default=True, allowed=allowed))
+        fields += [_meta_field(fid, name, "string", required=True) for fid, name in project["required"].items()]
+        return fields
 
     # --- handlers: issues ----------------------------------------------------------------------
 
@@ -485,21 +616,26 @@ class FakeJira:
             "remote_links": [],
         }
         issue = self._issues[key]
+        if self._lag_seconds or self._lag_searches:
+            self._unindexed[issue["id"]] = _Lag(self.clock() + self._lag_seconds, self._lag_searches)
         return _Response(201, {"id": issue["id"], "key": key, "self": f"{request.base_url}{API}/issue/{issue['id']}"})
 
     def _validate_new_issue(self, fields: JsonDict) -> tuple[JsonDict, JsonDict]:
         """The project and stored values of a new issue, or 400 with every problem, by field, as Jira does."""
         errors: dict[str, str] = {}
-        for name in fields:
-            if name not in SETTABLE_FIELDS:
-                errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
         project = self._find_project(_ref(fields.get("project"), "key"))
         if project is None:
             errors["project"] = "Specify a valid project ID or key"
-        issue_type = _ref(fields.get("issuetype"), "name")
+        settable = SETTABLE_FIELDS | set(project["required"]) if project else set(SETTABLE_FIELDS)
+        if project is not None and not project["priorities"]:
+            settable.discard("priority")  # the project's screens have no priority field
+        for name in fields:
+            if name not in settable:
+                errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+        issue_type = self._issue_type_name(fields.get("issuetype"))
         if issue_type is None:
             errors["issuetype"] = "Specify an issue type"
-        elif issue_type not in ISSUE_TYPES:
+        elif project is not None and issue_type not in project["issue_types"]:
             errors["issuetype"] = "Specify a valid issue type"
         summary = fields.get("summary")
         if not isinstance(summary, str) or not summary.strip():
@@ -508,11 +644,14 @@ class FakeJira:
             errors["summary"] = "Summary must be less than 255 characters."
         elif "\n" in summary or "\r" in summary:
             errors["summary"] = "The summary is invalid because it contains newline characters."
-        priority = self._validate_priority(fields.get("priority"), errors)
+        priority = self._validate_priority(fields.get("priority"), project, errors) if "priority" in settable else None
         labels = _validate_labels(fields.get("labels", []), errors)
         description = fields.get("description")
         if description is not None and not isinstance(description, str):
             errors["description"] = "Operation value must be a string"
+        for field_id, name in (project or {}).get("required", {}).items():
+            if fields.get(field_id) in (None, "", [], {}):
+                errors[field_id] = f"{name} is required."
         if errors or project is None:
             raise ApiError(400, [], errors)
         values = {
@@ -521,18 +660,26 @@ class FakeJira:
             "issuetype": issue_type,
             "priority": priority,
             "labels": labels,
+            "custom": {field_id: fields[field_id] for field_id in project["required"]},
         }
         return project, values
 
-    def _validate_priority(self, value: Any, errors: dict[str, str]) -> str | None:
+    def _issue_type_name(self, value: Any) -> str | None:
+        if isinstance(value, dict) and "name" not in value and "id" in value:
+            return next((t for t in self._issue_types if self._issue_type_id(t) == str(value["id"])), str(value["id"]))
+        return _ref(value, "name")
+
+    def _validate_priority(self, value: Any, project: JsonDict | None, errors: dict[str, str]) -> str | None:
         if value is None:
             return None
         name = _ref(value, "name")
-        by_id = {str(i): p for i, p in enumerate(PRIORITIES, start=1)}
         if isinstance(value, dict) and "id" in value:
-            name = by_id.get(str(value["id"]))
-        if name not in PRIORITIES:
+            name = next((p for p in self._priorities if self._priority_id(p) == str(value["id"])), None)
+        if name not in self._priorities:
             errors["priority"] = f"Priority name '{_ref(value, 'name') or value}' is not valid"
+            return None
+        if project is not None and name not in project["priorities"]:
+            errors["priority"] = "The priority selected is invalid."
             return None
         return name
 
@@ -626,9 +773,9 @@ class FakeJira:
     # --- handlers: search ----------------------------------------------------------------------
 
     def _search(self, request: _Request, match: re.Match[str]) -> _Response:
-        """The classic paginated search (`startAt`/`maxResults`/`total`)."""
+        """The classic paginated search (`startAt`/`maxResults`/`total`), still served by Data Center."""
         params = _search_params(request)
-        found = self._run_jql(str(params.get("jql") or ""))
+        found = self._run_query(self._parse_jql(str(params.get("jql") or "")))
         start = _int_param(params.get("startAt"), 0)
         limit = _int_param(params.get("maxResults"), 50)
         wanted = _requested_fields(params.get("fields"))
@@ -636,20 +783,47 @@ class FakeJira:
         body = {"expand": "schema,names", "startAt": start, "maxResults": limit, "total": len(found), "issues": page}
         return _Response(200, body)
 
+    def _search_removed(self, request: _Request, match: re.Match[str]) -> _Response:
+        raise ApiError(410, [SEARCH_REMOVED])
+
     def _search_jql(self, request: _Request, match: re.Match[str]) -> _Response:
-        """Jira Cloud's enhanced search (`nextPageToken`, no total; only `id` unless fields are asked for)."""
+        """Jira Cloud's enhanced search: only ids unless fields are asked for, an opaque `nextPageToken`, no total;
+        eventually consistent (`set_search_lag`) except for the issues whose ids are in `reconcileIssues`."""
         params = _search_params(request)
-        found = self._run_jql(str(params.get("jql") or ""))
-        start = _int_param(params.get("nextPageToken"), 0)
-        limit = _int_param(params.get("maxResults"), 50)
+        jql = str(params.get("jql") or "")
+        query = self._parse_jql(jql)
+        if not query.clauses:
+            raise ApiError(400, [UNBOUNDED_JQL])
+        reconcile = _reconcile_ids(params.get("reconcileIssues"))
         wanted = _requested_fields(params.get("fields"), default=set())
-        page = [self._issue_json(request, issue, wanted) for issue in found[start : start + limit]]
+        most = PAGE_LIMIT_FIELDS if wanted is None or wanted - {"id", "key"} else PAGE_LIMIT_IDS
+        limit = min(max(_int_param(params.get("maxResults"), 50), 1), most)
+        start = _page_start(params.get("nextPageToken"), jql)
+        now = self.clock()
+        found = [issue for issue in self._run_query(query) if issue["id"] in reconcile or self._indexed(issue, now)]
+        for lag in self._unindexed.values():
+            lag.searches -= 1
+        adf = match["version"] == "3"
+        page = [
+            self._issue_json(request, issue, wanted, adf=adf) if wanted != set() else {"id": issue["id"]}
+            for issue in found[start : start + limit]
+        ]
         body: JsonDict = {"issues": page, "isLast": start + limit >= len(found)}
         if not body["isLast"]:
-            body["nextPageToken"] = str(start + limit)
+            body["nextPageToken"] = _page_token(start + limit, jql)
         return _Response(200, body)
 
-    def _run_jql(self, jql: str) -> list[JsonDict]:
+    def _indexed(self, issue: JsonDict, now: float) -> bool:
+        """Whether search shows this issue yet (see `set_search_lag`)."""
+        lag = self._unindexed.get(issue["id"])
+        if lag is None:
+            return True
+        if lag.hides(now):
+            return False
+        del self._unindexed[issue["id"]]
+        return True
+
+    def _parse_jql(self, jql: str) -> _Query:
         try:
             query = _JqlParser(jql).parse()
         except JqlError as exc:
@@ -659,6 +833,9 @@ class FakeJira:
                 for value in clause.values:
                     if self._find_project(value) is None:
                         raise ApiError(400, [f"The value '{value}' does not exist for the field 'project'."])
+        return query
+
+    def _run_query(self, query: _Query) -> list[JsonDict]:
         found = [issue for issue in self._issues.values() if all(_matches(issue, c) for c in query.clauses)]
         for name, descending in reversed(query.order or (("created", True),)):
             found.sort(key=_sort_key(name), reverse=descending)
@@ -673,6 +850,28 @@ class FakeJira:
             if ref.upper() == project["key"].upper() or ref == project["id"] or ref == project["name"]:
                 return project
         return None
+
+    def _require_project(self, ref: str) -> JsonDict:
+        project = self._find_project(ref)
+        if project is None:
+            raise ApiError(404, [f"No project could be found with key '{ref}'."])
+        return project
+
+    def _issue_type_id(self, name: str) -> str:
+        return str(self._issue_types.index(name) + 1)
+
+    def _priority_id(self, name: str) -> str:
+        return str(self._priorities.index(name) + 1)
+
+    def _issue_type_json(self, request: _Request, name: str) -> JsonDict:
+        type_id = self._issue_type_id(name)
+        return {
+            "self": f"{request.base_url}{API}/issuetype/{type_id}",
+            "id": type_id,
+            "name": name,
+            "description": "",
+            "subtask": False,
+        }
 
     def _stored(self, key: str) -> JsonDict:
         issue = self._lookup(key)
@@ -695,21 +894,25 @@ class FakeJira:
         flat = {k: v for k, v in issue.items() if k not in {"comments", "attachments", "remote_links"}}
         return copy.deepcopy(flat)
 
-    def _issue_json(self, request: _Request, issue: JsonDict, wanted: set[str] | None) -> JsonDict:
-        """Issue as the REST API shows it; `wanted` None means every field."""
+    def _issue_json(
+        self, request: _Request, issue: JsonDict, wanted: set[str] | None, *, adf: bool = False
+    ) -> JsonDict:
+        """Issue as the REST API shows it; `wanted` None means every field; `adf`: the description as v3 shows it."""
         project = self._projects[issue["project"]]
+        description = _adf(issue["description"]) if adf and issue["description"] is not None else issue["description"]
         all_fields: JsonDict = {
             "summary": issue["summary"],
-            "description": issue["description"],
+            "description": description,
             "status": _status_json(issue["status"]),
             "labels": list(issue["labels"]),
             "priority": self._priority_json(request, issue["priority"]) if issue["priority"] else None,
-            "issuetype": {"id": str(ISSUE_TYPES.index(issue["issuetype"]) + 1), "name": issue["issuetype"]},
+            "issuetype": {"id": self._issue_type_id(issue["issuetype"]), "name": issue["issuetype"]},
             "project": self._project_json(request, project),
             "created": issue["created"],
             "updated": issue["updated"],
             "comment": {"total": len(issue["comments"]), "comments": []},
             "attachment": [self._attachment_json(request, a) for a in issue["attachments"]],
+            **issue["custom"],
         }
         fields = {k: v for k, v in all_fields.items() if wanted is None or k in wanted}
         return {
@@ -754,9 +957,8 @@ class FakeJira:
     def _remote_link_self(request: _Request, issue: JsonDict, link: JsonDict) -> str:
         return f"{request.base_url}{API}/issue/{issue['key']}/remotelink/{link['id']}"
 
-    @staticmethod
-    def _priority_json(request: _Request, name: str) -> JsonDict:
-        pid = str(PRIORITIES.index(name) + 1)
+    def _priority_json(self, request: _Request, name: str) -> JsonDict:
+        pid = self._priority_id(name)
         return {"id": pid, "name": name, "self": f"{request.base_url}{API}/priority/{pid}"}
 
     @staticmethod
@@ -832,9 +1034,77 @@ def _search_params(request: _Request) -> JsonDict:
             raise ApiError(400, ["The search request must be a JSON object."])
         return body
     params: JsonDict = {name: values[0] for name, values in request.query.items()}
-    if "fields" in request.query:
-        params["fields"] = request.query["fields"]
+    for repeatable in ("fields", "reconcileIssues"):
+        if repeatable in request.query:
+            params[repeatable] = request.query[repeatable]
     return params
+
+
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
+
+
+def _reconcile_ids(values: Any) -> set[str]:
+    """`reconcileIssues` as a JSON list of numbers, or repeated / comma-separated query values → issue ids."""
+    if values is None:
+        return set()
+    items = values if isinstance(values, list) else [values]
+    ids = {part.strip() for item in items for part in str(item).split(",") if part.strip()}
+    for issue_id in ids:
+        _int_param(issue_id, 0)
+    if len(ids) > RECONCILE_LIMIT:
+        raise ApiError(400, [f"reconcileIssues accepts at most {RECONCILE_LIMIT} issue ids."])
+    return ids
+
+
+def _page_token(offset: int, jql: str) -> str:
+    """An opaque token, tied to its query, as Jira's are."""
+    raw = json.dumps({"offset": offset, "query": zlib.crc32(jql.encode())}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _page_start(token: Any, jql: str) -> int:
+    if token in (None, ""):
+        return 0
+    try:
+        text = str(token)
+        decoded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if decoded["query"] != zlib.crc32(jql.encode()):
+            raise ValueError("another query's token")
+        return int(decoded["offset"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise ApiError(400, ["The provided next page token is invalid or expired."]) from None
+
+
+def _adf(text: str) -> JsonDict:
+    """Plain text as an Atlassian Document Format document (how REST v3 shows a description)."""
+    paragraphs = [{"type": "paragraph", "content": [{"type": "text", "text": line}]} for line in text.split("\n\n")]
+    return {"type": "doc", "version": 1, "content": paragraphs}
+
+
+def _meta_field(
+    field_id: str,
+    name: str,
+    kind: str,
+    *,
+    required: bool = False,
+    default: bool = False,
+    allowed: list[JsonDict] | None = None,
+) -> JsonDict:
+    """One field of a create screen, as createmeta describes it."""
+    origin = "custom" if field_id.startswith("customfield_") else "system"
+    body: JsonDict = {
+        "required": required,
+        "schema": {"type": kind, origin: field_id},
+        "name": name,
+        "fieldId": field_id,
+        "key": field_id,
+        "hasDefaultValue": default,
+        "operations": ["set"],
+    }
+    if allowed is not None:
+        body["allowedValues"] = allowed
+    return body
 
 
 def _int_param(value: Any, default: int) -> int:

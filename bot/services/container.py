@@ -86,7 +86,8 @@ def build_jira(settings: Settings) -> JiraTracker | None:
     if not settings.jira_configured:
         return None
     assert settings.jira_url and settings.jira_user and settings.jira_api_token
-    return JiraTracker(settings.jira_url, settings.jira_user, settings.jira_api_token.get_secret_value())
+    token = settings.jira_api_token.get_secret_value()
+    return JiraTracker(settings.jira_url, settings.jira_user, token, timeout=settings.jira_timeout_seconds)
 
 
 def build_installation_store(settings: Settings, engine: Engine) -> RecentInstallations | None:

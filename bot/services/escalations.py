@@ -37,7 +37,6 @@ from bot.domain.handoff import (
 from bot.domain.lifecycle import require_open
 from bot.domain.permissions import Action
 from bot.domain.timers import schedule_timer
-from bot.integrations.jira_tracker import severity_priority
 from bot.integrations.outbox import enqueue_slack_call
 from bot.models import (
     Escalation,
@@ -140,7 +139,7 @@ def handoff_draft(services: Services, incident_id: int) -> HandoffDraft:
         form = draft_handoff(
             incident=incident, events=events, now=services.clock.now(), zone=services.settings.display_zone
         )
-        return HandoffDraft(incident, form, severity_priority(incident.severity.value))
+        return HandoffDraft(incident, form, services.settings.jira_priority_by_severity[incident.severity])
 
 
 def hand_off_to_engineering(services: Services, incident_id: int, actor_id: str, form: HandoffForm) -> None:
@@ -154,7 +153,10 @@ def hand_off_to_engineering(services: Services, incident_id: int, actor_id: str,
             requested_by=actor_id,
             now=now,
             configured=settings.jira_configured,
-            details={"project": settings.jira_project, "priority": severity_priority(incident.severity.value)},
+            details={
+                "project": settings.jira_project,
+                "priority": settings.jira_priority_by_severity[incident.severity],
+            },
         )
         if not requested.created:
             raise AlreadyEscalated(requested.escalation, incident)
@@ -191,18 +193,20 @@ def _queue_ticket(
     description: str,
     labels: list[str],
 ) -> None:
+    settings = services.settings
     now = services.clock.now()
     dedupe = escalation.idempotency_key.lower().replace(":", "-").replace("_", "-")
+    engineering = escalation.kind == EscalationKind.ENGINEERING
     args = {
         "project": project,
         "summary": summary,
         "description": description,
-        "issue_type": "Bug" if escalation.kind == EscalationKind.ENGINEERING else "Task",
-        "priority": severity_priority(incident.severity.value)
-        if escalation.kind == EscalationKind.ENGINEERING
-        else None,
+        "issue_type": settings.jira_issue_type if engineering else settings.jira_product_issue_type,
+        "priority": settings.jira_priority_by_severity[incident.severity] if engineering else None,
         "labels": [*labels, dedupe],
         "dedupe_label": dedupe,
+        "project_setting": "JIRA_PROJECT" if engineering else "JIRA_PRODUCT_PROJECT",
+        "issue_type_setting": "JIRA_ISSUE_TYPE" if engineering else "JIRA_PRODUCT_ISSUE_TYPE",
     }
     enqueue_slack_call(
         session=session,
@@ -394,13 +398,10 @@ def _after_ticket(
     services: Services, session: Session, incident: Incident, escalation: Escalation, result: dict[str, str]
 ) -> None:
     key, url = result.get("key", ""), result.get("url", "")
-    queue_thread_reply(
-        services,
-        session,
-        incident,
-        note(f"🎫 Jira {link(url, key)} filed for *{incident.key}*."),
-        "ticket_filed",
-    )
+    filed = f"🎫 Jira {link(url, key)} filed for *{incident.key}*."
+    if result.get("note"):  # e.g. filed without a priority the project's scheme lacks
+        filed += f"\n⚠️ {escape_mrkdwn(result['note'])}."
+    queue_thread_reply(services, session, incident, note(filed), "ticket_filed")
     if incident.root_permalink:
         enqueue_slack_call(
             session=session,

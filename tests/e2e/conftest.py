@@ -83,8 +83,12 @@ class Stack:
         return result
 
 
-def start_jira() -> tuple[FakeJira, RunningServer]:
-    jira = FakeJira(user=JIRA_USER, token=JIRA_TOKEN)
+def start_jira(clock: ManualClock | None = None) -> tuple[FakeJira, RunningServer]:
+    """A fake Jira Cloud; with `clock`, its search lag (when switched on) runs on the tests' clock."""
+    if clock is None:
+        jira = FakeJira(user=JIRA_USER, token=JIRA_TOKEN)
+    else:
+        jira = FakeJira(user=JIRA_USER, token=JIRA_TOKEN, clock=lambda: clock.now().timestamp())
     return jira, start_background_server(jira)
 
 

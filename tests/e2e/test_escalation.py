@@ -17,6 +17,7 @@ from bot.models import Escalation, EscalationKind, EscalationState, Feedback, Fe
 from bot.sandbox.fake_jira import FakeJira
 from bot.scheduler import tick
 from tests.e2e.conftest import AGENT, JIRA_TOKEN, JIRA_USER, ONCALL, SUPPORT, Stack, start_jira, start_stack
+from tests.e2e.test_commands_and_security import ask
 from tests.e2e.test_triage_workflow import ephemerals_for, open_incident, root, wait_for_reply
 
 ENG_CHANNEL, PM, LEAD = "CENG", "UPM", "ULEAD"
@@ -29,7 +30,7 @@ class Escalating:
 
 
 def _stack(database_url: str, engine: Engine, clock: ManualClock, **settings: Any) -> Iterator[Escalating]:
-    jira, jira_server = start_jira()
+    jira, jira_server = start_jira(clock)
     stack, servers = start_stack(
         database_url,
         engine,
@@ -56,6 +57,11 @@ def esc(database_url: str, clean_db: Engine, clock: ManualClock) -> Iterator[Esc
     yield from _stack(database_url, clean_db, clock, major_incident_declarers=f"{LEAD},{ONCALL}")
 
 
+@pytest.fixture
+def esc_fast_timeout(database_url: str, clean_db: Engine, clock: ManualClock) -> Iterator[Escalating]:
+    yield from _stack(database_url, clean_db, clock, jira_timeout_seconds=1)
+
+
 def choose_path(stack: Stack, ts: str, path: str, user: str = AGENT) -> Any:
     """Click Escalate, pick a path in the chooser; the platform's response to that submission."""
     stack.platform.click_button(user, "incident_escalate", channel_id=SUPPORT, message_ts=ts)
@@ -71,6 +77,18 @@ def escalation(stack: Stack, kind: EscalationKind) -> Escalation:
 
 def root_text(stack: Stack, ts: str) -> str:
     return json.dumps(root(stack, ts)["blocks"], ensure_ascii=False)
+
+
+def hand_off(stack: Stack, ts: str) -> dict[str, Any]:
+    """Hand the incident to engineering through the escalation chooser and the handoff form; the form shown."""
+    choose_path(stack, ts, "engineering")
+    form: dict[str, Any] = stack.emulator.current_modal(AGENT)
+    assert stack.platform.submit_view(form["id"], AGENT, {"reproduction": "1. Upload it"}).status == 200
+    return form
+
+
+def creates(jira: FakeJira) -> int:
+    return jira.requests().count(("POST", "/rest/api/2/issue"))
 
 
 def test_internal_notice_goes_to_the_team_channel_and_status_changes_follow_in_its_thread(esc: Escalating) -> None:
@@ -257,3 +275,67 @@ def test_files_shared_in_the_thread_go_with_the_handoff(esc: Escalating) -> None
     assert [(a["filename"], a["content"]) for a in jira.attachments(key)] == [("screen.png", b"\x89PNG fake")]
     titles = [link["title"] for link in jira.remote_links(key)]
     assert "Slack file: console.log" in titles and "Slack: INC-1" in titles
+
+
+# --- Jira Cloud: eventually consistent search, projects that differ ---------------------------------
+
+
+def test_a_handoff_whose_jira_answer_is_lost_is_filed_once_while_search_lags(esc_fast_timeout: Escalating) -> None:
+    stack, jira = esc_fast_timeout.stack, esc_fast_timeout.jira
+    jira.set_search_lag(seconds=30)  # Jira Cloud's search shows a new issue only after a while
+    jira.set_delay(10.0, path_contains="/rest/api/2/issue", method="POST")  # Jira files it; its answer is lost
+    _, ts = open_incident(stack)
+    hand_off(stack, ts)
+    stack.wait_while_scheduling(lambda: "Jira ticket pending — retrying" in root_text(stack, ts))
+    assert [i["key"] for i in jira.issues("ENG")] == ["ENG-1"]
+    jira.clear_faults()
+    assert stack.services.background.drain(timeout=10)
+
+    stack.clock.advance(timedelta(seconds=10))  # the next attempt: search does not show ENG-1 yet
+    tick(stack.services)
+    assert creates(jira) == 1, "not filed again while Jira's search may lag"
+    assert escalation(stack, EscalationKind.ENGINEERING).state == EscalationState.PENDING
+
+    stack.clock.advance(timedelta(minutes=2))
+    tick(stack.services)
+    reply = wait_for_reply(stack, ts, "filed for *INC-1*")
+    assert "|ENG-1>" in reply
+    assert len(jira.issues("ENG")) == 1 and creates(jira) == 1, "one ticket"
+    assert escalation(stack, EscalationKind.ENGINEERING).external_ref == "ENG-1"
+
+
+def test_a_jira_project_without_the_issue_type_says_what_to_set(esc: Escalating) -> None:
+    stack, jira = esc.stack, esc.jira
+    jira.add_project("ENG", "Engineering", issue_types=("Task", "Story"))
+    _, ts = open_incident(stack)
+
+    hand_off(stack, ts)
+
+    missing = "Jira project ENG has no issue type 'Bug' (it has Task, Story); set JIRA_ISSUE_TYPE"
+    assert wait_for_reply(stack, ts, "failed") == f"⚠️ Engineering handoff (Jira) for *INC-1* failed: {missing}"
+    stack.wait_while_scheduling(lambda: f"failed — {missing}" in root_text(stack, ts))
+    assert f"Jira engineering ticket: failed — {missing}" in ask(stack, "show INC-1")
+    assert creates(jira) == 0, "no create sent for Jira to refuse"
+
+
+def test_the_configured_issue_type_and_priorities_reach_jira(
+    database_url: str, clean_db: Engine, clock: ManualClock
+) -> None:
+    settings = {"jira_issue_type": "Defect", "jira_priorities": "SEV1=P1,SEV2=P2,SEV3=P3,SEV4=P4"}
+    for esc in _stack(database_url, clean_db, clock, **settings):
+        stack, jira = esc.stack, esc.jira
+        jira.add_project("ENG", "Engineering", issue_types=("Defect", "Task"), priorities=("P1", "P2"))
+        _, ts = open_incident(stack)
+        form = hand_off(stack, ts)
+        assert "priority *P1* (SEV1)" in json.dumps(form["blocks"])
+        wait_for_reply(stack, ts, "filed for *INC-1*")
+        issue = jira.issue("ENG-1")
+        assert (issue["issuetype"], issue["priority"]) == ("Defect", "P1")
+
+        _, other = open_incident(stack, severity="SEV3", client="Birch Legal")
+        hand_off(stack, other)
+        filed = wait_for_reply(stack, other, "filed for *INC-2*")
+        assert jira.issue("ENG-2")["priority"] is None, "filed without the priority the scheme lacks, not refused"
+        assert filed.endswith(
+            "\n⚠️ Jira project ENG has no priority 'P3' (it has P1, P2); filed without a priority — set JIRA_PRIORITIES."
+        )

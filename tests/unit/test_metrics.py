@@ -124,7 +124,9 @@ def test_the_listeners_client_times_every_web_api_method(scrape: Any) -> None:
 
 
 class FakeJiraClient:
-    def search_issues(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    deploymentType = "Cloud"
+
+    def enhanced_search_issues(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         raise requests.Timeout("read timed out")
 
     def issue(self, key: str, fields: str) -> Any:
