@@ -26,14 +26,14 @@ from bot.listeners.replays import request_key
 from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
 from bot.services.major_incident import check_can_declare
-from bot.services.oncall import change_oncall, oncall_now_blocks
+from bot.services.oncall import oncall_command
 from bot.services.records import (
     audit_page,
     correct_entry,
     deliver_correction_notice,
-    incident_summary,
     private_report,
     report_request,
+    summary_for_command,
 )
 from bot.services.roles import permitted
 from bot.services.workarounds import workarounds_blocks
@@ -74,12 +74,12 @@ def _help(_services: Services, _request: CommandRequest) -> list[Block]:
 
 
 def _summary(services: Services, request: CommandRequest) -> list[Block]:
-    return list(incident_summary(services, request.args)[0].blocks)
+    return list(summary_for_command(services, request.args)[0].blocks)
 
 
 def _rest_of_summary(services: Services, request: CommandRequest, respond: Respond) -> None:
-    """A long timeline continues in further messages (Slack takes up to five through one response_url)."""
-    for message in incident_summary(services, request.args)[1:5]:
+    """The timeline pages after the first message: as many as one response_url takes (the last says what's left)."""
+    for message in summary_for_command(services, request.args)[1:]:
         respond(text=message.text, blocks=[b.to_dict() for b in message.blocks], response_type="ephemeral")
 
 
@@ -101,15 +101,15 @@ def _private_report(services: Services, request: CommandRequest, respond: Respon
 
 
 def _oncall(services: Services, request: CommandRequest) -> list[Block]:
-    if request.args:
-        return change_oncall(services, request.args, request.user_id)
-    return oncall_now_blocks(services)
+    return oncall_command(services, request.args, request.user_id)
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand("help", "list these subcommands", _help),
     "list": Subcommand(
-        "list", "open incidents, nearest deadline first (only you see it)", lambda s, _r: open_incidents_blocks(s)
+        "list [page]",
+        "open incidents, nearest deadline first (only you see it)",
+        lambda s, r: open_incidents_blocks(s, r.args),
     ),
     "show": Subcommand(
         "show INC-7",
@@ -117,18 +117,19 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         lambda s, r: incident_card_blocks(s, r.args),
     ),
     "workarounds": Subcommand(
-        "workarounds",
+        "workarounds [page]",
         "active workarounds and their next check-ins, across incidents",
-        lambda s, _r: workarounds_blocks(s),
+        lambda s, r: workarounds_blocks(s, r.args),
     ),
     "oncall": Subcommand(
-        "oncall [override @user 4h [team] | cancel [team]]",
+        "oncall [page | override @user 4h [team] | cancel [team]]",
         "who is on call now for each team, and overrides; let someone cover a rotation for a while, or end that",
         _oncall,
     ),
     "summary": Subcommand(
-        "summary INC-7",
-        "the one-page summary: what happened, timeline, root cause, resolution, follow-ups, times",
+        "summary INC-7 [page]",
+        "the one-page summary: what happened, timeline, root cause, resolution, follow-ups, times "
+        "(`page`: the timeline from that page)",
         _summary,
         _rest_of_summary,
     ),
