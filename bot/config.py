@@ -34,6 +34,8 @@ BOT_SCOPES = (
     "users:read",
     "channels:read",
     "groups:read",
+    "im:read",
+    "mpim:read",
 )
 
 

@@ -23,6 +23,7 @@ from bot.domain.permissions import Action
 from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
+from bot.services.channels import reach_of
 from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
 from bot.services.major_incident import check_can_declare
@@ -158,7 +159,9 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
     name, _, args = (command.get("text") or "").strip().partition(" ")
     if not name:
         ack()
-        open_new_incident_modal(client, respond, trigger_id=command["trigger_id"], channel_id=command["channel_id"])
+        open_new_incident_modal(
+            services, client, respond, trigger_id=command["trigger_id"], channel_id=command["channel_id"]
+        )
         return
     if name.lower() == "declare":
         open_declare_modal(ack, services, client, command, args.strip())
@@ -205,9 +208,14 @@ def open_declare_modal(
     client.views_open(trigger_id=command["trigger_id"], view=declare_modal(incident, incident.owner_id))
 
 
-def open_new_incident_modal(client: WebClient, respond: Respond, *, trigger_id: str, channel_id: str) -> None:
+def open_new_incident_modal(
+    services: Services, client: WebClient, respond: Respond, *, trigger_id: str, channel_id: str
+) -> None:
+    """The form, asking up front for a channel to post in when the bot can't post where /triage was typed."""
+    reach = reach_of(services, channel_id)
+    view = new_incident_modal(channel_id=channel_id, unreachable=None if reach.usable else reach)
     try:
-        client.views_open(trigger_id=trigger_id, view=new_incident_modal(channel_id=channel_id))
+        client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as exc:
         error = exc.response.get("error")
         logger.warning("views.open failed: %s", error)
