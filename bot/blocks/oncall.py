@@ -17,7 +17,7 @@ OVERRIDE_HELP = "Cover for someone: `/triage oncall override @user 4h [team]` ·
 ONCALL_COMMAND = "/triage oncall"
 TEAMS_PER_PAGE = 30
 OVERRIDES_CHARS = 2000
-TEAM_NAME_CHARS = 60
+TEAM_NAME_CHARS = 100
 
 
 def oncall_line(oncall: OnCall, zone: ZoneInfo) -> str:
