@@ -35,7 +35,13 @@ BOT_SCOPES = (
     "users:read",
     "channels:read",
     "groups:read",
+    "im:read",
+    "mpim:read",
 )
+
+
+MAX_AREA_NAME = 150  # a select option's value
+MAX_AREAS = 99 * 100  # 99 groups of 100 options in one select (the 100th group holds "Other / not sure")
 
 
 class SettingsError(Exception):
@@ -303,7 +309,11 @@ def parse_product_areas(text: str) -> dict[str, str | None]:
         area, _, pm = (p.strip() for p in part.partition("="))
         if not area or (pm and (pm[:1] not in {"U", "W"} or not pm.isalnum())):
             raise ValueError(f"'{part}' is not area=U… (a product area and its PM's Slack user id)")
+        if len(area) > MAX_AREA_NAME:
+            raise ValueError(f"'{area[:40]}…' is longer than {MAX_AREA_NAME} characters (Slack's limit for a choice)")
         areas[area] = pm or None
+    if len(areas) > MAX_AREAS:
+        raise ValueError(f"{len(areas)} product areas are more than the {MAX_AREAS} a Slack select can offer")
     return areas
 
 

@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import (
     Block,
     InputBlock,
     Option,
+    OptionGroup,
     PlainTextInputElement,
     RadioButtonsElement,
     SectionBlock,
@@ -24,7 +25,7 @@ from slack_sdk.models.views import View
 from bot.blocks.ids import IncidentModal, ModalField
 from bot.blocks.incident import Message
 from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, link, mention, slack_time, time_left, truncate
+from bot.blocks.text import link, mention, slack_time, time_left, truncate, typed
 from bot.blocks.view_state import choice, member, state, text
 from bot.domain.escalations import KIND_TITLES, TRACK_MEANINGS
 from bot.domain.handoff import MAX_FIELD, HandoffForm
@@ -39,6 +40,8 @@ PATH_HELP = {
     EscalationKind.INCIDENT_MANAGEMENT: "Systemic (outage, region-wide, security): own channel and an incident lead",
 }
 OTHER_AREA = "other"
+MAX_OPTIONS = 100  # in a select, and groups in a select
+MAX_OPTION_TEXT = 75
 
 
 def _meta(incident: Incident) -> str:
@@ -46,7 +49,7 @@ def _meta(incident: Incident) -> str:
 
 
 def _modal(incident: Incident, callback: IncidentModal, title: str, submit: str, blocks: Sequence[Block]) -> View:
-    header = SectionBlock(text=f"*{incident.key}* · {escape_mrkdwn(truncate(incident.title, 200))}")
+    header = SectionBlock(text=f"*{incident.key}* · {typed(incident.title, 200)}")
     return View(
         type="modal",
         callback_id=callback.value,
@@ -112,11 +115,33 @@ def engineering_modal(incident: Incident, draft: HandoffForm, priority: str, pro
     )
 
 
+def area_select(areas: Sequence[str]) -> StaticSelectElement:
+    """The product areas to choose from, and "Other / not sure".
+
+    A select takes 100 options, so more areas come in groups of up to 100 (alphabetical, labelled by their first
+    and last area), which Slack's search box still filters as one list; groups rather than an external select
+    because the list is known when the form opens: no options endpoint, nothing to load while someone types.
+    """
+    other = Option(value=OTHER_AREA, text="Other / not sure")
+    options = [Option(value=area, text=truncate(area, MAX_OPTION_TEXT)) for area in areas]
+    placeholder = "Choose the area"
+    if len(options) < MAX_OPTIONS:
+        return StaticSelectElement(action_id=F.AREA, options=[*options, other], placeholder=placeholder)
+    ordered = sorted(options, key=lambda option: str(option.value).casefold())
+    size = -(-len(ordered) // -(-len(ordered) // MAX_OPTIONS))  # as even as groups of at most 100 can be
+    chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    groups = [OptionGroup(label=_group_label(chunk), options=chunk) for chunk in chunks]
+    groups.append(OptionGroup(label="Not listed", options=[other]))
+    return StaticSelectElement(action_id=F.AREA, option_groups=groups, placeholder=placeholder)
+
+
+def _group_label(chunk: Sequence[Option]) -> str:
+    first, last = (truncate(str(option.value), 35) for option in (chunk[0], chunk[-1]))
+    return first if first == last else f"{first} to {last}"
+
+
 def feedback_modal(incident: Incident, areas: Sequence[str], use_case: str) -> View:
     tracks = [Option(value=t.value, text=TRACK_MEANINGS[t]) for t in FeedbackTrack]
-    area_options = [Option(value=a, text=truncate(a, 75)) for a in areas] + [
-        Option(value=OTHER_AREA, text="Other / not sure")
-    ]
     return _modal(
         incident,
         IncidentModal.FEEDBACK,
@@ -127,7 +152,7 @@ def feedback_modal(incident: Incident, areas: Sequence[str], use_case: str) -> V
             InputBlock(
                 block_id=F.AREA,
                 label="Product area",
-                element=StaticSelectElement(action_id=F.AREA, options=area_options, placeholder="Choose the area"),
+                element=area_select(areas),
             ),
             _long_input(F.USE_CASE, "The client's use case", use_case),
         ],
@@ -195,7 +220,7 @@ def escalation_line(escalation: Escalation) -> str:
         shown = f"<#{ref}>"
     elif escalation.kind == EscalationKind.INTERNAL and escalation.state == EscalationState.FILED:
         shown = "posted"
-    status = f" ({escape_mrkdwn(escalation.external_status)})" if escalation.external_status else ""
+    status = f" ({typed(escalation.external_status, 100)})" if escalation.external_status else ""
     if escalation.state == EscalationState.FILED:
         return f"{label}: {shown}{status}"
     if escalation.state == EscalationState.PENDING:
@@ -205,7 +230,7 @@ def escalation_line(escalation: Escalation) -> str:
         return f"{system} pending — retrying" if escalation.last_error else f"{label}: in progress"
     if escalation.state == EscalationState.NOT_CONFIGURED:
         return f"{label}: recorded, not filed (not configured)"
-    return f"{label}: failed — {escape_mrkdwn(truncate(escalation.last_error or 'unknown error', 200))}"
+    return f"{label}: failed — {typed(escalation.last_error or 'unknown error', 200)}"
 
 
 def lead_line(incident: Incident) -> str | None:
@@ -221,10 +246,10 @@ def internal_notice(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Mes
     tier = "⭐ premium" if incident.client.tier == ClientTier.PREMIUM else "standard"
     deadline = "no deadline"
     if incident.deadline_at is not None:
-        context = f" ({escape_mrkdwn(incident.deadline_context)})" if incident.deadline_context else ""
+        context = f" ({typed(incident.deadline_context, 200)})" if incident.deadline_context else ""
         deadline = f"{slack_time(incident.deadline_at, zone)}{context}, {time_left(incident.deadline_at, now)}"
     env = " · ".join(
-        f"{k}: {escape_mrkdwn(v)}" for k, v in environment_details(incident.environment).items() if k != "Already tried"
+        f"{k}: {typed(v, 200)}" for k, v in environment_details(incident.environment).items() if k != "Already tried"
     )
     thread = (
         link(incident.root_permalink, "the incident thread")
@@ -232,9 +257,10 @@ def internal_notice(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Mes
         else f"the thread in <#{incident.channel_id}>"
     )
     oncall = f" · on-call {mention(incident.oncall_id)}" if incident.oncall_id else ""
+    first_line = next(iter(incident.blocker.strip().splitlines()), "")
     text = (
-        f"📣 *{incident.key}* {incident.severity.value} · {escape_mrkdwn(incident.client.name)} ({tier}){oncall}\n"
-        f"*Blocker:* {escape_mrkdwn(truncate(incident.blocker.splitlines()[0], 300))}\n"
+        f"📣 *{incident.key}* {incident.severity.value} · {typed(incident.client.name, 200)} ({tier}){oncall}\n"
+        f"*Blocker:* {typed(first_line, 300)}\n"
         f"*Deadline:* {deadline}\n*Environment:* {env or 'not recorded yet'}\nDetails in {thread}."
     )
     return note(text)
@@ -248,11 +274,11 @@ def major_brief(incident: Incident, *, lead_id: str, related: Iterable[str], now
     thread = link(incident.root_permalink, "main thread") if incident.root_permalink else f"<#{incident.channel_id}>"
     linked = ", ".join(related) or "none found yet"
     text = (
-        f"🚨 *Major incident {incident.key}* — {escape_mrkdwn(truncate(incident.title, 150))}\n"
+        f"🚨 *Major incident {incident.key}* — {typed(incident.title, 150)}\n"
         f"*Lead:* {mention(lead_id)} · *Severity:* {incident.severity.value} · "
         f"*Scope:* {incident.scope or 'systemic?'}\n"
-        f"*Client:* {escape_mrkdwn(incident.client.name)} · *Deadline:* {deadline}\n"
-        f"*Blocker:* {escape_mrkdwn(truncate(incident.blocker, 800))}\n"
+        f"*Client:* {typed(incident.client.name, 200)} · *Deadline:* {deadline}\n"
+        f"*Blocker:* {typed(incident.blocker, 800, one_line=False)}\n"
         f"*Related incidents:* {linked}\n*History:* {thread}"
     )
     return note(text)

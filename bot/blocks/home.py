@@ -9,22 +9,25 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 from slack_sdk.models.views import View
 
-from bot.blocks.lists import incident_list_line
-from bot.blocks.oncall import oncall_text
+from bot.blocks.budget import page_of
+from bot.blocks.lists import INCIDENTS_PER_PAGE, incident_list_line
+from bot.blocks.oncall import no_rotation_text, oncall_page, team_sections
 from bot.domain.oncall import OnCall
 from bot.models import Incident
 
-MAX_PER_SECTION = 20
+# Each list on the Home tab shows the first page `/triage list` would (20 lines, 6,000 characters at most).
+MAX_PER_SECTION = INCIDENTS_PER_PAGE
 
 
-def _incident_sections(incidents: Sequence[Incident], empty: str, now: datetime, zone: ZoneInfo) -> list[Block]:
+def _incident_sections(
+    incidents: Sequence[Incident], empty: str, now: datetime, zone: ZoneInfo, *, more_with: str
+) -> list[Block]:
     if not incidents:
         return [SectionBlock(text=empty)]
-    blocks: list[Block] = [
-        SectionBlock(text=incident_list_line(i, now=now, zone=zone)) for i in incidents[:MAX_PER_SECTION]
-    ]
-    if len(incidents) > MAX_PER_SECTION:
-        more = f"…and {len(incidents) - MAX_PER_SECTION} more: `/triage list`."
+    page = page_of([incident_list_line(i, now=now, zone=zone) for i in incidents], 1, max_lines=MAX_PER_SECTION)
+    blocks: list[Block] = [SectionBlock(text=line) for line in page.lines]
+    if not page.is_last:
+        more = f"…and {page.after} more — `{more_with}`"
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
     return blocks
 
@@ -40,15 +43,21 @@ def home_view(
 ) -> View:
     blocks: list[Block] = [
         HeaderBlock(text="My open incidents"),
-        *_incident_sections(mine, "_Nothing you own or reported is open._", now, zone),
+        *_incident_sections(mine, "_Nothing you own or reported is open._", now, zone, more_with="/triage list"),
         DividerBlock(),
         HeaderBlock(text="All open incidents, nearest deadline first"),
-        *_incident_sections(everyone, "No open incidents. 🎉 `/triage` opens one.", now, zone),
+        *_incident_sections(
+            everyone, "No open incidents. 🎉 `/triage` opens one.", now, zone, more_with="/triage list 2"
+        ),
         DividerBlock(),
         HeaderBlock(text="On call now"),
-        SectionBlock(text=oncall_text(oncalls, fallback_oncall, zone)),
+        *(
+            team_sections(oncall_page(oncalls, zone))
+            if oncalls
+            else [SectionBlock(text=no_rotation_text(fallback_oncall))]
+        ),
     ]
-    return View(type="home", blocks=blocks[:100])
+    return View(type="home", blocks=blocks)  # each part is capped: well under 100 blocks in all
 
 
 def members_only_home(reason: str) -> View:

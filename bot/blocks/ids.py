@@ -25,6 +25,7 @@ class NewIncidentBlock(enum.StrEnum):
     STARTED = "started"
     FREQUENCY = "frequency"
     ALREADY_TRIED = "already_tried"
+    POST_IN = "post_in"  # shown only when the bot can't post where /triage was typed
 
 
 PREMIUM_OPTION_VALUE = "premium"

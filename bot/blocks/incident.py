@@ -18,14 +18,20 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.blocks.budget import SECTION_SAFE, lines_within
 from bot.blocks.ids import IncidentAction
-from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.blocks.text import mention, message_text_length, quoted, slack_time, time_left, truncate, typed
 from bot.domain.incidents import SEVERITY_MEANINGS, environment_details
 from bot.domain.triage import StepView
 from bot.models import ClientTier, Event, Incident, Severity
 
 SEVERITY_ICONS = {Severity.SEV1: "🔴", Severity.SEV2: "🟠", Severity.SEV3: "🟡", Severity.SEV4: "🔵"}
 DEADLINE_CLOSE_SECONDS = 2 * 3600
+# Shares of the root message, so that with every part at its longest it stays well inside what Slack takes.
+BLOCKER_CHARS = SECTION_SAFE
+ENVIRONMENT_CHARS = 1200
+DASHBOARD_LIST_CHARS = 1500
+CARD_TEXT = 10_000  # `/triage show`: the root message plus as much of the audit trail as fits
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class Message:
 
 def client_label(incident: Incident) -> str:
     star = " · ⭐ Premium" if incident.client.tier == ClientTier.PREMIUM else ""
-    return f"{escape_mrkdwn(incident.client.name)}{star}"
+    return f"{typed(incident.client.name, 200)}{star}"
 
 
 def deadline_label(incident: Incident, *, now: datetime, zone: ZoneInfo) -> str:
@@ -71,7 +77,7 @@ def deadline_label(incident: Incident, *, now: datetime, zone: ZoneInfo) -> str:
     close = (incident.deadline_at - now).total_seconds() < DEADLINE_CLOSE_SECONDS
     label = f"{slack_time(incident.deadline_at, zone)} ({'⏰ ' if close else ''}{remaining})"
     if incident.deadline_context:
-        label += f"\n_{escape_mrkdwn(incident.deadline_context)}_"
+        label += f"\n_{typed(incident.deadline_context, 200)}_"
     return label
 
 
@@ -81,24 +87,25 @@ def environment_line(incident: Incident) -> str:
     details.pop("Already tried", None)
     if not details:
         return "Environment: not recorded yet"
-    return " · ".join(f"{label}: {escape_mrkdwn(value)}" for label, value in details.items())
+    share = ENVIRONMENT_CHARS // len(details) - 20
+    return " · ".join(f"{label}: {typed(value, share)}" for label, value in details.items())
 
 
 def headline(incident: Incident) -> str:
     """The header: plain text (never parsed for mentions), escaped like every other typed text."""
-    return truncate(f"{SEVERITY_ICONS[incident.severity]} {incident.key} · {escape_mrkdwn(incident.title)}", 150)
+    prefix = f"{SEVERITY_ICONS[incident.severity]} {incident.key} · "
+    return prefix + typed(incident.title, 150 - len(prefix))
 
 
 def notification_text(incident: Incident) -> str:
-    return escape_mrkdwn(
-        f"{incident.key} {incident.severity.value} · {incident.client.name}: {incident.title} ({incident.status.value})"
-    )
+    what = typed(f"{incident.client.name}: {incident.title}", 400)
+    return f"{incident.key} {incident.severity.value} · {what} ({incident.status.value})"
 
 
 def _fields(incident: Incident, *, now: datetime, zone: ZoneInfo) -> list[MarkdownTextObject]:
     owner = mention(incident.owner_id) if incident.owner_id else "_Unassigned_"
     oncall = mention(incident.oncall_id) if incident.oncall_id else "_None configured_"
-    where = " / ".join(escape_mrkdwn(p) for p in (incident.workflow, incident.region) if p) or "_Not given_"
+    where = " / ".join(typed(p, 100) for p in (incident.workflow, incident.region) if p) or "_Not given_"
     pairs = [
         ("Status", incident.status.value.capitalize()),
         ("Severity", f"{incident.severity.value} — {SEVERITY_MEANINGS[incident.severity]}"),
@@ -113,8 +120,9 @@ def _fields(incident: Incident, *, now: datetime, zone: ZoneInfo) -> list[Markdo
 
 
 def blocker_quote(incident: Incident) -> str:
-    quoted = truncate(escape_mrkdwn(incident.blocker), 2900).replace("\n", "\n>")
-    return f"*Blocker*\n>{quoted}"
+    """The blocker as typed, quoted line by line: cut to fit a section before it is escaped and quoted."""
+    title = "*Blocker*\n"
+    return title + quoted(incident.blocker, BLOCKER_CHARS - len(title))
 
 
 def root_message(incident: Incident, *, now: datetime, zone: ZoneInfo, dashboard: Dashboard | None = None) -> Message:
@@ -124,16 +132,18 @@ def root_message(incident: Incident, *, now: datetime, zone: ZoneInfo, dashboard
         HeaderBlock(text=headline(incident)),
         SectionBlock(fields=_fields(incident, now=now, zone=zone)),
         SectionBlock(text=blocker_quote(incident)),
-        ContextBlock(elements=[MarkdownTextObject(text=truncate(environment_line(incident), 2900))]),
+        ContextBlock(elements=[MarkdownTextObject(text=environment_line(incident))]),
     ]
     if dashboard.major_line:
         blocks.insert(1, SectionBlock(text=dashboard.major_line))
     if dashboard.steps:
         blocks.append(SectionBlock(text=checklist_text(dashboard.steps, zone)))
     if dashboard.workaround_lines:
-        blocks.append(SectionBlock(text=truncate("*Workarounds*\n" + "\n".join(dashboard.workaround_lines), 2900)))
+        listed = lines_within(dashboard.workaround_lines, DASHBOARD_LIST_CHARS, separator="\n")
+        blocks.append(SectionBlock(text="*Workarounds*\n" + listed))
     if dashboard.escalation_lines:
-        blocks.append(SectionBlock(text=truncate("*Escalations*  " + "  ·  ".join(dashboard.escalation_lines), 2900)))
+        listed = lines_within(dashboard.escalation_lines, DASHBOARD_LIST_CHARS, separator="  ·  ")
+        blocks.append(SectionBlock(text="*Escalations*  " + listed))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_status_line(incident, dashboard, now, zone))]))
     buttons = incident_buttons(incident, has_workaround=bool(dashboard.workaround_lines))
     if buttons:
@@ -197,12 +207,15 @@ def incident_buttons(incident: Incident, *, has_workaround: bool = False) -> lis
 def environment_reply(incident: Incident) -> Message:
     """The first thread reply: everything the reporter recorded about the environment."""
     details = environment_details(incident.environment)
-    lines = [f"*{label}:* {escape_mrkdwn(value)}" for label, value in details.items()]
+    lines = [
+        f"*{label}:* {typed(value, 1200 if label == 'Already tried' else 200, one_line=False)}"
+        for label, value in details.items()
+    ]
     body = (
         "\n".join(lines) if lines else "_Nothing recorded yet — ask the client for file size, browser, OS and timing._"
     )
     text = f"📋 Environment recorded by {mention(incident.reporter_id)} for {incident.key}\n{body}"
-    return Message(text=truncate(text, 3000), blocks=[SectionBlock(text=truncate(text, 3000))])
+    return Message(text=text, blocks=[SectionBlock(text=text)])
 
 
 def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Message:
@@ -221,20 +234,26 @@ def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Messag
 
 def event_line(event: Event, zone: ZoneInfo) -> str:
     actor = "🤖" if event.actor_id == "bot" else mention(event.actor_id)
-    return f"{slack_time(event.at, zone)} · {actor} · {escape_mrkdwn(truncate(event.summary, 300))}"
+    return f"{slack_time(event.at, zone)} · {actor} · {typed(event.summary, 300)}"
 
 
 def incident_card(
     incident: Incident, *, events: Sequence[Event], pending_deliveries: Sequence[str], now: datetime, zone: ZoneInfo
 ) -> list[Block]:
-    """`/triage show INC-n`: the root message's facts, the latest audit entries and anything undelivered."""
+    """`/triage show INC-n`: the root message's facts, the latest audit entries and anything undelivered.
+
+    The audit entries get what room the rest leaves in the message (`/triage audit` has them all).
+    """
     blocks = list(root_message(incident, now=now, zone=zone).blocks)
-    recent = events[-8:]
-    if recent:
-        trail = "\n".join(event_line(e, zone) for e in recent)
-        blocks += [DividerBlock(), SectionBlock(text=truncate(f"*Audit trail (latest {len(recent)})*\n{trail}", 3000))]
+    tail: list[Block] = []
     if pending_deliveries:
-        blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text=truncate("⏳ " + "\n".join(pending_deliveries), 3000))])
-        )
-    return blocks
+        pending = lines_within([truncate(p, 300) for p in pending_deliveries], 1000, separator="\n")
+        tail.append(ContextBlock(elements=[MarkdownTextObject(text="⏳ " + pending)]))
+    room = min(SECTION_SAFE, CARD_TEXT - message_text_length([*blocks, *tail])) - 40  # 40: the title
+    recent = [event_line(e, zone) for e in events[-8:]]
+    while recent and len("\n".join(recent)) > room:
+        recent = recent[1:]  # the oldest goes first
+    if recent:
+        trail = "\n".join(recent)
+        blocks += [DividerBlock(), SectionBlock(text=f"*Audit trail (latest {len(recent)})*\n{trail}")]
+    return [*blocks, *tail]

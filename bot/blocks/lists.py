@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
+from bot.blocks.budget import more_note, page_of
 from bot.blocks.incident import SEVERITY_ICONS
-from bot.blocks.text import escape_mrkdwn, mention, time_left, truncate
+from bot.blocks.text import mention, time_left, typed
 from bot.models import Incident
 
-MAX_LISTED = 40
+INCIDENTS_PER_PAGE = 20
+LIST_COMMAND = "/triage list"
 
 
 def help_blocks(subcommands: Sequence[tuple[str, str]]) -> list[Block]:
@@ -24,22 +26,25 @@ def help_blocks(subcommands: Sequence[tuple[str, str]]) -> list[Block]:
 def incident_list_line(incident: Incident, *, now: datetime, zone: ZoneInfo) -> str:
     deadline = f"deadline {time_left(incident.deadline_at, now)}" if incident.deadline_at else "no deadline"
     if incident.deadline_context:
-        deadline += f" ({escape_mrkdwn(truncate(incident.deadline_context, 60))})"
+        deadline += f" ({typed(incident.deadline_context, 60)})"
     owner = mention(incident.owner_id) if incident.owner_id else "unassigned"
     return (
         f"{SEVERITY_ICONS[incident.severity]} *{incident.key}* {incident.severity.value} · "
-        f"{escape_mrkdwn(truncate(incident.client.name, 60))} · {escape_mrkdwn(truncate(incident.title, 80))} · "
+        f"{typed(incident.client.name, 60)} · {typed(incident.title, 80)} · "
         f"{deadline} · {incident.status.value} · {owner}"
     )
 
 
-def incident_list_blocks(incidents: Sequence[Incident], *, now: datetime, zone: ZoneInfo) -> list[Block]:
+def incident_list_blocks(incidents: Sequence[Incident], *, now: datetime, zone: ZoneInfo, page: int = 1) -> list[Block]:
+    """`/triage list [page]`: a page of open incidents (at most 20 and 6,000 characters), and how to see the next."""
     if not incidents:
         return [SectionBlock(text="No open incidents. 🎉 `/triage` opens one.")]
-    shown = incidents[:MAX_LISTED]
-    blocks: list[Block] = [HeaderBlock(text=f"Open incidents ({len(incidents)}), nearest deadline first")]
-    blocks += [SectionBlock(text=incident_list_line(i, now=now, zone=zone)) for i in shown]
-    if len(incidents) > len(shown):
-        more = f"…and {len(incidents) - len(shown)} more. `/triage show INC-n` shows any of them."
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
+    shown = page_of([incident_list_line(i, now=now, zone=zone) for i in incidents], page, max_lines=INCIDENTS_PER_PAGE)
+    part = f" · page {shown.number} of {shown.count}" if shown.count > 1 else ""
+    blocks: list[Block] = [HeaderBlock(text=f"Open incidents ({len(incidents)}), nearest deadline first{part}")]
+    blocks += [SectionBlock(text=line) for line in shown.lines]
+    more = more_note(shown, LIST_COMMAND)
+    if more is not None:
+        blocks.append(more)
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text="`/triage show INC-n` shows any of them.")]))
     return blocks

@@ -11,6 +11,8 @@ from typing import Any
 from slack_sdk.models.blocks import (
     Block,
     CheckboxesElement,
+    ConversationFilter,
+    ConversationSelectElement,
     DateTimePickerElement,
     DividerBlock,
     HeaderBlock,
@@ -24,6 +26,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.ids import PREMIUM_OPTION_VALUE, CallbackId, NewIncidentBlock
 from bot.blocks.view_state import UnreadableInput, choice, member, raw_text, state
+from bot.domain.channels import ChannelReach
 from bot.domain.incidents import (
     FREQUENCIES,
     SEVERITY_MEANINGS,
@@ -80,22 +83,72 @@ def severity_option(severity: Severity) -> Option:
     return Option(value=severity.value, text=f"{severity.value} — {SEVERITY_MEANINGS[severity]}"[:75])
 
 
-def new_incident_modal(*, channel_id: str) -> dict[str, Any]:
+def new_incident_modal(*, channel_id: str, unreachable: ChannelReach | None = None) -> dict[str, Any]:
     """The `/triage` form: who is affected, how badly, by when, and the client's environment.
 
-    Only the channel differs between calls, so the view is built and validated once and reused:
-    this is on the path every `/triage` takes while other requests wait for their acknowledgement.
+    `unreachable` (the bot can't post where /triage was typed) puts at the top why, how to fix it, and a required
+    choice of the channel to post the incident in; the block ids stay the same, so Slack keeps what was typed when
+    a submitted form is answered with this one. Only the channel differs between calls otherwise, so each view is
+    built and validated once and reused: this is on the path every `/triage` takes.
     """
-    return {**_modal_template(), "private_metadata": ModalContext(channel_id=channel_id).dump()}
+    reason = cannot_post_here(unreachable, channel_id) if unreachable is not None else None
+    return {**_modal_template(reason), "private_metadata": ModalContext(channel_id=channel_id).dump()}
 
 
-@lru_cache(maxsize=1)
-def _modal_template() -> dict[str, Any]:
-    return _new_incident_view().to_dict()
+def cannot_post_here(reach: ChannelReach, channel_id: str) -> str:
+    """Why the incident can't be posted where /triage was typed, and what to do (mrkdwn, at the top of the form)."""
+    if reach == ChannelReach.ARCHIVED:
+        return "⚠️ *This channel is archived*, so I can't post the incident in it. Choose a channel below."
+    if channel_id.startswith("D"):
+        return "⚠️ *I can't post in this direct message*, so the incident needs a channel. Choose one below."
+    return (
+        "⚠️ *I'm not in this conversation*, so I can't post the incident here. Invite me with "
+        "`/invite @Triage Bot` and type `/triage` again, or choose a channel below."
+    )
 
 
-def _new_incident_view() -> View:
+def cannot_post_there(reach: ChannelReach) -> str:
+    """The error on the channel choice when the bot can't post in the chosen channel either (plain text)."""
+    if reach == ChannelReach.ARCHIVED:
+        return "That channel is archived. Choose another one."
+    return "I'm not in that channel, so I can't post there. Invite me (/invite @Triage Bot) or choose another one."
+
+
+def read_post_in(values: dict[str, Any]) -> str | None:
+    """The channel chosen on a form that asked for one ("" when none was chosen); None when it did not ask."""
+    if B.POST_IN.value not in values:
+        return None
+    chosen = state(values, B.POST_IN).get("selected_conversation")
+    return chosen if isinstance(chosen, str) else ""
+
+
+@lru_cache(maxsize=4)
+def _modal_template(unreachable_reason: str | None) -> dict[str, Any]:
+    return _new_incident_view(unreachable_reason).to_dict()
+
+
+def _post_in_blocks(reason: str) -> list[Block]:
+    choose = ConversationSelectElement(
+        action_id=B.POST_IN,
+        placeholder="Choose a channel",
+        default_to_current_conversation=False,
+        filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
+    )
+    return [
+        SectionBlock(text=reason),
+        InputBlock(
+            block_id=B.POST_IN,
+            label="Post the incident in",
+            hint="A public channel, or a private one I'm in.",
+            element=choose,
+        ),
+        DividerBlock(),
+    ]
+
+
+def _new_incident_view(unreachable_reason: str | None = None) -> View:
     blocks = [
+        *(_post_in_blocks(unreachable_reason) if unreachable_reason else []),
         _text_input(B.CLIENT, "Client / account", placeholder="e.g. Hartley & Moss LLP", optional=False),
         InputBlock(
             block_id=B.PREMIUM,

@@ -17,6 +17,7 @@ from bot.domain.isolation import Isolation
 from bot.models import Incident
 
 MAX_TEXT = 2900
+QUOTE_CHARS = 2000  # a quoted text in a thread reply, leaving room for the lines around it
 
 
 def note(text: str) -> Message:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.incident import SEVERITY_ICONS, Message
-from bot.blocks.text import escape_mrkdwn, link, mention, message_text_length, pack_lines, slack_time, typed
+from bot.blocks.text import escape_mrkdwn, link, mention, message_text_length, pack_lines, quoted, slack_time, typed
 from bot.domain.durations import humanize_duration
 from bot.domain.incidents import SEVERITY_MEANINGS
 from bot.domain.summary import AuditEntry, AuditTrail, DeadlineOutcome, IncidentSummary
@@ -43,15 +43,66 @@ def summary_messages(summary: IncidentSummary, *, zone: ZoneInfo) -> list[Messag
     blocks = _summary_blocks(summary, zone)
     lines = [entry_line(e, zone) for e in summary.timeline]
     sections = pack_lines(lines, TIMELINE_SECTION_CHARS)
-    text = f"{summary.key} summary: {escape_mrkdwn(summary.title)} ({summary.status.value})"
+    text = _summary_text(summary)
     inline: list[Block] = [SectionBlock(text=f"*Timeline* ({_entries(len(lines))})")]
     inline += [SectionBlock(text=s) for s in sections] or [SectionBlock(text="_No events recorded._")]
     if len(sections) <= TIMELINE_SECTIONS_PER_MESSAGE and _fits([*blocks, *inline]):
         return [Message(text=text, blocks=[*blocks, *inline])]
     pages = _pages(sections)
     pointer = f"🧾 *Timeline*: {_entries(len(lines))}, in the next {len(pages)} messages."
-    first = Message(text=text, blocks=[*blocks, ContextBlock(elements=[MarkdownTextObject(text=pointer)])])
+    first = Message(text=text, blocks=[*blocks, _context(pointer)])
     return [first, *_page_messages(pages, title="Timeline", key=summary.key)]
+
+
+def summary_command_messages(
+    summary: IncidentSummary, *, zone: ZoneInfo, page: int | None, follow_ups: int
+) -> list[Message]:
+    """What `/triage summary INC-12 [page]` sends: its answer and at most `follow_ups` more messages.
+
+    Without a page, the summary and the first timeline pages; with one, the timeline from that page. Pages that
+    don't fit are named, with the command that shows them, on the first and the last message sent: nothing is
+    announced that isn't sent.
+    """
+    whole = summary_messages(summary, zone=zone)
+    timeline = whole[1:] or _page_messages(_timeline_pages(summary, zone), title="Timeline", key=summary.key)
+    if page is None:
+        if len(whole) == 1 or len(timeline) <= follow_ups:
+            return whole
+        sent = timeline[:follow_ups]
+        rest = _rest_of_timeline(summary.key, follow_ups + 1, len(timeline))
+        pointer = (
+            f"🧾 *Timeline*: {_entries(len(summary.timeline))} on {len(timeline)} pages; the next {len(sent)} follow."
+        )
+        first = Message(text=whole[0].text, blocks=[*whole[0].blocks[:-1], _context(f"{pointer} {rest}")])
+        return [first, *sent[:-1], _with_note(sent[-1], rest)]
+    start = min(page, len(timeline))
+    sent = timeline[start - 1 : start + follow_ups]
+    last = start - 1 + len(sent)
+    if last < len(timeline):
+        sent[-1] = _with_note(sent[-1], _rest_of_timeline(summary.key, last + 1, len(timeline)))
+    return sent
+
+
+def _timeline_pages(summary: IncidentSummary, zone: ZoneInfo) -> list[list[str]]:
+    lines = [entry_line(e, zone) for e in summary.timeline]
+    return _pages(pack_lines(lines, TIMELINE_SECTION_CHARS)) or [["_No events recorded._"]]
+
+
+def _rest_of_timeline(key: str, first: int, count: int) -> str:
+    pages = f"page {first}" if first == count else f"pages {first} to {count}"
+    return f"Timeline {pages} of {count}: `/triage summary {key} {first}`"
+
+
+def _with_note(message: Message, note: str) -> Message:
+    return Message(text=message.text, blocks=[*message.blocks, _context(note)])
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
+
+
+def _summary_text(summary: IncidentSummary) -> str:
+    return f"{summary.key} summary: {escape_mrkdwn(summary.title)} ({summary.status.value})"
 
 
 def audit_messages(trail: AuditTrail, *, zone: ZoneInfo) -> list[Message]:
@@ -165,7 +216,7 @@ def _duration(delta: timedelta | None) -> str:
 
 def _what_happened(s: IncidentSummary) -> str:
     w = s.what_happened
-    quoted = typed(w.blocker, 900, one_line=False).replace("\n", "\n>")
+    blocker = quoted(w.blocker, 900)
     known = [
         ("File size", w.file_size, 100),
         ("Browser", w.browser, 150),
@@ -175,7 +226,7 @@ def _what_happened(s: IncidentSummary) -> str:
         ("Already tried", w.already_tried, 300),
     ]
     environment = " · ".join(f"*{label}:* {typed(value, limit)}" for label, value, limit in known if value)
-    return f"*What happened*\n>{quoted}\n" + (environment or "_The environment was not recorded._")
+    return f"*What happened*\n{blocker}\n" + (environment or "_The environment was not recorded._")
 
 
 def _listing(title: str, lines: Sequence[str], *, limit: int, key: str) -> str:

@@ -49,16 +49,51 @@ def time_left(deadline: datetime, now: datetime) -> str:
     return f"passed {humanize_duration(delta)} ago"
 
 
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+QUOTE = ">"
+CUT_MARK = "…"
+
+
 def typed(text: str, limit: int, *, one_line: bool = True) -> str:
-    """Text someone typed, escaped for mrkdwn and cut (with …) to at most `limit` characters once escaped."""
-    escaped = escape_mrkdwn(" ".join(text.split()) if one_line else text.strip())
-    if len(escaped) <= limit:
-        return escaped
-    cut = escaped[: limit - 1]
-    amp = cut.rfind("&", max(0, len(cut) - 4))
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]  # never leave half of an `&amp;`
-    return cut + "…"
+    """Text someone typed, escaped for mrkdwn and cut (with …) to at most `limit` characters once escaped.
+
+    `one_line` folds every run of whitespace (newlines too) into one space; otherwise lines are kept.
+    """
+    return _fit(_normalised(text, one_line), limit, newline="\n")
+
+
+def quoted(text: str, limit: int) -> str:
+    """Text someone typed as a mrkdwn block quote (`>` opening every line), at most `limit` characters in all.
+
+    Cut first, then escaped and quoted, counting every entity and every `>`: the result never passes `limit` and
+    never ends inside an `&amp;`, however many lines or `& < >` the text has.
+    """
+    return QUOTE + _fit(_normalised(text, one_line=False), limit - len(QUOTE), newline="\n" + QUOTE)
+
+
+def _normalised(text: str, one_line: bool) -> str:
+    if one_line:
+        return " ".join(text.split())
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+def _fit(text: str, limit: int, *, newline: str) -> str:
+    """`text` escaped (each newline written as `newline`), cut between whole characters to fit `limit` with …"""
+    pieces = [_ENTITIES.get(char) or (newline if char == "\n" else char) for char in text]
+    if sum(len(piece) for piece in pieces) <= limit:
+        return "".join(pieces)
+    kept: list[str] = []
+    room = limit - len(CUT_MARK)
+    for piece in pieces:
+        if len(piece) > room:
+            break
+        kept.append(piece)
+        room -= len(piece)
+    cut = "".join(kept).rstrip()
+    while cut.endswith(newline):  # no empty quoted line before the …
+        cut = cut.removesuffix(newline).rstrip()
+    return cut + CUT_MARK if limit >= len(CUT_MARK) else ""
 
 
 def pack_lines(lines: Sequence[str], limit: int, *, first: str = "") -> list[str]:

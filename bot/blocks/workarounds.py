@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    HeaderBlock,
     InputBlock,
     NumberInputElement,
     Option,
@@ -23,9 +24,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.blocks.budget import more_note, page_of
 from bot.blocks.ids import IncidentModal, ModalField, WorkaroundAction
 from bot.blocks.incident import Message
-from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left, truncate
+from bot.blocks.text import mention, quoted, slack_time, time_left, typed
 from bot.blocks.view_state import choice, member, number, text
 from bot.domain.workarounds import KIND_LABELS, OUTCOME_LABELS
 from bot.models import AttemptOutcome, Incident, Workaround, WorkaroundKind
@@ -43,6 +45,8 @@ ICONS = {
     WorkaroundKind.FORMAT_CHANGE: "🔄",
     WorkaroundKind.MANUAL_OVERRIDE: "✋",
 }
+WORKAROUNDS_COMMAND = "/triage workarounds"
+WORKAROUNDS_PER_PAGE = 20
 TIME_BOXES = (30, 60, 90, 120, 240)
 INTERVALS = (5, 10, 15, 30)
 
@@ -55,7 +59,7 @@ def start_workaround_modal(incident: Incident) -> View:
     kinds = [Option(value=k.value, text=KIND_LABELS[k], description=KIND_HELP[k]) for k in WorkaroundKind]
     boxes, intervals = _minutes(TIME_BOXES), _minutes(INTERVALS)
     blocks: list[Block] = [
-        SectionBlock(text=f"*{incident.key}* · {escape_mrkdwn(truncate(incident.title, 200))}"),
+        SectionBlock(text=f"*{incident.key}* · {typed(incident.title, 200)}"),
         InputBlock(
             block_id=F.WORKAROUND_KIND,
             label="Workaround",
@@ -135,7 +139,7 @@ def _answer_button(text: str, action: WorkaroundAction, value: str, style: str |
 
 def checkin_message(incident: Incident, workaround: Workaround, number: int, *, late: bool) -> Message:
     """`Retry #3 for INC-12 is due`, with Worked / Still failing / Error changed."""
-    text = f"🔁 *Retry #{number} for {incident.key} is due* — {escape_mrkdwn(truncate(workaround.description, 300))}"
+    text = f"🔁 *Retry #{number} for {incident.key} is due* — {typed(workaround.description, 300)}"
     if late:
         text += "\n_Posted late: it fell due while the bot was down or behind._"
     value = f"{workaround.id}:{number}"
@@ -184,10 +188,10 @@ def attempt_reply(
 ) -> Message:
     text = f"🔁 Retry #{number} for *{incident.key}*: *{OUTCOME_LABELS[outcome]}* ({mention(actor_id)})"
     if changed:
-        text += "\n⚠️ *The error changed*" + (":\n>" + escape_mrkdwn(error).replace("\n", "\n>") if error else ".")
+        text += "\n⚠️ *The error changed*" + (":\n" + quoted(error, 2000) if error else ".")
     if outcome == AttemptOutcome.WORKED:
         text += f"\n✅ The retry cycle ends. Resolve *{incident.key}* once the client confirms."
-    return Message(text=truncate(text, 2900), blocks=[SectionBlock(text=truncate(text, 2900))])
+    return Message(text=text, blocks=[SectionBlock(text=text)])
 
 
 def unanswered_ping(incident: Incident, workaround: Workaround, number: int) -> Message:
@@ -198,7 +202,7 @@ def unanswered_ping(incident: Incident, workaround: Workaround, number: int) -> 
 def timebox_message(incident: Incident, workaround: Workaround) -> Message:
     """The time box ended: extend, escalate, or stop — nothing runs on silently."""
     what = f"*{KIND_LABELS[workaround.kind].lower()}* on *{incident.key}*"
-    description = escape_mrkdwn(truncate(workaround.description, 200))
+    description = typed(workaround.description, 200)
     text = (
         f"⌛ {mention(workaround.owner_id)} the time box for {what} has ended: {description}. "
         "Extend it, escalate, or stop it and switch?"
@@ -226,10 +230,7 @@ def progress_modal(incident: Incident, workaround: Workaround) -> View:
         return InputBlock(block_id=field, label=label, optional=True, element=element)
 
     blocks: list[Block] = [
-        SectionBlock(
-            text=f"*{incident.key}* · {KIND_LABELS[workaround.kind]}: "
-            f"{escape_mrkdwn(truncate(workaround.description, 200))}"
-        )
+        SectionBlock(text=f"*{incident.key}* · {KIND_LABELS[workaround.kind]}: {typed(workaround.description, 200)}")
     ]
     if workaround.kind == WorkaroundKind.BATCHING:
         blocks += [
@@ -290,9 +291,21 @@ def workaround_line(workaround: Workaround, *, attempts: int, now: datetime, zon
     elif workaround.batches_total:
         detail = f" {workaround.batches_done or 0}/{workaround.batches_total} batches"
         if workaround.failing_element:
-            detail += f" (failing: {escape_mrkdwn(truncate(workaround.failing_element, 60))})"
+            detail += f" (failing: {typed(workaround.failing_element, 60)})"
     if workaround.progress_note:
-        detail += f" — {escape_mrkdwn(truncate(workaround.progress_note, 80))}"
+        detail += f" — {typed(workaround.progress_note, 80)}"
     ends = f"time box ends {slack_time(workaround.ends_at, zone)} ({time_left(workaround.ends_at, now)})"
     owner = mention(workaround.owner_id)
     return f"{ICONS[workaround.kind]} {KIND_LABELS[workaround.kind]}{detail} · owner {owner} · {ends}"
+
+
+def workaround_list_blocks(lines: Sequence[str], page: int = 1) -> list[Block]:
+    """`/triage workarounds [page]`: a page of the active workarounds' lines (at most 20 and 6,000 characters)."""
+    if not lines:
+        return [SectionBlock(text="No active workarounds. *Start a workaround* on an incident's message.")]
+    shown = page_of(lines, page, max_lines=WORKAROUNDS_PER_PAGE)
+    part = f" · page {shown.number} of {shown.count}" if shown.count > 1 else ""
+    blocks: list[Block] = [HeaderBlock(text=f"Active workarounds ({len(lines)}){part}")]
+    blocks += [SectionBlock(text=line) for line in shown.lines]
+    more = more_note(shown, WORKAROUNDS_COMMAND)
+    return [*blocks, more] if more else blocks

@@ -23,17 +23,18 @@ from bot.domain.permissions import Action
 from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
+from bot.services.channels import reach_of
 from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
 from bot.services.major_incident import check_can_declare
-from bot.services.oncall import change_oncall, oncall_now_blocks
+from bot.services.oncall import oncall_command
 from bot.services.records import (
     audit_page,
     correct_entry,
     deliver_correction_notice,
-    incident_summary,
     private_report,
     report_request,
+    summary_for_command,
 )
 from bot.services.roles import permitted
 from bot.services.workarounds import workarounds_blocks
@@ -74,12 +75,12 @@ def _help(_services: Services, _request: CommandRequest) -> list[Block]:
 
 
 def _summary(services: Services, request: CommandRequest) -> list[Block]:
-    return list(incident_summary(services, request.args)[0].blocks)
+    return list(summary_for_command(services, request.args)[0].blocks)
 
 
 def _rest_of_summary(services: Services, request: CommandRequest, respond: Respond) -> None:
-    """A long timeline continues in further messages (Slack takes up to five through one response_url)."""
-    for message in incident_summary(services, request.args)[1:5]:
+    """The timeline pages after the first message: as many as one response_url takes (the last says what's left)."""
+    for message in summary_for_command(services, request.args)[1:]:
         respond(text=message.text, blocks=[b.to_dict() for b in message.blocks], response_type="ephemeral")
 
 
@@ -101,15 +102,15 @@ def _private_report(services: Services, request: CommandRequest, respond: Respon
 
 
 def _oncall(services: Services, request: CommandRequest) -> list[Block]:
-    if request.args:
-        return change_oncall(services, request.args, request.user_id)
-    return oncall_now_blocks(services)
+    return oncall_command(services, request.args, request.user_id)
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand("help", "list these subcommands", _help),
     "list": Subcommand(
-        "list", "open incidents, nearest deadline first (only you see it)", lambda s, _r: open_incidents_blocks(s)
+        "list [page]",
+        "open incidents, nearest deadline first (only you see it)",
+        lambda s, r: open_incidents_blocks(s, r.args),
     ),
     "show": Subcommand(
         "show INC-7",
@@ -117,18 +118,19 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         lambda s, r: incident_card_blocks(s, r.args),
     ),
     "workarounds": Subcommand(
-        "workarounds",
+        "workarounds [page]",
         "active workarounds and their next check-ins, across incidents",
-        lambda s, _r: workarounds_blocks(s),
+        lambda s, r: workarounds_blocks(s, r.args),
     ),
     "oncall": Subcommand(
-        "oncall [override @user 4h [team] | cancel [team]]",
+        "oncall [page | override @user 4h [team] | cancel [team]]",
         "who is on call now for each team, and overrides; let someone cover a rotation for a while, or end that",
         _oncall,
     ),
     "summary": Subcommand(
-        "summary INC-7",
-        "the one-page summary: what happened, timeline, root cause, resolution, follow-ups, times",
+        "summary INC-7 [page]",
+        "the one-page summary: what happened, timeline, root cause, resolution, follow-ups, times "
+        "(`page`: the timeline from that page)",
         _summary,
         _rest_of_summary,
     ),
@@ -157,7 +159,9 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
     name, _, args = (command.get("text") or "").strip().partition(" ")
     if not name:
         ack()
-        open_new_incident_modal(client, respond, trigger_id=command["trigger_id"], channel_id=command["channel_id"])
+        open_new_incident_modal(
+            services, client, respond, trigger_id=command["trigger_id"], channel_id=command["channel_id"]
+        )
         return
     if name.lower() == "declare":
         open_declare_modal(ack, services, client, command, args.strip())
@@ -204,9 +208,14 @@ def open_declare_modal(
     client.views_open(trigger_id=command["trigger_id"], view=declare_modal(incident, incident.owner_id))
 
 
-def open_new_incident_modal(client: WebClient, respond: Respond, *, trigger_id: str, channel_id: str) -> None:
+def open_new_incident_modal(
+    services: Services, client: WebClient, respond: Respond, *, trigger_id: str, channel_id: str
+) -> None:
+    """The form, asking up front for a channel to post in when the bot can't post where /triage was typed."""
+    reach = reach_of(services, channel_id)
+    view = new_incident_modal(channel_id=channel_id, unreachable=None if reach.usable else reach)
     try:
-        client.views_open(trigger_id=trigger_id, view=new_incident_modal(channel_id=channel_id))
+        client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as exc:
         error = exc.response.get("error")
         logger.warning("views.open failed: %s", error)

@@ -30,7 +30,15 @@ from bot.blocks.incident_modals import (
     read_log_step,
     read_status_change,
 )
-from bot.blocks.new_incident import ModalContext, field_errors, read_details, read_new_incident
+from bot.blocks.new_incident import (
+    ModalContext,
+    cannot_post_there,
+    field_errors,
+    new_incident_modal,
+    read_details,
+    read_new_incident,
+    read_post_in,
+)
 from bot.blocks.resolution import read_resolve_form, resolve_form_errors
 from bot.blocks.view_state import UnreadableInput
 from bot.blocks.workarounds import read_error_text, read_progress, read_start_workaround
@@ -46,6 +54,7 @@ from bot.services import major_incident as major
 from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending, load_incident
+from bot.services.channels import reach_of
 from bot.services.container import Services
 from bot.services.incidents import OpenRequest, deliver_for, open_and_announce, post_findings
 
@@ -55,16 +64,30 @@ SAVE_FAILED = "Couldn't save the incident just now (database unavailable). Your 
 
 
 def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    """Validate, store, acknowledge, then post — the modal closes only once the incident is safely stored."""
+    """Validate, check the bot can post there, store, acknowledge, then post — the modal closes only once the
+    incident is safely stored with a channel to live in."""
     services = services_of(context)
     try:
-        report = read_new_incident(view["state"]["values"])
+        values = view["state"]["values"]
+        report = read_new_incident(values)
         problems = field_errors(validate_report(report, now=services.clock.now()))
-        channel_id = ModalContext.load(view["private_metadata"]).channel_id
+        typed_in = ModalContext.load(view["private_metadata"]).channel_id
+        chosen = read_post_in(values)
     except UnreadableInput as exc:
         problems = {exc.block_id: exc.message}
     if problems:
         ack(response_action="errors", errors=problems)
+        return
+    if chosen == "":
+        ack(response_action="errors", errors={NewIncidentBlock.POST_IN.value: "Choose a channel for the incident."})
+        return
+    channel_id = chosen or typed_in
+    reach = reach_of(services, channel_id)
+    if not reach.usable:
+        if chosen:
+            ack(response_action="errors", errors={NewIncidentBlock.POST_IN.value: cannot_post_there(reach)})
+        else:  # the bot was removed, or Slack couldn't say when the form opened: ask for a channel now
+            ack(response_action="update", view=new_incident_modal(channel_id=typed_in, unreachable=reach))
         return
     request = OpenRequest(
         report=report,

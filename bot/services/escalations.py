@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.blocks.escalation import FeedbackForm, internal_notice
 from bot.blocks.incident import Message
 from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, link, mention, truncate
+from bot.blocks.text import escape_mrkdwn, link, mention, quoted, typed
 from bot.db import unit_of_work
 from bot.domain.audit import audit_trail
 from bot.domain.escalations import (
@@ -274,9 +274,8 @@ def file_feedback(services: Services, incident_id: int, actor_id: str, form: Fee
             if settings.jira_configured
             else "recorded; Jira is not configured, so no ticket was filed"
         )
-        quoted = escape_mrkdwn(truncate(form.use_case, 1500)).replace("\n", "\n>")
-        head = f"💡 {mention(actor_id)} filed *{track.value.capitalize()}* feedback for *{escape_mrkdwn(area)}*"
-        return [note(f"{head} — PM: {who}; {filed}.\n>{quoted}")]
+        head = f"💡 {mention(actor_id)} filed *{track.value.capitalize()}* feedback for *{typed(area, 150)}*"
+        return [note(f"{head} — PM: {who}; {filed}.\n{quoted(form.use_case, 1500)}")]
 
     apply_change(
         services, incident_id, change, purpose="escalation", actor=actor_of(services, actor_id), action=Action.WORK

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.incident import Message
 from bot.blocks.incident_modals import LoggedStep, ScopeDecision, StatusChange
-from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, mention, slack_time
+from bot.blocks.replies import QUOTE_CHARS, note
+from bot.blocks.text import escape_mrkdwn, mention, quoted, slack_time
 from bot.db import unit_of_work
 from bot.domain.acknowledgement import ACK_ESCALATION
 from bot.domain.audit import audit_trail
@@ -138,8 +138,7 @@ def log_incident_step(
             now=now,
         )
         what = f"{KIND_LABELS[kind].lower()} — *{OUTCOME_LABELS[outcome]}*"
-        quoted = escape_mrkdwn(step.description).replace("\n", "\n>")
-        text = f"📝 {mention(actor_id)} logged a {what}:\n>{quoted}"
+        text = f"📝 {mention(actor_id)} logged a {what}:\n{quoted(step.description, QUOTE_CHARS)}"
         if logged.completed_investigate:
             text += "\n✅ *Investigate* is done."
         if logged.missing_environment:
@@ -275,11 +274,9 @@ def send_client_update(services: Services, incident_id: int, actor_id: str, text
             now=now,
             cadence=services.settings.update_cadence_by_severity,
         )
-        quoted = escape_mrkdwn(text).replace("\n", "\n>")
         zone = services.settings.display_zone
-        return [
-            note(f"🗣️ {mention(actor_id)} sent a client update; the next is due {slack_time(due, zone)}.\n>{quoted}")
-        ]
+        head = f"🗣️ {mention(actor_id)} sent a client update; the next is due {slack_time(due, zone)}."
+        return [note(f"{head}\n{quoted(text, QUOTE_CHARS)}")]
 
     apply_change(
         services, incident_id, change, purpose="client_update", actor=actor_of(services, actor_id), action=Action.WORK

@@ -9,9 +9,10 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from sqlalchemy.orm import Session
 
+from bot.blocks.budget import page_number
 from bot.blocks.home import home_view, members_only_home
 from bot.blocks.incident import environment_reply, incident_card, oncall_reply
-from bot.blocks.lists import incident_list_blocks
+from bot.blocks.lists import LIST_COMMAND, incident_list_blocks
 from bot.blocks.replies import correlation_reply, isolation_reply
 from bot.db import unit_of_work
 from bot.domain.acknowledgement import schedule_ack_escalation
@@ -162,10 +163,16 @@ def _find_and_post(services: Services, incident_id: int, *, correlation: bool) -
     deliver_pending(services, incident_id)
 
 
-def open_incidents_blocks(services: Services) -> list[Block]:
+# Open incidents read for a list: every one in practice; the pages and the count in the title come from them.
+MAX_OPEN_READ = 2000
+
+
+def open_incidents_blocks(services: Services, args: str = "") -> list[Block]:
+    """`/triage list [page]`."""
+    page = page_number(args, LIST_COMMAND)
     with unit_of_work(services.session_factory) as session:
-        incidents = list_open_incidents(session=session, workspace=services.workspace)
-        return incident_list_blocks(incidents, now=services.clock.now(), zone=services.settings.display_zone)
+        incidents = list_open_incidents(session=session, limit=MAX_OPEN_READ, workspace=services.workspace)
+        return incident_list_blocks(incidents, now=services.clock.now(), zone=services.settings.display_zone, page=page)
 
 
 def incident_card_blocks(services: Services, reference: str) -> list[Block]:
@@ -188,7 +195,7 @@ def home_for(services: Services, user_id: str) -> View:
         return members_only_home(str(exc))
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
-        everyone = list_open_incidents(session=session, limit=100, workspace=services.workspace)
+        everyone = list_open_incidents(session=session, limit=MAX_OPEN_READ, workspace=services.workspace)
         mine = [i for i in everyone if user_id in (i.owner_id, i.reporter_id)]
         oncalls = on_call_now(session=session, at=now, workspace=services.workspace)
         return home_view(

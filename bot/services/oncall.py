@@ -8,8 +8,9 @@ from pathlib import Path
 from slack_sdk.models.blocks import Block, SectionBlock
 from sqlalchemy.orm import Session
 
+from bot.blocks.budget import page_number
 from bot.blocks.incident import Message
-from bot.blocks.oncall import oncall_blocks, override_cancelled_notice, override_set_notice
+from bot.blocks.oncall import ONCALL_COMMAND, oncall_blocks, override_cancelled_notice, override_set_notice
 from bot.blocks.text import mention, slack_time
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
@@ -33,13 +34,21 @@ _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 OVERRIDE_USAGE = "Usage: `/triage oncall override @user 4h [team]` or `/triage oncall cancel [team]`"
 
 
-def oncall_now_blocks(services: Services) -> list[Block]:
-    """`/triage oncall`: who is on call in each of the workspace's teams, and the overrides in force."""
+def oncall_now_blocks(services: Services, page: int = 1) -> list[Block]:
+    """`/triage oncall [page]`: who is on call in each of the workspace's teams, and the overrides in force."""
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
         oncalls = on_call_now(session=session, at=now, workspace=services.workspace)
         overrides = active_overrides(session=session, at=now, workspace=services.workspace)
-    return oncall_blocks(oncalls, overrides, services.settings.oncall_slack_id, services.settings.display_zone)
+    settings = services.settings
+    return oncall_blocks(oncalls, overrides, settings.oncall_slack_id, settings.display_zone, page=page)
+
+
+def oncall_command(services: Services, args: str, requested_by: str) -> list[Block]:
+    """`/triage oncall [page]`, `/triage oncall override …` or `/triage oncall cancel [team]`."""
+    if not args.strip() or args.strip().isdecimal():
+        return oncall_now_blocks(services, page_number(args, ONCALL_COMMAND))
+    return change_oncall(services, args, requested_by)
 
 
 def change_oncall(services: Services, args: str, requested_by: str) -> list[Block]:

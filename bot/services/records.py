@@ -9,11 +9,12 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject
 from sqlalchemy.orm import Session
 
+from bot.blocks.budget import page_number
 from bot.blocks.incident import Message
 from bot.blocks.replies import note
 from bot.blocks.report import report_messages, report_sharing
-from bot.blocks.summary import audit_messages, summary_messages
-from bot.blocks.text import escape_mrkdwn, mention
+from bot.blocks.summary import audit_messages, summary_command_messages
+from bot.blocks.text import mention, quoted
 from bot.blocks.view_state import whole_number
 from bot.db import unit_of_work
 from bot.domain.audit import audit_entry, record_correction
@@ -38,13 +39,21 @@ def _incident_number(reference: str, usage: str) -> int:
     return number
 
 
-def incident_summary(services: Services, reference: str) -> list[Message]:
-    """`/triage summary INC-12`: the one-page summary (a long timeline continues in further messages)."""
-    number = _incident_number(reference, "/triage summary INC-12")
+RESPONSES_PER_COMMAND = 5  # a response_url takes five messages; the command's own answer is not one of them
+SUMMARY_USAGE = "/triage summary INC-12 [page]"
+
+
+def summary_for_command(services: Services, args: str) -> list[Message]:
+    """`/triage summary INC-12 [page]`: the answer, then at most five more messages (all one response_url takes);
+    a timeline longer than that says which command shows the rest."""
+    number = _incident_number(args, SUMMARY_USAGE)
+    typed_page = args.split(" ", 1)[1] if " " in args.strip() else ""
+    page = page_number(typed_page, f"/triage summary INC-{number}") if typed_page.strip() else None
     with unit_of_work(services.session_factory) as session:
         find_incident(session, number, workspace=services.workspace)
         summary = build_summary(session=session, incident_id=number, now=services.clock.now())
-    return summary_messages(summary, zone=services.settings.display_zone)
+    zone = services.settings.display_zone
+    return summary_command_messages(summary, zone=zone, page=page, follow_ups=RESPONSES_PER_COMMAND)
 
 
 def audit_page(services: Services, reference: str) -> Message:
@@ -89,8 +98,8 @@ def correct_entry(services: Services, args: str, actor_id: str, *, once: str | N
         allow_correction(services, actor, incident, entry_author)
         record_correction(session=session, incident=incident, number=entry, text=text, actor_id=actor_id, now=now)
         recorded.append(f"Recorded: a correction to entry #{entry} of {incident.key}'s audit trail.")
-        quoted = escape_mrkdwn(text.strip()).replace("\n", "\n>")
-        return [note(f"✏️ {mention(actor_id)} corrected audit entry #{entry} of *{incident.key}*:\n>{quoted}")]
+        said = quoted(text, 2000)
+        return [note(f"✏️ {mention(actor_id)} corrected audit entry #{entry} of *{incident.key}*:\n{said}")]
 
     if not apply_change(services, number, change, purpose="correction", actor=actor, action=Action.WORK, once=once):
         return f"That correction to entry #{entry} was already recorded; nothing was added."

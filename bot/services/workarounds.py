@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session
 
+from bot.blocks.budget import page_number
 from bot.blocks.incident import Message
 from bot.blocks.replies import note
 from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left
 from bot.blocks.workarounds import (
+    WORKAROUNDS_COMMAND,
     ProgressForm,
     StartForm,
     attempt_reply,
@@ -18,6 +20,7 @@ from bot.blocks.workarounds import (
     timebox_message,
     unanswered_ping,
     workaround_line,
+    workaround_list_blocks,
 )
 from bot.db import unit_of_work
 from bot.domain.audit import record_event
@@ -281,15 +284,13 @@ def workaround_lines(services: Services, session: Session, incident_id: int) -> 
     ]
 
 
-def workarounds_blocks(services: Services) -> list[Block]:
-    """`/triage workarounds`: every active workaround and its next check-in, across incidents."""
+def workarounds_blocks(services: Services, args: str = "") -> list[Block]:
+    """`/triage workarounds [page]`: every active workaround and its next check-in, across incidents."""
+    page = page_number(args, WORKAROUNDS_COMMAND)
     now, zone = services.clock.now(), services.settings.display_zone
     with unit_of_work(services.session_factory) as session:
-        running = active_workarounds(session=session, workspace=services.workspace)
-        if not running:
-            return [SectionBlock(text="No active workarounds. *Start a workaround* on an incident's message.")]
         lines = []
-        for workaround in running[:40]:
+        for workaround in active_workarounds(session=session, workspace=services.workspace):
             incident = session.get_one(Incident, workaround.incident_id)
             checkin = next_due(session=session, incident_id=incident.id, kinds=[RETRY_CHECKIN])
             upcoming = (
@@ -301,8 +302,4 @@ def workarounds_blocks(services: Services) -> list[Block]:
             lines.append(
                 f"*{incident.key}* {workaround_line(workaround, attempts=attempts, now=now, zone=zone)}{upcoming}"
             )
-    blocks: list[Block] = [HeaderBlock(text=f"Active workarounds ({len(running)})")]
-    blocks += [SectionBlock(text=line[:2900]) for line in lines]
-    if len(running) > 40:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {len(running) - 40} more.")]))
-    return blocks
+    return workaround_list_blocks(lines, page)

@@ -154,4 +154,4 @@ def test_incident_list_is_capped_within_block_kit_limits() -> None:
     incidents = [an_incident(id=n) for n in range(1, 61)]
     blocks = incident_list_blocks(incidents, now=T0, zone=UTC_ZONE)
     assert len(blocks) <= 50
-    assert "…and 20 more" in blocks[-1].to_dict()["elements"][0]["text"]
+    assert blocks[-2].to_dict()["elements"][0]["text"] == "…and 40 more — `/triage list 2` (page 1 of 3)"

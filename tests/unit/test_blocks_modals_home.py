@@ -26,11 +26,13 @@ from bot.blocks.incident_modals import (
     read_status_change,
 )
 from bot.blocks.oncall import (
+    no_rotation_text,
     oncall_blocks,
     oncall_line,
-    oncall_text,
+    oncall_page,
     override_cancelled_notice,
     override_set_notice,
+    team_sections,
 )
 from bot.domain.incidents import DetailsReport, EnvironmentReport
 from bot.domain.isolation import Isolation, SimilarIncident
@@ -452,7 +454,7 @@ def test_home_view_stays_within_the_block_limit_with_many_incidents() -> None:
     blocks = blocks_of(view)
     assert len(blocks) <= 100
     more = [b["elements"][0]["text"] for b in blocks if b["type"] == "context"]
-    assert more == ["…and 280 more: `/triage list`.", "…and 280 more: `/triage list`."]
+    assert more == ["…and 280 more — `/triage list`", "…and 280 more — `/triage list 2`"]
     keys = [b["text"]["text"].split("*")[1] for b in blocks if b["type"] == "section" and "*INC-" in b["text"]["text"]]
     assert keys == [f"INC-{n}" for n in range(1, 21)] * 2
     assert blocks[-2]["text"]["text"] == "On call now", "the on-call section is never cut off"
@@ -477,16 +479,17 @@ def test_oncall_line_with_override_until_and_next() -> None:
     )
 
 
-def test_oncall_text_joins_the_rotations() -> None:
-    text = oncall_text([an_oncall(), an_oncall(team="Data", user_id="UDATA", next_user_id="UD2")], "UFALL", UTC_ZONE)
-    assert text == "*Platform*: <@UONCALL>\n*Data*: <@UDATA> · next: <@UD2>"
+def test_team_sections_join_the_rotations() -> None:
+    page = oncall_page([an_oncall(), an_oncall(team="Data", user_id="UDATA", next_user_id="UD2")], UTC_ZONE)
+    [section] = [b.to_dict() for b in team_sections(page)]
+    assert section["text"]["text"] == "*Platform*: <@UONCALL>\n*Data*: <@UDATA> · next: <@UD2>"
 
 
-def test_oncall_text_without_rotations() -> None:
-    assert oncall_text([], None, UTC_ZONE) == (
+def test_no_rotation_text() -> None:
+    assert no_rotation_text(None) == (
         "No on-call rotation is set up. Load one with `triage-bot oncall load rotations.yaml`."
     )
-    assert oncall_text([], "UFALL", UTC_ZONE) == (
+    assert no_rotation_text("UFALL") == (
         "No on-call rotation is set up. Load one with `triage-bot oncall load rotations.yaml`. "
         "Meanwhile <@UFALL> (ONCALL_SLACK_ID) is paged."
     )

@@ -137,6 +137,22 @@ class Seeding(FilesApi):
         with self._lock:
             return self._dm(user_id).id
 
+    def add_dm(self, user_a: str, user_b: str) -> str:
+        """A direct message between two people, without the bot (as in Slack, it can neither see nor post in it)."""
+        with self._lock:
+            dm = _Channel(
+                id=self._new_id("D"),
+                name=f"{user_a}-{user_b}",
+                is_private=True,
+                members=[user_a, user_b],
+                created=int(self.clock()),
+                creator=user_a,
+                is_im=True,
+                im_user=user_b,
+            )
+            self._channels[dm.id] = dm
+            return dm.id
+
     def post_user_message(
         self,
         channel_id: str,

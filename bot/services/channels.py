@@ -1,0 +1,33 @@
+"""Whether the bot can post in a conversation, asked of Slack (conversations.info) before and after the
+new-incident form, so that an incident is never stored with nowhere to post it."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.domain.channels import ChannelReach, channel_reach
+from bot.integrations.slack import SlackCallError
+from bot.services.container import Services
+
+logger = logging.getLogger(__name__)
+
+
+def reach_of(services: Services, channel_id: str) -> ChannelReach:
+    """What conversations.info says about posting in `channel_id` (UNKNOWN when Slack can't answer just now)."""
+    try:
+        found = services.workspace_slack.call("conversations.info", {"channel": channel_id}).get("channel")
+    except SlackCallError as exc:
+        if exc.error == "channel_not_found":
+            return channel_reach(visible=False, archived=False, private=True, member=False, direct=False)
+        logger.warning("Could not check whether the bot can post in %s: %s", channel_id, exc.error)
+        return ChannelReach.UNKNOWN
+    if not isinstance(found, dict) or not found:
+        return ChannelReach.UNKNOWN
+    channel = found
+    return channel_reach(
+        visible=True,
+        archived=bool(channel.get("is_archived")),
+        private=bool(channel.get("is_private") or channel.get("is_group")),
+        member=bool(channel.get("is_member")),
+        direct=bool(channel.get("is_im") or channel.get("is_mpim")),
+    )
