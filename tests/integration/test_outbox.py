@@ -49,7 +49,13 @@ class ScriptedSlack(SlackGateway):
         return {"ok": True, "channel": args.get("channel"), "ts": f"1700000000.{self._ts:06d}"}
 
     def find_posted(
-        self, channel: str, *, matches: Callable[[dict[str, Any]], bool], thread_ts: str | None, oldest: float
+        self,
+        channel: str,
+        *,
+        matches: Callable[[dict[str, Any]], bool],
+        thread_ts: str | None,
+        oldest: float,
+        latest: float,
     ) -> dict[str, Any] | None:
         return next((m for m in self.accepted if m.get("channel") == channel and matches(m)), None)
 

@@ -196,14 +196,14 @@ def test_a_pushed_modal_goes_back_then_closes(browser: Browser, sandbox: Running
     browser.compose("/triage")
     first = browser.modal()
     sandbox.emulator.push_modal(
-        AGENT.id, {"type": "modal", "title": {"type": "plain_text", "text": "More"}, "blocks": []}
+        AGENT.id, {"type": "modal", "title": {"type": "plain_text", "text": "More"}, "blocks": [{"type": "divider"}]}
     )
     pushed = browser.state()["modal"]
     assert pushed["view_id"] != first["view_id"] and "modal-back" in pushed["html"]
     browser.post("/api/close", {"user": AGENT.id, "view_id": pushed["view_id"]})
     assert browser.state()["modal"]["view_id"] == first["view_id"], "Back returns to the view underneath"
     sandbox.emulator.push_modal(
-        AGENT.id, {"type": "modal", "title": {"type": "plain_text", "text": "More"}, "blocks": []}
+        AGENT.id, {"type": "modal", "title": {"type": "plain_text", "text": "More"}, "blocks": [{"type": "divider"}]}
     )
     browser.post("/api/close", {"user": AGENT.id, "view_id": browser.state()["modal"]["view_id"], "all": True})
     assert browser.state()["modal"] is None and sandbox.emulator.modal_stack(AGENT.id) == []
