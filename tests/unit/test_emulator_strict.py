@@ -146,18 +146,22 @@ def test_legacy_scope_names_are_read_as_todays_bot_scopes(clock: ManualClock) ->
         assert error_of(client.conversations_join, channel="CLOBBY")["needed"] == "channels:join"
 
 
-def test_the_scope_needed_is_the_one_for_the_conversations_type(clock: ManualClock, client: WebClient) -> None:
-    """Reading a DM needs im:history, which the manifest does not ask for; a channel needs channels:history."""
-    dm = client.chat_postMessage(channel="U1", text="hello")["channel"]
-    assert client.conversations_history(channel="CGENERAL")["ok"]
-    assert client.conversations_history(channel="CTEAM")["ok"]
-    missing = error_of(client.conversations_history, channel=dm)
-    assert (missing["error"], missing["needed"]) == ("missing_scope", "im:history")
-    assert error_of(client.conversations_info, channel=dm)["needed"] == "im:read"
-    assert error_of(client.conversations_list, types="public_channel,mpim")["needed"] == "mpim:read"
+def test_the_scope_needed_is_the_one_for_the_conversations_type(clock: ManualClock) -> None:
+    """channels:history reads a public channel, groups:history a private one, im:history a DM, and so on."""
+    channel_scopes = [s for s in BOT_SCOPES if not s.startswith(("im:", "mpim:"))]
+    for emulator in build(clock, scopes=channel_scopes):
+        client = WebClient(token=emulator.bot_token, base_url=emulator.api_url, timeout=5)
+        dm = client.chat_postMessage(channel="U1", text="hello")["channel"]
+        assert client.conversations_history(channel="CGENERAL")["ok"]
+        assert client.conversations_history(channel="CTEAM")["ok"]
+        missing = error_of(client.conversations_history, channel=dm)
+        assert (missing["error"], missing["needed"]) == ("missing_scope", "im:history")
+        assert error_of(client.conversations_info, channel=dm)["needed"] == "im:read"
+        assert error_of(client.conversations_list, types="public_channel,mpim")["needed"] == "mpim:read"
     for emulator in build(clock, scopes=[s for s in BOT_SCOPES if s != "groups:history"]):
         fewer = WebClient(token=emulator.bot_token, base_url=emulator.api_url, timeout=5)
-        assert fewer.conversations_replies(channel="CGENERAL", ts=fewer.chat_postMessage(channel="CGENERAL", text="r")["ts"])
+        public_root = fewer.chat_postMessage(channel="CGENERAL", text="r")["ts"]
+        assert fewer.conversations_replies(channel="CGENERAL", ts=public_root)["ok"]
         private_root = fewer.chat_postMessage(channel="CTEAM", text="r")["ts"]
         assert error_of(fewer.conversations_replies, channel="CTEAM", ts=private_root)["needed"] == "groups:history"
 
