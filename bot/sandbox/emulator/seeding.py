@@ -100,22 +100,6 @@ class Seeding(FilesApi):
             self._channels[channel.id] = channel
             return self._channel_record(channel)
 
-    def add_dm(self, user_a: str, user_b: str) -> str:
-        """A direct message between two people, without the bot (it can't see it); returns its ``D…`` id."""
-        with self._lock:
-            channel = _Channel(
-                id=self._new_id("D"),
-                name=f"{user_a}-{user_b}",
-                is_private=True,
-                members=list(dict.fromkeys((user_a, user_b))),
-                created=int(self.clock()),
-                creator=user_a,
-                is_im=True,
-                im_user=user_b,
-            )
-            self._channels[channel.id] = channel
-            return channel.id
-
     def add_group_dm(self, *users: str) -> str:
         """A group DM (mpim) among people, the bot only if listed; returns its ``G…`` id."""
         if len(users) < 2:
@@ -170,6 +154,22 @@ class Seeding(FilesApi):
         """The id of the bot's DM channel with ``user_id`` (created on first use)."""
         with self._lock:
             return self._dm(user_id).id
+
+    def add_dm(self, user_a: str, user_b: str) -> str:
+        """A direct message between two people, without the bot (as in Slack, it can neither see nor post in it)."""
+        with self._lock:
+            dm = _Channel(
+                id=self._new_id("D"),
+                name=f"{user_a}-{user_b}",
+                is_private=True,
+                members=[user_a, user_b],
+                created=int(self.clock()),
+                creator=user_a,
+                is_im=True,
+                im_user=user_b,
+            )
+            self._channels[dm.id] = dm
+            return dm.id
 
     def post_user_message(
         self,
