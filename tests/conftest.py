@@ -87,3 +87,13 @@ def session_factory(clean_db: Engine) -> sessionmaker[Session]:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many messages and views the strict Slack emulator checked in this run (every emulator in this process)."""
+    from bot.sandbox.emulator.state import PAYLOADS
+
+    if PAYLOADS.validated:
+        terminalreporter.write_line(
+            f"Slack emulator: {PAYLOADS.validated} Block Kit payloads checked, {PAYLOADS.refused} refused"
+        )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.db import insert_once, unit_of_work
 from bot.integrations.jira_tracker import RECONCILE_LIMIT, JiraTracker, TicketRequest, TrackerError
-from bot.integrations.slack import NOT_ON_SLACK_FILE_HOST, SlackCallError, SlackGateway
+from bot.integrations.slack import NOT_ON_SLACK_FILE_HOST, SlackCallError, SlackGateway, check_operation
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, JiraTicket, OutboxMessage, OutboxSend, OutboxState
 
@@ -28,13 +28,31 @@ FILE_OUTCOMES = ("attached", "linked", "skipped")  # what became of each file of
 
 ROOT_EDIT = "root_update"
 POST_EVENT = "triage_bot_outbox"  # metadata event_type of every post; its payload carries the outbox key
-LOOK_BACK = timedelta(minutes=1)  # a post looked up after a crash is searched from this long before the attempt
+# A post looked up after a crash is searched for in one read of the messages from LOOK_BACK before the attempt
+# (clocks differ) to LOOK_AHEAD after it (the attempt's own timeouts and retries end well within it).
+LOOK_BACK = timedelta(minutes=1)
+LOOK_AHEAD = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(minutes=15)
-RESULT_KEYS = ("channel", "ts", "key", "url", "permalink", "attached", "linked", "skipped", "note")
 # After a create whose answer was lost, Jira may have filed the issue and its (eventually consistent) search may not
 # show it yet: the ticket is not filed again until this long after that attempt.
 UNANSWERED_CREATE_WAIT = timedelta(minutes=2)
 NO_JIRA = "Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)"
+# The Jira handoff reads at most this many pages of the thread for files (a distributed app reads 15 messages a
+# minute); beyond them the ticket and the thread say which messages were read.
+MAX_THREAD_PAGES = 4
+RESULT_KEYS = (
+    "channel",
+    "ts",
+    "key",
+    "url",
+    "permalink",
+    "attached",
+    "linked",
+    "skipped",
+    "note",
+    "read",
+    "complete",
+)
 INCIDENT_LOCK = 7_100_000_000  # advisory-lock namespace: this + incident id
 
 
@@ -64,8 +82,11 @@ def enqueue_slack_call(
     of another outbox message (by key) once that one is sent; `needs_key_of` passes the ticket key another
     (Jira) outbox message produced as `key`. `target` is "slack" or "jira". `fresh_key` says the key was
     just made unique (a uuid), so there is nothing to look up before inserting. `workspace` says whose token sends
-    a call that belongs to no incident (an incident's calls go out with its workspace's).
+    a call that belongs to no incident (an incident's calls go out with its workspace's). A Slack `operation` must
+    be one the gateway has a typed call for (UnknownSlackOperation otherwise).
     """
+    if target == "slack":
+        check_operation(operation)
     message = OutboxMessage(
         idempotency_key=key,
         target=target,
@@ -374,7 +395,12 @@ class OutboxDispatcher:
                 )
                 return {"ok": True, "channel": args["channel"], "ts": found["ts"]}
         self._record_send(row.id, now)
-        return _call_joining_if_needed(slack, "chat.postMessage", args)
+        try:
+            return _call_joining_if_needed(slack, "chat.postMessage", args)
+        except SlackCallError as exc:
+            if exc.refused:  # Slack said no (e.g. 429): nothing was posted, so the next attempt need not look
+                session.execute(delete(OutboxSend).where(OutboxSend.outbox_id == row.id))
+            raise
 
     def _record_send(self, outbox_id: int, now: datetime) -> None:
         """Committed at once on its own connection (PostgreSQL), whatever becomes of the delivering transaction."""
@@ -392,17 +418,29 @@ class OutboxDispatcher:
         """Files shared in the incident's thread go to the Jira issue: attached, or linked when that can't be done
         (skipped when not on Slack's file host).
 
-        Each file handled is remembered on the row, so a retry after a partial failure never attaches one twice.
+        The thread is read a page at a time, at most MAX_THREAD_PAGES pages. Each file handled and each page read
+        is remembered on the row, so a retry (after a 429, say) goes on where it stopped and never attaches a file
+        twice. When the thread is longer, the ticket gets a comment saying which messages were read.
         """
-        self._require_jira()
+        jira = self._require_jira()
         done: dict[str, str] = dict(row.payload.get("done") or {})
-        for shared in slack.thread_files(args["channel"], args["thread_ts"]):
-            if shared.get("id") in done or not shared.get("url_private"):
-                continue
-            done[shared["id"]] = self._attach_or_link(slack, args["key"], shared)
-            row.payload = {**row.payload, "done": done}
+        read = dict(row.payload.get("read") or {"cursor": "", "pages": 0, "replies": 0, "complete": False})
+        while not read["complete"] and read["pages"] < MAX_THREAD_PAGES:
+            page = slack.thread_files_page(args["channel"], args["thread_ts"], read["cursor"])
+            for shared in page.files:
+                if shared.get("id") in done or not shared.get("url_private"):
+                    continue
+                done[shared["id"]] = self._attach_or_link(slack, args["key"], shared)
+                row.payload = {**row.payload, "done": done}
+            read = {"cursor": page.cursor, "pages": read["pages"] + 1, "replies": read["replies"] + page.replies}
+            read["complete"] = not page.cursor
+            row.payload = {**row.payload, "read": read}
+        messages = read["replies"] + 1  # and the thread's first message
+        if not read["complete"] and not row.payload.get("noted"):
+            jira.add_comment(args["key"], partial_thread_note(messages))
+            row.payload = {**row.payload, "noted": True}
         counts = {how: sum(1 for done_how in done.values() if done_how == how) for how in FILE_OUTCOMES}
-        return {"key": args["key"], **counts}
+        return {"key": args["key"], **counts, "read": messages, "complete": read["complete"]}
 
     def _attach_or_link(self, slack: SlackGateway, key: str, shared: dict[str, Any]) -> str:
         """`attached`, `linked` (too large or refused by Jira), or `skipped`: not on Slack's file host, so not
@@ -548,11 +586,24 @@ def _call_joining_if_needed(slack: SlackGateway, operation: str, args: dict[str,
 
 
 def _earlier_post(slack: SlackGateway, key: str, args: dict[str, Any], started_at: datetime) -> dict[str, Any] | None:
-    """The post an earlier attempt made, found by the outbox key in its metadata."""
+    """The post an earlier attempt made, found by the outbox key in its metadata (one history read)."""
 
     def carries_key(message: dict[str, Any]) -> bool:
         metadata = message.get("metadata") or {}
         return metadata.get("event_type") == POST_EVENT and metadata.get("event_payload", {}).get("outbox_key") == key
 
-    oldest = (started_at - LOOK_BACK).timestamp()
-    return slack.find_posted(args["channel"], matches=carries_key, thread_ts=args.get("thread_ts"), oldest=oldest)
+    return slack.find_posted(
+        args["channel"],
+        matches=carries_key,
+        thread_ts=args.get("thread_ts"),
+        oldest=(started_at - LOOK_BACK).timestamp(),
+        latest=(started_at + LOOK_AHEAD).timestamp(),
+    )
+
+
+def partial_thread_note(messages: int) -> str:
+    """What a ticket is told when only the first messages of a long thread were read for files."""
+    return (
+        f"Files from the first {messages} messages of the Slack thread only: the rest of the thread was not read "
+        "(Slack limits how much of a conversation this app may read). Later files are in the thread itself."
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import urllib.error
 import urllib.request
@@ -20,6 +19,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import SlackResponse
 
 from bot.integrations.slack_hosts import SlackHosts, host_of
 from bot.observability.metrics import timed_slack_call
@@ -49,61 +52,122 @@ HINTS = {
 
 DOWNLOAD_TIMEOUT_SECONDS = 10
 NOT_ON_SLACK_FILE_HOST = "not_on_slack_file_host"  # a file the bot will not fetch (no request, no token)
+UNKNOWN_OPERATION = "unknown_operation"  # a stored call naming no Web API method the bot knows
 DEFAULT_MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
-REPLIES_PAGE_SIZE = 200
+REPLIES_PAGE_SIZE = 200  # asked for; Slack gives a distributed non-Marketplace app at most 15
+RESEND_LOOKUP_SIZE = 15  # the one history read before a resend: what every install may have in one call
+MAX_SDK_RATE_LIMIT_WAIT_SECONDS = 2.0  # a longer Retry-After goes back to the outbox, which waits without a thread
 _READ_CHUNK_BYTES = 64 * 1024
 
+# Every Web API method the bot calls by name (the outbox stores these names), as slack_sdk's typed WebClient
+# method: each encodes its arguments the way Slack reads that method (JSON for chat.postMessage, form parameters
+# for chat.getPermalink, conversations.replies, ...).
+SLACK_METHODS: dict[str, str] = {
+    "auth.test": "auth_test",
+    "chat.delete": "chat_delete",
+    "chat.getPermalink": "chat_getPermalink",
+    "chat.postEphemeral": "chat_postEphemeral",
+    "chat.postMessage": "chat_postMessage",
+    "chat.update": "chat_update",
+    "conversations.create": "conversations_create",
+    "conversations.history": "conversations_history",
+    "conversations.info": "conversations_info",
+    "conversations.invite": "conversations_invite",
+    "conversations.join": "conversations_join",
+    "conversations.members": "conversations_members",
+    "conversations.replies": "conversations_replies",
+    "pins.add": "pins_add",
+    "usergroups.users.list": "usergroups_users_list",
+    "users.info": "users_info",
+}
 
-# Slack takes JSON bodies on its write methods for messages and views; read methods (conversations.replies,
-# usergroups.users.list, …) and others want form parameters.
-JSON_METHOD_PREFIXES = ("chat.", "views.")
+
+class UnknownSlackOperation(ValueError):
+    """A Web API method name the bot has no typed call for (a typo, or a method never meant to be called)."""
 
 
-def _form_value(value: Any) -> Any:
-    """Form parameters are flat: lists and objects travel as JSON text, booleans as Slack writes them."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return value
+def check_operation(operation: str) -> None:
+    """Refuse a Web API method name that `SlackGateway.call` could not send."""
+    if operation not in SLACK_METHODS:
+        raise UnknownSlackOperation(f"no typed Slack call for {operation!r}; add it to SLACK_METHODS")
 
 
 class SlackCallError(Exception):
     """A Slack call that did not succeed, with what the outbox needs to decide what to do next."""
 
-    def __init__(self, error: str, *, retryable: bool, retry_after: float | None = None, needed: str | None = None):
+    def __init__(
+        self,
+        error: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        needed: str | None = None,
+        refused: bool = False,
+    ):
         self.error = error
         self.retryable = retryable
         self.retry_after = retry_after
         self.needed = needed
+        # Slack answered that it did not do it (an error below HTTP 500, e.g. 429): nothing happened in Slack.
+        # After a 5xx or a lost connection the call may have taken effect.
+        self.refused = refused
         hint = HINTS.get(error)
         detail = f" (needs scope {needed})" if needed else ""
         super().__init__(f"{error}{detail}" + (f": {hint}" if hint else ""))
 
 
+class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Retries a 429 after its Retry-After only when that is short; a longer wait is left to the outbox.
+
+    slack_sdk's own handler sleeps whatever Slack asks, e.g. a minute for a history read of a distributed app,
+    holding a delivery thread that long.
+    """
+
+    def __init__(self, max_retry_count: int = 1, max_wait_seconds: float = MAX_SDK_RATE_LIMIT_WAIT_SECONDS) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_seconds = max_wait_seconds
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = _header_seconds({k: v for k, v in (response.headers or {}).items()})
+        return wait is not None and wait <= self.max_wait_seconds
+
+
 def build_web_client(*, token: str | None, base_url: str, timeout: int = 10) -> WebClient:
-    """A WebClient that retries connection errors, 429 (after Retry-After) and 5xx once each."""
+    """A WebClient that retries connection errors, a short 429 (after its Retry-After) and 5xx once each."""
     return WebClient(
         token=token,
         base_url=base_url,
         timeout=timeout,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=1),
+            ShortRateLimitRetryHandler(max_retry_count=1),
             ServerErrorRetryHandler(max_retry_count=1),
         ],
     )
 
 
-def _retry_after(error: SlackApiError) -> float | None:
-    headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
-    value = headers.get("retry-after")
+def _header_seconds(headers: dict[str, Any]) -> float | None:
+    """Retry-After in seconds from a header mapping (values may be lists, as slack_sdk keeps them)."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if isinstance(value, list):
         value = value[0] if value else None
     try:
         return float(value) if value is not None else None
-    except ValueError:
+    except (TypeError, ValueError):
         return None
+
+
+def _retry_after(error: SlackApiError) -> float | None:
+    return _header_seconds(dict(error.response.headers or {}))
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -190,19 +254,32 @@ class SlackGateway:
         self.hosts = SlackHosts.for_api_url(client.base_url)  # where downloads may carry the token
 
     def call(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
-        """One Web API call: a JSON body for the methods Slack accepts JSON on, form parameters otherwise."""
-        if operation.startswith(JSON_METHOD_PREFIXES):
-            return self._api_call(operation, json=args)
-        return self._api_call(operation, params={k: _form_value(v) for k, v in args.items() if v is not None})
+        """One Web API call through slack_sdk's typed method for `operation` (e.g. "chat.getPermalink").
 
-    def thread_files(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
-        """Every file object shared in a thread, parent first, then the replies in order."""
-        return [
-            file
-            for message in self._thread_messages(channel, thread_ts)
-            for file in message.get("files") or []
-            if isinstance(file, dict)
-        ]
+        A name without a typed method (a call stored by an older version, a typo) fails for good, loudly.
+        """
+        try:
+            check_operation(operation)
+        except UnknownSlackOperation as exc:
+            logger.error("Refused a Slack call: %s", exc)
+            raise SlackCallError(UNKNOWN_OPERATION, retryable=False) from None
+        method = getattr(self.client, SLACK_METHODS[operation])
+        with _as_slack_call_error(operation):
+            response = method(**args)
+        return _data(response)
+
+    def thread_files_page(self, channel: str, thread_ts: str, cursor: str = "") -> ThreadPage:
+        """The file objects shared in one page of a thread (parent first, then replies in order), and where the
+        next page starts ("" when this was the last)."""
+        page = self.call(
+            "conversations.replies",
+            {"channel": channel, "ts": thread_ts, "limit": REPLIES_PAGE_SIZE, "cursor": cursor or None},
+        )
+        messages = [m for m in page.get("messages") or [] if isinstance(m, dict)]
+        files = [f for message in messages for f in message.get("files") or [] if isinstance(f, dict)]
+        following = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+        replies = sum(1 for m in messages if str(m.get("ts")) != thread_ts)  # Slack repeats the parent on each page
+        return ThreadPage(files=files, replies=replies, cursor="" if following == cursor else following)
 
     def download(self, url: str, *, max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES) -> bytes:
         """The content behind a file's ``url_private`` / ``url_private_download``, fetched with the bot token.
@@ -239,48 +316,37 @@ class SlackGateway:
         return urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}, method="GET")
 
     def find_posted(
-        self, channel: str, *, matches: Callable[[dict[str, Any]], bool], thread_ts: str | None, oldest: float
+        self,
+        channel: str,
+        *,
+        matches: Callable[[dict[str, Any]], bool],
+        thread_ts: str | None,
+        oldest: float,
+        latest: float,
     ) -> dict[str, Any] | None:
-        """A message in the thread (or, without `thread_ts`, in the channel since `oldest`) that `matches`."""
-        messages = self._thread_messages(channel, thread_ts) if thread_ts else self._history(channel, oldest)
-        return next((message for message in messages if matches(message)), None)
+        """A message in the thread (or, without `thread_ts`, at the top of the channel) between `oldest` and `latest`
+        (epoch seconds) that `matches`, from one call of at most RESEND_LOOKUP_SIZE messages.
 
-    def _history(self, channel: str, oldest: float) -> Iterator[dict[str, Any]]:
-        """Top-level messages of a channel since `oldest` (epoch seconds), newest first, with their metadata."""
-        cursor = ""
-        while True:
-            params: dict[str, Any] = {"channel": channel, "oldest": f"{oldest:.6f}", "limit": REPLIES_PAGE_SIZE}
-            params["include_all_metadata"] = "true"
-            if cursor:
-                params["cursor"] = cursor
-            page = self._api_call("conversations.history", http_verb="GET", params=params)
-            yield from (m for m in page.get("messages") or [] if isinstance(m, dict))
-            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
-            if not cursor:
-                return
-
-    def _thread_messages(self, channel: str, thread_ts: str) -> Iterator[dict[str, Any]]:
-        """All messages of a thread across pages (a message repeated on a later page is skipped)."""
-        seen_ts: set[str] = set()
-        for page in self._replies_pages(channel, thread_ts):
-            for message in page.get("messages") or []:
-                if isinstance(message, dict) and str(message.get("ts")) not in seen_ts:
-                    seen_ts.add(str(message.get("ts")))
-                    yield message
-
-    def _replies_pages(self, channel: str, thread_ts: str) -> Iterator[dict[str, Any]]:
-        """``conversations.replies`` page by page (form parameters: Slack takes no JSON body for it)."""
-        seen_cursors: set[str] = set()
-        cursor = ""
-        while cursor not in seen_cursors:
-            seen_cursors.add(cursor)
-            params: dict[str, Any] = {"channel": channel, "ts": thread_ts, "limit": REPLIES_PAGE_SIZE}
-            params["include_all_metadata"] = "true"
-            if cursor:
-                params["cursor"] = cursor
-            page = self._api_call("conversations.replies", http_verb="GET", params=params)
-            yield page
-            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+        One call is what a distributed app may make a minute (15 messages at most): a busier window is not read
+        further, and the message is taken as not found.
+        """
+        window = {
+            "channel": channel,
+            "oldest": f"{oldest:.6f}",
+            "latest": f"{latest:.6f}",
+            "inclusive": True,
+            "limit": RESEND_LOOKUP_SIZE,
+            "include_all_metadata": True,
+        }
+        if thread_ts:
+            page = self.call("conversations.replies", {**window, "ts": thread_ts})
+        else:
+            page = self.call("conversations.history", window)
+        messages = [m for m in page.get("messages") or [] if isinstance(m, dict)]
+        found = next((m for m in messages if str(m.get("ts")) != thread_ts and matches(m)), None)
+        if found is None and page.get("has_more"):
+            logger.warning("Looked for an earlier post in %s messages; Slack had more in the window", len(messages))
+        return found
 
     def upload_files(
         self, *, channel: str, files: Sequence[Upload], thread_ts: str | None = None, comment: str | None = None
@@ -293,10 +359,18 @@ class SlackGateway:
             )
         return [f for f in response.get("files") or [] if isinstance(f, dict)]
 
-    def _api_call(self, operation: str, **request: Any) -> dict[str, Any]:
-        with _as_slack_call_error(operation):
-            response = self.client.api_call(operation, **request)
-        return dict(response.data) if isinstance(response.data, dict) else {}
+
+def _data(response: SlackResponse) -> dict[str, Any]:
+    return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    """One page of a thread as the file handoff reads it."""
+
+    files: list[dict[str, Any]]
+    replies: int  # replies on this page (the parent, which Slack repeats on every page, not counted)
+    cursor: str  # where the next page starts; "" when the thread ends here
 
 
 @dataclass(frozen=True)
@@ -325,7 +399,11 @@ def _translated_errors(operation: str) -> Iterator[None]:
         status = exc.response.status_code
         retryable = status == 429 or status >= 500 or error in RETRYABLE_ERRORS
         raise SlackCallError(
-            error, retryable=retryable, retry_after=_retry_after(exc), needed=exc.response.get("needed")
+            error,
+            retryable=retryable,
+            retry_after=_retry_after(exc),
+            needed=exc.response.get("needed"),
+            refused=status < 500,
         ) from None
     except (SlackClientError, OSError) as exc:
         logger.warning("Slack %s failed to connect: %s", operation, type(exc).__name__)

@@ -14,6 +14,9 @@ distribution (Bolt's ``/slack/install`` and ``/slack/oauth_redirect``):
 
 Each workspace is a :class:`SlackEmulator` built by the caller with its own ``team_id`` and ``bot_token``;
 installing the app in a workspace issues exactly that emulator's bot token.
+
+An app installed through OAuth is distributed: unless ``marketplace_approved``, every workspace holds it to Slack's
+history limits for such apps (one conversations.history / conversations.replies call a minute, 15 messages each).
 """
 
 from __future__ import annotations
@@ -76,8 +79,10 @@ class SlackFederation:
         client_secret: str,
         app_id: str = "A0TRIAGEBOT",
         redirect_url: str | None = None,
+        marketplace_approved: bool = False,
     ) -> None:
         self.client_id = client_id
+        self.marketplace_approved = marketplace_approved
         self.app_id = app_id
         self.redirect_url = redirect_url
         self._client_secret = client_secret
@@ -100,6 +105,7 @@ class SlackFederation:
             if any(other.bot_token == emulator.bot_token for other in self._workspaces.values()):
                 raise ValueError(f"workspace {emulator.team_id} needs a bot token of its own")
             self._workspaces[emulator.team_id] = emulator
+            emulator.rate_limits.distributed = not self.marketplace_approved
             if self._base_url:
                 emulator.base_url = self._workspace_url(emulator.team_id)
         return emulator

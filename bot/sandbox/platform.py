@@ -521,9 +521,10 @@ class SlackPlatform:
         data = data if isinstance(data, dict) else {}
         action = data.get("response_action")
         try:
-            if action == "errors":
-                response.view_errors = dict(data.get("errors") or {})
-                self.emulator.set_view_errors(view_id, response.view_errors)
+            if action == "errors":  # shown only when every key is an input block of the view
+                errors = dict(data.get("errors") or {})
+                self.emulator.set_view_errors(view_id, errors)
+                response.view_errors = errors
             elif action == "update":
                 self.emulator.replace_view(view_id, data.get("view") or {})
             elif action == "push":
@@ -731,7 +732,8 @@ class SlackPlatform:
         """A human posts a message: store it in the emulator and deliver the ``message`` event."""
         message = self.emulator.post_user_message(channel_id, user_id, text, thread_ts=thread_ts)
         channel = self.emulator.channel(channel_id) or {}
-        channel_type = "im" if channel.get("is_im") else ("group" if channel.get("is_private") else "channel")
+        channel_type = "im" if channel.get("is_im") else "mpim" if channel.get("is_mpim") else None
+        channel_type = channel_type or ("group" if channel.get("is_private") else "channel")
         event = {**message, "channel": channel.get("id", channel_id), "channel_type": channel_type}
         event["event_ts"] = message["ts"]
         return self.send_event(event)

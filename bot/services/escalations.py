@@ -377,9 +377,15 @@ def _note_files(services: Services, session: Session, incident: Incident, result
         parts.append(f"attached {attached}" + (f", linked {linked} (too large or not attachable)" if linked else ""))
     if skipped:
         parts.append(f"{skipped} file{'' if skipped == 1 else 's'} skipped: not on Slack's file host")
+    partial = result.get("complete") is False  # a long thread: Slack lets the app read only so much of it
+    read = f"the first {int(result.get('read', 0))} messages of this thread only (the rest was not read)"
     if parts:
         went = "went" if attached or linked else "did not go"
-        text = f"📎 Files from this thread {went} to Jira {key}: {'; '.join(parts)}."
+        where = f" from {read}" if partial else ""
+        text = f"📎 Files from this thread {went} to Jira {key}: {'; '.join(parts)}{where}."
+        queue_thread_reply(services, session, incident, note(text), "ticket_files")
+    elif partial:
+        text = f"📎 No files for Jira {key} in {read}."
         queue_thread_reply(services, session, incident, note(text), "ticket_files")
 
 

@@ -17,6 +17,7 @@ from bot.config import load_settings
 from bot.db import unit_of_work
 from bot.models import Incident, IncidentStatus
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.emulator.ratelimits import RateLimits
 from bot.sandbox.fake_jira import FakeJira
 from bot.sandbox.platform import SlackPlatform
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
@@ -92,10 +93,19 @@ def start_jira(clock: ManualClock | None = None) -> tuple[FakeJira, RunningServe
     return jira, start_background_server(jira)
 
 
+def slack_time(clock: ManualClock) -> Callable[[], float]:
+    """Slack's time for its rate limits: real time passes, and so does every advance of the bot's clock.
+
+    The bot waits out a 429 on its own clock (the outbox's backoff), so a test that posts a storm advances it.
+    """
+    started = time.monotonic()
+    return lambda: clock.now().timestamp() + (time.monotonic() - started)
+
+
 def start_stack(
     database_url: str, engine: Engine, clock: ManualClock, **settings: Any
 ) -> tuple[Stack, list[RunningServer]]:
-    emulator = SlackEmulator()
+    emulator = SlackEmulator(rate_limits=RateLimits(clock=slack_time(clock)))  # Slack's limits, as every Slack has
     emulator.wait_timeout = 20.0  # generous: passing tests never wait for it, a busy CI machine might
     emulator.add_user(AGENT, "agent", real_name="Sam Support")
     emulator.add_user(ONCALL, "oncall", real_name="Olu Oncall")

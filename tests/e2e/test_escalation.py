@@ -18,7 +18,7 @@ from bot.sandbox.fake_jira import FakeJira
 from bot.scheduler import tick
 from tests.e2e.conftest import AGENT, JIRA_TOKEN, JIRA_USER, ONCALL, SUPPORT, Stack, start_jira, start_stack
 from tests.e2e.test_commands_and_security import ask
-from tests.e2e.test_triage_workflow import ephemerals_for, open_incident, root, wait_for_reply
+from tests.e2e.test_triage_workflow import ephemerals_for, open_incident, root, thread_texts, wait_for_reply
 
 ENG_CHANNEL, PM, LEAD = "CENG", "UPM", "ULEAD"
 
@@ -339,3 +339,75 @@ def test_the_configured_issue_type_and_priorities_reach_jira(
         assert filed.endswith(
             "\n⚠️ Jira project ENG has no priority 'P3' (it has P1, P2); filed without a priority — set JIRA_PRIORITIES."
         )
+
+
+def test_the_thread_link_is_stored_so_tickets_and_notices_link_the_thread(esc: Escalating) -> None:
+    """chat.getPermalink takes form parameters only: sent as JSON, Slack reads no channel and the link is never kept,
+    so tickets and notices had no link to the thread and `/triage show` listed a failed delivery for good."""
+    stack, jira = esc.stack, esc.jira
+    incident_id, ts = open_incident(stack)
+    expected = stack.emulator.api("chat.getPermalink", channel=SUPPORT, message_ts=ts)["permalink"]
+
+    def stored_link() -> str | None:
+        with unit_of_work(stack.services.session_factory) as session:
+            return session.get_one(Incident, incident_id).root_permalink
+
+    assert stack.wait_while_scheduling(stored_link) == expected
+    lookups = [c for c in stack.emulator.calls("chat.getPermalink") if c.args.get("message_ts") == ts]
+    assert lookups[0].response["ok"], lookups[0].response
+
+    choose_path(stack, ts, "internal")
+    notice = stack.wait_while_scheduling(lambda: (stack.emulator.messages(ENG_CHANNEL) or [None])[0])
+    assert f"<{expected}|the incident thread>" in notice["text"]
+
+    form = choose_path(stack, ts, "engineering") and stack.emulator.current_modal(AGENT)
+    stack.platform.submit_view(form["id"], AGENT, {"reproduction": "Upload the bundle", "evidence": "none"})
+    wait_for_reply(stack, ts, "filed for *INC-1*")
+    issue = jira.issues("ENG")[0]
+    assert expected in issue["description"]
+    links = stack.wait_while_scheduling(lambda: jira.remote_links(issue["key"]))
+    assert links[0]["url"] == expected
+
+    assert stack.platform.slash_command(AGENT, SUPPORT, text="show INC-1").status == 200
+    shown = json.dumps(stack.emulator.ephemerals(SUPPORT, AGENT)[-1], ensure_ascii=False)
+    assert "INC-1 · Exhibit upload fails at 99%" in shown
+    assert "failed" not in shown and "root permalink" not in shown, "nothing is left undelivered"
+
+
+def test_a_long_thread_goes_to_jira_within_a_distributed_apps_history_limit(esc: Escalating) -> None:
+    """An app distributed without Marketplace approval reads 15 messages a minute: the handoff reads a few pages, a
+    minute apart as Slack's Retry-After says, then says in the ticket and the thread which messages were read."""
+    stack, jira = esc.stack, esc.jira
+    stack.emulator.rate_limits.distributed = True
+    _, ts = open_incident(stack)
+    stack.platform.click_button(ONCALL, "incident_acknowledge", channel_id=SUPPORT, message_ts=ts)  # no re-pages
+    early = stack.emulator.post_user_message(
+        SUPPORT, AGENT, "console log", thread_ts=ts, files=[("console.log", "text/plain", b"ERROR 99%")]
+    )
+    for n in range(70):
+        stack.emulator.post_user_message(SUPPORT, AGENT, f"tried again ({n})", thread_ts=ts)
+    stack.emulator.post_user_message(SUPPORT, AGENT, "late", thread_ts=ts, files=[("late.png", "image/png", b"PNG")])
+    choose_path(stack, ts, "engineering")
+    stack.platform.submit_view(stack.emulator.current_modal(AGENT)["id"], AGENT, {"reproduction": "1. Upload it"})
+    wait_for_reply(stack, ts, "filed for *INC-1*")
+    key = jira.issues("ENG")[0]["key"]
+
+    def note() -> str | None:
+        return next((t for t in thread_texts(stack, ts) if "messages of this thread only" in t), None)
+
+    for _ in range(6):  # each minute, Slack lets one more page be read
+        stack.services.background.drain(timeout=10)
+        tick(stack.services)
+        if note():
+            break
+        stack.clock.advance(timedelta(seconds=61))
+    read = 1 + 14 + 3 * 15  # four pages of 15: the thread's first message, then its replies
+    found = note()
+    assert found is not None and f"went to Jira {key}: attached 1" in found, found
+    assert f"from the first {read} messages of this thread only" in found
+    assert [a["filename"] for a in jira.attachments(key)] == [early["files"][0]["name"]], "the late file was not read"
+    comment = next(c["body"] for c in jira.comments(key) if "of the Slack thread only" in c["body"])
+    assert f"Files from the first {read} messages" in comment
+    reads = [c.response for c in stack.emulator.calls("conversations.replies")]
+    assert [r.get("error", "ok") for r in reads].count("ok") == 4, "four pages, each read once"
+    assert len(reads) <= 8, "a 429 waits its minute: no storm"

@@ -350,3 +350,25 @@ def test_workspaces_need_their_own_team_and_token(federation: SlackFederation) -
         federation.add_workspace(SlackEmulator(bot_token="xoxb-other", team_id=ACME))
     with pytest.raises(ValueError, match="token"):
         federation.add_workspace(SlackEmulator(bot_token=TOKENS[ACME], team_id="T0COPY"))
+
+
+# ------------------------------------------------------------------------------------------ distributed limits
+
+
+def test_an_app_installed_by_oauth_reads_history_as_a_distributed_app(federation: SlackFederation) -> None:
+    """Without Marketplace approval: one conversations.history call a minute per workspace, 15 messages at most."""
+    client = WebClient(token=install(federation, ACME), base_url=federation.api_url)
+    for n in range(20):
+        federation.workspace(ACME).post_user_message("CINC", "U1", f"message {n}")
+    assert len(client.conversations_history(channel="CINC", limit=100)["messages"]) == 15
+    assert api_error(lambda: client.conversations_history(channel="CINC")) == "ratelimited"
+    other = WebClient(token=install(federation, GLOBEX), base_url=federation.api_url)
+    assert other.conversations_history(channel="CINC")["ok"], "each workspace has its own minute"
+
+
+def test_a_marketplace_app_keeps_the_usual_history_limits() -> None:
+    approved = SlackFederation(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, marketplace_approved=True)
+    assert approved.add_workspace(workspace(ACME)).rate_limits.distributed is False
+    assert SlackFederation(client_id=CLIENT_ID, client_secret=CLIENT_SECRET).add_workspace(
+        workspace(GLOBEX)
+    ).rate_limits.distributed

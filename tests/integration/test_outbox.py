@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,9 +22,10 @@ from bot.integrations.outbox import (
     request_root_refresh,
     undelivered_summary,
 )
-from bot.integrations.slack import SlackCallError, SlackGateway
+from bot.integrations.slack import SlackCallError, SlackGateway, UnknownSlackOperation
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, OutboxMessage, OutboxState
+from tests.conftest import T0
 from tests.integration.test_open_incident import _open
 
 
@@ -49,7 +51,13 @@ class ScriptedSlack(SlackGateway):
         return {"ok": True, "channel": args.get("channel"), "ts": f"1700000000.{self._ts:06d}"}
 
     def find_posted(
-        self, channel: str, *, matches: Callable[[dict[str, Any]], bool], thread_ts: str | None, oldest: float
+        self,
+        channel: str,
+        *,
+        matches: Callable[[dict[str, Any]], bool],
+        thread_ts: str | None,
+        oldest: float,
+        latest: float,
     ) -> dict[str, Any] | None:
         return next((m for m in self.accepted if m.get("channel") == channel and matches(m)), None)
 
@@ -271,3 +279,17 @@ def test_a_change_after_an_edit_was_sent_queues_a_new_edit(
         _request_refresh(session_factory, clock, incident_id, title)
         dispatcher.deliver_due()
     assert [args["text"] for _, args in slack.calls] == ["first (new)", "second (new)"]
+
+
+def test_a_slack_call_no_typed_method_sends_is_refused_when_queued(session_factory: sessionmaker[Session]) -> None:
+    with pytest.raises(UnknownSlackOperation), unit_of_work(session_factory) as session:
+        enqueue_slack_call(
+            session=session,
+            key="typo",
+            operation="chat.postMesage",
+            args={"channel": "CSUPPORT", "text": "typo"},
+            purpose="thread_reply",
+            now=T0,
+        )
+    with unit_of_work(session_factory) as session:
+        assert session.scalars(select(OutboxMessage)).all() == []

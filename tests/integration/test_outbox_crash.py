@@ -20,7 +20,7 @@ from bot.integrations.outbox import POST_EVENT, OutboxDispatcher, enqueue_slack_
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import OutboxMessage, OutboxSend, OutboxState
-from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.emulator import SlackEmulator, epoch_clock
 from bot.sandbox.wsgi_server import RunningServer
 
 CHANNEL = "CSUPPORT"
@@ -46,8 +46,8 @@ class DiesAfterPosting(SlackGateway):
 
 
 @pytest.fixture
-def slack() -> Iterator[tuple[SlackEmulator, RunningServer]]:
-    emulator = SlackEmulator()
+def slack(clock: ManualClock) -> Iterator[tuple[SlackEmulator, RunningServer]]:
+    emulator = SlackEmulator(clock=epoch_clock(clock))  # Slack and the bot agree on the time, as in production
     emulator.add_channel("support", id=CHANNEL, members=[emulator.bot_user_id])
     server = emulator.serve()
     yield emulator, server

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import BOT_SCOPES
 from bot.db import unit_of_work
 from bot.models import Client, OncallTeam
 from bot.sandbox.demo import AGENT, ESCALATIONS, LEAD, ONCALL, SUPPORT
@@ -158,6 +159,19 @@ def test_triage_opens_the_modal_field_errors_show_and_the_incident_opens(
     assert f'data-user="{ONCALL.id}">@Olu Adeyemi</span> you are on call for <b>INC-1</b>' in thread
 
 
+def test_the_sandboxs_slack_is_as_strict_as_the_tests(browser: Browser, sandbox: RunningSandbox) -> None:
+    """The manifest's scopes, Slack's rate limits and membership, and every payload checked as Slack checks it."""
+    emulator = sandbox.emulator
+    assert emulator.scopes == frozenset(BOT_SCOPES) and emulator.rate_limits.enabled
+    lobby = emulator.add_channel("lobby", members=[AGENT.id])["id"]
+    assert emulator.api("chat.postMessage", channel=lobby, text="hi")["error"] == "not_in_channel"
+    modal = browser.modal() if browser.compose("/triage")["ok"] else None
+    assert modal is not None
+    browser.post("/api/submit", {"user": AGENT.id, "view_id": modal["view_id"], "fields": form(**GOOD_FORM)})
+    browser.wait_for(lambda: "INC-1" in (browser.state()["body"] or ""))
+    assert emulator.tally.validated >= 2 and emulator.tally.refused == 0
+
+
 def test_fast_forward_escalates_and_acknowledge_changes_the_root(browser: Browser) -> None:
     root_ts = open_incident(browser)
     assert browser.post("/api/clock", {"user": AGENT.id, "minutes": 10})["ok"]
@@ -196,14 +210,14 @@ def test_a_pushed_modal_goes_back_then_closes(browser: Browser, sandbox: Running
     browser.compose("/triage")
     first = browser.modal()
     sandbox.emulator.push_modal(
-        AGENT.id, {"type": "modal", "title": {"type": "plain_text", "text": "More"}, "blocks": []}
+        AGENT.id, {"type": "modal", "title": {"type": "plain_text", "text": "More"}, "blocks": [{"type": "divider"}]}
     )
     pushed = browser.state()["modal"]
     assert pushed["view_id"] != first["view_id"] and "modal-back" in pushed["html"]
     browser.post("/api/close", {"user": AGENT.id, "view_id": pushed["view_id"]})
     assert browser.state()["modal"]["view_id"] == first["view_id"], "Back returns to the view underneath"
     sandbox.emulator.push_modal(
-        AGENT.id, {"type": "modal", "title": {"type": "plain_text", "text": "More"}, "blocks": []}
+        AGENT.id, {"type": "modal", "title": {"type": "plain_text", "text": "More"}, "blocks": [{"type": "divider"}]}
     )
     browser.post("/api/close", {"user": AGENT.id, "view_id": browser.state()["modal"]["view_id"], "all": True})
     assert browser.state()["modal"] is None and sandbox.emulator.modal_stack(AGENT.id) == []

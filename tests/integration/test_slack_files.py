@@ -1,4 +1,4 @@
-"""SlackGateway.thread_files / download against the served Slack emulator and small stand-in servers."""
+"""SlackGateway.thread_files_page / download against the served Slack emulator and small stand-in servers."""
 
 from __future__ import annotations
 
@@ -79,10 +79,10 @@ def assert_secret_free(exc: SlackCallError, caplog: pytest.LogCaptureFixture, to
     assert all(token not in record.getMessage() for record in caplog.records)
 
 
-# ------------------------------------------------------------------------------------------ thread_files
+# ------------------------------------------------------------------------------------------ thread_files_page
 
 
-def test_thread_files_lists_files_of_parent_and_replies_in_order(
+def test_a_thread_page_lists_files_of_parent_and_replies_in_order(
     emulator: SlackEmulator, gateway: SlackGateway
 ) -> None:
     parent = emulator.post_user_message("CINC", "U1", "checkout down", files=[REPORT])
@@ -92,36 +92,38 @@ def test_thread_files_lists_files_of_parent_and_replies_in_order(
     )
     emulator.post_user_message("CINC", "U1", "elsewhere", files=[REPORT])  # another thread: not included
 
-    files = gateway.thread_files("CINC", parent["ts"])
+    page = gateway.thread_files_page("CINC", parent["ts"])
 
-    assert files == [*parent["files"], *first["files"]]
-    assert [f["name"] for f in files] == ["report.txt", "trace.json", "screen shot.png"]
+    assert page.files == [*parent["files"], *first["files"]]
+    assert [f["name"] for f in page.files] == ["report.txt", "trace.json", "screen shot.png"]
+    assert (page.replies, page.cursor) == (2, "")
 
 
-def test_thread_files_reads_every_page(emulator: SlackEmulator, gateway: SlackGateway) -> None:
+def test_a_long_thread_is_read_a_page_at_a_time_from_the_cursor(emulator: SlackEmulator, gateway: SlackGateway) -> None:
     parent = emulator.post_user_message("CINC", "U1", "long thread", files=[REPORT])
     for n in range(250):
         emulator.post_user_message("CINC", "U1", f"reply {n}", thread_ts=parent["ts"])
     last = emulator.post_user_message("CINC", "U1", "found it", thread_ts=parent["ts"], files=[TRACE])
 
-    files = gateway.thread_files("CINC", parent["ts"])
+    first = gateway.thread_files_page("CINC", parent["ts"])
+    second = gateway.thread_files_page("CINC", parent["ts"], first.cursor)
 
-    assert [f["id"] for f in files] == [parent["files"][0]["id"], last["files"][0]["id"]]
+    assert [f["id"] for f in first.files + second.files] == [parent["files"][0]["id"], last["files"][0]["id"]]
+    assert (first.replies, second.replies, second.cursor) == (199, 52, "")
     calls = emulator.calls("conversations.replies")
-    assert len(calls) == 2
     assert [str(c.args["limit"]) for c in calls] == ["200", "200"]
-    assert "cursor" not in calls[0].args and calls[1].args["cursor"]
+    assert "cursor" not in calls[0].args and calls[1].args["cursor"] == first.cursor
 
 
-def test_thread_files_of_a_thread_without_files_is_empty(emulator: SlackEmulator, gateway: SlackGateway) -> None:
+def test_a_thread_page_without_files_is_empty(emulator: SlackEmulator, gateway: SlackGateway) -> None:
     parent = emulator.post_user_message("CINC", "U1", "no attachments")
 
-    assert gateway.thread_files("CINC", parent["ts"]) == []
+    assert gateway.thread_files_page("CINC", parent["ts"]).files == []
 
 
 def test_thread_files_of_an_unknown_thread_raises(gateway: SlackGateway) -> None:
     with pytest.raises(SlackCallError) as raised:
-        gateway.thread_files("CINC", "1.000001")
+        gateway.thread_files_page("CINC", "1.000001")
 
     assert raised.value.error == "thread_not_found" and not raised.value.retryable
 

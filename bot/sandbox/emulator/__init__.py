@@ -4,12 +4,17 @@ The emulator plays Slack for end-to-end tests and the local sandbox: the bot tal
 ``slack_sdk.WebClient(base_url=emulator.api_url)`` and tests inspect the resulting workspace state
 (messages, threads, ephemerals, modal stacks, App Home tabs and a log of every Web API call).
 
-Realism notes (deliberate, to catch bugs that real Slack would surface):
+It refuses what Slack refuses, with Slack's error codes (docs/emulator.md lists what it does not model):
 
-* private channels are invisible (``channel_not_found``) to the bot unless it is a member;
-* reading history / inviting / pinning needs the bot to be a channel member (``not_in_channel``);
-* triggers expire after ``trigger_ttl_seconds`` and can be exchanged only once;
-* modal titles / button labels are limited to 24 characters and views with input blocks need ``submit``.
+* encoding and required arguments per method, from Slack's published spec (``spec``): a JSON body to a form-only
+  method is read as if its arguments were missing;
+* scopes: the app holds the manifest's scopes; a method needing another answers ``missing_scope`` (``rules``);
+* membership: posting in a public channel the bot has not joined is ``not_in_channel``; a private channel, DM or
+  group DM it is not in is ``channel_not_found``;
+* Block Kit, element by element, plus slack_sdk's model validation (``blockkit``);
+* triggers are usable once within ``trigger_ttl_seconds``; a response_url takes 5 responses in 30 minutes;
+* rate limits per method tier and per channel for ``chat.postMessage``, answered 429 with Retry-After
+  (``ratelimits``).
 
 The package is split by responsibility: ``state`` (records, constants, clocks), ``validation`` and
 ``http`` (pure helpers), ``workspace`` and ``messages`` (shared state, lookups, message storage), one
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 from bot.sandbox.emulator.core import SlackEmulator as SlackEmulator
 from bot.sandbox.emulator.core import logger as logger
+from bot.sandbox.emulator.ratelimits import RateLimits as RateLimits
 from bot.sandbox.emulator.state import ANONYMOUS_USER as ANONYMOUS_USER
 from bot.sandbox.emulator.state import CHANNEL_NAME_RE as CHANNEL_NAME_RE
 from bot.sandbox.emulator.state import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
@@ -47,6 +53,7 @@ __all__ = [
     "ApiResult",
     "Call",
     "ManualClock",
+    "RateLimits",
     "SlackApiFailure",
     "SlackEmulator",
     "epoch_clock",

@@ -22,7 +22,7 @@ class ChatApi(MessageStore):
         }
 
     def _chat_post_message(self, args: JsonDict) -> JsonDict:
-        channel = self._writable_channel(args.get("channel"))
+        channel = self._postable_channel(args.get("channel"))
         message = self._new_bot_message(self._message_content(args))
         thread_ts = args.get("thread_ts")
         if thread_ts:
@@ -32,7 +32,7 @@ class ChatApi(MessageStore):
         return {"channel": channel.id, "ts": message["ts"], "message": json_copy(message)}
 
     def _chat_update(self, args: JsonDict) -> JsonDict:
-        channel = self._writable_channel(args.get("channel"))
+        channel = self._postable_channel(args.get("channel"))
         message = self._message_or_fail(channel, args.get("ts"))
         if message.get("user") != self.bot_user_id or message.get("subtype") == "tombstone":
             raise SlackApiFailure("cant_update_message")
@@ -48,6 +48,8 @@ class ChatApi(MessageStore):
     def _chat_post_ephemeral(self, args: JsonDict) -> JsonDict:
         channel = self._writable_channel(args.get("channel"))
         user = self._user_or_fail(args.get("user"))
+        if not channel.is_im and user["id"] not in channel.members:
+            raise SlackApiFailure("user_not_in_channel")
         content = self._message_content(args)
         if args.get("thread_ts"):
             content["thread_ts"] = str(args["thread_ts"])
@@ -60,7 +62,7 @@ class ChatApi(MessageStore):
         return {"channel": channel.id, "permalink": self._permalink(channel, message)}
 
     def _chat_delete(self, args: JsonDict) -> JsonDict:
-        channel = self._writable_channel(args.get("channel"))
+        channel = self._postable_channel(args.get("channel"))
         message = self._message_or_fail(channel, args.get("ts"))
         if message.get("user") != self.bot_user_id:
             raise SlackApiFailure("cant_delete_message")

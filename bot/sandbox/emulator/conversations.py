@@ -19,8 +19,8 @@ class ConversationsApi(Seeding):
     def _listable(self, channel: _Channel, types: set[str], exclude_archived: bool) -> bool:
         if exclude_archived and channel.is_archived:
             return False
-        if channel.is_im:
-            return "im" in types
+        if channel.is_im or channel.is_mpim:
+            return ("im" if channel.is_im else "mpim") in types and self.bot_user_id in channel.members
         if channel.is_private:
             return "private_channel" in types and self.bot_user_id in channel.members
         return "public_channel" in types
@@ -33,23 +33,33 @@ class ConversationsApi(Seeding):
         page.pop("has_more")
         return page
 
+    def _history_args(self, args: JsonDict) -> JsonDict:
+        """``limit`` as Slack reads it: at most 15 (and 15 by default) for a distributed non-Marketplace app."""
+        most = self.rate_limits.history_page_limit
+        if most is None:
+            return args
+        try:
+            asked = int(args.get("limit") or most)
+        except (TypeError, ValueError) as exc:
+            raise SlackApiFailure("invalid_arguments") from exc
+        return {**args, "limit": min(asked, most)}
+
     def _conversations_history(self, args: JsonDict) -> JsonDict:
         channel = self._member_channel(args.get("channel"))
-        oldest = float(args.get("oldest") or 0)
-        latest = float(args.get("latest") or "inf")
-        inclusive = _truthy(args.get("inclusive"))
-        selected = [m for m in channel.messages if _in_range(float(m["ts"]), oldest, latest, inclusive)]
-        page = _paginate(list(reversed(selected)), args, "messages")
+        selected = [m for m in channel.messages if _in_window(m, args)]
+        page = _paginate(list(reversed(selected)), self._history_args(args), "messages")
         return {**page, "pin_count": len(channel.pins)}
 
     def _conversations_replies(self, args: JsonDict) -> JsonDict:
+        """The thread's parent, then its replies oldest first (``oldest`` / ``latest`` choose among the replies)."""
         channel = self._member_channel(args.get("channel"))
         message = channel.index.get(str(args.get("ts") or ""))
         if message is None:
             raise SlackApiFailure("thread_not_found")
         thread_ts = str(message.get("thread_ts") or message["ts"])
         parent = channel.index.get(thread_ts, message)
-        return _paginate([parent, *channel.threads.get(thread_ts, [])], args, "messages")
+        replies = [m for m in channel.threads.get(thread_ts, []) if _in_window(m, args)]
+        return _paginate([parent, *replies], self._history_args(args), "messages")
 
     def _conversations_create(self, args: JsonDict) -> JsonDict:
         name = str(args.get("name") or "")
@@ -83,7 +93,7 @@ class ConversationsApi(Seeding):
 
     def _conversations_join(self, args: JsonDict) -> JsonDict:
         channel = self._writable_channel(args.get("channel"))
-        if channel.is_private or channel.is_im:
+        if channel.is_private or channel.is_im or channel.is_mpim:  # only public channels can be joined
             raise SlackApiFailure("method_not_supported_for_channel_type")
         if self.bot_user_id in channel.members:
             return {
@@ -166,3 +176,13 @@ class ConversationsApi(Seeding):
         reaction["users"].append(self.bot_user_id)
         reaction["count"] = len(reaction["users"])
         return {}
+
+
+def _in_window(message: JsonDict, args: JsonDict) -> bool:
+    """Whether a message is within the call's ``oldest`` / ``latest`` (``inclusive`` keeps the bounds)."""
+    try:
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or "inf")
+    except (TypeError, ValueError) as exc:
+        raise SlackApiFailure("invalid_ts_oldest") from exc
+    return _in_range(float(message["ts"]), oldest, latest, _truthy(args.get("inclusive")))

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
+from bot.config import BOT_SCOPES
 from bot.sandbox.emulator.chat import ChatApi
 from bot.sandbox.emulator.conversations import ConversationsApi
 from bot.sandbox.emulator.files import FilesApi
@@ -18,13 +19,25 @@ from bot.sandbox.emulator.http import (
     _decode_json_fields,
     _json_response,
     _raw_response,
-    _read_args,
+    _read_request,
     _request_path,
 )
 from bot.sandbox.emulator.inspection import Inspection
+from bot.sandbox.emulator.ratelimits import RateLimits
 from bot.sandbox.emulator.responses import ResponseUrls
+from bot.sandbox.emulator.rules import ApiRules
 from bot.sandbox.emulator.seeding import Seeding
-from bot.sandbox.emulator.state import ApiResult, Clock, Handler, JsonDict, RawResult, SlackApiFailure, _Fault
+from bot.sandbox.emulator.spec import method_spec
+from bot.sandbox.emulator.state import (
+    ApiResult,
+    Clock,
+    Handler,
+    JsonDict,
+    PayloadTally,
+    RawResult,
+    SlackApiFailure,
+    _Fault,
+)
 from bot.sandbox.emulator.users import UsersApi
 from bot.sandbox.emulator.views import ViewsApi
 
@@ -34,8 +47,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bot.sandbox.emulator")  # the package's name: log records look as before the split
 
 
-class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls, Seeding, FilesApi, Inspection):
-    """A thread-safe, in-memory Slack workspace with a Web API WSGI front end."""
+class SlackEmulator(
+    ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls, Seeding, FilesApi, Inspection, ApiRules
+):
+    """A thread-safe, in-memory Slack workspace with a Web API WSGI front end.
+
+    The app holds ``scopes`` (default: the manifest's, ``bot.config.BOT_SCOPES``); ``rate_limits`` are Slack's
+    (on by default; ``RateLimits(enabled=False)`` turns them off, ``RateLimits(distributed=True)`` is an app
+    distributed without Marketplace approval).
+    """
 
     def __init__(
         self,
@@ -50,6 +70,8 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
         team_name: str = "Sandbox",
         clock: Clock = time.time,
         trigger_ttl_seconds: float = 3.0,
+        scopes: Iterable[str] | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.bot_user_id = bot_user_id
@@ -61,6 +83,9 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
         self.team_name = team_name
         self.clock = clock
         self.trigger_ttl_seconds = trigger_ttl_seconds
+        self.scopes = frozenset(BOT_SCOPES if scopes is None else scopes)
+        self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
+        self.tally = PayloadTally()
         self.base_url = None
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -207,9 +232,13 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
 
     def _serve_api(self, environ: WSGIEnvironment, method: str) -> ApiResult:
         try:
-            args = _read_args(environ)
+            query, body, body_is_json = _read_request(environ)
         except SlackApiFailure as exc:
             return self._record(method, {}, ApiResult(exc.status, exc.body()))
+        spec = method_spec(method)
+        if body_is_json and spec is not None and not spec.accepts_json:
+            body = {}  # Slack reads no JSON body on a form-only method: its arguments are simply missing
+        args = {**query, **body}
         token = _bearer_token(environ) or args.pop("token", None)
         args.pop("token", None)
         return self.handle_api_call(method, args, token)
@@ -236,10 +265,19 @@ class SlackEmulator(ChatApi, ViewsApi, ConversationsApi, UsersApi, ResponseUrls,
             if handler is None:
                 raise SlackApiFailure("unknown_method", req_method=method)
             self._check_auth(token)
+            retry_after = self._rate_limited(method, args)
+            if retry_after is not None:
+                return ApiResult(429, {"ok": False, "error": "ratelimited"}, [("Retry-After", str(retry_after))])
+            self._check_call(method, args)
             body = handler(args)
         except SlackApiFailure as exc:
             return ApiResult(exc.status, exc.body())
         return ApiResult(200, {"ok": True, **body})
+
+    def _rate_limited(self, method: str, args: JsonDict) -> int | None:
+        """Retry-After for a call over Slack's rate limit, None when it may go ahead."""
+        clock = self.rate_limits.clock or self.clock
+        return self.rate_limits.check(method, str(args.get("channel") or "") or None, clock())
 
     def _check_auth(self, token: str | None) -> None:
         if not token:

@@ -162,7 +162,7 @@ class FilesApi(MessageStore):
         pending = [(item, self._uploads.get(str(item.get("id")))) for item in requested]
         if not requested or any(upload is None or upload.content is None for _, upload in pending):
             raise SlackApiFailure("file_not_found")
-        channel = self._writable_channel(args["channel_id"]) if args.get("channel_id") else None
+        channel = self._postable_channel(args["channel_id"]) if args.get("channel_id") else None
         records = []
         for item, upload in pending:
             assert upload is not None and upload.content is not None

@@ -69,16 +69,20 @@ def _read_body(environ: WSGIEnvironment) -> bytes:
 
 def _read_args(environ: WSGIEnvironment) -> JsonDict:
     """Merge query-string and body (JSON or form) parameters."""
-    args: JsonDict = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
+    query, body, _ = _read_request(environ)
+    return {**query, **body}
+
+
+def _read_request(environ: WSGIEnvironment) -> tuple[JsonDict, JsonDict, bool]:
+    """Query-string parameters, body parameters (JSON or form) and whether the body was JSON."""
+    query: JsonDict = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
     raw = _read_body(environ).decode("utf-8", errors="replace")
-    if "json" in str(environ.get("CONTENT_TYPE", "")).lower():
-        try:
-            body = json.loads(raw) if raw.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise SlackApiFailure("invalid_json") from exc
-        if not isinstance(body, dict):
-            raise SlackApiFailure("invalid_json")
-        args.update(body)
-    else:
-        args.update(parse_qsl(raw, keep_blank_values=True))
-    return args
+    if "json" not in str(environ.get("CONTENT_TYPE", "")).lower():
+        return query, dict(parse_qsl(raw, keep_blank_values=True)), False
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise SlackApiFailure("invalid_json") from exc
+    if not isinstance(body, dict):
+        raise SlackApiFailure("json_not_object")
+    return query, body, True

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from bot.sandbox.emulator.state import MAX_MESSAGE_BLOCKS, JsonDict, SlackApiFailure, _Channel, json_copy
-from bot.sandbox.emulator.validation import _iter_block_elements, _validate_blocks
+from collections.abc import Sequence
+
+from bot.sandbox.emulator.blockkit import Problem, check_message
+from bot.sandbox.emulator.state import PAYLOADS, JsonDict, SlackApiFailure, _Channel, json_copy
+from bot.sandbox.emulator.validation import _iter_block_elements
 from bot.sandbox.emulator.workspace import WorkspaceBase
+
+
+def refusal(problems: Sequence[Problem]) -> SlackApiFailure:
+    """Slack's answer to a refused payload: the first problem's error, every problem in Slack's words."""
+    messages = [str(problem) for problem in problems]
+    return SlackApiFailure(problems[0].error, errors=messages, response_metadata={"messages": messages})
 
 
 class MessageStore(WorkspaceBase):
@@ -19,14 +28,22 @@ class MessageStore(WorkspaceBase):
                 element.setdefault("action_id", self._generated_id())
         return result
 
-    def _message_content(self, args: JsonDict, *, partial: bool = False) -> JsonDict:
+    def _counted(self, problems: list[Problem]) -> list[Problem]:
+        """Count one checked payload (on this emulator and for the whole process)."""
+        self.tally.count(refused=bool(problems))
+        PAYLOADS.count(refused=bool(problems))
+        return problems
+
+    def _message_content(self, args: JsonDict, *, partial: bool = False, via_response_url: bool = False) -> JsonDict:
         """text / blocks / attachments / metadata of a message, validated like chat.postMessage."""
+        problems = self._counted(check_message(args.get("text"), args.get("blocks"), via_response_url=via_response_url))
+        if problems:
+            raise refusal(problems)
         content: JsonDict = {}
         if args.get("text") is not None:
             content["text"] = str(args["text"])
         if args.get("blocks") is not None:
-            blocks = _validate_blocks(args["blocks"], MAX_MESSAGE_BLOCKS, "invalid_blocks")
-            content["blocks"] = self._normalize_blocks(blocks)
+            content["blocks"] = self._normalize_blocks(args["blocks"])
         for key in ("attachments", "metadata"):
             if args.get(key) is not None:
                 content[key] = json_copy(args[key])

@@ -67,13 +67,13 @@ class ResponseUrls(MessageStore):
             self._replace_original(hook, payload)
         elif payload.get("response_type") == "in_channel":
             channel = self._hook_channel(hook)
-            message = self._new_bot_message(self._message_content(payload))
+            message = self._new_bot_message(self._message_content(payload, via_response_url=True))
             if payload.get("thread_ts"):
                 self._add_reply(channel, str(payload["thread_ts"]), message, broadcast=False)
             else:
                 self._add_top_level(channel, message)
         else:
-            content = self._message_content(payload)
+            content = self._message_content(payload, via_response_url=True)
             if payload.get("thread_ts"):
                 content["thread_ts"] = str(payload["thread_ts"])
             hook.ephemeral = self._store_ephemeral(hook.channel_id, hook.user_id, content, source)
@@ -93,7 +93,7 @@ class ResponseUrls(MessageStore):
             hook.ephemeral = None
 
     def _replace_original(self, hook: _ResponseHook, payload: JsonDict) -> None:
-        content = self._message_content(payload)
+        content = self._message_content(payload, via_response_url=True)
         if hook.message_ts:
             message = self._message_or_fail(self._hook_channel(hook), hook.message_ts)
             message.pop("blocks", None)

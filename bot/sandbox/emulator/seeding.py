@@ -100,6 +100,24 @@ class Seeding(FilesApi):
             self._channels[channel.id] = channel
             return self._channel_record(channel)
 
+    def add_group_dm(self, *users: str) -> str:
+        """A group DM (mpim) among people, the bot only if listed; returns its ``G…`` id."""
+        if len(users) < 2:
+            raise ValueError("a group DM has at least two people")
+        with self._lock:
+            handles = [str((self._users.get(u) or {}).get("name") or u).lower() for u in users]
+            channel = _Channel(
+                id=self._new_id("G"),
+                name=f"mpdm-{'--'.join(handles)}-1",
+                is_private=True,
+                members=list(dict.fromkeys(users)),
+                created=int(self.clock()),
+                creator=users[0],
+                is_mpim=True,
+            )
+            self._channels[channel.id] = channel
+            return channel.id
+
     def add_usergroup(self, id: str, handle: str, users: Iterable[str], *, name: str | None = None) -> JsonDict:
         """Create a user group (``S…`` id) with the given members."""
         group: JsonDict = {

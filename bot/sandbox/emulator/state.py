@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,23 @@ RESPONSE_URL_TTL_SECONDS = 30 * 60
 DEFAULT_PAGE_SIZE = 100
 ANONYMOUS_USER = ""
 _INTERACTIVE_CONTAINERS = ("actions", "input", "section")
+
+
+class PayloadTally:
+    """How many Block Kit payloads (messages and views) were checked, and how many of them were refused."""
+
+    def __init__(self) -> None:
+        self.validated = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def count(self, *, refused: bool) -> None:
+        with self._lock:
+            self.validated += 1
+            self.refused += int(refused)
+
+
+PAYLOADS = PayloadTally()  # every emulator in this process (a test run's total)
 
 
 class SlackApiFailure(Exception):
@@ -135,6 +153,7 @@ class _Channel:
     purpose: str = ""
     is_im: bool = False
     im_user: str | None = None
+    is_mpim: bool = False
     is_archived: bool = False
     shared_with: str | None = None  # "workspace" (shared within an org) or "external" (Slack Connect)
     pins: list[str] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Pure argument helpers of the Slack emulator: flags, ids, pagination and block / view validation."""
+"""Pure argument helpers of the Slack emulator: flags, ids and pagination (Block Kit is checked in ``blockkit``)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,7 @@ import base64
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.sandbox.emulator.state import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PRIVATE_METADATA_CHARS,
-    MAX_VIEW_BLOCKS,
-    MAX_VIEW_TEXT_CHARS,
-    JsonDict,
-    SlackApiFailure,
-    json_copy,
-)
+from bot.sandbox.emulator.state import DEFAULT_PAGE_SIZE, JsonDict, SlackApiFailure, json_copy
 
 
 def _truthy(value: Any) -> bool:
@@ -88,41 +80,6 @@ def _iter_block_elements(block: JsonDict) -> Iterable[JsonDict]:
         yield block["element"]
     elif btype == "section" and isinstance(block.get("accessory"), dict) and block["accessory"].get("type") != "image":
         yield block["accessory"]
-
-
-def _validate_blocks(blocks: Any, limit: int, error: str) -> list[JsonDict]:
-    """Check a blocks array is a list of typed objects no longer than ``limit``."""
-    if not isinstance(blocks, list) or len(blocks) > limit:
-        raise SlackApiFailure(error)
-    if not all(isinstance(b, dict) and b.get("type") for b in blocks):
-        raise SlackApiFailure(error)
-    return blocks
-
-
-def _check_view_text(view: JsonDict, key: str) -> None:
-    text = _text_of(view.get(key))
-    if len(text) > MAX_VIEW_TEXT_CHARS:
-        raise SlackApiFailure(
-            "invalid_arguments",
-            response_metadata={"messages": [f"[ERROR] must be less than 25 characters [json-pointer:/view/{key}]"]},
-        )
-
-
-def _validate_view_spec(spec: Any, allowed_types: tuple[str, ...]) -> JsonDict:
-    """Validate a view payload roughly like Slack does."""
-    if not isinstance(spec, dict) or spec.get("type") not in allowed_types:
-        raise SlackApiFailure("invalid_arguments")
-    blocks = _validate_blocks(spec.get("blocks", []), MAX_VIEW_BLOCKS, "invalid_arguments")
-    if spec["type"] == "modal":
-        if not _text_of(spec.get("title")):
-            raise SlackApiFailure("invalid_arguments", response_metadata={"messages": ["missing title"]})
-        for key in ("title", "submit", "close"):
-            _check_view_text(spec, key)
-        if any(b.get("type") == "input" for b in blocks) and not spec.get("submit"):
-            raise SlackApiFailure("invalid_arguments", response_metadata={"messages": ["missing submit"]})
-    if len(str(spec.get("private_metadata", ""))) > MAX_PRIVATE_METADATA_CHARS:
-        raise SlackApiFailure("invalid_arguments")
-    return spec
 
 
 def _in_range(ts: float, oldest: float, latest: float, inclusive: bool) -> bool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox.emulator.messages import MessageStore
+from bot.sandbox.emulator.blockkit import check_view
+from bot.sandbox.emulator.messages import MessageStore, refusal
 from bot.sandbox.emulator.state import ANONYMOUS_USER, MAX_MODAL_STACK, JsonDict, SlackApiFailure, _Trigger, json_copy
-from bot.sandbox.emulator.validation import _required, _validate_view_spec
+from bot.sandbox.emulator.validation import _required
 
 
 class ViewsApi(MessageStore):
@@ -23,7 +24,16 @@ class ViewsApi(MessageStore):
         return trigger
 
     def _view_arg(self, args: JsonDict, allowed_types: tuple[str, ...]) -> JsonDict:
-        return _validate_view_spec(_required(args, "view"), allowed_types)
+        return self._checked_view(_required(args, "view"), allowed_types)
+
+    def _checked_view(self, spec: Any, allowed_types: tuple[str, ...]) -> JsonDict:
+        """The view, if Slack would take it as one of ``allowed_types`` (``invalid_arguments`` otherwise)."""
+        problems = self._counted(check_view(spec))
+        if problems:
+            raise refusal(problems)
+        if spec["type"] not in allowed_types:
+            raise SlackApiFailure("invalid_arguments", response_metadata={"messages": ["[ERROR] wrong view type"]})
+        return dict(spec)
 
     def _check_external_id(self, spec: JsonDict, own_id: str | None = None) -> None:
         external_id = spec.get("external_id")
@@ -63,14 +73,14 @@ class ViewsApi(MessageStore):
         return view
 
     def _replace_view(self, current: JsonDict, spec: JsonDict) -> JsonDict:
-        _validate_view_spec(spec, (current["type"],))
+        self._checked_view(spec, (current["type"],))
         self._check_external_id(spec, own_id=current["id"])
         view = self._build_view(spec, current["id"], current["root_view_id"], current["previous_view_id"])
         self._views[current["id"]] = view
         return view
 
     def _push(self, user_id: str, spec: JsonDict) -> JsonDict:
-        _validate_view_spec(spec, ("modal",))
+        self._checked_view(spec, ("modal",))
         stack = self._stacks.get(user_id)
         if not stack:
             raise SlackApiFailure("not_found")
@@ -150,6 +160,16 @@ class ViewsApi(MessageStore):
             return json_copy(self._replace_view(self._views_or_fail(view_id), spec))
 
     def set_view_errors(self, view_id: str, errors: JsonDict) -> None:
-        """Store ``response_action: errors`` on the view."""
+        """Store ``response_action: errors`` on the view; each key must be the block_id of one of its input blocks.
+
+        Slack shows each error under its input; a key naming anything else fails the whole answer, and the person
+        sees a generic error instead of the field errors (``invalid_arguments`` here).
+        """
         with self._lock:
-            self._views_or_fail(view_id)["errors"] = dict(errors)
+            view = self._views_or_fail(view_id)
+            inputs = {b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"}
+            unknown = sorted(str(key) for key in errors if key not in inputs)
+            if not errors or unknown:
+                messages = [f"[ERROR] {key!r} is not the block_id of an input block in the view" for key in unknown]
+                raise SlackApiFailure("invalid_arguments", response_metadata={"messages": messages or ["no errors"]})
+            view["errors"] = dict(errors)

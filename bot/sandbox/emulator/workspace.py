@@ -10,13 +10,14 @@ import itertools
 import json
 import secrets
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.emulator.state import (
     ApiResult,
     Clock,
     Handler,
     JsonDict,
+    PayloadTally,
     SlackApiFailure,
     _Channel,
     _Fault,
@@ -27,6 +28,9 @@ from bot.sandbox.emulator.state import (
     _Trigger,
 )
 from bot.sandbox.emulator.validation import _required
+
+if TYPE_CHECKING:
+    from bot.sandbox.emulator.ratelimits import RateLimits
 
 
 class WorkspaceBase:
@@ -42,6 +46,9 @@ class WorkspaceBase:
     team_name: str
     clock: Clock
     trigger_ttl_seconds: float
+    scopes: frozenset[str]
+    rate_limits: RateLimits
+    tally: PayloadTally
     base_url: str | None
     _lock: threading.RLock
     _ids: itertools.count[int]
@@ -113,6 +120,21 @@ class WorkspaceBase:
         """conversations.info ``channel`` object."""
         if ch.is_im:
             return {"id": ch.id, "is_im": True, "user": ch.im_user, "created": ch.created, "is_user_deleted": False}
+        if ch.is_mpim:
+            return {
+                "id": ch.id,
+                "name": ch.name,
+                "is_channel": False,
+                "is_group": True,
+                "is_im": False,
+                "is_mpim": True,
+                "is_private": True,
+                "is_archived": False,
+                "is_member": self.bot_user_id in ch.members,
+                "created": ch.created,
+                "creator": ch.creator,
+                "num_members": len(ch.members),
+            }
         return {
             "id": ch.id,
             "name": ch.name,
@@ -163,7 +185,10 @@ class WorkspaceBase:
         return self._channels[self._dms[user_id]]
 
     def _visible_channel(self, key: Any) -> _Channel:
-        """Resolve a channel id/name/user id as the bot sees it (``channel_not_found`` otherwise)."""
+        """Resolve a channel id/name/user id as the bot sees it (``channel_not_found`` otherwise).
+
+        A private channel, DM or group DM the bot is not in does not exist as far as the bot can tell.
+        """
         key = str(_required({"channel": key}, "channel", "channel_not_found"))
         if key in self._users and key not in self._channels:
             return self._dm(key)
@@ -183,6 +208,17 @@ class WorkspaceBase:
         channel = self._visible_channel(key)
         if channel.is_archived:
             raise SlackApiFailure("is_archived")
+        return channel
+
+    def _postable_channel(self, key: Any) -> _Channel:
+        """A conversation the bot may post in: it must be a member (the app has no ``chat:write.public``).
+
+        A public channel not joined answers ``not_in_channel``; a private one, a DM or a group DM the bot is not in
+        answers ``channel_not_found`` (it is invisible to the bot).
+        """
+        channel = self._writable_channel(key)
+        if self.bot_user_id not in channel.members:
+            raise SlackApiFailure("not_in_channel")
         return channel
 
     def _user_or_fail(self, user_id: Any, error: str = "user_not_found") -> JsonDict:
