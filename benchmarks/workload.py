@@ -44,7 +44,7 @@ from urllib.parse import urlencode
 import psycopg
 
 from benchmarks.scratch import percentile, plain
-from bot.blocks.ids import CallbackId, IncidentAction, IncidentModal, ModalField
+from blocks.ids import CallbackId, IncidentAction, IncidentModal, ModalField
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.emulator.ratelimits import RateLimits
 from bot.sandbox.platform import USER_AGENT, build_state_values, sign_request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -10,8 +11,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LIBRARY_TABLES = {"slack_installations", "slack_bots", "slack_oauth_states"}
+
+
+def migrations_dir() -> Path:
+    """The top-level `migrations` package: the repository's folder, or the copy an installed wheel carries."""
+    return Path(str(resources.files("migrations")))
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
@@ -23,7 +28,7 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
 
 def alembic_config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 

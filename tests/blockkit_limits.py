@@ -15,7 +15,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.blocks.incident import Message
+from blocks.incident import Message
 
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100

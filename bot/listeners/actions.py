@@ -11,18 +11,18 @@ from slack_sdk import WebClient
 from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.blocks.escalation import escalate_modal, feedback_modal
-from bot.blocks.ids import IncidentAction, ReportAction, WorkaroundAction
-from bot.blocks.incident_modals import (
+from blocks.escalation import escalate_modal, feedback_modal
+from blocks.ids import IncidentAction, ReportAction, WorkaroundAction
+from blocks.incident_modals import (
     add_details_modal,
     change_status_modal,
     client_update_modal,
     isolate_modal,
     log_step_modal,
 )
-from bot.blocks.resolution import resolve_modal
-from bot.blocks.view_state import whole_number
-from bot.blocks.workarounds import error_changed_modal, progress_modal, start_workaround_modal
+from blocks.resolution import resolve_modal
+from blocks.view_state import whole_number
+from blocks.workarounds import error_changed_modal, progress_modal, start_workaround_modal
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.escalations import escalations_of

@@ -13,10 +13,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block, SectionBlock
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.blocks.escalation import declare_modal
-from bot.blocks.lists import help_blocks
-from bot.blocks.new_incident import new_incident_modal
-from bot.blocks.text import escape_mrkdwn
+from blocks.escalation import declare_modal
+from blocks.lists import help_blocks
+from blocks.new_incident import new_incident_modal
+from blocks.text import escape_mrkdwn
 from bot.domain.errors import DomainError
 from bot.domain.incidents import parse_incident_key
 from bot.domain.permissions import Action

@@ -10,7 +10,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.blocks.escalation import (
+from blocks.escalation import (
     OTHER_AREA,
     declare_modal,
     engineering_modal,
@@ -20,8 +20,8 @@ from bot.blocks.escalation import (
     read_lead,
     read_path,
 )
-from bot.blocks.ids import CallbackId, IncidentModal, ModalField, NewIncidentBlock
-from bot.blocks.incident_modals import (
+from blocks.ids import CallbackId, IncidentModal, ModalField, NewIncidentBlock
+from blocks.incident_modals import (
     incident_id_of,
     metadata_id,
     offered_ids,
@@ -30,7 +30,7 @@ from bot.blocks.incident_modals import (
     read_log_step,
     read_status_change,
 )
-from bot.blocks.new_incident import (
+from blocks.new_incident import (
     ModalContext,
     cannot_post_there,
     field_errors,
@@ -39,9 +39,9 @@ from bot.blocks.new_incident import (
     read_new_incident,
     read_post_in,
 )
-from bot.blocks.resolution import read_resolve_form, resolve_form_errors
-from bot.blocks.view_state import UnreadableInput
-from bot.blocks.workarounds import read_error_text, read_progress, read_start_workaround
+from blocks.resolution import read_resolve_form, resolve_form_errors
+from blocks.view_state import UnreadableInput
+from blocks.workarounds import read_error_text, read_progress, read_start_workaround
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.incidents import validate_report

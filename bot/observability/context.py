@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from bot.blocks.ids import IncidentAction
+from blocks.ids import IncidentAction
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -117,7 +117,7 @@ def incident_key_of(body: Mapping[str, Any]) -> str | None:
     """INC-n when the payload says which incident it is about, without asking the database.
 
     Incident buttons carry the incident id as their value and incident modals carry it in their
-    private_metadata (see `bot.blocks.ids`); a slash command may name it (`/triage show INC-7`).
+    private_metadata (see `blocks.ids`); a slash command may name it (`/triage show INC-7`).
     """
     found = _from_actions(body.get("actions")) or _from_view(body.get("view"))
     if found is None and isinstance(body.get("text"), str):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.blocks.incident import Message
+from blocks.incident import Message
 from bot.db import unit_of_work
 from bot.domain.incidents import find_incident
 from bot.domain.permissions import Action, Actor

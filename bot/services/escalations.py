@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.escalation import FeedbackForm, internal_notice
-from bot.blocks.incident import Message
-from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, link, mention, quoted, typed
+from blocks.escalation import FeedbackForm, internal_notice
+from blocks.incident import Message
+from blocks.replies import note
+from blocks.text import escape_mrkdwn, link, mention, quoted, typed
 from bot.db import unit_of_work
 from bot.domain.audit import audit_trail
 from bot.domain.escalations import (

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.incident import Message
-from bot.blocks.incident_modals import LoggedStep, ScopeDecision, StatusChange
-from bot.blocks.replies import QUOTE_CHARS, note
-from bot.blocks.text import escape_mrkdwn, mention, quoted, slack_time
+from blocks.incident import Message
+from blocks.incident_modals import LoggedStep, ScopeDecision, StatusChange
+from blocks.replies import QUOTE_CHARS, note
+from blocks.text import escape_mrkdwn, mention, quoted, slack_time
 from bot.db import unit_of_work
 from bot.domain.acknowledgement import ACK_ESCALATION
 from bot.domain.audit import audit_trail

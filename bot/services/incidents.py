@@ -9,11 +9,11 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from sqlalchemy.orm import Session
 
-from bot.blocks.budget import page_number
-from bot.blocks.home import home_view, members_only_home
-from bot.blocks.incident import environment_reply, incident_card, oncall_reply
-from bot.blocks.lists import LIST_COMMAND, incident_list_blocks
-from bot.blocks.replies import correlation_reply, isolation_reply
+from blocks.budget import page_number
+from blocks.home import home_view, members_only_home
+from blocks.incident import environment_reply, incident_card, oncall_reply
+from blocks.lists import LIST_COMMAND, incident_list_blocks
+from blocks.replies import correlation_reply, isolation_reply
 from bot.db import unit_of_work
 from bot.domain.acknowledgement import schedule_ack_escalation
 from bot.domain.audit import audit_trail

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.blocks.escalation import major_brief
-from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, mention
+from blocks.escalation import major_brief
+from blocks.replies import note
+from blocks.text import escape_mrkdwn, mention
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.escalations import (

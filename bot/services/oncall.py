@@ -8,10 +8,10 @@ from pathlib import Path
 from slack_sdk.models.blocks import Block, SectionBlock
 from sqlalchemy.orm import Session
 
-from bot.blocks.budget import page_number
-from bot.blocks.incident import Message
-from bot.blocks.oncall import ONCALL_COMMAND, oncall_blocks, override_cancelled_notice, override_set_notice
-from bot.blocks.text import mention, slack_time
+from blocks.budget import page_number
+from blocks.incident import Message
+from blocks.oncall import ONCALL_COMMAND, oncall_blocks, override_cancelled_notice, override_set_notice
+from blocks.text import mention, slack_time
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.oncall import (

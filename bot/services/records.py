@@ -9,13 +9,13 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject
 from sqlalchemy.orm import Session
 
-from bot.blocks.budget import page_number
-from bot.blocks.incident import Message
-from bot.blocks.replies import note
-from bot.blocks.report import report_messages, report_sharing
-from bot.blocks.summary import audit_messages, summary_command_messages
-from bot.blocks.text import mention, quoted
-from bot.blocks.view_state import whole_number
+from blocks.budget import page_number
+from blocks.incident import Message
+from blocks.replies import note
+from blocks.report import report_messages, report_sharing
+from blocks.summary import audit_messages, summary_command_messages
+from blocks.text import mention, quoted
+from blocks.view_state import whole_number
 from bot.db import unit_of_work
 from bot.domain.audit import audit_entry, record_correction
 from bot.domain.errors import DomainError

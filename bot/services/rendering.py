@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.escalation import escalation_line, lead_line
-from bot.blocks.incident import Dashboard, Message, NextCheckin, root_message
-from bot.blocks.workarounds import workaround_line
+from blocks.escalation import escalation_line, lead_line
+from blocks.incident import Dashboard, Message, NextCheckin, root_message
+from blocks.workarounds import workaround_line
 from bot.domain.acknowledgement import ACK_ESCALATION
 from bot.domain.client_updates import CLIENT_UPDATE_DUE
 from bot.domain.deadlines import DEADLINE_REMINDER

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.incident import Message
-from bot.blocks.replies import note
-from bot.blocks.resolution import ResolveForm, feedback_offer, follow_up_ticket_note, resolved_reply
-from bot.blocks.summary import summary_messages
-from bot.blocks.text import escape_mrkdwn
+from blocks.incident import Message
+from blocks.replies import note
+from blocks.resolution import ResolveForm, feedback_offer, follow_up_ticket_note, resolved_reply
+from blocks.summary import summary_messages
+from blocks.text import escape_mrkdwn
 from bot.db import unit_of_work
 from bot.domain.handoff import follow_up_description, follow_up_summary, resolution_comment
 from bot.domain.lifecycle import require_open

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.replies import channel_escalation, deadline_reminder, escalation_page, update_due_reminder
+from blocks.replies import channel_escalation, deadline_reminder, escalation_page, update_due_reminder
 from bot.db import unit_of_work
 from bot.domain.acknowledgement import ACK_ESCALATION, plan_ack_escalation, schedule_ack_escalation
 from bot.domain.audit import record_event

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session
 
-from bot.blocks.budget import page_number
-from bot.blocks.incident import Message
-from bot.blocks.replies import note
-from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left
-from bot.blocks.workarounds import (
+from blocks.budget import page_number
+from blocks.incident import Message
+from blocks.replies import note
+from blocks.text import escape_mrkdwn, mention, slack_time, time_left
+from blocks.workarounds import (
     WORKAROUNDS_COMMAND,
     ProgressForm,
     StartForm,

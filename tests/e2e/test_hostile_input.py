@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine, func, select
 
-from bot.blocks.incident_modals import StatusChange
+from blocks.incident_modals import StatusChange
 from bot.clock import ManualClock
 from bot.db import unit_of_work
 from bot.domain.incidents import TEXT_LIMITS, ReportField

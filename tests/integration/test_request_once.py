@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks.incident import Message
+from blocks.incident import Message
 from bot.clock import ManualClock
 from bot.config import load_settings
 from bot.db import unit_of_work

@@ -19,17 +19,17 @@ import pytest
 from slack_sdk.models.views import View
 from sqlalchemy import func, select
 
-from bot.blocks.escalation import declare_modal, engineering_modal, escalate_modal, feedback_modal
-from bot.blocks.ids import IncidentAction, WorkaroundAction
-from bot.blocks.incident_modals import (
+from blocks.escalation import declare_modal, engineering_modal, escalate_modal, feedback_modal
+from blocks.ids import IncidentAction, WorkaroundAction
+from blocks.incident_modals import (
     add_details_modal,
     change_status_modal,
     client_update_modal,
     isolate_modal,
     log_step_modal,
 )
-from bot.blocks.resolution import resolve_modal
-from bot.blocks.workarounds import error_changed_modal, progress_modal, start_workaround_modal
+from blocks.resolution import resolve_modal
+from blocks.workarounds import error_changed_modal, progress_modal, start_workaround_modal
 from bot.db import unit_of_work
 from bot.domain.handoff import HandoffForm
 from bot.domain.isolation import Isolation

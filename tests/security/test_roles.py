@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot.blocks.escalation import declare_modal
-from bot.blocks.resolution import resolve_modal
+from blocks.escalation import declare_modal
+from blocks.resolution import resolve_modal
 from bot.clock import ManualClock
 from bot.db import unit_of_work
 from bot.models import Event, Incident, IncidentStatus, Severity

@@ -2,10 +2,10 @@ import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.blocks.ids import CallbackId, NewIncidentBlock
-from bot.blocks.incident import environment_reply, oncall_reply, root_message
-from bot.blocks.lists import help_blocks, incident_list_blocks
-from bot.blocks.new_incident import ModalContext, field_errors, new_incident_modal, read_new_incident
+from blocks.ids import CallbackId, NewIncidentBlock
+from blocks.incident import environment_reply, oncall_reply, root_message
+from blocks.lists import help_blocks, incident_list_blocks
+from blocks.new_incident import ModalContext, field_errors, new_incident_modal, read_new_incident
 from bot.domain.incidents import ReportField
 from bot.models import Client, ClientTier, Environment, Incident, IncidentStatus, Severity
 from tests.conftest import T0

@@ -13,15 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
-from bot.blocks.budget import lines_within, page_of, paged
-from bot.blocks.escalation import OTHER_AREA, feedback_modal
-from bot.blocks.home import home_view
-from bot.blocks.incident import Dashboard, environment_reply, incident_card, root_message
-from bot.blocks.lists import incident_list_blocks
-from bot.blocks.oncall import oncall_blocks
-from bot.blocks.summary import summary_command_messages, summary_messages
-from bot.blocks.text import quoted, typed
-from bot.blocks.workarounds import attempt_reply, workaround_line, workaround_list_blocks
+from blocks.budget import lines_within, page_of, paged
+from blocks.escalation import OTHER_AREA, feedback_modal
+from blocks.home import home_view
+from blocks.incident import Dashboard, environment_reply, incident_card, root_message
+from blocks.lists import incident_list_blocks
+from blocks.oncall import oncall_blocks
+from blocks.summary import summary_command_messages, summary_messages
+from blocks.text import quoted, typed
+from blocks.workarounds import attempt_reply, workaround_line, workaround_list_blocks
 from bot.config import SettingsError, load_settings
 from bot.domain.oncall import ActiveOverride, OnCall
 from bot.domain.summary import WhatHappened

@@ -1,4 +1,4 @@
-"""Unit tests of bot/blocks/escalation.py: the escalation modals, their readers and the status lines."""
+"""Unit tests of blocks/escalation.py: the escalation modals, their readers and the status lines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.blocks.escalation import (
+from blocks.escalation import (
     FeedbackForm,
     declare_modal,
     engineering_modal,

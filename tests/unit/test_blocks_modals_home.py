@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.blocks.home import home_view
-from bot.blocks.incident import Dashboard, NextCheckin, root_message
-from bot.blocks.incident_modals import (
+from blocks.home import home_view
+from blocks.incident import Dashboard, NextCheckin, root_message
+from blocks.incident_modals import (
     LoggedStep,
     ScopeDecision,
     StatusChange,
@@ -25,7 +25,7 @@ from bot.blocks.incident_modals import (
     read_log_step,
     read_status_change,
 )
-from bot.blocks.oncall import (
+from blocks.oncall import (
     no_rotation_text,
     oncall_blocks,
     oncall_line,

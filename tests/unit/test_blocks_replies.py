@@ -1,4 +1,4 @@
-"""Unit tests of bot/blocks/replies.py: thread replies about an incident."""
+"""Unit tests of blocks/replies.py: thread replies about an incident."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.blocks.replies import (
+from blocks.replies import (
     MAX_TEXT,
     channel_escalation,
     correlation_reply,

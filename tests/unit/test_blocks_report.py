@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.blocks.incident import Message
-from bot.blocks.report import report_messages
+from blocks.incident import Message
+from blocks.report import report_messages
 from tests.unit.report_samples import busy_report, empty_report, feedback_only_report
 
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import HeaderBlock, SectionBlock
 
-from bot.blocks.incident import Message
-from bot.blocks.summary import MAX_BLOCKS, MESSAGE_TEXT_BUDGET, audit_messages, entry_line, summary_messages
-from bot.blocks.text import message_text_length, typed
+from blocks.incident import Message
+from blocks.summary import MAX_BLOCKS, MESSAGE_TEXT_BUDGET, audit_messages, entry_line, summary_messages
+from blocks.text import message_text_length, typed
 from bot.domain.summary import Deadline, DeadlineOutcome, FollowUpItem, WhatHappened
 from tests.conftest import T0
 from tests.unit.test_summary_formats import HOSTILE, a_summary, a_trail, an_entry, many_entries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.blocks.resolution import FollowUpRow, ResolveForm, read_resolve_form, resolve_form_errors, resolve_modal
+from blocks.resolution import FollowUpRow, ResolveForm, read_resolve_form, resolve_form_errors, resolve_modal
 from bot.domain.resolution import FollowUpItem, learnings_from
 from tests.builders import an_incident
 

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.blocks.new_incident import new_incident_modal
+from blocks.new_incident import new_incident_modal
 from bot.sandbox.web.blockkit import BlockRenderer
 from bot.sandbox.web.messages import MessageView, render_message
 from bot.sandbox.web.mrkdwn import RenderContext

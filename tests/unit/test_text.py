@@ -1,7 +1,7 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.blocks.text import escape_mrkdwn, mention, slack_time, time_left
+from blocks.text import escape_mrkdwn, mention, slack_time, time_left
 from bot.domain.durations import humanize_duration
 from tests.conftest import T0
 
@@ -32,7 +32,7 @@ def test_times_render_in_each_viewers_zone_with_a_fallback() -> None:
 
 
 def test_links_are_made_only_from_plain_http_urls() -> None:
-    from bot.blocks.text import link
+    from blocks.text import link
 
     assert (
         link("https://ci.example/runs/9?a=1&b=2", "run <9>") == "<https://ci.example/runs/9?a=1&amp;b=2|run &lt;9&gt;>"

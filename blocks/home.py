@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 from slack_sdk.models.views import View
 
-from bot.blocks.budget import page_of
-from bot.blocks.lists import INCIDENTS_PER_PAGE, incident_list_line
-from bot.blocks.oncall import no_rotation_text, oncall_page, team_sections
+from blocks.budget import page_of
+from blocks.lists import INCIDENTS_PER_PAGE, incident_list_line
+from blocks.oncall import no_rotation_text, oncall_page, team_sections
 from bot.domain.oncall import OnCall
 from bot.models import Incident
 

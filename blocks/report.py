@@ -21,9 +21,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.ids import ReportAction
-from bot.blocks.incident import SEVERITY_ICONS, Message
-from bot.blocks.text import link, message_text_length, pack_lines, slack_time, typed
+from blocks.ids import ReportAction
+from blocks.incident import SEVERITY_ICONS, Message
+from blocks.text import link, message_text_length, pack_lines, slack_time, typed
 from bot.domain.durations import humanize_duration
 from bot.domain.reports import TRACKS, Deadlines, FeedbackItem, PeriodReport, Tally, Theme, TimeStats, last_days
 from bot.models import Severity

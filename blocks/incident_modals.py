@@ -19,10 +19,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.ids import IncidentModal, ModalField
-from bot.blocks.new_incident import details_inputs, severity_option
-from bot.blocks.text import escape_mrkdwn, truncate
-from bot.blocks.view_state import choice, member, state, text, whole_number
+from blocks.ids import IncidentModal, ModalField
+from blocks.new_incident import details_inputs, severity_option
+from blocks.text import escape_mrkdwn, truncate
+from blocks.view_state import choice, member, state, text, whole_number
 from bot.domain.client_updates import MAX_UPDATE_CHARS
 from bot.domain.incidents import DetailsReport, EnvironmentReport
 from bot.domain.isolation import Isolation

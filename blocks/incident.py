@@ -18,9 +18,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.budget import SECTION_SAFE, lines_within
-from bot.blocks.ids import IncidentAction
-from bot.blocks.text import mention, message_text_length, quoted, slack_time, time_left, truncate, typed
+from blocks.budget import SECTION_SAFE, lines_within
+from blocks.ids import IncidentAction
+from blocks.text import mention, message_text_length, quoted, slack_time, time_left, truncate, typed
 from bot.domain.incidents import SEVERITY_MEANINGS, environment_details
 from bot.domain.triage import StepView
 from bot.models import ClientTier, Event, Incident, Severity

@@ -24,8 +24,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.ids import PREMIUM_OPTION_VALUE, CallbackId, NewIncidentBlock
-from bot.blocks.view_state import UnreadableInput, choice, member, raw_text, state
+from blocks.ids import PREMIUM_OPTION_VALUE, CallbackId, NewIncidentBlock
+from blocks.view_state import UnreadableInput, choice, member, raw_text, state
 from bot.domain.channels import ChannelReach
 from bot.domain.incidents import (
     FREQUENCIES,

@@ -22,11 +22,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.ids import IncidentModal, ModalField
-from bot.blocks.incident import Message
-from bot.blocks.replies import note
-from bot.blocks.text import link, mention, slack_time, time_left, truncate, typed
-from bot.blocks.view_state import choice, member, state, text
+from blocks.ids import IncidentModal, ModalField
+from blocks.incident import Message
+from blocks.replies import note
+from blocks.text import link, mention, slack_time, time_left, truncate, typed
+from blocks.view_state import choice, member, state, text
 from bot.domain.escalations import KIND_TITLES, TRACK_MEANINGS
 from bot.domain.handoff import MAX_FIELD, HandoffForm
 from bot.domain.incidents import environment_details

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.budget import SECTION_SAFE, Page, lines_within, more_note, page_of
-from bot.blocks.incident import Message
-from bot.blocks.text import mention, pack_lines, slack_time, typed
+from blocks.budget import SECTION_SAFE, Page, lines_within, more_note, page_of
+from blocks.incident import Message
+from blocks.text import mention, pack_lines, slack_time, typed
 from bot.domain.oncall import ActiveOverride, OnCall
 
 OVERRIDE_HELP = "Cover for someone: `/triage oncall override @user 4h [team]` · end it: `/triage oncall cancel [team]`"

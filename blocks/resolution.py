@@ -25,11 +25,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.ids import FollowUpPart, IncidentAction, IncidentModal, ModalField, follow_up_field
-from bot.blocks.incident import Message
-from bot.blocks.replies import MAX_TEXT
-from bot.blocks.text import escape_mrkdwn, link, mention, truncate
-from bot.blocks.view_state import state, text
+from blocks.ids import FollowUpPart, IncidentAction, IncidentModal, ModalField, follow_up_field
+from blocks.incident import Message
+from blocks.replies import MAX_TEXT
+from blocks.text import escape_mrkdwn, link, mention, truncate
+from blocks.view_state import state, text
 from bot.domain.resolution import (
     MAX_FOLLOW_UP,
     FollowUpItem,

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.incident import SEVERITY_ICONS, Message
-from bot.blocks.text import escape_mrkdwn, link, mention, message_text_length, pack_lines, quoted, slack_time, typed
+from blocks.incident import SEVERITY_ICONS, Message
+from blocks.text import escape_mrkdwn, link, mention, message_text_length, pack_lines, quoted, slack_time, typed
 from bot.domain.durations import humanize_duration
 from bot.domain.incidents import SEVERITY_MEANINGS
 from bot.domain.summary import AuditEntry, AuditTrail, DeadlineOutcome, IncidentSummary

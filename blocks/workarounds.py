@@ -24,11 +24,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.budget import more_note, page_of
-from bot.blocks.ids import IncidentModal, ModalField, WorkaroundAction
-from bot.blocks.incident import Message
-from bot.blocks.text import mention, quoted, slack_time, time_left, typed
-from bot.blocks.view_state import choice, member, number, text
+from blocks.budget import more_note, page_of
+from blocks.ids import IncidentModal, ModalField, WorkaroundAction
+from blocks.incident import Message
+from blocks.text import mention, quoted, slack_time, time_left, typed
+from blocks.view_state import choice, member, number, text
 from bot.domain.workarounds import KIND_LABELS, OUTCOME_LABELS
 from bot.models import AttemptOutcome, Incident, Workaround, WorkaroundKind
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.ids import IncidentAction
-from bot.blocks.incident import Message
-from bot.blocks.text import escape_mrkdwn, link, mention, slack_time, time_left, truncate
+from blocks.ids import IncidentAction
+from blocks.incident import Message
+from blocks.text import escape_mrkdwn, link, mention, slack_time, time_left, truncate
 from bot.domain.correlation import Correlation
 from bot.domain.durations import humanize_duration
 from bot.domain.isolation import Isolation

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.budget import more_note, page_of
-from bot.blocks.incident import SEVERITY_ICONS
-from bot.blocks.text import mention, time_left, typed
+from blocks.budget import more_note, page_of
+from blocks.incident import SEVERITY_ICONS
+from blocks.text import mention, time_left, typed
 from bot.models import Incident
 
 INCIDENTS_PER_PAGE = 20

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from logging.config import fileConfig
+
 from alembic import context
 from sqlalchemy import Connection, pool, text
 
@@ -13,6 +15,10 @@ from bot.models import Base
 config = context.config
 target_metadata = Base.metadata
 MIGRATION_LOCK = 7_000_000_001  # advisory-lock key: one replica migrates, the others wait, then find nothing to do
+
+
+if config.config_file_name is not None:  # the plain `alembic` command, run from the repository root
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
 def database_url() -> str:
