@@ -218,8 +218,11 @@ def environment_reply(incident: Incident) -> Message:
     return Message(text=text, blocks=[SectionBlock(text=text)])
 
 
-def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Message:
-    """Tags the on-call engineer with what they need to decide how fast to move."""
+def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo, note: str | None = None) -> Message:
+    """Tags the on-call engineer with what they need to decide how fast to move.
+
+    `note` says why this is not a fresh answer of the on-call source (the service was down, or not read yet).
+    """
     deadline = deadline_label(incident, now=now, zone=zone).replace("\n", " — ")
     facts = f"*{incident.severity.value}* for {client_label(incident)} · deadline: {deadline}"
     if incident.oncall_id:
@@ -229,7 +232,10 @@ def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Messag
             f"📟 No on-call engineer is configured (set `ONCALL_SLACK_ID`). "
             f"{mention(incident.reporter_id)}, please page someone directly. {facts}"
         )
-    return Message(text=text, blocks=[SectionBlock(text=text)])
+    blocks: list[Block] = [SectionBlock(text=text)]
+    if note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"⚠️ {typed(note, 600)}")]))
+    return Message(text=text, blocks=blocks)
 
 
 def event_line(event: Event, zone: ZoneInfo) -> str:

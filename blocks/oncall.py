@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from blocks.budget import SECTION_SAFE, Page, lines_within, more_note, page_of
 from blocks.incident import Message
 from blocks.text import mention, pack_lines, slack_time, typed
 from bot.domain.oncall import ActiveOverride, OnCall
+from bot.domain.oncall_sources import ExternalOnCall, OnCallSource, SourceKind
 
 OVERRIDE_HELP = "Cover for someone: `/triage oncall override @user 4h [team]` · end it: `/triage oncall cancel [team]`"
 ONCALL_COMMAND = "/triage oncall"
@@ -53,6 +55,39 @@ def override_line(cover: ActiveOverride, zone: ZoneInfo) -> str:
     )
 
 
+@dataclass(frozen=True)
+class SourceStatus:
+    """What `/triage oncall` says of `ONCALL_SOURCE`: the source, and who it names now (when it was read)."""
+
+    source: OnCallSource
+    answer: ExternalOnCall | None = None  # PagerDuty / Opsgenie: their last answer
+    group_members: tuple[str, ...] = ()  # a Slack user group: its members
+
+
+def source_text(status: SourceStatus, fallback_id: str | None, zone: ZoneInfo) -> str:
+    source, answer = status.source, status.answer
+    head = f"*On-call source:* {typed(source.describe(), 200)}"
+    if source.kind == SourceKind.USERGROUP:
+        members = ", ".join(mention(m) for m in status.group_members[:20]) or "nobody yet"
+        return f"{head}: new incidents page {mention(source.reference)} (members: {members})"
+    if not source.external:
+        return f"{head}: new incidents page who that rotation has on call (below)"
+    fallback = mention(fallback_id) if fallback_id else "nobody (set `ONCALL_SLACK_ID`)"
+    if answer is None:
+        return f"{head}: not read yet; until it is, new incidents page {fallback}"
+    if answer.primary is None:
+        why = typed(answer.problem or "it names nobody Slack knows", 300)
+        return f"{head}: {why}; new incidents page {fallback}"
+    named = mention(answer.primary) + (f" (next: {mention(answer.next_person)})" if answer.next_person else "")
+    if answer.stale:
+        return (
+            f"{head}: ⚠️ did not answer ({typed(answer.problem or 'unknown error', 200)}); "
+            f"paging the last known on-call, {named}, as of {slack_time(answer.read_at, zone)}"
+        )
+    unmatched = f" · not in Slack: {typed(', '.join(answer.unmatched), 300)}" if answer.unmatched else ""
+    return f"{head}: on call now {named}, read {slack_time(answer.read_at, zone)}{unmatched}"
+
+
 def oncall_blocks(
     oncalls: Sequence[OnCall],
     overrides: Sequence[ActiveOverride],
@@ -60,16 +95,20 @@ def oncall_blocks(
     zone: ZoneInfo,
     *,
     page: int = 1,
+    source: SourceStatus | None = None,
 ) -> list[Block]:
-    """`/triage oncall [page]`: a page of teams (the overrides in force on the first), within a message's limits."""
-    if not oncalls:
-        blocks: list[Block] = [HeaderBlock(text="On call now"), SectionBlock(text=no_rotation_text(fallback_id))]
-        first = True
-    else:
-        teams = oncall_page(oncalls, zone, page)
-        title = f"On call now ({teams.number}/{teams.count})" if teams.count > 1 else "On call now"
-        blocks = [HeaderBlock(text=title), *team_sections(teams)]
-        first = teams.number == 1
+    """`/triage oncall [page]`: the on-call source and a page of teams (the source and the overrides in force on
+    the first page), within a message's limits."""
+    teams = oncall_page(oncalls, zone, page) if oncalls else None
+    title = f"On call now ({teams.number}/{teams.count})" if teams is not None and teams.count > 1 else "On call now"
+    first = teams is None or teams.number == 1
+    blocks: list[Block] = [HeaderBlock(text=title)]
+    if source is not None and first:
+        blocks.append(SectionBlock(text=source_text(source, fallback_id, zone)))
+    if teams is not None:
+        blocks.extend(team_sections(teams))
+    elif source is None or source.source.kind == SourceKind.ROTATION:
+        blocks.append(SectionBlock(text=no_rotation_text(fallback_id)))
     if overrides and first:
         lines = lines_within([override_line(o, zone) for o in overrides], OVERRIDES_CHARS)
         blocks.append(SectionBlock(text=f"*Active overrides*\n{lines}"))

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.acknowledgement import parse_minutes_by_severity
 from bot.domain.deadlines import parse_offsets
+from bot.domain.oncall_sources import InvalidSource, parse_source
 from bot.models import Severity
 
 DEFAULT_DATABASE_URL = "sqlite:///triage-bot.db"
@@ -33,6 +34,7 @@ BOT_SCOPES = (
     "files:read",
     "files:write",
     "users:read",
+    "users:read.email",
     "channels:read",
     "groups:read",
     "im:read",
@@ -73,6 +75,16 @@ class Settings(BaseSettings):
     jira_api_token: SecretStr | None = None
     oncall_slack_id: str | None = Field(
         default=None, description="Slack user (U…/W…) or user group (S…) tagged on new incidents"
+    )
+    oncall_source: str | None = Field(
+        default=None,
+        description="rotation:<team>, usergroup:S…, pagerduty:<escalation policy id> or opsgenie:<schedule name>",
+    )
+    pagerduty_api_token: SecretStr | None = Field(default=None, description="PagerDuty REST API key (read-only)")
+    pagerduty_api_url: str = "https://api.pagerduty.com"
+    opsgenie_api_key: SecretStr | None = Field(default=None, description="Opsgenie API integration key")
+    opsgenie_api_url: str = Field(
+        default="https://api.opsgenie.com", description="https://api.eu.opsgenie.com in the EU"
     )
     display_timezone: str = "UTC"
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
@@ -155,6 +167,32 @@ class Settings(BaseSettings):
         if value[:1] not in {"U", "W", "S"} or not value.isalnum():
             raise ValueError("must be a Slack user ID (U…) or user group ID (S…)")
         return value
+
+    @field_validator("oncall_source")
+    @classmethod
+    def _readable_source(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        try:
+            return str(parse_source(value))
+        except InvalidSource as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("pagerduty_api_url", "opsgenie_api_url")
+    @classmethod
+    def _service_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://api.pagerduty.com")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _source_has_its_key(self) -> Settings:
+        source = self.oncall_source or ""
+        if source.startswith("pagerduty:") and self.pagerduty_api_token is None:
+            raise ValueError("ONCALL_SOURCE names PagerDuty: set PAGERDUTY_API_TOKEN too")
+        if source.startswith("opsgenie:") and self.opsgenie_api_key is None:
+            raise ValueError("ONCALL_SOURCE names Opsgenie: set OPSGENIE_API_KEY too")
+        return self
 
     @field_validator("ack_windows", "client_update_cadence")
     @classmethod

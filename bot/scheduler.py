@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.integrations.outbox import DeliveryReport
 from bot.services.container import Services
+from bot.services.oncall import refresh_oncall_sources
 from bot.services.timers import run_due_timers
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def tick(services: Services) -> TickReport:
     deadline = time.monotonic() + TICK_SHARE * services.settings.scheduler_interval_seconds
     cursor = 0
     try:
+        refresh_oncall_sources(services)
         while True:
             handled = run_due_timers(services, limit=TIMER_BATCH)
             report = services.outbox.deliver_due(limit=MESSAGE_BATCH, after_id=cursor)

@@ -79,6 +79,7 @@ SLACK_METHODS: dict[str, str] = {
     "pins.add": "pins_add",
     "usergroups.users.list": "usergroups_users_list",
     "users.info": "users_info",
+    "users.lookupByEmail": "users_lookupByEmail",
 }
 
 

@@ -14,6 +14,7 @@ from bot.domain.incidents import find_or_create_client
 from bot.domain.oncall import TeamSpec, replace_teams
 from bot.models import Event, Incident, OncallTeam
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.fake_oncall import FakeOnCallServices, OnCallPerson
 
 __all__ = [
     "AGENT",
@@ -83,16 +84,42 @@ PRODUCT_AREAS = ("document-upload", "billing", "search")
 def seed_workspace(emulator: SlackEmulator) -> None:
     """The people and channels (the bot is a member of both channels)."""
     for person in PEOPLE:
-        email = f"{person.handle}@sandbox.example"
-        emulator.add_user(person.id, person.handle, real_name=person.real_name, email=email)
+        emulator.add_user(person.id, person.handle, real_name=person.real_name, email=email_of(person))
     for channel in CHANNELS:
         members = (*channel.members, emulator.bot_user_id)
         emulator.add_channel(channel.name, id=channel.id, members=members, topic=channel.topic)
 
 
-def bot_settings(*, api_url: str, signing_secret: str, bot_token: str, database_url: str) -> dict[str, object]:
-    """Settings overrides that point the bot at the emulator and at the demo people and channels."""
+PAGERDUTY_POLICY = "PDEMOPLATFORM"  # the demo's on-call lives in (fake) PagerDuty: Olu, then Lena
+PAGERDUTY_TOKEN = "sandbox-pagerduty-token"
+
+
+def email_of(person: Person) -> str:
+    return f"{person.handle}@sandbox.example"
+
+
+def fake_pagerduty() -> FakeOnCallServices:
+    """The demo's PagerDuty: one escalation policy with Olu at level 1 and Lena at level 2 (matched by e-mail)."""
+    services = FakeOnCallServices(pagerduty_token=PAGERDUTY_TOKEN)
+    people = [OnCallPerson(email_of(ONCALL), ONCALL.real_name, 1), OnCallPerson(email_of(LEAD), LEAD.real_name, 2)]
+    services.set_policy(PAGERDUTY_POLICY, people)
+    return services
+
+
+def bot_settings(
+    *, api_url: str, signing_secret: str, bot_token: str, database_url: str, pagerduty_url: str | None = None
+) -> dict[str, object]:
+    """Settings overrides that point the bot at the emulator, the demo people and channels, and the demo's
+    PagerDuty (when it runs)."""
+    oncall: dict[str, object] = {}
+    if pagerduty_url is not None:
+        oncall = {
+            "oncall_source": f"pagerduty:{PAGERDUTY_POLICY}",
+            "pagerduty_api_url": pagerduty_url,
+            "pagerduty_api_token": PAGERDUTY_TOKEN,
+        }
     return {
+        **oncall,
         "slack_bot_token": bot_token,
         "slack_signing_secret": signing_secret,
         "slack_app_token": None,

@@ -19,6 +19,7 @@ from bot.integrations.statuspage import StatusPageClient
 from bot.integrations.workspaces import RecentInstallations, SlackWorkspaces
 from bot.models import OutboxMessage
 from bot.services.background import BackgroundWork
+from bot.services.oncall_sources import OnCallDirectory, build_services_for_sources
 
 NO_WORKSPACE = ""  # no incident belongs to it
 
@@ -39,6 +40,7 @@ class Services:
     workspaces: SlackWorkspaces
     workspace: str | None = None
     people: SlackPeople = field(default_factory=SlackPeople)  # who is who in Slack, for the roles
+    oncall_directory: OnCallDirectory | None = None  # PagerDuty / Opsgenie answers (build_services sets it)
 
     def for_request(self, team_id: str | None) -> Services:
         """These services as one request sees them: scoped to its workspace when the app is installed in several.
@@ -69,6 +71,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     services = Services(
         settings, clock, engine, session_factory, slack, outbox, status_page, jira, background, workspaces
     )
+    services.oncall_directory = OnCallDirectory(build_services_for_sources(settings), clock.now)
     from bot.services import escalations, resolution  # the hooks need the finished container
     from bot.services.rendering import render_root
 

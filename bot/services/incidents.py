@@ -23,12 +23,15 @@ from bot.domain.errors import DomainError
 from bot.domain.incidents import IncidentReport, OpenedIncident, get_incident, list_open_incidents, open_incident
 from bot.domain.isolation import find_similar
 from bot.domain.oncall import on_call_now, who_is_on_call
+from bot.domain.oncall_sources import OnCallSource, SourceKind
 from bot.domain.permissions import Action
 from bot.domain.triage import ensure_steps, mark_correlation_checked, refresh_gather
 from bot.integrations.outbox import enqueue_slack_call, undelivered_summary
 from bot.models import Incident
 from bot.services.changes import deliver_pending
 from bot.services.container import Services
+from bot.services.oncall import read_soon
+from bot.services.oncall_sources import Paging, configured_source, paging_for
 from bot.services.rendering import queue_thread_reply, render_root
 from bot.services.roles import permitted
 
@@ -44,34 +47,50 @@ class OpenRequest:
     team_id: str | None = None
 
 
-def _current_oncall(services: Services, session: Session) -> tuple[str | None, str | None]:
-    """(user, team) on call right now: the request workspace's rotation if it has one, else ONCALL_SLACK_ID."""
-    try:
-        oncall = who_is_on_call(session=session, at=services.clock.now(), workspace=services.workspace)
-    except DomainError:
-        oncall = None
-    if oncall is not None:
-        return oncall.user_id, oncall.team
-    return services.settings.oncall_slack_id, None
+def _current_oncall(services: Services, session: Session) -> Paging:
+    """Whom a new incident pages: `ONCALL_SOURCE` when set, else the workspace's first rotation, else
+    `ONCALL_SLACK_ID`. Never waits on an outside service (see bot.services.oncall_sources)."""
+    source = configured_source(services.settings)
+    fallback = services.settings.oncall_slack_id
+    if source is None or source.kind == SourceKind.ROTATION:
+        team_name = source.reference if source is not None else None
+        try:
+            oncall = who_is_on_call(
+                session=session, team_name=team_name, at=services.clock.now(), workspace=services.workspace
+            )
+        except DomainError:
+            oncall = None
+        return Paging(oncall.user_id, oncall.team) if oncall is not None else Paging(fallback)
+    if source.kind == SourceKind.USERGROUP:
+        return Paging(source.reference)
+    return _external_paging(services, source, fallback)
+
+
+def _external_paging(services: Services, source: OnCallSource, fallback: str | None) -> Paging:
+    directory = services.oncall_directory
+    answer = directory.known(services.workspace, source) if directory is not None else None
+    read_soon(services, source)
+    zone = services.settings.display_zone
+    return paging_for(answer, source, fallback, lambda moment: moment.astimezone(zone).strftime("%H:%M"))
 
 
 def open_and_announce(services: Services, request: OpenRequest) -> OpenedIncident:
     """Store the incident and queue its root message and first thread replies, atomically."""
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
-        oncall_id, team = _current_oncall(services, session)
+        paging = _current_oncall(services, session)
         opened = open_incident(
             session=session,
             report=request.report,
             reporter_id=request.reporter_id,
             channel_id=request.channel_id,
-            oncall_id=oncall_id,
+            oncall_id=paging.oncall_id,
             idempotency_key=request.submission_key,
             now=now,
         )
         if opened.created:
             incident = opened.incident
-            incident.oncall_team = team
+            incident.oncall_team = paging.team
             incident.team_id = request.team_id
             ensure_steps(session=session, incident=incident)
             refresh_gather(session=session, incident=incident, actor_id=incident.reporter_id, now=now)
@@ -81,11 +100,11 @@ def open_and_announce(services: Services, request: OpenRequest) -> OpenedInciden
             schedule_deadline_reminders(
                 session=session, incident=incident, offsets=services.settings.deadline_reminder_offsets, now=now
             )
-            _queue_announcement(services, session, incident)
+            _queue_announcement(services, session, incident, paging.note)
     return opened
 
 
-def _queue_announcement(services: Services, session: Session, incident: Incident) -> None:
+def _queue_announcement(services: Services, session: Session, incident: Incident, paging_note: str | None) -> None:
     session.flush()
     now = services.clock.now()
     root = render_root(services, session, incident)
@@ -101,7 +120,7 @@ def _queue_announcement(services: Services, session: Session, incident: Incident
     )
     for purpose, message in (
         ("environment_reply", environment_reply(incident)),
-        ("oncall_page", oncall_reply(incident, now=now, zone=services.settings.display_zone)),
+        ("oncall_page", oncall_reply(incident, now=now, zone=services.settings.display_zone, note=paging_note)),
     ):
         enqueue_slack_call(
             session=session,

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 
 from blocks.budget import page_number
 from blocks.incident import Message
-from blocks.oncall import ONCALL_COMMAND, oncall_blocks, override_cancelled_notice, override_set_notice
+from blocks.oncall import (
+    ONCALL_COMMAND,
+    SourceStatus,
+    oncall_blocks,
+    override_cancelled_notice,
+    override_set_notice,
+)
 from blocks.text import mention, slack_time
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
@@ -25,9 +31,12 @@ from bot.domain.oncall import (
     replace_teams,
 )
 from bot.domain.oncall_file import load_team_specs
+from bot.domain.oncall_sources import OnCallSource, SourceKind
 from bot.integrations.outbox import enqueue_slack_call
+from bot.integrations.slack import SlackCallError
 from bot.models import OncallOverride, OncallTeam
 from bot.services.container import Services
+from bot.services.oncall_sources import configured_source
 from bot.services.roles import actor_of, allow_on_rotation, is_member, person
 
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
@@ -41,7 +50,26 @@ def oncall_now_blocks(services: Services, page: int = 1) -> list[Block]:
         oncalls = on_call_now(session=session, at=now, workspace=services.workspace)
         overrides = active_overrides(session=session, at=now, workspace=services.workspace)
     settings = services.settings
-    return oncall_blocks(oncalls, overrides, settings.oncall_slack_id, settings.display_zone, page=page)
+    source = source_status(services)
+    return oncall_blocks(oncalls, overrides, settings.oncall_slack_id, settings.display_zone, page=page, source=source)
+
+
+def source_status(services: Services) -> SourceStatus | None:
+    """`ONCALL_SOURCE` and who it names now: the last answer of an outside service (a fresh read is asked for,
+    after this answer), or a user group's members."""
+    source = configured_source(services.settings)
+    if source is None:
+        return None
+    if source.kind == SourceKind.USERGROUP:
+        try:
+            members = services.people.group_members(services.workspace_slack, services.workspace, source.reference)
+        except SlackCallError:
+            members = frozenset()
+        return SourceStatus(source, group_members=tuple(sorted(members)))
+    if not source.external or services.oncall_directory is None:
+        return SourceStatus(source)
+    read_soon(services, source)
+    return SourceStatus(source, answer=services.oncall_directory.known(services.workspace, source))
 
 
 def oncall_command(services: Services, args: str, requested_by: str) -> list[Block]:
@@ -173,3 +201,20 @@ def load_rotations(services: Services, path: Path, *, prune: bool, workspace: st
     with unit_of_work(services.session_factory) as session:
         teams = replace_teams(session=session, teams=specs, now=services.clock.now(), prune=prune, workspace=workspace)
         return [t.name for t in teams]
+
+
+def read_soon(services: Services, source: OnCallSource, workspace: str | None = None) -> None:
+    """Read an outside on-call source after the acknowledgement when its answer is a minute old (or missing)."""
+    directory = services.oncall_directory
+    scope = workspace if workspace is not None else services.workspace
+    if directory is None or not source.external or not directory.needs_reading(scope, source):
+        return
+    slack = services.workspaces.gateway(scope)
+    services.background.submit_once(("oncall-source", scope, str(source)), lambda: directory.read(slack, scope, source))
+
+
+def refresh_oncall_sources(services: Services) -> None:
+    """From the scheduler's tick: keep the configured outside source's answer at most a minute old."""
+    source = configured_source(services.settings)
+    if source is not None:
+        read_soon(services, source, workspace=services.workspace)

@@ -18,6 +18,7 @@ from bot.domain.client_updates import CLIENT_UPDATE_DUE, update_reminder_wanted
 from bot.domain.deadlines import DEADLINE_REMINDER, raise_near_deadline, reminder_wanted
 from bot.domain.errors import DomainError
 from bot.domain.oncall import OnCall, who_is_on_call
+from bot.domain.oncall_sources import OnCallSource
 from bot.domain.timers import claim_due_timer, finish_timer
 from bot.domain.workarounds import CHECKIN_UNANSWERED, RETRY_CHECKIN, TIMEBOX_END
 from bot.models import Incident, Timer
@@ -25,6 +26,8 @@ from bot.observability.context import bind_incident
 from bot.observability.metrics import observe_timer_lag
 from bot.services.container import Services
 from bot.services.escalations import JIRA_POLL, poll_jira_status
+from bot.services.oncall import read_soon
+from bot.services.oncall_sources import configured_source
 from bot.services.rendering import queue_channel_post, queue_root_refresh, queue_thread_reply
 from bot.services.workarounds import ask_at_timebox_end, ping_unanswered, post_checkin
 
@@ -40,12 +43,31 @@ Handler = Callable[[Services, Session, Timer, Incident, datetime], str]
 
 
 def _oncall(services: Services, session: Session, incident: Incident, now: datetime) -> OnCall | None:
-    """The incident's rotation as it stands now, looked up in the incident's own workspace only."""
+    """The incident's on-call as it stands now: its rotation (in the incident's own workspace only), or what the
+    outside on-call source (PagerDuty, Opsgenie) last said, its next escalation level being who is paged next."""
     workspace = services.for_request(incident.team_id).workspace
+    source = configured_source(services.settings)
+    if incident.oncall_team is None and source is not None and source.external:
+        return _external_oncall(services, workspace, source)
     try:
         return who_is_on_call(session=session, team_name=incident.oncall_team, at=now, workspace=workspace)
     except DomainError:
         return None
+
+
+def _external_oncall(services: Services, workspace: str | None, source: OnCallSource) -> OnCall | None:
+    answer = services.oncall_directory.known(workspace, source) if services.oncall_directory else None
+    read_soon(services, source, workspace=workspace)
+    if answer is None or answer.primary is None:
+        return None
+    return OnCall(
+        team=source.describe(),
+        user_id=answer.primary,
+        via_override=False,
+        until=None,
+        next_user_id=answer.next_person,
+        escalation_channel_id=None,
+    )
 
 
 def escalate_unacknowledged(

@@ -133,8 +133,8 @@ def test_the_app_holds_exactly_the_manifests_scopes(emulator: SlackEmulator) -> 
 
 
 def test_a_method_needing_a_scope_the_app_lacks_answers_missing_scope(client: WebClient) -> None:
-    missing = error_of(client.users_lookupByEmail, email="u1@example.com")
-    assert missing["error"] == "missing_scope" and missing["needed"] == "users:read.email"
+    missing = error_of(client.reactions_add, channel="CGENERAL", timestamp="1.000001", name="eyes")
+    assert missing["error"] == "missing_scope" and missing["needed"] == "reactions:write"
     assert set(missing["provided"].split(",")) == set(BOT_SCOPES)
     assert error_of(client.pins_list, channel="CGENERAL")["needed"] == "pins:read"
 

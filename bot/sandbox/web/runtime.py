@@ -130,12 +130,20 @@ def _start_bot(services: Services, signing_secret: str, emulator: SlackEmulator,
     return SlackPlatform(emulator, f"{bot.url}/slack/events", signing_secret)
 
 
-def _bot_settings(emulator: SlackEmulator, signing_secret: str, database_url: str) -> Settings:
+def _start_pagerduty(resources: ExitStack) -> str:
+    """The demo's on-call source: a fake PagerDuty on a free local port."""
+    pagerduty = start_background_server(demo.fake_pagerduty())
+    resources.callback(pagerduty.stop)
+    return pagerduty.url
+
+
+def _bot_settings(emulator: SlackEmulator, signing_secret: str, database_url: str, pagerduty_url: str) -> Settings:
     overrides = demo.bot_settings(
         api_url=emulator.api_url,
         signing_secret=signing_secret,
         bot_token=emulator.bot_token,
         database_url=database_url,
+        pagerduty_url=pagerduty_url,
     )
     return _load_settings(**overrides)
 
@@ -163,7 +171,8 @@ def _start(host: str, port: int, database_url: str, resources: ExitStack) -> Run
     clock, feed = SandboxClock(), ChangeFeed()
     emulator = _start_emulator(clock, feed, resources)
     signing_secret = secrets.token_hex(16)
-    services = build_services(_bot_settings(emulator, signing_secret, database_url), clock=clock)
+    pagerduty_url = _start_pagerduty(resources)
+    services = build_services(_bot_settings(emulator, signing_secret, database_url, pagerduty_url), clock=clock)
     resources.callback(services.engine.dispose)
     earlier = _seed(services, clock)
     platform = _start_bot(services, signing_secret, emulator, resources)
