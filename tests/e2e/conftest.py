@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pytest
 from sqlalchemy import Engine
@@ -30,6 +31,41 @@ SIGNING_SECRET = "e2e-signing-secret"
 JIRA_USER, JIRA_TOKEN = "bot@example.com", "jira-token"
 AGENT, ONCALL = "UAGENT", "UONCALL"
 SUPPORT = "CSUPPORT"
+SETTLE_SECONDS = 20.0  # generous, like the emulator's waits: a settled stack returns at once
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ListenerThreads(ThreadPoolExecutor):
+    """The threads Bolt runs listeners on, with a way to wait for every listener started so far to finish."""
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="e2e-listener")
+        self._lock = threading.Lock()
+        self._running: set[Future[Any]] = set()
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future = super().submit(fn, *args, **kwargs)
+        with self._lock:
+            self._running.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def drain(self, timeout: float) -> bool:
+        """Wait for the listeners submitted so far (and any they start); False if `timeout` s passed first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                running = set(self._running)
+            left = deadline - time.monotonic()
+            if not running or left <= 0:
+                return not running
+            wait(running, timeout=left)
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._running.discard(future)
 
 
 @dataclass
@@ -39,7 +75,7 @@ class Stack:
     services: Services
     clock: ManualClock
     bot_url: str
-    listeners: ThreadPoolExecutor
+    listeners: ListenerThreads
 
     def finish_work(self) -> None:
         """Let every listener and everything they handed over after acknowledging finish (before the next test)."""
@@ -55,6 +91,24 @@ class Stack:
                 session.get_one(Incident, incident_id).status = IncidentStatus.RESOLVED
 
         retry_when_stale(resolve)
+
+    def settle(self, timeout: float = SETTLE_SECONDS) -> None:
+        """Wait until the bot has nothing left to do for the requests sent so far: every listener has returned, the
+        work handed over after acknowledging has finished, and a scheduler tick (the clock not moved) finds no
+        message to send and no timer to run. Whatever they would post, a wrongly repeated one too, is posted by then.
+        """
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(deadline - time.monotonic(), 0.0)
+
+        while True:
+            drained = self.listeners.drain(left()) and self.services.background.drain(timeout=left())
+            assert drained, f"the bot was still busy after {timeout} s"
+            report = tick(self.services)
+            if not report.timers and not report.delivered.busy:
+                return
+            assert left() > 0, f"the scheduler still found work after {timeout} s: {report}"
 
     def root_messages(self) -> list[dict[str, Any]]:
         return self.emulator.messages(SUPPORT)
@@ -121,7 +175,7 @@ def start_stack(
         **settings,
     )
     services = build_services(config, clock=clock, engine=engine)
-    listeners = ThreadPoolExecutor(max_workers=16, thread_name_prefix="e2e-listener")
+    listeners = ListenerThreads(max_workers=16)
     bot = start_background_server(WebApp(build_bolt_app(services, listener_executor=listeners), services))
     platform = SlackPlatform(emulator, f"{bot.url}/slack/events", SIGNING_SECRET)
     return Stack(emulator, platform, services, clock, bot.url, listeners), [bot, api]

@@ -70,7 +70,7 @@ def test_mentions_are_answered_once_even_when_slack_redelivers(stack: Stack) -> 
     again = stack.platform.redeliver(first, retry_num=1)
     assert (first.status, again.status) == (200, 200)
     stack.emulator.wait_for(lambda: stack.emulator.replies(SUPPORT, said["ts"]))
-    time.sleep(0.3)  # give a wrongly repeated answer the chance to show up
+    stack.settle()  # both deliveries handled: a wrongly repeated answer would be posted by now
     replies = stack.emulator.replies(SUPPORT, said["ts"])
     assert len(replies) == 1 and "/triage" in replies[0]["text"]
 

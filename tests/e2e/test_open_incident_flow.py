@@ -124,7 +124,7 @@ def test_a_repeated_submission_creates_one_incident_and_one_root_message(stack: 
     double_click = stack.platform.redeliver(first)
     assert (first.status, retried.status, double_click.status) == (200, 200, 200)
     stack.wait_for_thread(THREAD_AT_OPEN)
-    time.sleep(0.3)  # give a wrongly duplicated post the chance to show up
+    stack.settle()  # every submission handled: a wrongly duplicated post would be posted by now
     assert count(stack, Incident) == 1
     assert len(stack.root_messages()) == 1
 
@@ -168,5 +168,5 @@ def test_a_failed_slack_post_keeps_the_incident_and_is_retried(stack: Stack) -> 
     stack.emulator.wait_for(scheduler_ticks)
     assert len(stack.root_messages()) == 1
     assert len(stack.wait_for_thread(THREAD_AT_OPEN)) == THREAD_AT_OPEN
-    time.sleep(0.2)  # give a wrongly repeated post the chance to show up
+    stack.settle()  # nothing left to send: a wrongly repeated post would be posted by now
     assert len(stack.root_messages()) == 1 and len(stack.wait_for_thread(THREAD_AT_OPEN)) == THREAD_AT_OPEN

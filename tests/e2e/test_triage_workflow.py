@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.request
 from datetime import date, timedelta
 from typing import Any
@@ -116,7 +115,7 @@ def test_two_people_acknowledging_at_once_end_with_one_owner(stack: Stack) -> No
         )
     )
     stack.emulator.wait_for(lambda: root_fields(stack, ts)["Owner"] != "_Unassigned_")
-    time.sleep(0.3)  # let every queued root edit land
+    stack.settle()  # every queued root edit has landed
     with unit_of_work(stack.services.session_factory) as session:
         owner = session.scalars(select(Incident.owner_id)).one()
     assert owner in (ONCALL, BACKUP) and f"<@{owner}>" in refusal

@@ -4,6 +4,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import ManualClock
+from bot.config import load_settings
 from bot.db import unit_of_work
 from bot.domain.deadlines import (
     DEADLINE_REMINDER,
@@ -13,6 +15,9 @@ from bot.domain.deadlines import (
     schedule_deadline_reminders,
 )
 from bot.models import Incident, IncidentStatus, Severity, Timer
+from bot.services.container import build_services
+from bot.services.timers import run_due_timers
+from tests.builders import events_of
 from tests.conftest import T0
 from tests.integration.test_open_incident import _open
 
@@ -66,3 +71,53 @@ def test_severity_is_raised_near_the_deadline_only_when_configured(session_facto
         assert raise_near_deadline(session=session, incident=incident, within=timedelta(minutes=60), now=T0)
         assert incident.severity == Severity.SEV1
         assert not raise_near_deadline(session=session, incident=incident, within=timedelta(minutes=60), now=T0)
+
+
+def test_severity_is_raised_at_exactly_sev1_within_minutes_before_the_deadline(
+    session_factory: sessionmaker[Session],
+) -> None:
+    within = timedelta(minutes=60)
+    incident_id = _open(session_factory, "view:1", severity=Severity.SEV3, deadline_at=T0 + timedelta(minutes=90))
+    with unit_of_work(session_factory) as session:
+        incident = session.get_one(Incident, incident_id)
+        just_before = T0 + timedelta(minutes=30) - timedelta(microseconds=1)
+        assert not raise_near_deadline(session=session, incident=incident, within=within, now=just_before)
+        assert incident.severity == Severity.SEV3
+        assert raise_near_deadline(session=session, incident=incident, within=within, now=T0 + timedelta(minutes=30))
+        assert incident.severity == Severity.SEV1
+        assert [e.summary for e in events_of(session, incident_id, "severity_changed")] == [
+            "Severity SEV3 → SEV1: deadline in 60 min"
+        ]
+
+
+def test_the_reminder_due_at_sev1_within_minutes_raises_the_severity(
+    database_url: str, session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """SEV1_WITHIN_MINUTES=60 and a reminder an hour before: that reminder is the one that raises it."""
+    settings = load_settings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret="secret",
+        slack_api_url="http://127.0.0.1:9/api/",  # never called: timers only queue their messages
+        database_url=database_url,
+        sev1_within_minutes=60,
+    )
+    services = build_services(settings, clock=clock, engine=session_factory.kw["bind"])
+    deadline = T0 + timedelta(hours=3)
+    incident_id = _open(session_factory, "view:1", severity=Severity.SEV4, deadline_at=deadline)
+    with unit_of_work(session_factory) as session:
+        incident = session.get_one(Incident, incident_id)
+        schedule_deadline_reminders(session=session, incident=incident, offsets=OFFSETS, now=T0)
+    clock.set(deadline - timedelta(minutes=120))
+    assert run_due_timers(services) >= 1
+    assert _severity(session_factory, incident_id) == Severity.SEV4, "two hours before: not yet"
+    clock.set(deadline - timedelta(minutes=60))
+    assert run_due_timers(services) >= 1
+    assert _severity(session_factory, incident_id) == Severity.SEV1
+    with unit_of_work(session_factory) as session:
+        reminders = [e.summary for e in events_of(session, incident_id, "deadline_reminder")]
+    assert reminders == ["Deadline reminder: 120 min before", "Deadline reminder: 60 min before; raised to SEV1"]
+
+
+def _severity(factory: sessionmaker[Session], incident_id: int) -> Severity:
+    with unit_of_work(factory) as session:
+        return session.get_one(Incident, incident_id).severity

@@ -293,3 +293,96 @@ def test_a_slack_call_no_typed_method_sends_is_refused_when_queued(session_facto
         )
     with unit_of_work(session_factory) as session:
         assert session.scalars(select(OutboxMessage)).all() == []
+
+
+# --- retries: the longer wait wins; what depends on a call that failed for good never waits for it --------------
+
+
+def _queue_post(factory: sessionmaker[Session], clock: ManualClock, key: str, **options: Any) -> None:
+    with unit_of_work(factory) as session:
+        enqueue_slack_call(
+            session=session,
+            key=key,
+            operation="chat.postMessage",
+            args={"channel": "CENG", "text": key},
+            purpose=options.pop("purpose", "internal_notice"),
+            now=clock.now(),
+            **options,
+        )
+
+
+def _row(factory: sessionmaker[Session], key: str) -> OutboxMessage:
+    with unit_of_work(factory) as session:
+        row = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one()
+        session.expunge(row)
+        return row
+
+
+def test_a_short_retry_after_never_cuts_a_longer_backoff_short(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    _queue_post(session_factory, clock, "notice")
+    slack = ScriptedSlack()
+    slack.failures = [SlackCallError("ratelimited", retryable=True, retry_after=1) for _ in range(4)]
+    dispatcher = OutboxDispatcher(session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock)
+    waits = []
+    for _ in range(4):
+        assert dispatcher.deliver_due().retrying == 1
+        due = _row(session_factory, "notice").next_attempt_at
+        waits.append((due - clock.now()).total_seconds())
+        clock.set(due - timedelta(seconds=1))
+        assert dispatcher.deliver_due().claimed == 0, "not tried before its backoff is over"
+        clock.set(due)
+    assert waits == [5, 10, 20, 40], "Retry-After: 1 asked for less than the backoff each time"
+    assert dispatcher.deliver_due().sent == 1
+
+
+def test_replies_to_a_root_message_that_failed_for_good_are_shown_failed_not_retrying(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    incident_id = _open(session_factory, "view:1")
+    with unit_of_work(session_factory) as session:
+        key = session.get_one(Incident, incident_id).key
+    _queue_post(
+        session_factory, clock, f"{key}:root", incident_id=incident_id, purpose="root_message", records_root=True
+    )
+    _queue_post(session_factory, clock, "page", incident_id=incident_id, purpose="oncall_page", in_thread=True)
+    slack = ScriptedSlack()
+    slack.failures = [SlackCallError("channel_not_found", retryable=False)]
+    dispatcher = OutboxDispatcher(session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock)
+    dispatcher.deliver_due()
+    clock.advance(timedelta(hours=1))
+    dispatcher.deliver_due()  # the scheduler keeps ticking
+    with unit_of_work(session_factory) as session:
+        lines = undelivered_summary(session=session, incident_id=incident_id)
+    gone = "channel_not_found: the channel is gone or private: invite the bot to it"
+    assert lines == [
+        f"Slack root message: failed — {gone}",
+        f"Slack oncall page: failed — the incident's root message could not be posted: {gone}",
+    ]
+    assert [op for op, _ in slack.calls] == ["chat.postMessage"], "the reply was never sent anywhere else"
+
+
+def test_a_reply_to_a_message_that_failed_for_good_is_dropped_not_left_retrying(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """An internal notice Slack refused for good: its follow-ups can never go into its thread."""
+    incident_id = _open(session_factory, "view:1")
+    _queue_post(session_factory, clock, "notice", incident_id=incident_id)
+    _queue_post(
+        session_factory, clock, "follow-up", incident_id=incident_id, purpose="internal_follow_up", reply_to="notice"
+    )
+    slack = ScriptedSlack()
+    slack.failures = [SlackCallError("channel_not_found", retryable=False)]
+    dispatcher = OutboxDispatcher(session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock)
+    dispatcher.deliver_due()
+    clock.advance(timedelta(hours=1))
+    dispatcher.deliver_due()
+    assert _row(session_factory, "follow-up").state == OutboxState.SUPERSEDED
+    with unit_of_work(session_factory) as session:
+        lines = undelivered_summary(session=session, incident_id=incident_id)
+    assert lines == [
+        "Slack internal notice: failed — channel_not_found: the channel is gone or private: invite the bot to it"
+    ]
+    assert not [line for line in lines if "pending" in line]
+    assert len(slack.calls) == 1

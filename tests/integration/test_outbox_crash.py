@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import ManualClock
 from bot.db import unit_of_work
-from bot.integrations.outbox import POST_EVENT, OutboxDispatcher, enqueue_slack_call
+from bot.integrations.outbox import LOOK_AHEAD, LOOK_BACK, POST_EVENT, OutboxDispatcher, enqueue_slack_call
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import OutboxMessage, OutboxSend, OutboxState
@@ -126,3 +126,46 @@ def test_an_attempt_that_never_reached_slack_is_posted_after_the_crash(
     )
     assert [m["text"] for m in emulator.messages(CHANNEL)] == ["INC-1:checkin:2"]
     assert _state(session_factory, "INC-1:checkin:2")[2] == [], "the record goes with the delivery"
+
+
+@pytest.mark.parametrize(
+    ("slack_ahead", "restart_after"),
+    [
+        (timedelta(0), timedelta(minutes=10)),
+        (-LOOK_BACK, timedelta(0)),
+        (LOOK_AHEAD, timedelta(0)),
+        (-LOOK_BACK, timedelta(minutes=10)),
+    ],
+    ids=["restarted 10 min later", "Slack a minute behind", "posted a minute into the attempt", "both"],
+)
+def test_the_lookup_after_a_crash_reads_a_minute_either_side_of_the_attempt_not_of_the_retry(
+    session_factory: sessionmaker[Session], clock: ManualClock, slack_ahead: timedelta, restart_after: timedelta
+) -> None:
+    """The post is searched for around when the attempt that died started (its record), whenever the retry comes and
+    however far Slack's clock (or the attempt's own retries) put the post from it, up to a minute either way."""
+    emulator = SlackEmulator(clock=lambda: (clock.now() + slack_ahead).timestamp())
+    emulator.add_channel("support", id=CHANNEL, members=[emulator.bot_user_id])
+    server = emulator.serve()
+    try:
+        attempted = clock.now()
+        _queue(session_factory, clock, "INC-1:checkin:3")
+        dying = OutboxDispatcher(
+            session_factory=session_factory,
+            workspaces=SlackWorkspaces(DiesAfterPosting(_gateway(emulator))),
+            clock=clock,
+        )
+        with pytest.raises(Killed):
+            dying.deliver_due()
+        clock.advance(restart_after)
+
+        report = OutboxDispatcher(
+            session_factory=session_factory, workspaces=SlackWorkspaces(_gateway(emulator)), clock=clock
+        ).deliver_due()
+
+        assert [m["text"] for m in emulator.messages(CHANNEL)] == ["INC-1:checkin:3"], "posted exactly once"
+        assert report.sent == 1 and _state(session_factory, "INC-1:checkin:3")[0] == OutboxState.SENT
+        windows = [(float(c.args["oldest"]), float(c.args["latest"])) for c in emulator.calls("conversations.history")]
+        assert windows == [((attempted - LOOK_BACK).timestamp(), (attempted + LOOK_AHEAD).timestamp())]
+        assert LOOK_BACK == LOOK_AHEAD == timedelta(minutes=1)
+    finally:
+        server.stop()

@@ -26,6 +26,16 @@ def test_durations_read_like_a_person_would_say_them() -> None:
     assert time_left(T0 - timedelta(minutes=5), T0) == "passed 5 min ago"
 
 
+def test_a_whole_day_reads_24_h_and_only_longer_spans_read_in_days() -> None:
+    """People say "24 h" for a day: time to resolve, isolation windows and deadlines show it so."""
+    assert humanize_duration(timedelta(hours=24)) == "24 h"
+    assert humanize_duration(timedelta(hours=25)) == "1 d 1 h"
+    assert humanize_duration(timedelta(hours=48)) == "2 d"
+    assert humanize_duration(timedelta(hours=23, minutes=59)) == "23 h 59 min"
+    assert humanize_duration(-timedelta(hours=24)) == "24 h", "a span past reads the same"
+    assert time_left(T0 + timedelta(hours=24), T0) == "in 24 h"
+
+
 def test_times_render_in_each_viewers_zone_with_a_fallback() -> None:
     rendered = slack_time(T0, ZoneInfo("Europe/London"))
     assert rendered == f"<!date^{int(T0.timestamp())}^{{date_short_pretty}} {{time}}|Mon 30 Nov 09:00 GMT>"
