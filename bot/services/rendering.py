@@ -12,14 +12,14 @@ from blocks.escalation import escalation_line, lead_line
 from blocks.incident import Dashboard, Message, NextCheckin, root_message
 from blocks.workarounds import workaround_line
 from bot.domain.acknowledgement import ACK_ESCALATION
-from bot.domain.client_updates import CLIENT_UPDATE_DUE
-from bot.domain.deadlines import DEADLINE_REMINDER
+from bot.domain.client_updates import CLIENT_UPDATE_DUE, update_reminder_wanted
+from bot.domain.deadlines import DEADLINE_REMINDER, reminder_wanted
 from bot.domain.escalations import escalations_of
-from bot.domain.timers import next_due
+from bot.domain.timers import upcoming_timers
 from bot.domain.triage import checklist, linked_incident_ids
 from bot.domain.workarounds import RETRY_CHECKIN, TIMEBOX_END, active_workarounds, attempts_of
 from bot.integrations.outbox import ROOT_EDIT, enqueue_slack_call, request_root_refresh
-from bot.models import Incident
+from bot.models import Incident, Timer
 from bot.services.container import Services
 
 CHECKIN_LABELS = {
@@ -31,9 +31,28 @@ CHECKIN_LABELS = {
 }
 
 
+def _will_fire(incident: Incident, timer: Timer) -> bool:
+    """Whether a pending timer will still do something when it falls due (what its handler asks the domain)."""
+    if timer.kind == CLIENT_UPDATE_DUE:
+        return update_reminder_wanted(incident, timer.due_at)
+    if timer.kind == DEADLINE_REMINDER:
+        return reminder_wanted(incident, timer)
+    if timer.kind == ACK_ESCALATION:
+        return incident.acknowledged_at is None
+    return True
+
+
+def next_checkin(session: Session, incident: Incident) -> NextCheckin | None:
+    """The next reminder or check-in that will really happen: none once the incident is resolved or closed."""
+    if not incident.is_open:
+        return None
+    upcoming = upcoming_timers(session=session, incident_id=incident.id, kinds=CHECKIN_LABELS.keys())
+    timer = next((t for t in upcoming if _will_fire(incident, t)), None)
+    return NextCheckin(CHECKIN_LABELS[timer.kind], timer.due_at) if timer is not None else None
+
+
 def dashboard_for(session: Session, incident: Incident, *, now: datetime, zone: ZoneInfo) -> Dashboard:
-    timer = next_due(session=session, incident_id=incident.id, kinds=CHECKIN_LABELS.keys())
-    checkin = NextCheckin(CHECKIN_LABELS[timer.kind], timer.due_at) if timer is not None else None
+    checkin = next_checkin(session, incident)
     linked = linked_incident_ids(session=session, incident_id=incident.id)
     running = active_workarounds(session=session, incident_id=incident.id)
     return Dashboard(
