@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks.escalation import escalation_line, lead_line
@@ -19,9 +20,11 @@ from bot.domain.timers import upcoming_timers
 from bot.domain.triage import checklist, linked_incident_ids
 from bot.domain.workarounds import RETRY_CHECKIN, TIMEBOX_END, active_workarounds, attempts_of
 from bot.integrations.outbox import ROOT_EDIT, enqueue_slack_call, request_root_refresh
-from bot.models import Incident, Timer
+from bot.models import Incident, OutboxMessage, Timer
 from bot.services.container import Services
 
+PROMPT_ANSWERED = "prompt_answered"
+ANSWERED = ":answered"
 CHECKIN_LABELS = {
     ACK_ESCALATION: "acknowledge by",
     CLIENT_UPDATE_DUE: "client update due",
@@ -101,6 +104,55 @@ def queue_thread_reply(
         in_thread=True,
         fresh_key=True,
     )
+
+
+def queue_prompt(
+    services: Services, session: Session, incident: Incident, message: Message, purpose: str, key: str
+) -> None:
+    """A thread reply with buttons, under a key of its own so that its answer can edit it (`queue_prompt_answer`)."""
+    enqueue_slack_call(
+        session=session,
+        key=key,
+        operation="chat.postMessage",
+        args=message.as_args(),
+        purpose=purpose,
+        now=services.clock.now(),
+        incident_id=incident.id,
+        in_thread=True,
+    )
+
+
+def queue_prompt_answer(
+    session: Session, incident: Incident, prompt_key: str, message: Message, *, now: datetime
+) -> None:
+    """Replace a prompt's buttons with its answer: chat.update of the message posted as `prompt_key`, once."""
+    enqueue_slack_call(
+        session=session,
+        key=answer_key(prompt_key),
+        operation="chat.update",
+        args=message.as_args(),
+        purpose=PROMPT_ANSWERED,
+        now=now,
+        incident_id=incident.id,
+        edit_of=prompt_key,
+    )
+
+
+def answer_key(prompt_key: str) -> str:
+    return f"{prompt_key}{ANSWERED}"
+
+
+def unanswered_prompts(session: Session, incident: Incident, prefix: str) -> list[str]:
+    """Keys of the incident's prompts posted under `prefix` whose buttons no answer has replaced yet."""
+    keys = set(
+        session.scalars(
+            select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.incident_id == incident.id,
+                OutboxMessage.idempotency_key.startswith(prefix, autoescape=True),
+            )
+        )
+    )
+    return sorted(k for k in keys if not k.endswith(ANSWERED) and answer_key(k) not in keys)
 
 
 def queue_channel_post(

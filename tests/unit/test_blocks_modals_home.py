@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from blocks.home import home_view
 from blocks.incident import Dashboard, NextCheckin, root_message
-from blocks.lists import incident_list_blocks
 from blocks.incident_modals import (
     LoggedStep,
     ScopeDecision,
@@ -27,6 +26,7 @@ from blocks.incident_modals import (
     read_log_step,
     read_status_change,
 )
+from blocks.lists import incident_list_blocks
 from blocks.oncall import (
     no_rotation_text,
     oncall_blocks,
