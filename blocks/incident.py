@@ -22,11 +22,18 @@ from blocks.budget import SECTION_SAFE, lines_within
 from blocks.ids import IncidentAction
 from blocks.text import mention, message_text_length, quoted, slack_time, time_left, truncate, typed
 from bot.domain.incidents import SEVERITY_MEANINGS, environment_details
+from bot.domain.summary import DeadlineOutcome, first_relief, incident_deadline_outcome, milestones_of
 from bot.domain.triage import StepView
 from bot.models import ClientTier, Event, Incident, Severity
 
 SEVERITY_ICONS = {Severity.SEV1: "🔴", Severity.SEV2: "🟠", Severity.SEV3: "🟡", Severity.SEV4: "🔵"}
 DEADLINE_CLOSE_SECONDS = 2 * 3600
+DEADLINE_OUTCOME_LABELS = {
+    DeadlineOutcome.MET: "✅ *met*",
+    DeadlineOutcome.MISSED: "❌ *missed*",
+    DeadlineOutcome.PENDING: "⏳ *pending*",
+    DeadlineOutcome.NONE: "no deadline",
+}
 # Shares of the root message, so that with every part at its longest it stays well inside what Slack takes.
 BLOCKER_CHARS = SECTION_SAFE
 ENVIRONMENT_CHARS = 1200
@@ -71,14 +78,32 @@ def client_label(incident: Incident) -> str:
 
 
 def deadline_label(incident: Incident, *, now: datetime, zone: ZoneInfo) -> str:
+    """A countdown while the deadline is at stake; once it is met or missed (the summary's rule), which, and when
+    the client was unblocked: nothing that goes stale on a message no longer edited."""
     if incident.deadline_at is None:
         return "None given"
-    remaining = time_left(incident.deadline_at, now)
-    close = (incident.deadline_at - now).total_seconds() < DEADLINE_CLOSE_SECONDS
-    label = f"{slack_time(incident.deadline_at, zone)} ({'⏰ ' if close else ''}{remaining})"
+    outcome = incident_deadline_outcome(incident, now)
+    if outcome == DeadlineOutcome.PENDING:
+        remaining = time_left(incident.deadline_at, now)
+        close = (incident.deadline_at - now).total_seconds() < DEADLINE_CLOSE_SECONDS
+        label = f"{slack_time(incident.deadline_at, zone)} ({'⏰ ' if close else ''}{remaining})"
+    else:
+        relieved = first_relief(milestones_of(incident))
+        how = f"client unblocked {slack_time(relieved, zone)}" if relieved else "client not unblocked by then"
+        label = f"{slack_time(incident.deadline_at, zone)} · {DEADLINE_OUTCOME_LABELS[outcome]} — {how}"
     if incident.deadline_context:
         label += f"\n_{typed(incident.deadline_context, 200)}_"
     return label
+
+
+def deadline_in_brief(incident: Incident, *, now: datetime) -> str:
+    """`deadline in 1 h 55 min`, `deadline met`, `deadline missed` or `no deadline`, for one-line lists."""
+    if incident.deadline_at is None:
+        return "no deadline"
+    outcome = incident_deadline_outcome(incident, now)
+    if outcome == DeadlineOutcome.PENDING:
+        return f"deadline {time_left(incident.deadline_at, now)}"
+    return f"deadline {DEADLINE_OUTCOME_LABELS[outcome]}"
 
 
 def environment_line(incident: Incident) -> str:
@@ -169,7 +194,7 @@ def _status_line(incident: Incident, dashboard: Dashboard, now: datetime, zone: 
         parts.append(f"Scope: *{incident.scope}*")
     if dashboard.linked_keys:
         parts.append("Linked: " + ", ".join(dashboard.linked_keys[:10]))
-    if dashboard.next_checkin is not None:
+    if dashboard.next_checkin is not None and incident.is_open:
         checkin = dashboard.next_checkin
         parts.append(f"Next check-in: {checkin.label} {slack_time(checkin.at, zone)} ({time_left(checkin.at, now)})")
     parts.append("updates in the thread 🧵")

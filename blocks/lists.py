@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from blocks.budget import more_note, page_of
-from blocks.incident import SEVERITY_ICONS
-from blocks.text import mention, time_left, typed
+from blocks.incident import SEVERITY_ICONS, deadline_in_brief
+from blocks.text import mention, typed
 from bot.models import Incident
 
 INCIDENTS_PER_PAGE = 20
@@ -24,7 +24,7 @@ def help_blocks(subcommands: Sequence[tuple[str, str]]) -> list[Block]:
 
 
 def incident_list_line(incident: Incident, *, now: datetime, zone: ZoneInfo) -> str:
-    deadline = f"deadline {time_left(incident.deadline_at, now)}" if incident.deadline_at else "no deadline"
+    deadline = deadline_in_brief(incident, now=now)
     if incident.deadline_context:
         deadline += f" ({typed(incident.deadline_context, 60)})"
     owner = mention(incident.owner_id) if incident.owner_id else "unassigned"

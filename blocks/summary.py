@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from blocks.incident import SEVERITY_ICONS, Message
+from blocks.incident import DEADLINE_OUTCOME_LABELS, SEVERITY_ICONS, Message
 from blocks.text import escape_mrkdwn, link, mention, message_text_length, pack_lines, quoted, slack_time, typed
 from bot.domain.durations import humanize_duration
 from bot.domain.incidents import SEVERITY_MEANINGS
-from bot.domain.summary import AuditEntry, AuditTrail, DeadlineOutcome, IncidentSummary
+from bot.domain.summary import AuditEntry, AuditTrail, IncidentSummary
 from bot.models import ClientTier
 
 MAX_BLOCKS = 50
@@ -30,12 +30,6 @@ TIMELINE_SECTION_CHARS = 2900
 TIMELINE_SECTIONS_PER_MESSAGE = 3
 ENTRY_SUMMARY_LIMIT = 300
 CORRECTIONS = "a correction is a new entry that refers to the one it corrects."
-OUTCOME_LABELS = {
-    DeadlineOutcome.MET: "✅ *met*",
-    DeadlineOutcome.MISSED: "❌ *missed*",
-    DeadlineOutcome.PENDING: "⏳ *pending*",
-    DeadlineOutcome.NONE: "no deadline",
-}
 
 
 def summary_messages(summary: IncidentSummary, *, zone: ZoneInfo) -> list[Message]:
@@ -207,7 +201,7 @@ def _deadline(s: IncidentSummary, zone: ZoneInfo) -> str:
     if s.deadline.at is None:
         return "None given"
     context = f"\n_{typed(s.deadline.context, 200)}_" if s.deadline.context else ""
-    return f"{slack_time(s.deadline.at, zone)} · {OUTCOME_LABELS[s.deadline.outcome]}{context}"
+    return f"{slack_time(s.deadline.at, zone)} · {DEADLINE_OUTCOME_LABELS[s.deadline.outcome]}{context}"
 
 
 def _duration(delta: timedelta | None) -> str:

@@ -13,8 +13,10 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ContextBlock,
     HeaderBlock,
     InputBlock,
+    MarkdownTextObject,
     NumberInputElement,
     Option,
     PlainTextInputElement,
@@ -30,7 +32,7 @@ from blocks.incident import Message
 from blocks.text import mention, quoted, slack_time, time_left, typed
 from blocks.view_state import choice, member, number, text
 from bot.domain.workarounds import KIND_LABELS, OUTCOME_LABELS
-from bot.models import AttemptOutcome, Incident, Workaround, WorkaroundKind
+from bot.models import Attempt, AttemptOutcome, Incident, Workaround, WorkaroundKind
 
 F = ModalField
 KIND_HELP = {
@@ -38,6 +40,11 @@ KIND_HELP = {
     WorkaroundKind.BATCHING: "Split into smaller batches to isolate the failing one",
     WorkaroundKind.FORMAT_CHANGE: "Convert to a format that bypasses the failing pipeline",
     WorkaroundKind.MANUAL_OVERRIDE: "Process it by hand where automation is blocked",
+}
+OUTCOME_ICONS = {
+    AttemptOutcome.WORKED: "✅",
+    AttemptOutcome.STILL_FAILING: "🔁",
+    AttemptOutcome.ERROR_CHANGED: "⚠️",
 }
 ICONS = {
     WorkaroundKind.RETRY_CYCLE: "🔁",
@@ -137,9 +144,13 @@ def _answer_button(text: str, action: WorkaroundAction, value: str, style: str |
     return ButtonElement(text=text, action_id=action.value, value=value, style=style)
 
 
+def _checkin_question(incident: Incident, workaround: Workaround, number: int) -> str:
+    return f"🔁 *Retry #{number} for {incident.key} is due* — {typed(workaround.description, 300)}"
+
+
 def checkin_message(incident: Incident, workaround: Workaround, number: int, *, late: bool) -> Message:
     """`Retry #3 for INC-12 is due`, with Worked / Still failing / Error changed."""
-    text = f"🔁 *Retry #{number} for {incident.key} is due* — {typed(workaround.description, 300)}"
+    text = _checkin_question(incident, workaround, number)
     if late:
         text += "\n_Posted late: it fell due while the bot was down or behind._"
     value = f"{workaround.id}:{number}"
@@ -153,6 +164,47 @@ def checkin_message(incident: Incident, workaround: Workaround, number: int, *, 
         text=plain,
         blocks=[SectionBlock(text=text), ActionsBlock(block_id=f"checkin_{value.replace(':', '_')}", elements=buttons)],
     )
+
+
+def _answered(question: str, answer: str, notification: str) -> Message:
+    """A prompt once answered: its question, and the answer where its buttons were."""
+    return Message(
+        text=notification,
+        blocks=[SectionBlock(text=question), ContextBlock(elements=[MarkdownTextObject(text=answer)])],
+    )
+
+
+def checkin_answer(attempt: Attempt, zone: ZoneInfo) -> str:
+    """`✅ Worked — answered by @Sam Mon 30 Nov 09:40`: what, who and when."""
+    what = f"{OUTCOME_ICONS[attempt.outcome]} *{OUTCOME_LABELS[attempt.outcome].capitalize()}*"
+    return f"{what} — answered by {mention(attempt.actor_id)} {slack_time(attempt.at, zone)}"
+
+
+def answered_checkin(incident: Incident, workaround: Workaround, attempt: Attempt, zone: ZoneInfo) -> Message:
+    """The check-in with its buttons replaced by the answer."""
+    notification = f"Retry #{attempt.number} for {incident.key}: {OUTCOME_LABELS[attempt.outcome]}"
+    question = _checkin_question(incident, workaround, attempt.number)
+    return _answered(question, checkin_answer(attempt, zone), notification)
+
+
+def unanswerable_checkin(incident: Incident, workaround: Workaround, number: int, why: str) -> Message:
+    """A check-in left unanswered when its workaround ended: no buttons, and why none are needed."""
+    question = _checkin_question(incident, workaround, number)
+    answer = f"⏹️ *No answer needed* — {typed(why, 200)}"
+    return _answered(question, answer, f"Retry #{number} for {incident.key}: no answer needed")
+
+
+def unanswerable_timebox(incident: Incident, workaround: Workaround, why: str) -> Message:
+    """A time-box question left unanswered when its workaround ended: no buttons, and why none are needed."""
+    answer = f"⏹️ *No answer needed* — {typed(why, 200)}"
+    return _answered(
+        _timebox_ended(incident, workaround), answer, f"Time box ended for {incident.key}: no answer needed"
+    )
+
+
+def already_answered(attempt: Attempt, zone: ZoneInfo) -> str:
+    """What a second click on an answered check-in is told (only the clicker sees it)."""
+    return f"Retry #{attempt.number} was already answered: {checkin_answer(attempt, zone)}."
 
 
 def error_changed_modal(incident: Incident, workaround_id: int, number: int) -> View:
@@ -199,15 +251,16 @@ def unanswered_ping(incident: Incident, workaround: Workaround, number: int) -> 
     return Message(text=text, blocks=[SectionBlock(text=text)])
 
 
-def timebox_message(incident: Incident, workaround: Workaround) -> Message:
-    """The time box ended: extend, escalate, or stop — nothing runs on silently."""
+def _timebox_ended(incident: Incident, workaround: Workaround) -> str:
     what = f"*{KIND_LABELS[workaround.kind].lower()}* on *{incident.key}*"
-    description = typed(workaround.description, 200)
-    text = (
-        f"⌛ {mention(workaround.owner_id)} the time box for {what} has ended: {description}. "
-        "Extend it, escalate, or stop it and switch?"
-    )
-    value = str(workaround.id)
+    return f"⌛ {mention(workaround.owner_id)} the time box for {what} has ended: {typed(workaround.description, 200)}."
+
+
+def timebox_message(incident: Incident, workaround: Workaround, prompt: int = 0) -> Message:
+    """The time box ended: extend, escalate, or stop — nothing runs on silently. `prompt` names this question
+    (the timer that asked it), so that its answer edits it and a second answer is refused."""
+    text = f"{_timebox_ended(incident, workaround)} Extend it, escalate, or stop it and switch?"
+    value = f"{workaround.id}:{prompt}"
     buttons = [
         ButtonElement(text="Extend 30 min", action_id=WorkaroundAction.EXTEND.value, value=value, style="primary"),
         ButtonElement(text="Escalate", action_id="incident_escalate", value=str(incident.id)),
@@ -217,6 +270,19 @@ def timebox_message(incident: Incident, workaround: Workaround) -> Message:
         text=f"Time box ended for {incident.key}",
         blocks=[SectionBlock(text=text), ActionsBlock(block_id=f"timebox_{workaround.id}", elements=buttons)],
     )
+
+
+def answered_timebox(
+    incident: Incident, workaround: Workaround, *, actor_id: str, at: datetime, zone: ZoneInfo, extended: bool
+) -> Message:
+    """The time-box question with its buttons replaced by the answer: extended (to when) or stopped."""
+    when = slack_time(at, zone)
+    if extended:
+        answer = f"⏱️ *Extended* to {slack_time(workaround.ends_at, zone)} — by {mention(actor_id)} {when}"
+    else:
+        answer = f"⏹️ *Stopped* to switch — by {mention(actor_id)} {when}"
+    notification = f"Time box ended for {incident.key}: {'extended' if extended else 'stopped'}"
+    return _answered(_timebox_ended(incident, workaround), answer, notification)
 
 
 def progress_modal(incident: Incident, workaround: Workaround) -> View:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from bot.domain.lifecycle import change_severity
+from bot.domain.summary import first_relief, milestones_of
 from bot.domain.timers import schedule_timer
 from bot.models import Incident, Severity, Timer
 
@@ -55,9 +56,11 @@ def schedule_deadline_reminders(
 
 
 def reminder_wanted(incident: Incident, timer: Timer) -> bool:
-    """Only for an open incident whose deadline is still the one the reminder was set for."""
+    """Only while the deadline is still at stake (see `deadline_outcome`: an incident mitigated or resolved has met
+    or missed it), and only for the deadline the reminder was set for."""
     deadline = incident.deadline_at.isoformat() if incident.deadline_at else None
-    return incident.is_open and deadline == timer.payload.get("deadline_at")
+    at_stake = incident.is_open and first_relief(milestones_of(incident)) is None
+    return at_stake and deadline == timer.payload.get("deadline_at")
 
 
 def raise_near_deadline(*, session: Session, incident: Incident, within: timedelta | None, now: datetime) -> bool:

@@ -210,13 +210,7 @@ class IncidentSummary:
 def build_summary(*, session: Session, incident_id: int, now: datetime) -> IncidentSummary:
     """The incident's one-page summary as of `now`; IncidentNotFound (a DomainError) when there is none."""
     incident = _incident(session, incident_id)
-    milestones = Milestones(
-        opened_at=incident.opened_at,
-        acknowledged_at=incident.acknowledged_at,
-        mitigated_at=incident.mitigated_at,
-        resolved_at=incident.resolved_at,
-        closed_at=incident.closed_at,
-    )
+    milestones = milestones_of(incident)
     return IncidentSummary(
         incident_id=incident.id,
         key=incident.key,
@@ -263,6 +257,21 @@ def build_audit_trail(*, session: Session, incident_id: int) -> AuditTrail:
         client_name=incident.client.name,
         entries=_entries(session, incident.id),
     )
+
+
+def milestones_of(incident: Incident) -> Milestones:
+    return Milestones(
+        opened_at=incident.opened_at,
+        acknowledged_at=incident.acknowledged_at,
+        mitigated_at=incident.mitigated_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+    )
+
+
+def incident_deadline_outcome(incident: Incident, now: datetime) -> DeadlineOutcome:
+    """The incident's deadline as the summary judges it: the one rule every message about it uses."""
+    return deadline_outcome(incident.deadline_at, milestones_of(incident), now)
 
 
 def deadline_outcome(deadline_at: datetime | None, milestones: Milestones, now: datetime) -> DeadlineOutcome:

@@ -80,3 +80,9 @@ def next_due(*, session: Session, incident_id: int, kinds: Iterable[str] | None 
     if kinds is not None:
         query = query.where(Timer.kind.in_(list(kinds)))
     return session.scalar(query.order_by(Timer.due_at).limit(1))
+
+
+def upcoming_timers(*, session: Session, incident_id: int, kinds: Iterable[str], limit: int = 50) -> list[Timer]:
+    """The incident's pending timers of these kinds, soonest first (at most `limit`)."""
+    query = select(Timer).where(Timer.incident_id == incident_id, Timer.done_at.is_(None), Timer.kind.in_(list(kinds)))
+    return list(session.scalars(query.order_by(Timer.due_at, Timer.id).limit(limit)))

@@ -187,7 +187,13 @@ def answer_checkin(
     error_text: str | None,
     now: datetime,
 ) -> tuple[Attempt, bool]:
-    """Log the attempt (once per check-in); returns it and whether this call recorded it."""
+    """Log the attempt (once per check-in); returns it and whether this call recorded it.
+
+    A check-in already answered returns that answer, even once its workaround has ended.
+    """
+    answered = answer_of(session=session, incident=incident, workaround_id=workaround_id, number=number)
+    if answered is not None:
+        return answered, False
     workaround = active_workaround(session, workaround_id, incident)
     if workaround is None:
         raise WorkaroundGone(workaround_id)
@@ -230,6 +236,15 @@ def answer_checkin(
             now=now,
         )
     return attempt, True
+
+
+def answer_of(*, session: Session, incident: Incident, workaround_id: int, number: int) -> Attempt | None:
+    """How check-in `number` of the incident's workaround was answered, if it was."""
+    return session.scalar(
+        select(Attempt)
+        .join(Workaround, Workaround.id == Attempt.workaround_id)
+        .where(Attempt.workaround_id == workaround_id, Attempt.number == number, Workaround.incident_id == incident.id)
+    )
 
 
 def unanswered(*, session: Session, timer: Timer) -> Workaround | None:

@@ -69,6 +69,7 @@ def enqueue_slack_call(
     records_root: bool = False,
     on_root: bool = False,
     reply_to: str | None = None,
+    edit_of: str | None = None,
     needs_key_of: str | None = None,
     target: str = "slack",
     fresh_key: bool = False,
@@ -79,7 +80,8 @@ def enqueue_slack_call(
     `in_thread` posts into the incident's thread once its root message exists; `records_root`
     stores the posted message as the incident's root; `on_root` edits the root message (chat.update),
     and a newer edit of the same root supersedes older ones still waiting. `reply_to` posts in the thread
-    of another outbox message (by key) once that one is sent; `needs_key_of` passes the ticket key another
+    of another outbox message (by key) once that one is sent; `edit_of` edits (chat.update) the message another
+    outbox message (by key) posted, once it is posted; `needs_key_of` passes the ticket key another
     (Jira) outbox message produced as `key`. `target` is "slack" or "jira". `fresh_key` says the key was
     just made unique (a uuid), so there is nothing to look up before inserting. `workspace` says whose token sends
     a call that belongs to no incident (an incident's calls go out with its workspace's). A Slack `operation` must
@@ -98,6 +100,7 @@ def enqueue_slack_call(
             "records_root": records_root,
             "on_root": on_root,
             "reply_to": reply_to,
+            "edit_of": edit_of,
             "needs_key_of": needs_key_of,
             "workspace": workspace,
         },
@@ -338,6 +341,9 @@ class OutboxDispatcher:
         if payload.get("reply_to"):
             parent = self._sent_result(session, payload["reply_to"])
             args.update(channel=parent["channel"], thread_ts=parent["ts"])
+        if payload.get("edit_of"):
+            posted = self._sent_result(session, payload["edit_of"])
+            args.update(channel=posted["channel"], ts=posted["ts"])
         if payload.get("needs_key_of"):
             args["key"] = self._sent_result(session, payload["needs_key_of"])["key"]
         return args

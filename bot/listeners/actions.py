@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -52,28 +53,55 @@ def incident_id_of(body: dict[str, Any]) -> int | None:
     return whole_number(str(value))
 
 
-def tell(respond: Respond, text: str) -> None:
-    """An answer only the clicker sees, leaving the message they clicked untouched."""
+def tell(respond: Respond, text: str, *, body: dict[str, Any] | None = None, client: WebClient | None = None) -> None:
+    """An answer only the clicker sees, where they are looking, leaving the message they clicked untouched.
+
+    A click on a thread reply is answered in that thread (chat.postEphemeral with thread_ts): an answer through
+    the response_url would show at the foot of the channel instead, away from the thread.
+    """
+    thread_ts = thread_of(body) if body is not None else None
+    channel = channel_of(body) if body is not None else None
+    if body is not None and client is not None and thread_ts and channel:
+        try:
+            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text, thread_ts=thread_ts)
+            return
+        except SlackClientError as exc:
+            logger.warning("Could not answer in the thread (%s); answering through the response URL", exc)
     respond(text=text, response_type="ephemeral", replace_original=False)
 
 
+def thread_of(body: dict[str, Any]) -> str | None:
+    """The thread the clicked message is a reply in (None for a top-level message, a modal or an ephemeral one)."""
+    container = body.get("container") or {}
+    if container.get("is_ephemeral"):
+        return None
+    thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+    return thread_ts if isinstance(thread_ts, str) and thread_ts else None
+
+
 def run_for_incident(
-    ack: Ack, body: dict[str, Any], respond: Respond, services: Services, work: Callable[[int, str], None]
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    services: Services,
+    work: Callable[[int, str], None],
+    client: WebClient | None = None,
 ) -> None:
     """Acknowledge, then do the work; domain refusals (stale button, wrong state) become an ephemeral answer."""
     ack()
     incident_id = incident_id_of(body)
     if incident_id is None:
-        tell(respond, "That button no longer points at an incident. `/triage list` shows the open ones.")
+        text = "That button no longer points at an incident. `/triage list` shows the open ones."
+        tell(respond, text, body=body, client=client)
         return
     try:
         work(incident_id, body["user"]["id"])
     except DomainError as exc:
-        tell(respond, str(exc))
+        tell(respond, str(exc), body=body, client=client)
         return
     except SQLAlchemyError:
         logger.exception("A button on INC-%s could not be handled: database error", incident_id)
-        tell(respond, DATABASE_UNREACHABLE)
+        tell(respond, DATABASE_UNREACHABLE, body=body, client=client)
         return
     deliver_pending(services, incident_id)
 
@@ -126,30 +154,46 @@ def open_incident_modal(action: IncidentAction) -> Callable[..., None]:
         def work(incident_id: int, user: str) -> None:
             client.views_open(trigger_id=body["trigger_id"], view=_modal_view(services, action, incident_id, user))
 
-        run_for_incident(ack, body, respond, services, work)
+        run_for_incident(ack, body, respond, services, work, client)
 
     handler.__name__ = f"open_{action.name.lower()}_modal"
     return handler
 
 
-def handle_acknowledge(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+def handle_acknowledge(
+    ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
+) -> None:
     services = services_of(context)
     run_for_incident(
-        ack, body, respond, services, lambda incident_id, user: use.acknowledge_incident(services, incident_id, user)
+        ack,
+        body,
+        respond,
+        services,
+        lambda incident_id, user: use.acknowledge_incident(services, incident_id, user),
+        client,
     )
 
 
-def handle_take_ownership(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+def handle_take_ownership(
+    ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
+) -> None:
     services = services_of(context)
     run_for_incident(
-        ack, body, respond, services, lambda incident_id, user: use.take_over_incident(services, incident_id, user)
+        ack,
+        body,
+        respond,
+        services,
+        lambda incident_id, user: use.take_over_incident(services, incident_id, user),
+        client,
     )
 
 
-def handle_mark_systemic(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+def handle_mark_systemic(
+    ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
+) -> None:
     services = services_of(context)
     run_for_incident(
-        ack, body, respond, services, lambda incident_id, user: use.mark_systemic(services, incident_id, user)
+        ack, body, respond, services, lambda incident_id, user: use.mark_systemic(services, incident_id, user), client
     )
 
 
@@ -176,18 +220,18 @@ def checkin_of(body: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def answer_button(outcome: AttemptOutcome) -> Callable[..., None]:
-    def handler(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    def handler(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
         ack()
         services, found = services_of(context), checkin_of(body)
         if found is None:
-            tell(respond, "That check-in no longer exists.")
+            tell(respond, "That check-in no longer exists.", body=body, client=client)
             return
         workaround_id, number = found
         try:
             incident_id = incident_of_workaround(services, workaround_id)
             workaround_uses.answer(services, incident_id, workaround_id, number, outcome, body["user"]["id"], None)
         except DomainError as exc:
-            tell(respond, str(exc))
+            tell(respond, str(exc), body=body, client=client)
             return
         deliver_pending(services, incident_id)
 
@@ -201,7 +245,7 @@ def handle_error_changed(
     ack()
     services, found = services_of(context), checkin_of(body)
     if found is None:
-        tell(respond, "That check-in no longer exists.")
+        tell(respond, "That check-in no longer exists.", body=body, client=client)
         return
     workaround_id, number = found
     try:
@@ -209,9 +253,12 @@ def handle_error_changed(
         permit_on_incident(services, Action.WORK, body["user"]["id"], incident_id)
         with unit_of_work(services.session_factory) as session:
             incident = load_incident(session, incident_id, services.workspace)
+            answered = workaround_uses.answer_to(services, session, incident, workaround_id, number)
+            if answered is not None:
+                raise DomainError(answered)
             view = error_changed_modal(incident, workaround_id, number)
     except DomainError as exc:
-        tell(respond, str(exc))
+        tell(respond, str(exc), body=body, client=client)
         return
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -221,21 +268,23 @@ def timebox_button(stop: bool) -> Callable[..., None]:
         ack()
         services, found = services_of(context), checkin_of(body)
         if found is None:
-            tell(respond, "That workaround no longer exists.")
+            tell(respond, "That workaround no longer exists.", body=body, client=client)
             return
-        workaround_id, user = found[0], body["user"]["id"]
+        (workaround_id, prompt), user = found, body["user"]["id"]
         try:
             incident_id = incident_of_workaround(services, workaround_id)
             if stop:
-                workaround_uses.stop(services, incident_id, workaround_id, user)
+                workaround_uses.stop(services, incident_id, workaround_id, user, prompt=prompt)
                 client.views_open(
                     trigger_id=body["trigger_id"],
                     view=_modal_view(services, IncidentAction.START_WORKAROUND, incident_id, user),
                 )
-            elif not workaround_uses.extend_timebox(services, incident_id, workaround_id, user, once=request_key(body)):
+            elif not workaround_uses.extend_timebox(
+                services, incident_id, workaround_id, user, prompt=prompt, once=request_key(body)
+            ):
                 return  # the same click again: done the first time
         except DomainError as exc:
-            tell(respond, str(exc))
+            tell(respond, str(exc), body=body, client=client)
             return
         deliver_pending(services, incident_id)
 

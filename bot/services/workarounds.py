@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session
@@ -11,13 +12,19 @@ from blocks.budget import page_number
 from blocks.incident import Message
 from blocks.replies import note
 from blocks.text import escape_mrkdwn, mention, slack_time, time_left
+from blocks.view_state import whole_number
 from blocks.workarounds import (
     WORKAROUNDS_COMMAND,
     ProgressForm,
     StartForm,
+    already_answered,
+    answered_checkin,
+    answered_timebox,
     attempt_reply,
     checkin_message,
     timebox_message,
+    unanswerable_checkin,
+    unanswerable_timebox,
     unanswered_ping,
     workaround_line,
     workaround_list_blocks,
@@ -29,11 +36,13 @@ from bot.domain.permissions import Action
 from bot.domain.timers import next_due
 from bot.domain.workarounds import (
     KIND_LABELS,
+    OUTCOME_LABELS,
     RETRY_CHECKIN,
     WorkaroundGone,
     active_workaround,
     active_workarounds,
     answer_checkin,
+    answer_of,
     attempts_of,
     checkin_due,
     extend,
@@ -47,7 +56,13 @@ from bot.domain.workspaces import visible_in
 from bot.models import AttemptOutcome, Incident, Timer, Workaround, WorkaroundState
 from bot.services.changes import apply_change
 from bot.services.container import Services
-from bot.services.rendering import queue_root_refresh, queue_thread_reply
+from bot.services.rendering import (
+    queue_prompt,
+    queue_prompt_answer,
+    queue_root_refresh,
+    queue_thread_reply,
+    unanswered_prompts,
+)
 from bot.services.roles import actor_of
 
 EXTENSION = timedelta(minutes=30)
@@ -122,9 +137,14 @@ def answer(
             error_text=error,
             now=now,
         )
+        zone = services.settings.display_zone
         if not created:
-            raise DomainError(f"Retry #{number} was already answered: {attempt.outcome.value.replace('_', ' ')}.")
+            raise DomainError(already_answered(attempt, zone))
         workaround = session.get_one(Workaround, workaround_id)
+        prompt = checkin_prompt_key(incident, workaround_id, number)
+        queue_prompt_answer(session, incident, prompt, answered_checkin(incident, workaround, attempt, zone), now=now)
+        if workaround.state != WorkaroundState.ACTIVE:
+            close_prompts(session, incident, workaround, f"retry #{number} {OUTCOME_LABELS[outcome]}", now)
         return [
             attempt_reply(incident, workaround, number, outcome, actor_id, attempt.error_text, attempt.error_changed)
         ]
@@ -134,15 +154,48 @@ def answer(
     )
 
 
+def answer_to(services: Services, session: Session, incident: Incident, workaround_id: int, number: int) -> str | None:
+    """What to tell someone about to answer check-in `number` when it was already answered (None when it was not)."""
+    attempt = answer_of(session=session, incident=incident, workaround_id=workaround_id, number=number)
+    return already_answered(attempt, services.settings.display_zone) if attempt is not None else None
+
+
+class TimeboxAlreadyExtended(DomainError):
+    def __init__(self, workaround: Workaround, zone: ZoneInfo) -> None:
+        super().__init__(f"This time box was already extended: it now ends {slack_time(workaround.ends_at, zone)}.")
+
+
+def _unanswered_timebox(session: Session, workaround_id: int, prompt: int, zone: ZoneInfo) -> None:
+    """Refuse a second answer to the time-box question `prompt` (the timer that asked it) once it was extended."""
+    asked = session.get(Timer, prompt) if prompt else None
+    workaround = session.get(Workaround, workaround_id)
+    if asked is None or workaround is None or asked.workaround_id != workaround_id:
+        return
+    if workaround.state == WorkaroundState.ACTIVE and workaround.ends_at != asked.due_at:
+        raise TimeboxAlreadyExtended(workaround, zone)
+
+
 def extend_timebox(
-    services: Services, incident_id: int, workaround_id: int, actor_id: str, *, once: str | None = None
+    services: Services,
+    incident_id: int,
+    workaround_id: int,
+    actor_id: str,
+    *,
+    prompt: int = 0,
+    once: str | None = None,
 ) -> bool:
-    """Extend the time box by `EXTENSION`; False when the request `once` was already applied (nothing changes)."""
+    """Extend the time box by `EXTENSION` from the question `prompt` asked; False when the request `once` was already
+    applied (nothing changes). The question's buttons give way to the answer."""
 
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        zone = services.settings.display_zone
+        _unanswered_timebox(session, workaround_id, prompt, zone)
         workaround = extend(
             session=session, incident=incident, workaround_id=workaround_id, by=EXTENSION, actor_id=actor_id, now=now
         )
+        if prompt:
+            answer = answered_timebox(incident, workaround, actor_id=actor_id, at=now, zone=zone, extended=True)
+            queue_prompt_answer(session, incident, timebox_prompt_key(incident, workaround_id, prompt), answer, now=now)
         return [
             note(
                 f"⏱️ {mention(actor_id)} extended the time box to "
@@ -161,7 +214,9 @@ def extend_timebox(
     )
 
 
-def stop(services: Services, incident_id: int, workaround_id: int, actor_id: str) -> None:
+def stop(services: Services, incident_id: int, workaround_id: int, actor_id: str, *, prompt: int = 0) -> None:
+    """Stop the workaround from the time-box question `prompt`, whose buttons give way to the answer."""
+
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
         workaround = active_workaround(session, workaround_id)
         if workaround is None:
@@ -175,6 +230,11 @@ def stop(services: Services, incident_id: int, workaround_id: int, actor_id: str
             actor_id=actor_id,
             now=now,
         )
+        if prompt:
+            zone = services.settings.display_zone
+            answer = answered_timebox(incident, workaround, actor_id=actor_id, at=now, zone=zone, extended=False)
+            queue_prompt_answer(session, incident, timebox_prompt_key(incident, workaround_id, prompt), answer, now=now)
+        close_prompts(session, incident, workaround, "the workaround was stopped", now)
         return [note(f"⏹️ {mention(actor_id)} stopped the {KIND_LABELS[workaround.kind].lower()}.")]
 
     apply_change(
@@ -216,7 +276,34 @@ def stop_all_for(session: Session, incident: Incident, actor_id: str, now: datet
             actor_id=actor_id,
             now=now,
         )
+        close_prompts(session, incident, workaround, reason, now)
     return len(running)
+
+
+# --- prompts: check-ins and time-box questions, whose buttons give way to their answer -----------------
+
+
+def _prompts_of(incident: Incident, what: str, workaround_id: int) -> str:
+    """The outbox-key prefix of one kind of prompt about one workaround."""
+    return f"{incident.key}:{what}:{workaround_id}:"
+
+
+def checkin_prompt_key(incident: Incident, workaround_id: int, number: int) -> str:
+    return _prompts_of(incident, "checkin", workaround_id) + str(number)
+
+
+def timebox_prompt_key(incident: Incident, workaround_id: int, prompt: int) -> str:
+    """`prompt` is the timer that asked the question (time boxes can end more than once, when extended)."""
+    return _prompts_of(incident, "timebox", workaround_id) + str(prompt)
+
+
+def close_prompts(session: Session, incident: Incident, workaround: Workaround, why: str, now: datetime) -> None:
+    """The workaround ended: its questions still showing buttons say no answer is needed, and why."""
+    for key in unanswered_prompts(session, incident, _prompts_of(incident, "checkin", workaround.id)):
+        number = whole_number(key.rsplit(":", 1)[1]) or 0
+        queue_prompt_answer(session, incident, key, unanswerable_checkin(incident, workaround, number, why), now=now)
+    for key in unanswered_prompts(session, incident, _prompts_of(incident, "timebox", workaround.id)):
+        queue_prompt_answer(session, incident, key, unanswerable_timebox(incident, workaround, why), now=now)
 
 
 # --- timers ---------------------------------------------------------------------------------------------
@@ -226,12 +313,13 @@ def post_checkin(services: Services, session: Session, timer: Timer, incident: I
     checkin = checkin_due(session=session, incident=incident, timer=timer, now=now)
     if checkin is None:
         return "not needed"
-    queue_thread_reply(
+    queue_prompt(
         services,
         session,
         incident,
         checkin_message(incident, checkin.workaround, checkin.number, late=checkin.late),
         "checkin",
+        checkin_prompt_key(incident, checkin.workaround.id, checkin.number),
     )
     record_event(
         session=session,
@@ -260,7 +348,14 @@ def ask_at_timebox_end(services: Services, session: Session, timer: Timer, incid
     workaround = timebox_ended(session=session, timer=timer)
     if workaround is None or not incident.is_open:
         return "not needed"
-    queue_thread_reply(services, session, incident, timebox_message(incident, workaround), "timebox_end")
+    queue_prompt(
+        services,
+        session,
+        incident,
+        timebox_message(incident, workaround, prompt=timer.id),
+        "timebox_end",
+        timebox_prompt_key(incident, workaround.id, timer.id),
+    )
     record_event(
         session=session,
         incident=incident,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -10,12 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from blocks.text import slack_time
 from bot.clock import ManualClock
 from bot.db import unit_of_work
 from bot.models import Event, Feedback, FollowUp, Incident, IncidentStatus, Learning, Workaround, WorkaroundState
+from tests.conftest import T0
 from tests.e2e.conftest import AGENT, ONCALL, SUPPORT, Stack
 from tests.e2e.test_escalation import PM, Escalating, _stack
-from tests.e2e.test_triage_workflow import ephemerals_for, open_incident, root, wait_for_reply
+from tests.e2e.test_triage_workflow import ephemerals_for, open_incident, root, root_fields, wait_for_reply
 from tests.e2e.test_workarounds import at, checkins, start_retry_cycle
 
 ADMIN = "UADMIN"
@@ -114,6 +117,41 @@ def test_resolving_records_everything_stops_the_retry_cycle_and_offers_feedback(
         assert session.scalars(select(Workaround.state)).one() == WorkaroundState.STOPPED
     at(stack, 30)
     assert checkins(stack, ts) == [], "no check-in after resolving"
+
+
+COUNTDOWN = re.compile(r"\bin \d+ (h|min)\b|passed \d+ (h|min)")
+
+
+def root_text(stack: Stack, ts: str) -> str:
+    return json.dumps(root(stack, ts)["blocks"], ensure_ascii=False)
+
+
+def test_a_resolved_incident_shows_its_deadline_met_and_no_countdown_or_next_check_in(stack: Stack) -> None:
+    _, ts = open_incident(stack)  # the client's deadline is in 2 h
+    stack.platform.click_button(AGENT, "incident_acknowledge", channel_id=SUPPORT, message_ts=ts)
+    wait_for_reply(stack, ts, "acknowledged")
+    stack.platform.click_button(AGENT, "incident_client_update", channel_id=SUPPORT, message_ts=ts)
+    modal = stack.emulator.wait_for(lambda: stack.emulator.current_modal(AGENT))
+    draft = modal["blocks"][1]["element"]["initial_value"]
+    assert stack.platform.submit_view(modal["id"], AGENT, {"update_text": draft}).status == 200
+    stack.wait_while_scheduling(lambda: "Next check-in: client update due" in root_text(stack, ts))
+    assert "(in 2 h)" in root_fields(stack, ts)["Deadline"]
+
+    stack.clock.advance(timedelta(minutes=16))
+    modal = open_resolve_modal(stack, ts)
+    assert stack.platform.submit_view(modal["id"], AGENT, RESOLUTION).status == 200
+    stack.wait_while_scheduling(lambda: root_fields(stack, ts)["Status"] == "Resolved")
+
+    zone = stack.services.settings.display_zone
+    deadline, unblocked = slack_time(T0 + timedelta(hours=2), zone), slack_time(T0 + timedelta(minutes=16), zone)
+    met = f"{deadline} · ✅ *met* — client unblocked {unblocked}\n_court filing_"
+    assert root_fields(stack, ts)["Deadline"] == met
+    shown = root_text(stack, ts)
+    assert "Next check-in" not in shown and "⏰" not in shown and not COUNTDOWN.search(shown), shown
+    stack.platform.slash_command(AGENT, SUPPORT, text="list")
+    assert stack.emulator.wait_for(lambda: any("No open incidents" in e for e in ephemerals_for(stack, AGENT))), (
+        "a resolved incident is no longer listed with a countdown"
+    )
 
 
 def test_the_summary_is_posted_on_resolution_and_on_request_and_the_audit_trail_pages(stack: Stack) -> None:

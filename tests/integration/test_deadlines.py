@@ -62,6 +62,17 @@ def test_a_reminder_is_wanted_only_for_an_open_incident_with_the_same_deadline(
         assert not reminder_wanted(incident, timer)
 
 
+def test_no_reminder_once_the_client_is_unblocked_the_deadline_is_met(session_factory: sessionmaker[Session]) -> None:
+    incident_id = _open(session_factory, "view:1", deadline_at=T0 + timedelta(hours=2))
+    with unit_of_work(session_factory) as session:
+        incident = session.get_one(Incident, incident_id)
+        schedule_deadline_reminders(session=session, incident=incident, offsets=OFFSETS, now=T0)
+        timer = session.scalars(select(Timer).where(Timer.kind == DEADLINE_REMINDER)).first()
+        assert timer is not None and reminder_wanted(incident, timer)
+        incident.status, incident.mitigated_at = IncidentStatus.MITIGATED, T0 + timedelta(minutes=20)
+        assert not reminder_wanted(incident, timer), "mitigated before the deadline: it was met, nothing to remind"
+
+
 def test_severity_is_raised_near_the_deadline_only_when_configured(session_factory: sessionmaker[Session]) -> None:
     incident_id = _open(session_factory, "view:1", severity=Severity.SEV3, deadline_at=T0 + timedelta(minutes=45))
     with unit_of_work(session_factory) as session:

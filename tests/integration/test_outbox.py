@@ -104,6 +104,31 @@ def test_root_is_posted_then_replies_go_into_its_thread(
         assert session.get_one(Incident, incident_id).root_ts == "1700000000.000001"
 
 
+def test_an_edit_of_a_posted_message_waits_for_the_post_then_updates_that_message(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    incident_id = _open(session_factory, "view:1")
+    _queue_root_and_reply(session_factory, clock, incident_id)
+    with unit_of_work(session_factory) as session:
+        enqueue_slack_call(
+            session=session,
+            key="reply:answered",
+            operation="chat.update",
+            args={"text": "answered"},
+            purpose="prompt_answered",
+            now=clock.now(),
+            incident_id=incident_id,
+            edit_of="reply",
+        )
+    slack = ScriptedSlack()
+    slack.failures = [SlackCallError("ratelimited", retryable=True, retry_after=30)]  # the root waits
+    dispatcher = OutboxDispatcher(session_factory=session_factory, workspaces=SlackWorkspaces(slack), clock=clock)
+    assert dispatcher.deliver_due().deferred == 2, "the reply waits for its root, the edit for the reply"
+    clock.advance(timedelta(seconds=30))
+    assert dispatcher.deliver_due().sent == 3
+    assert slack.calls[-1] == ("chat.update", {"text": "answered", "channel": "CSUPPORT", "ts": "1700000000.000002"})
+
+
 def test_a_failed_post_is_kept_and_retried_after_retry_after(
     session_factory: sessionmaker[Session], clock: ManualClock
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from blocks.incident_modals import (
     read_log_step,
     read_status_change,
 )
+from blocks.lists import incident_list_blocks
 from blocks.oncall import (
     no_rotation_text,
     oncall_blocks,
@@ -649,6 +651,80 @@ def test_root_message_buttons_after_acknowledgement_and_once_resolved() -> None:
         message = root_message(done, now=T0, zone=UTC_ZONE, dashboard=Dashboard(escalation_lines=["x"]))
         assert buttons_of(message) == []
         assert message.as_args()["blocks"][-1]["type"] == "context"
+
+
+AT_09_40 = "<!date^1796031600^{date_short_pretty} {time}|Mon 30 Nov 09:40 UTC>"
+AT_11_20 = "<!date^1796037600^{date_short_pretty} {time}|Mon 30 Nov 11:20 UTC>"
+DEADLINE = T0 + timedelta(hours=1, minutes=55)
+COUNTDOWN = re.compile(r"\((⏰ )?in \d|passed \d")
+
+
+def fields_of(message: Any) -> dict[str, str]:
+    section = next(b for b in message.as_args()["blocks"] if b["type"] == "section" and "fields" in b)
+    return {f["text"].split("\n", 1)[0].strip("*"): f["text"].split("\n", 1)[1] for f in section["fields"]}
+
+
+def test_a_resolved_root_message_shows_the_deadline_met_and_no_countdown_or_next_check_in() -> None:
+    resolved = an_incident(status=IncidentStatus.RESOLVED, deadline_at=DEADLINE, resolved_at=T0 + timedelta(minutes=40))
+    # A client-update timer may still be pending in the database: a resolved incident shows it no more.
+    dashboard = Dashboard(next_checkin=NextCheckin(label="client update due", at=T0 + timedelta(hours=1)))
+    now = T0 + timedelta(minutes=41)
+    message = root_message(resolved, now=now, zone=UTC_ZONE, dashboard=dashboard)
+    assert fields_of(message)["Deadline"] == f"{AT_10_55} · ✅ *met* — client unblocked {AT_09_40}"
+    text = json.dumps(message.as_args(), ensure_ascii=False)
+    assert "Next check-in" not in text and not COUNTDOWN.search(text) and "⏰" not in text
+    assert texts_of(message)[-1] == f"Opened {AT_T0} · updates in the thread 🧵"
+
+
+def test_a_closed_root_message_resolved_after_the_deadline_shows_it_missed() -> None:
+    closed = an_incident(
+        status=IncidentStatus.CLOSED,
+        deadline_at=DEADLINE,
+        deadline_context="court filing",
+        resolved_at=T0 + timedelta(hours=2, minutes=20),
+        closed_at=T0 + timedelta(hours=3),
+    )
+    message = root_message(closed, now=T0 + timedelta(hours=5), zone=UTC_ZONE, dashboard=Dashboard())
+    assert fields_of(message)["Deadline"] == f"{AT_10_55} · ❌ *missed* — client unblocked {AT_11_20}\n_court filing_"
+    assert not COUNTDOWN.search(json.dumps(message.as_args()))
+
+
+def test_a_mitigated_incident_has_met_its_deadline_and_keeps_its_next_check_in() -> None:
+    """Mitigated is still open (check-ins fire, it can go back to investigating); the deadline is settled."""
+    mitigated = an_incident(
+        status=IncidentStatus.MITIGATED, deadline_at=DEADLINE, mitigated_at=T0 + timedelta(minutes=40)
+    )
+    dashboard = Dashboard(next_checkin=NextCheckin(label="client update due", at=T0 + timedelta(hours=1)))
+    message = root_message(mitigated, now=T0 + timedelta(minutes=45), zone=UTC_ZONE, dashboard=dashboard)
+    assert fields_of(message)["Deadline"] == f"{AT_10_55} · ✅ *met* — client unblocked {AT_09_40}"
+    assert "Next check-in: client update due" in texts_of(message)[-1]
+
+
+def test_an_open_incident_counts_down_to_its_deadline_and_says_when_it_was_missed() -> None:
+    open_one = an_incident(status=IncidentStatus.INVESTIGATING, deadline_at=DEADLINE)
+    ahead = root_message(open_one, now=T0, zone=UTC_ZONE, dashboard=Dashboard())
+    assert fields_of(ahead)["Deadline"] == f"{AT_10_55} (⏰ in 1 h 55 min)"
+    late = root_message(open_one, now=DEADLINE + timedelta(minutes=5), zone=UTC_ZONE, dashboard=Dashboard())
+    assert fields_of(late)["Deadline"] == f"{AT_10_55} · ❌ *missed* — client not unblocked by then"
+
+
+def test_lists_show_a_settled_deadline_as_met_or_missed_without_a_countdown() -> None:
+    mitigated = an_incident(
+        status=IncidentStatus.MITIGATED, deadline_at=DEADLINE, mitigated_at=T0 + timedelta(minutes=40)
+    )
+    late = an_incident(id=8, status=IncidentStatus.INVESTIGATING, deadline_at=DEADLINE)
+    now = DEADLINE + timedelta(minutes=5)
+    lines = [
+        b["text"]["text"]
+        for b in blocks_of(
+            home_view(mine=[mitigated], everyone=[late], oncalls=[], fallback_oncall=None, now=now, zone=UTC_ZONE)
+        )
+        if b["type"] == "section"
+    ]
+    assert "· deadline ✅ *met* · mitigated ·" in lines[0]
+    assert "· deadline ❌ *missed* · investigating ·" in lines[1]
+    listed = json.dumps([b.to_dict() for b in incident_list_blocks([mitigated, late], now=now, zone=UTC_ZONE)])
+    assert "deadline ✅ *met*" in json.loads(listed)[1]["text"]["text"] and not COUNTDOWN.search(listed)
 
 
 def test_root_message_notification_text_is_escaped() -> None:
