@@ -5,6 +5,19 @@ import enum
 
 class CallbackId(enum.StrEnum):
     NEW_INCIDENT = "new_incident"
+    SETTINGS = "workspace_settings"
+
+
+class SettingsBlock(enum.StrEnum):
+    """Inputs of the settings modal that are not a setting of their own: mapping a client to its channel."""
+
+    CLIENT_NAME = "settings_client_name"
+    CLIENT_TIER = "settings_client_tier"
+    CLIENT_CHANNEL = "settings_client_channel"
+
+
+class HomeAction(enum.StrEnum):
+    OPEN_SETTINGS = "home_open_settings"
 
 
 class NewIncidentBlock(enum.StrEnum):

@@ -24,7 +24,7 @@ from bot.domain.incidents import IncidentReport, OpenedIncident, get_incident, l
 from bot.domain.isolation import find_similar
 from bot.domain.oncall import on_call_now, who_is_on_call
 from bot.domain.oncall_sources import OnCallSource, SourceKind
-from bot.domain.permissions import Action
+from bot.domain.permissions import Action, decide
 from bot.domain.triage import ensure_steps, mark_correlation_checked, refresh_gather
 from bot.integrations.outbox import enqueue_slack_call, undelivered_summary
 from bot.models import Incident
@@ -33,7 +33,7 @@ from bot.services.container import Services
 from bot.services.oncall import read_soon
 from bot.services.oncall_sources import Paging, configured_source, paging_for
 from bot.services.rendering import queue_thread_reply, render_root
-from bot.services.roles import permitted
+from bot.services.roles import permitted, policy_of
 
 logger = logging.getLogger(__name__)
 
@@ -209,9 +209,10 @@ def incident_card_blocks(services: Services, reference: str) -> list[Block]:
 def home_for(services: Services, user_id: str) -> View:
     """The App Home tab as `user_id` should see it now (a line saying why, for someone who may not see incidents)."""
     try:
-        permitted(services, Action.VIEW, user_id)
+        actor = permitted(services, Action.VIEW, user_id)
     except DomainError as exc:
         return members_only_home(str(exc))
+    may_configure = decide(Action.CHANGE_SETTINGS, actor, policy_of(services)).allowed
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
         everyone = list_open_incidents(session=session, limit=MAX_OPEN_READ, workspace=services.workspace)
@@ -224,4 +225,5 @@ def home_for(services: Services, user_id: str) -> View:
             fallback_oncall=services.settings.oncall_slack_id,
             now=now,
             zone=services.settings.display_zone,
+            may_configure=may_configure,
         )
