@@ -16,6 +16,12 @@ class SettingsBlock(enum.StrEnum):
     CLIENT_CHANNEL = "settings_client_channel"
 
 
+class ShortcutId(enum.StrEnum):
+    """Callback ids of the app's shortcuts (slack-app-manifest.yaml lists the same)."""
+
+    OPEN_INCIDENT = "open_incident_from_message"
+
+
 class HomeAction(enum.StrEnum):
     OPEN_SETTINGS = "home_open_settings"
 

@@ -176,6 +176,7 @@ class Incident(Base):
     channel_id: Mapped[str] = mapped_column(String(40), doc="channel where the incident was opened")
     root_ts: Mapped[str | None] = mapped_column(String(40), doc="ts of the root message once posted")
     root_permalink: Mapped[str | None] = mapped_column(String(500), doc="link to the root message and its thread")
+    source_link: Mapped[str | None] = mapped_column(String(500), doc="the message it was opened from, if any")
     reporter_id: Mapped[str] = mapped_column(String(40))
     owner_id: Mapped[str | None] = mapped_column(String(40))
     oncall_id: Mapped[str | None] = mapped_column(String(40), doc="who was paged when it opened")

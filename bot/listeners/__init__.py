@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, events, settings, views
+from bot.listeners import actions, commands, events, settings, shortcuts, views
 from bot.listeners.middleware import refuse_malformed_interactions
 
 
@@ -13,3 +13,4 @@ def register_listeners(app: App) -> None:
     events.register(app)
     actions.register(app)
     settings.register(app)
+    shortcuts.register(app)
