@@ -1,4 +1,4 @@
-"""workspace settings: each workspace's own settings set in Slack, their change log, and each client's channel per workspace
+"""workspace settings: each workspace's settings set in Slack, their change log, clients' channels per workspace
 
 Revision ID: 0012
 Revises: 0011
