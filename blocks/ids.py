@@ -78,6 +78,12 @@ class WorkaroundAction(enum.StrEnum):
     STOP = "timebox_stop"
 
 
+class ClientChannelAction(enum.StrEnum):
+    """The button under a recorded client update; its value is the update's audit-event id."""
+
+    SEND = "client_update_send_to_client"
+
+
 class ReportAction(enum.StrEnum):
     """The button under a report only its asker sees; the value is the period in days."""
 
