@@ -6,10 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 from slack_sdk.models.views import View
 
 from blocks.budget import page_of
+from blocks.ids import HomeAction
 from blocks.lists import INCIDENTS_PER_PAGE, incident_list_line
 from blocks.oncall import no_rotation_text, oncall_page, team_sections
 from bot.domain.oncall import OnCall
@@ -40,7 +50,9 @@ def home_view(
     fallback_oncall: str | None,
     now: datetime,
     zone: ZoneInfo,
+    may_configure: bool = False,
 ) -> View:
+    """Your incidents, everyone's, who is on call; a Settings button for the workspace's admins and declarers."""
     blocks: list[Block] = [
         HeaderBlock(text="My open incidents"),
         *_incident_sections(mine, "_Nothing you own or reported is open._", now, zone, more_with="/triage list"),
@@ -57,6 +69,9 @@ def home_view(
             else [SectionBlock(text=no_rotation_text(fallback_oncall))]
         ),
     ]
+    if may_configure:
+        settings = ButtonElement(text="Settings", action_id=HomeAction.OPEN_SETTINGS, value="settings")
+        blocks.extend([DividerBlock(), ActionsBlock(elements=[settings])])
     return View(type="home", blocks=blocks)  # each part is capped: well under 100 blocks in all
 
 

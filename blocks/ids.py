@@ -5,6 +5,25 @@ import enum
 
 class CallbackId(enum.StrEnum):
     NEW_INCIDENT = "new_incident"
+    SETTINGS = "workspace_settings"
+
+
+class SettingsBlock(enum.StrEnum):
+    """Inputs of the settings modal that are not a setting of their own: mapping a client to its channel."""
+
+    CLIENT_NAME = "settings_client_name"
+    CLIENT_TIER = "settings_client_tier"
+    CLIENT_CHANNEL = "settings_client_channel"
+
+
+class ShortcutId(enum.StrEnum):
+    """Callback ids of the app's shortcuts (slack-app-manifest.yaml lists the same)."""
+
+    OPEN_INCIDENT = "open_incident_from_message"
+
+
+class HomeAction(enum.StrEnum):
+    OPEN_SETTINGS = "home_open_settings"
 
 
 class NewIncidentBlock(enum.StrEnum):
@@ -57,6 +76,12 @@ class WorkaroundAction(enum.StrEnum):
     ERROR_CHANGED = "checkin_error_changed"
     EXTEND = "timebox_extend"
     STOP = "timebox_stop"
+
+
+class ClientChannelAction(enum.StrEnum):
+    """The button under a recorded client update; its value is the update's audit-event id."""
+
+    SEND = "client_update_send_to_client"
 
 
 class ReportAction(enum.StrEnum):

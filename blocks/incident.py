@@ -20,8 +20,9 @@ from slack_sdk.models.blocks import (
 
 from blocks.budget import SECTION_SAFE, lines_within
 from blocks.ids import IncidentAction
-from blocks.text import mention, message_text_length, quoted, slack_time, time_left, truncate, typed
+from blocks.text import link, mention, message_text_length, quoted, slack_time, time_left, truncate, typed
 from bot.domain.incidents import SEVERITY_MEANINGS, environment_details
+from bot.domain.message_intake import SourceMessage
 from bot.domain.summary import DeadlineOutcome, first_relief, incident_deadline_outcome, milestones_of
 from bot.domain.triage import StepView
 from bot.models import ClientTier, Event, Incident, Severity
@@ -240,6 +241,15 @@ def environment_reply(incident: Incident) -> Message:
         "\n".join(lines) if lines else "_Nothing recorded yet — ask the client for file size, browser, OS and timing._"
     )
     text = f"📋 Environment recorded by {mention(incident.reporter_id)} for {incident.key}\n{body}"
+    return Message(text=text, blocks=[SectionBlock(text=text)])
+
+
+def source_reply(incident: Incident, source: SourceMessage) -> Message:
+    """The first thread reply of an incident opened from a message: where that message is, and who wrote it."""
+    where = f"<#{source.channel_id}>" if source.channel_id.startswith(("C", "G")) else "a conversation"
+    message = link(source.link, "this message") if source.link else "a message"
+    author = f" by {mention(source.author_id)}" if source.author_id else ""
+    text = f"🔗 {incident.key} was opened from {message}{author} in {where}."
     return Message(text=text, blocks=[SectionBlock(text=text)])
 
 

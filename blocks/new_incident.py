@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -36,6 +37,7 @@ from bot.domain.incidents import (
     IncidentReport,
     ReportField,
 )
+from bot.domain.message_intake import BlockerDraft, SourceMessage
 from bot.models import Severity
 
 B = NewIncidentBlock
@@ -44,22 +46,46 @@ FIELD_BLOCKS: dict[ReportField, NewIncidentBlock] = {f: NewIncidentBlock(f.value
 
 @dataclass(frozen=True)
 class ModalContext:
-    """What the modal carries from `/triage` to its submission."""
+    """What the modal carries from `/triage` (or the "Open incident" shortcut) to its submission."""
 
     channel_id: str
+    source: SourceMessage | None = None  # the message it was opened from
 
     def dump(self) -> str:
-        return json.dumps({"channel_id": self.channel_id})
+        data: dict[str, Any] = {"channel_id": self.channel_id}
+        if self.source is not None:
+            data["source"] = asdict(self.source)
+        return json.dumps(data)
 
     @classmethod
     def load(cls, private_metadata: str) -> ModalContext:
         try:
-            channel_id = json.loads(private_metadata)["channel_id"]
+            data = json.loads(private_metadata)
+            channel_id = data["channel_id"]
         except (ValueError, TypeError, KeyError):
-            channel_id = None
+            channel_id, data = None, {}
         if not isinstance(channel_id, str) or not channel_id:
             raise UnreadableInput(B.TITLE, "This form is out of date: close it and type `/triage` again.")
-        return cls(channel_id=channel_id)
+        return cls(channel_id=channel_id, source=_source(data.get("source")))
+
+
+def _source(data: object) -> SourceMessage | None:
+    if not isinstance(data, dict):
+        return None
+    channel_id, ts, author_id, link = (data.get(k) for k in ("channel_id", "ts", "author_id", "link"))
+    if not isinstance(channel_id, str) or not isinstance(ts, str) or not channel_id or not ts:
+        return None
+    author = author_id if isinstance(author_id, str) else None
+    return SourceMessage(channel_id, ts, author, link if isinstance(link, str) else None)
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """What the form starts with when it opens from a message."""
+
+    blocker: BlockerDraft
+    client: str | None = None
+    premium: bool = False
 
 
 def _text_input(
@@ -83,7 +109,13 @@ def severity_option(severity: Severity) -> Option:
     return Option(value=severity.value, text=f"{severity.value} — {SEVERITY_MEANINGS[severity]}"[:75])
 
 
-def new_incident_modal(*, channel_id: str, unreachable: ChannelReach | None = None) -> dict[str, Any]:
+def new_incident_modal(
+    *,
+    channel_id: str,
+    unreachable: ChannelReach | None = None,
+    source: SourceMessage | None = None,
+    prefill: Prefill | None = None,
+) -> dict[str, Any]:
     """The `/triage` form: who is affected, how badly, by when, and the client's environment.
 
     `unreachable` (the bot can't post where /triage was typed) puts at the top why, how to fix it, and a required
@@ -92,13 +124,39 @@ def new_incident_modal(*, channel_id: str, unreachable: ChannelReach | None = No
     built and validated once and reused: this is on the path every `/triage` takes.
     """
     reason = cannot_post_here(unreachable, channel_id) if unreachable is not None else None
-    return {**_modal_template(reason), "private_metadata": ModalContext(channel_id=channel_id).dump()}
+    view = {**_modal_template(reason), "private_metadata": ModalContext(channel_id=channel_id, source=source).dump()}
+    return _prefilled(view, prefill) if prefill is not None else view
+
+
+def _prefilled(view: dict[str, Any], prefill: Prefill) -> dict[str, Any]:
+    """The form with the message's words as the blocker (and the channel's client), saying when they were cut."""
+    blocks = copy.deepcopy(view["blocks"])
+    for block in blocks:
+        element = block.get("element") or {}
+        if block.get("block_id") == B.BLOCKER:
+            element["initial_value"] = prefill.blocker.text
+            if prefill.blocker.cut_from is not None:
+                block["hint"] = {
+                    "type": "plain_text",
+                    "text": f"The message had {prefill.blocker.cut_from:,} characters; the first "
+                    f"{len(prefill.blocker.text):,} are here, and the incident links the whole message.",
+                }
+        elif block.get("block_id") == B.CLIENT and prefill.client:
+            element["initial_value"] = prefill.client[: TEXT_LIMITS[ReportField.CLIENT]]
+        elif block.get("block_id") == B.PREMIUM and prefill.premium:
+            element["initial_options"] = list(element["options"])
+    return {**view, "blocks": blocks}
 
 
 def cannot_post_here(reach: ChannelReach, channel_id: str) -> str:
     """Why the incident can't be posted where /triage was typed, and what to do (mrkdwn, at the top of the form)."""
     if reach == ChannelReach.ARCHIVED:
         return "⚠️ *This channel is archived*, so I can't post the incident in it. Choose a channel below."
+    if reach == ChannelReach.SHARED:
+        return (
+            "⚠️ *This channel is shared with another organisation* (the client can read it), and an incident's "
+            "thread is internal. Choose an internal channel below."
+        )
     if channel_id.startswith("D"):
         return "⚠️ *I can't post in this direct message*, so the incident needs a channel. Choose one below."
     return (
@@ -111,6 +169,8 @@ def cannot_post_there(reach: ChannelReach) -> str:
     """The error on the channel choice when the bot can't post in the chosen channel either (plain text)."""
     if reach == ChannelReach.ARCHIVED:
         return "That channel is archived. Choose another one."
+    if reach == ChannelReach.SHARED:
+        return "That channel is shared with another organisation; incidents are internal. Choose an internal one."
     return "I'm not in that channel, so I can't post there. Invite me (/invite @Triage Bot) or choose another one."
 
 

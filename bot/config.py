@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     statuspage_url: str | None = None
     deploy_hook_secret: SecretStr | None = None
     escalation_channel_id: str | None = None
+    support_channel_id: str | None = Field(
+        default=None, description="where incidents opened from a message post (else the message's channel)"
+    )
     internal_channel_id: str | None = Field(default=None, description="support/engineering channel for notices")
     jira_project: str = "ENG"
     jira_product_project: str = "PROD"
@@ -166,6 +169,15 @@ class Settings(BaseSettings):
             return None
         if value[:1] not in {"U", "W", "S"} or not value.isalnum():
             raise ValueError("must be a Slack user ID (U…) or user group ID (S…)")
+        return value
+
+    @field_validator("support_channel_id", "internal_channel_id", "escalation_channel_id")
+    @classmethod
+    def _channel_id_shape(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if value[:1] not in {"C", "G"} or not value.isalnum():
+            raise ValueError("must be a Slack channel ID (C… or G…)")
         return value
 
     @field_validator("oncall_source")

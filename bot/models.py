@@ -176,6 +176,7 @@ class Incident(Base):
     channel_id: Mapped[str] = mapped_column(String(40), doc="channel where the incident was opened")
     root_ts: Mapped[str | None] = mapped_column(String(40), doc="ts of the root message once posted")
     root_permalink: Mapped[str | None] = mapped_column(String(500), doc="link to the root message and its thread")
+    source_link: Mapped[str | None] = mapped_column(String(500), doc="the message it was opened from, if any")
     reporter_id: Mapped[str] = mapped_column(String(40))
     owner_id: Mapped[str | None] = mapped_column(String(40))
     oncall_id: Mapped[str | None] = mapped_column(String(40), doc="who was paged when it opened")
@@ -571,3 +572,48 @@ class JiraTicket(Base):
     issue_id: Mapped[str | None] = mapped_column(String(40))
     attempted_at: Mapped[datetime | None]
     filed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class WorkspaceSettings(Base):
+    """A workspace's own settings, set in Slack (`/triage settings`): environment names → values, over the defaults
+    the environment gives. `team_id` "" is a single-workspace install. `version` grows with every save, so every
+    replica sees a change at once (bot.services.workspace_settings)."""
+
+    __tablename__ = "workspace_settings"
+
+    team_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(40))
+
+
+class SettingsChange(Base):
+    """One setting changed in Slack: who, when, old → new (append-only, like the audit trail)."""
+
+    __tablename__ = "settings_changes"
+    __table_args__ = (Index("ix_settings_changes_team_at", "team_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(20))
+    setting: Mapped[str] = mapped_column(String(60))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(40))
+    changed_at: Mapped[datetime]
+
+
+class ClientChannel(Base):
+    """A client's own (Slack Connect) channel in one workspace: where client updates may be sent, and whose
+    messages open incidents for that client."""
+
+    __tablename__ = "client_channels"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", name="uq_client_channels_team_channel"),)
+
+    team_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(20))
+    set_by: Mapped[str] = mapped_column(String(40))
+    set_at: Mapped[datetime]
+
+    client: Mapped[Client] = relationship()

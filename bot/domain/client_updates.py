@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain.audit import record_event
+from bot.domain.errors import DomainError
 from bot.domain.lifecycle import require_open
 from bot.domain.timers import schedule_timer
 from bot.models import Event, Incident, IncidentStatus, Severity
@@ -64,9 +67,7 @@ def record_client_update(
 ) -> datetime:
     """Store the update as sent and schedule the reminder for the next one; returns when it is due."""
     require_open(incident, "updated")
-    next_due = now + cadence[incident.severity]
-    incident.next_update_due_at = next_due
-    incident.updated_at = now
+    next_due = _next_update_due(session, incident, now, cadence)
     record_event(
         session=session,
         incident=incident,
@@ -76,6 +77,16 @@ def record_client_update(
         summary=f"Client update sent; next due {next_due:%H:%M} UTC",
         details={"text": text, "next_due": next_due.isoformat()},
     )
+    return next_due
+
+
+def _next_update_due(
+    session: Session, incident: Incident, now: datetime, cadence: Mapping[Severity, timedelta]
+) -> datetime:
+    """The next client update is due a cadence after this one; the owner is reminded then."""
+    next_due = now + cadence[incident.severity]
+    incident.next_update_due_at = next_due
+    incident.updated_at = now
     schedule_timer(
         session=session,
         kind=CLIENT_UPDATE_DUE,
@@ -85,6 +96,65 @@ def record_client_update(
         incident_id=incident.id,
     )
     return next_due
+
+
+class UpdateNotSendable(DomainError):
+    """This client update can't be sent to the client (not an update of this incident, or already sent)."""
+
+
+@dataclass(frozen=True)
+class SentUpdate:
+    text: str
+    next_due: datetime
+
+
+def latest_client_update(session: Session, incident: Incident) -> Event | None:
+    query = (
+        select(Event)
+        .where(Event.incident_id == incident.id, Event.kind == "client_update")
+        .order_by(Event.at.desc(), Event.id.desc())
+    )
+    return session.scalars(query).first()
+
+
+def send_update_to_client(
+    *,
+    session: Session,
+    incident: Incident,
+    update_event_id: int,
+    channel_id: str,
+    actor_id: str,
+    now: datetime,
+    cadence: Mapping[Severity, timedelta],
+) -> SentUpdate:
+    """Record that a person sent this recorded update to the client's own channel; the next is due from now.
+
+    Only the incident's own recorded updates, each once; its text is the client-facing text the person wrote.
+    """
+    require_open(incident, "updated")
+    update = session.get(Event, update_event_id)
+    if update is None or update.incident_id != incident.id or update.kind != "client_update":
+        raise UpdateNotSendable("That client update isn't available here.")
+    sent = session.scalar(
+        select(Event)
+        .where(Event.incident_id == incident.id, Event.kind == "client_update_sent")
+        .where(Event.refers_to_id == update.id)
+    )
+    if sent is not None:
+        raise UpdateNotSendable(f"This update was already sent to the client by <@{sent.actor_id}>.")
+    text = str((update.details or {}).get("text") or "")
+    next_due = _next_update_due(session, incident, now, cadence)
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id=actor_id,
+        kind="client_update_sent",
+        summary=f"Client update #{update.id} sent to the client in <#{channel_id}>; next due {next_due:%H:%M} UTC",
+        details={"channel": channel_id, "next_due": next_due.isoformat()},
+        refers_to=update,
+    )
+    return SentUpdate(text, next_due)
 
 
 def update_reminder_wanted(incident: Incident, due_at: datetime) -> bool:

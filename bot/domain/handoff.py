@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.durations import humanize_duration
 from bot.domain.incidents import environment_details
-from bot.domain.jira_text import link_line, literal_block, plain_line
+from bot.domain.jira_text import link_line, literal_block, plain_line, readable
 from bot.models import ClientTier, Event, FollowUp, Incident
 
 MAX_FIELD = 3000
@@ -75,7 +75,7 @@ def ticket_description(incident: Incident, form: HandoffForm, thread_link: str |
         ("Expected", literal_block(form.expected)),
         ("Actual", literal_block(form.actual)),
         ("Environment", literal_block(form.environment)),
-        ("Logs and screenshots", literal_block(form.evidence) if form.evidence.strip() else NO_EVIDENCE),
+        ("Logs and screenshots", literal_block(form.evidence) if readable(form.evidence).strip() else NO_EVIDENCE),
         ("Slack thread", link_line(thread_link, fallback=f"{incident.key} in Slack (link pending)")),
     ]
     return "\n\n".join(f"h3. {title}\n{body}" for title, body in sections)

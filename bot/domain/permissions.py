@@ -37,6 +37,7 @@ class Action(enum.StrEnum):
     OVERRIDE_ONCALL = "override on-call for"
     POST_REPORT = "post the report in a channel"
     CHANGE_SETTINGS = "change settings"
+    SEND_TO_CLIENT = "send this update to the client's channel"
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,12 @@ def decide(
         author = f"the author of the entry{_mentions([entry_author])}" if _mentions([entry_author]) else ""
         owner = f"the owner or lead of {incident.key}{_mentions([incident.owner_id, incident.lead_id])}"
         return _decide(involved or declarer or admin, author, owner, _declarers(policy), ADMINS)
+    if action == Action.SEND_TO_CLIENT:
+        assert incident is not None, "sending an update is decided on an incident"
+        involved = actor.is_one_of([entry_author, incident.owner_id, incident.lead_id])
+        author = f"who recorded it{_mentions([entry_author])}" if _mentions([entry_author]) else ""
+        owner = f"the owner or lead of {incident.key}{_mentions([incident.owner_id, incident.lead_id])}"
+        return _decide(involved or declarer or admin, owner, author, _declarers(policy), ADMINS)
     if action == Action.DECLARE:
         # As before roles were written down: with no declarers configured, every member may declare.
         return _decide(not policy.declarers or declarer or admin, _declarers(policy), ADMINS)

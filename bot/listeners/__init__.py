@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, events, views
+from bot.listeners import actions, client_channel, commands, events, settings, shortcuts, views
 from bot.listeners.middleware import refuse_malformed_interactions
 
 
@@ -12,3 +12,6 @@ def register_listeners(app: App) -> None:
     views.register(app)
     events.register(app)
     actions.register(app)
+    settings.register(app)
+    shortcuts.register(app)
+    client_channel.register(app)

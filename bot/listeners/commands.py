@@ -23,6 +23,7 @@ from bot.domain.permissions import Action
 from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
+from bot.listeners.settings import handle_settings_command
 from bot.services.channels import reach_of
 from bot.services.container import Services
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
@@ -145,6 +146,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         lambda s, r: [SectionBlock(text=escape_mrkdwn(correct_entry(s, r.args, r.user_id, once=r.request_key)))],
         lambda s, r, _respond: deliver_correction_notice(s, r.args),
     ),
+    "settings": Subcommand(
+        "settings",
+        "this workspace's channels, on-call source, product areas, declarers, windows, Jira and clients "
+        "(admins and declarers)",
+        lambda _s, _r: [],
+    ),
     "report": Subcommand(
         "report [30d]",
         "key learnings & patterns over a period, only for you (admins and declarers may post it in the channel)",
@@ -165,6 +172,9 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
         return
     if name.lower() == "declare":
         open_declare_modal(ack, services, client, command, args.strip())
+        return
+    if name.lower() == "settings":
+        handle_settings_command(ack, command, client, context)
         return
     subcommand = SUBCOMMANDS.get(name.lower())
     if subcommand is None:

@@ -71,7 +71,8 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
         values = view["state"]["values"]
         report = read_new_incident(values)
         problems = field_errors(validate_report(report, now=services.clock.now()))
-        typed_in = ModalContext.load(view["private_metadata"]).channel_id
+        modal = ModalContext.load(view["private_metadata"])
+        typed_in, source = modal.channel_id, modal.source
         chosen = read_post_in(values)
     except UnreadableInput as exc:
         problems = {exc.block_id: exc.message}
@@ -87,7 +88,10 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
         if chosen:
             ack(response_action="errors", errors={NewIncidentBlock.POST_IN.value: cannot_post_there(reach)})
         else:  # the bot was removed, or Slack couldn't say when the form opened: ask for a channel now
-            ack(response_action="update", view=new_incident_modal(channel_id=typed_in, unreachable=reach))
+            ack(
+                response_action="update",
+                view=new_incident_modal(channel_id=typed_in, unreachable=reach, source=source),
+            )
         return
     request = OpenRequest(
         report=report,
@@ -95,6 +99,7 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
         channel_id=channel_id,
         submission_key=f"view:{context.team_id}:{view['id']}",
         team_id=context.team_id,
+        source=source,
     )
     try:
         opened = open_and_announce(services, request)

@@ -606,6 +606,27 @@ class SlackPlatform:
         payload["actions"] = [self._action(block, element, block_id, chosen)]
         return urlencode({"payload": json.dumps(payload)})
 
+    def message_shortcut(
+        self, user_id: str, channel_id: str, message_ts: str, callback_id: str, *, timestamp: float | None = None
+    ) -> PlatformResponse:
+        """Run a message shortcut ("More actions" on a message): Slack sends the whole message, as `message_action`.
+
+        Slack sends it for any message the person can see, in channels the app is not in as well.
+        """
+        message = self.emulator.message(channel_id, message_ts)
+        if message is None:
+            raise ValueError(f"no message {message_ts!r} in {channel_id!r}")
+        payload = self._interaction_base("message_action", user_id)
+        payload.update(
+            callback_id=callback_id,
+            action_ts=self._now_ts(),
+            message_ts=message_ts,
+            message={k: v for k, v in message.items() if k in ("type", "user", "ts", "text", "thread_ts", "blocks")},
+            channel={"id": channel_id, "name": self._channel_name(channel_id)},
+            response_url=self.emulator.new_response_url(channel_id, user_id),
+        )
+        return self._post_interaction(payload, _Delivery(timestamp=timestamp))
+
     def click_ephemeral_button(
         self, user_id: str, channel_id: str, ephemeral_ts: str, action_id: str, *, value: Any = None
     ) -> PlatformResponse:

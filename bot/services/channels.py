@@ -30,4 +30,5 @@ def reach_of(services: Services, channel_id: str) -> ChannelReach:
         private=bool(channel.get("is_private") or channel.get("is_group")),
         member=bool(channel.get("is_member")),
         direct=bool(channel.get("is_im") or channel.get("is_mpim")),
+        external=bool(channel.get("is_ext_shared") or channel.get("is_pending_ext_shared")),
     )

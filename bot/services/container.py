@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory
+from bot.domain.workspace_settings import SINGLE_WORKSPACE
 from bot.integrations.jira_tracker import JiraTracker
 from bot.integrations.outbox import OutboxDispatcher
 from bot.integrations.people import SlackPeople
@@ -20,6 +21,7 @@ from bot.integrations.workspaces import RecentInstallations, SlackWorkspaces
 from bot.models import OutboxMessage
 from bot.services.background import BackgroundWork
 from bot.services.oncall_sources import OnCallDirectory, build_services_for_sources
+from bot.services.settings_cache import WorkspaceSettingsCache
 
 NO_WORKSPACE = ""  # no incident belongs to it
 
@@ -41,15 +43,27 @@ class Services:
     workspace: str | None = None
     people: SlackPeople = field(default_factory=SlackPeople)  # who is who in Slack, for the roles
     oncall_directory: OnCallDirectory | None = None  # PagerDuty / Opsgenie answers (build_services sets it)
+    workspace_settings: WorkspaceSettingsCache = field(default_factory=WorkspaceSettingsCache)
+    environment_settings: Settings | None = None  # the defaults `settings` were merged over (None: the same)
 
     def for_request(self, team_id: str | None) -> Services:
-        """These services as one request sees them: scoped to its workspace when the app is installed in several.
-
-        A request naming no workspace then sees no incident at all (fails closed), rather than every workspace's.
+        """These services as one request (or one incident's timer) sees them: with its workspace's own settings
+        (`/triage settings`) over the environment's, and scoped to its workspace when the app is installed in
+        several. A request naming no workspace then sees no incident at all (fails closed), rather than every
+        workspace's, and the environment's settings.
         """
+        base = self.environment_settings or self.settings
         if not self.workspaces.multi_workspace:
-            return self
-        return replace(self, workspace=team_id or NO_WORKSPACE)
+            settings = self.workspace_settings.effective(base, self.session_factory, SINGLE_WORKSPACE)
+            return self if settings is self.settings else replace(self, settings=settings, environment_settings=base)
+        workspace = team_id or NO_WORKSPACE
+        settings = base if not team_id else self.workspace_settings.effective(base, self.session_factory, team_id)
+        return replace(self, workspace=workspace, settings=settings, environment_settings=base)
+
+    @property
+    def settings_key(self) -> str:
+        """Whose saved settings these are: the request's workspace, or a single-workspace install's."""
+        return self.workspace or SINGLE_WORKSPACE
 
     @property
     def workspace_slack(self) -> SlackGateway:

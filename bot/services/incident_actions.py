@@ -8,27 +8,35 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from blocks.client_channel import client_message, update_recorded, update_sent
 from blocks.incident import Message
 from blocks.incident_modals import LoggedStep, ScopeDecision, StatusChange
 from blocks.replies import QUOTE_CHARS, note
-from blocks.text import escape_mrkdwn, mention, quoted, slack_time
+from blocks.text import escape_mrkdwn, mention, quoted
 from bot.db import unit_of_work
 from bot.domain.acknowledgement import ACK_ESCALATION
 from bot.domain.audit import audit_trail
-from bot.domain.client_updates import draft_client_update, record_client_update
+from bot.domain.client_updates import (
+    UpdateNotSendable,
+    draft_client_update,
+    latest_client_update,
+    record_client_update,
+    send_update_to_client,
+)
 from bot.domain.errors import DomainError
 from bot.domain.incidents import DetailsReport, ReportField, update_details, validate_details
 from bot.domain.isolation import Isolation, find_similar
 from bot.domain.lifecycle import acknowledge, change_severity, change_status, require_open, take_ownership
-from bot.domain.permissions import Action
+from bot.domain.permissions import Action, IncidentRoles, require
 from bot.domain.timers import cancel_timers
 from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, log_step, missing_environment, refresh_gather, set_scope
-from bot.models import Incident, IncidentStatus, Scope
+from bot.domain.workspace_settings import channel_of_client
+from bot.models import Event, Incident, IncidentStatus, Scope
 from bot.services.changes import apply_change, load_incident
 from bot.services.container import Services
 from bot.services.escalations import comment_on_resolution, follow_up_notice
-from bot.services.rendering import queue_thread_reply
-from bot.services.roles import actor_of, allow
+from bot.services.rendering import queue_channel_post, queue_thread_reply
+from bot.services.roles import actor_of, allow, policy_of
 from bot.services.workarounds import stop_all_for
 
 logger = logging.getLogger(__name__)
@@ -265,6 +273,9 @@ def draft_update(services: Services, incident_id: int) -> UpdateDraft:
 
 
 def send_client_update(services: Services, incident_id: int, actor_id: str, text: str) -> None:
+    """Record a client update (the person sends it themselves, or with "Send to client" when the client has a
+    channel in this workspace)."""
+
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
         due = record_client_update(
             session=session,
@@ -274,10 +285,61 @@ def send_client_update(services: Services, incident_id: int, actor_id: str, text
             now=now,
             cadence=services.settings.update_cadence_by_severity,
         )
-        zone = services.settings.display_zone
-        head = f"🗣️ {mention(actor_id)} sent a client update; the next is due {slack_time(due, zone)}."
-        return [note(f"{head}\n{quoted(text, QUOTE_CHARS)}")]
+        session.flush()
+        update = latest_client_update(session, incident)
+        channel = channel_of_client(session, services.settings_key, incident.client_id)
+        return [
+            update_recorded(
+                actor_id=actor_id,
+                text=text,
+                due=due,
+                zone=services.settings.display_zone,
+                update_id=update.id if update is not None else None,
+                client_channel=channel,
+            )
+        ]
 
     apply_change(
         services, incident_id, change, purpose="client_update", actor=actor_of(services, actor_id), action=Action.WORK
     )
+
+
+def send_update_to_client_channel(
+    services: Services, update_id: int, actor_id: str, once: str | None = None
+) -> int | None:
+    """ "Send to client": post a recorded update (its words only) in the client's own channel, once; recorded in
+    the audit trail, and the next update is due from now. For the owner or lead, who recorded it, declarers and
+    admins; an update of another workspace's incident is not available here. Returns the incident's id, or None
+    when this very request was already applied."""
+    with unit_of_work(services.session_factory) as session:
+        update = session.get(Event, update_id)
+        if update is None or update.kind != "client_update":
+            raise UpdateNotSendable("That client update isn't available here.")
+        incident_id, author = update.incident_id, update.actor_id
+    actor = actor_of(services, actor_id)
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        require(
+            Action.SEND_TO_CLIENT, actor, policy_of(services), incident=IncidentRoles.of(incident), entry_author=author
+        )
+        channel = channel_of_client(session, services.settings_key, incident.client_id)
+        if channel is None:
+            raise DomainError("This client has no channel of its own here: an admin can set one in `/triage settings`.")
+        sent = send_update_to_client(
+            session=session,
+            incident=incident,
+            update_event_id=update_id,
+            channel_id=channel,
+            actor_id=actor_id,
+            now=now,
+            cadence=services.settings.update_cadence_by_severity,
+        )
+        queue_channel_post(services, session, channel, client_message(sent.text), "client_channel_update", incident.id)
+        return [
+            update_sent(actor_id=actor_id, channel_id=channel, due=sent.next_due, zone=services.settings.display_zone)
+        ]
+
+    applied = apply_change(
+        services, incident_id, change, purpose="client_update_sent", actor=actor, action=Action.WORK, once=once
+    )
+    return incident_id if applied else None

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from blocks.budget import page_number
 from blocks.home import home_view, members_only_home
-from blocks.incident import environment_reply, incident_card, oncall_reply
+from blocks.incident import environment_reply, incident_card, oncall_reply, source_reply
 from blocks.lists import LIST_COMMAND, incident_list_blocks
 from blocks.replies import correlation_reply, isolation_reply
 from bot.db import unit_of_work
@@ -22,9 +22,10 @@ from bot.domain.deadlines import schedule_deadline_reminders
 from bot.domain.errors import DomainError
 from bot.domain.incidents import IncidentReport, OpenedIncident, get_incident, list_open_incidents, open_incident
 from bot.domain.isolation import find_similar
+from bot.domain.message_intake import SourceMessage
 from bot.domain.oncall import on_call_now, who_is_on_call
 from bot.domain.oncall_sources import OnCallSource, SourceKind
-from bot.domain.permissions import Action
+from bot.domain.permissions import Action, decide
 from bot.domain.triage import ensure_steps, mark_correlation_checked, refresh_gather
 from bot.integrations.outbox import enqueue_slack_call, undelivered_summary
 from bot.models import Incident
@@ -33,7 +34,7 @@ from bot.services.container import Services
 from bot.services.oncall import read_soon
 from bot.services.oncall_sources import Paging, configured_source, paging_for
 from bot.services.rendering import queue_thread_reply, render_root
-from bot.services.roles import permitted
+from bot.services.roles import permitted, policy_of
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class OpenRequest:
     channel_id: str
     submission_key: str
     team_id: str | None = None
+    source: SourceMessage | None = None  # the message it was opened from ("Open incident" on a message)
 
 
 def _current_oncall(services: Services, session: Session) -> Paging:
@@ -92,6 +94,7 @@ def open_and_announce(services: Services, request: OpenRequest) -> OpenedInciden
             incident = opened.incident
             incident.oncall_team = paging.team
             incident.team_id = request.team_id
+            incident.source_link = request.source.link if request.source is not None else None
             ensure_steps(session=session, incident=incident)
             refresh_gather(session=session, incident=incident, actor_id=incident.reporter_id, now=now)
             schedule_ack_escalation(
@@ -100,11 +103,13 @@ def open_and_announce(services: Services, request: OpenRequest) -> OpenedInciden
             schedule_deadline_reminders(
                 session=session, incident=incident, offsets=services.settings.deadline_reminder_offsets, now=now
             )
-            _queue_announcement(services, session, incident, paging.note)
+            _queue_announcement(services, session, incident, paging.note, request.source)
     return opened
 
 
-def _queue_announcement(services: Services, session: Session, incident: Incident, paging_note: str | None) -> None:
+def _queue_announcement(
+    services: Services, session: Session, incident: Incident, paging_note: str | None, source: SourceMessage | None
+) -> None:
     session.flush()
     now = services.clock.now()
     root = render_root(services, session, incident)
@@ -118,7 +123,9 @@ def _queue_announcement(services: Services, session: Session, incident: Incident
         incident_id=incident.id,
         records_root=True,
     )
+    replies = [("source_message", source_reply(incident, source))] if source is not None else []
     for purpose, message in (
+        *replies,
         ("environment_reply", environment_reply(incident)),
         ("oncall_page", oncall_reply(incident, now=now, zone=services.settings.display_zone, note=paging_note)),
     ):
@@ -209,9 +216,10 @@ def incident_card_blocks(services: Services, reference: str) -> list[Block]:
 def home_for(services: Services, user_id: str) -> View:
     """The App Home tab as `user_id` should see it now (a line saying why, for someone who may not see incidents)."""
     try:
-        permitted(services, Action.VIEW, user_id)
+        actor = permitted(services, Action.VIEW, user_id)
     except DomainError as exc:
         return members_only_home(str(exc))
+    may_configure = decide(Action.CHANGE_SETTINGS, actor, policy_of(services)).allowed
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
         everyone = list_open_incidents(session=session, limit=MAX_OPEN_READ, workspace=services.workspace)
@@ -224,4 +232,5 @@ def home_for(services: Services, user_id: str) -> View:
             fallback_oncall=services.settings.oncall_slack_id,
             now=now,
             zone=services.settings.display_zone,
+            may_configure=may_configure,
         )

@@ -204,7 +204,8 @@ def _run_one(services: Services) -> bool:
             finish_timer(timer, outcome="no handler" if handler is None else "incident gone", now=now)
             return True
         with bind_incident(incident.key):
-            finish_timer(timer, outcome=handler(services, session, timer, incident, now), now=now)
+            scoped = services.for_request(incident.team_id)  # the incident's workspace, with its own settings
+            finish_timer(timer, outcome=handler(scoped, session, timer, incident, now), now=now)
     # Observed once the work is committed: a timer whose handling failed stays due and is observed when it succeeds.
     observe_timer_lag(kind, lag)
     return True

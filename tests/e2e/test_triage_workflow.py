@@ -286,7 +286,7 @@ def test_client_update_is_drafted_recorded_and_reminded(stack: Stack) -> None:
         and "We will update you again by 09:30 UTC" in draft
     )
     assert stack.platform.submit_view(modal["id"], AGENT, {"update_text": draft}).status == 200
-    assert "sent a client update" in wait_for_reply(stack, ts, "sent a client update")
+    assert "recorded a client update" in wait_for_reply(stack, ts, "recorded a client update")
     stack.clock.advance(timedelta(minutes=29))
     tick(stack.services)
     assert not [t for t in thread_texts(stack, ts) if "client update for *INC-1* is due" in t]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.domain.handoff import (
@@ -238,6 +238,7 @@ def test_any_text_ends_up_in_exactly_one_block_that_only_we_close(text: str) -> 
 
 
 @given(st.fixed_dictionaries({f: TYPED for f in SECTIONS}))
+@example({f: ("\x08" if f == "evidence" else "") for f in SECTIONS})  # only a control character: no evidence
 def test_any_handoff_keeps_the_text_outside_blocks_ours(fields: dict[str, str]) -> None:
     """Whatever is typed in the handoff form, the text outside blocks is what harmless answers give."""
     incident = an_incident()
