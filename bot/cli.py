@@ -25,7 +25,7 @@ console = Console(stderr=True)
 
 NO_CREDENTIALS = (
     "{missing} not set: create the Slack app from slack-app-manifest.yaml "
-    "(README, 'Create the Slack app') and set them in the environment or .env "
+    "(docs/operations.md, 'Create the Slack app') and set them in the environment or .env "
     "(for installs into many workspaces, SLACK_CLIENT_ID and SLACK_CLIENT_SECRET instead of the bot token)."
 )
 
@@ -152,7 +152,7 @@ def _services_for_cli(settings: Settings) -> Services:
 
 @oncall_app.command("load")
 def oncall_load(
-    path: Path = typer.Argument(..., help="YAML or TOML file with a `teams` list (see README)."),
+    path: Path = typer.Argument(..., help="YAML or TOML file with a `teams` list (see docs/user-guide.md)."),
     prune: bool = typer.Option(False, help="Delete teams that are not in the file (of that workspace only)."),
     team: str | None = typer.Option(
         None, "--team", help="The Slack workspace (T…) whose incidents these rotations page (OAuth installs)."
