@@ -48,14 +48,14 @@ from bot.domain.incidents import validate_report
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
 from bot.models import AttemptOutcome, EscalationKind
-from bot.services import escalations as escalate
 from bot.services import incident_actions as use
-from bot.services import major_incident as major
 from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending, load_incident
 from bot.services.channels import reach_of
 from bot.services.container import Services
+from bot.services.escalation import engineering, internal_notice, product_feedback
+from bot.services.escalation import incident_management as major
 from bot.services.incidents import OpenRequest, deliver_for, open_and_announce, post_findings
 
 logger = logging.getLogger(__name__)
@@ -242,10 +242,10 @@ def handle_escalate(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
 
 def _next_escalation_view(services: Services, incident_id: int, path: EscalationKind, user: str) -> View | None:
     if path == EscalationKind.INTERNAL:
-        escalate.notify_internal_channel(services, incident_id, user)
+        internal_notice.notify_internal_channel(services, incident_id, user)
         return None
     if path == EscalationKind.ENGINEERING:
-        draft = escalate.handoff_draft(services, incident_id)
+        draft = engineering.handoff_draft(services, incident_id)
         return engineering_modal(draft.incident, draft.form, draft.priority, services.settings.jira_project)
     if path == EscalationKind.PRODUCT_FEEDBACK:
         with unit_of_work(services.session_factory) as session:
@@ -270,7 +270,7 @@ def handle_engineering(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
         view,
         context,
         ModalField.REPRODUCTION.value,
-        lambda s, i: escalate.hand_off_to_engineering(s, i, user, form),
+        lambda s, i: engineering.hand_off_to_engineering(s, i, user, form),
         problems=missing,
     )
 
@@ -292,7 +292,7 @@ def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         view,
         context,
         ModalField.USE_CASE.value,
-        lambda s, i: escalate.file_feedback(s, i, user, form, submission),
+        lambda s, i: product_feedback.file_feedback(s, i, user, form, submission),
         problems=errors,
     )
 

@@ -34,7 +34,8 @@ from bot.domain.workspace_settings import channel_of_client
 from bot.models import Event, Incident, IncidentStatus, Scope
 from bot.services.changes import apply_change, load_incident
 from bot.services.container import Services
-from bot.services.escalations import comment_on_resolution, follow_up_notice
+from bot.services.escalation.engineering import comment_on_resolution
+from bot.services.escalation.internal_notice import follow_up_notice
 from bot.services.rendering import queue_channel_post, queue_thread_reply
 from bot.services.roles import actor_of, allow, policy_of
 from bot.services.workarounds import stop_all_for

@@ -22,7 +22,7 @@ from bot.domain.reports import build_report
 from bot.domain.status_page import StatusPageResult
 from bot.domain.workarounds import active_workarounds, start_workaround
 from bot.models import Incident, WorkaroundKind
-from bot.services.container import build_services
+from bot.services.wiring import build_services
 from tests.conftest import T0
 from tests.integration.test_open_incident import _open
 
