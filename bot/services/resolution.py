@@ -14,6 +14,7 @@ from blocks.summary import summary_messages
 from blocks.text import escape_mrkdwn
 from bot.db import unit_of_work
 from bot.domain.handoff import follow_up_description, follow_up_summary, resolution_comment
+from bot.domain.incidents import load_incident
 from bot.domain.lifecycle import require_open
 from bot.domain.permissions import Action
 from bot.domain.resolution import ResolutionReport, record_follow_up_ticket, resolve_incident
@@ -22,7 +23,7 @@ from bot.domain.workarounds import active_workarounds
 from bot.integrations.delivery_outcomes import DeliveryOutcomes, DeliveryPurpose
 from bot.integrations.outbox import enqueue_slack_call
 from bot.models import FollowUp, Incident, OutboxMessage, OutboxState
-from bot.services.changes import apply_change, load_incident
+from bot.services.changes import apply_change
 from bot.services.container import Services
 from bot.services.escalation.engineering import comment_on_resolution
 from bot.services.escalation.internal_notice import follow_up_notice

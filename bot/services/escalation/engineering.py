@@ -17,13 +17,14 @@ from bot.db import unit_of_work
 from bot.domain.audit import audit_trail
 from bot.domain.escalations import AlreadyEscalated, find_escalation, record_external_status, request_escalation
 from bot.domain.handoff import HandoffForm, draft_handoff, ticket_description, ticket_summary
+from bot.domain.incidents import load_incident
 from bot.domain.lifecycle import require_open
 from bot.domain.permissions import Action
 from bot.domain.timers import schedule_timer
 from bot.integrations.delivery_outcomes import DeliveryOutcomes, DeliveryPurpose
 from bot.integrations.outbox import enqueue_slack_call
 from bot.models import Escalation, EscalationKind, EscalationState, Incident, OutboxMessage, OutboxState, Timer
-from bot.services.changes import apply_change, load_incident
+from bot.services.changes import apply_change
 from bot.services.container import Services
 from bot.services.escalation.tickets import announce_ticket, queue_ticket, settle, ticket_key, ticket_key_of
 from bot.services.rendering import queue_root_refresh, queue_thread_reply

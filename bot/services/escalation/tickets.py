@@ -148,5 +148,3 @@ def announce_ticket(
             target="jira",
             needs_key_of=ticket_key(escalation),
         )
-
-
