@@ -55,7 +55,8 @@ from bot.clock import SystemClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.integrations.outbox import DeliveryReport  # noqa: E402
 from bot.sandbox.emulator import SlackEmulator  # noqa: E402
-from bot.services.container import Services, build_services  # noqa: E402
+from bot.services.container import Services  # noqa: E402
+from bot.services.wiring import build_services  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_P99_S = 5.0

@@ -144,7 +144,7 @@ def db_current() -> None:
 
 
 def _services_for_cli(settings: Settings) -> Services:
-    from bot.services.container import build_services
+    from bot.services.wiring import build_services
 
     migrate_or_exit(settings)
     return build_services(settings)

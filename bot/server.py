@@ -33,7 +33,7 @@ def build_wsgi_app(settings: Settings) -> WebApp:
     """
     from bot.app import build_bolt_app
     from bot.scheduler import start_scheduler
-    from bot.services.container import build_services
+    from bot.services.wiring import build_services
     from bot.web import WebApp
 
     services = build_services(settings)
@@ -133,7 +133,7 @@ def serve_socket_mode(settings: Settings) -> None:
 
     from bot.app import build_bolt_app
     from bot.scheduler import start_scheduler
-    from bot.services.container import build_services
+    from bot.services.wiring import build_services
 
     assert settings.slack_app_token is not None
     apply_logging(settings)

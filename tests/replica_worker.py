@@ -23,7 +23,8 @@ from bot.clock import SystemClock
 from bot.config import load_settings
 from bot.db import database_state
 from bot.scheduler import tick
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.wiring import build_services
 
 
 class StopFlag:

@@ -344,19 +344,20 @@ def parse_incident_key(reference: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def find_incident(session: Session, number: int, *, workspace: str | None = None) -> Incident:
-    """INC-`number`, if `workspace` may see it (see `visible_in`); IncidentNotFound otherwise."""
-    incident = session.get(Incident, number)
+def load_incident(session: Session, incident_id: int, workspace: str | None = None) -> Incident:
+    """INC-`incident_id`, if `workspace` may see it (see `visible_in`); IncidentNotFound otherwise."""
+    incident = session.get(Incident, incident_id)
     if incident is None or not visible_in(incident, workspace):
-        raise IncidentNotFound(f"INC-{number}")
+        raise IncidentNotFound(f"INC-{incident_id}")
     return incident
 
 
-def get_incident(*, session: Session, reference: str, workspace: str | None = None) -> Incident:
+def load_incident_by_key(*, session: Session, reference: str, workspace: str | None = None) -> Incident:
+    """The incident a person named (`INC-7`, `inc7`, `7`), as `load_incident`."""
     number = parse_incident_key(reference)
     if number is None:
         raise IncidentNotFound(reference.strip() or "(none given)")
-    return find_incident(session, number, workspace=workspace)
+    return load_incident(session, number, workspace)
 
 
 def list_open_incidents(*, session: Session, limit: int = 50, workspace: str | None = None) -> list[Incident]:

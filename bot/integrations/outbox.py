@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.db import insert_once, unit_of_work
+from bot.integrations.delivery_outcomes import DeliveryOutcomes
 from bot.integrations.jira_tracker import RECONCILE_LIMIT, JiraTracker, TicketRequest, TrackerError
 from bot.integrations.slack import NOT_ON_SLACK_FILE_HOST, SlackCallError, SlackGateway, check_operation
 from bot.integrations.workspaces import SlackWorkspaces
@@ -217,16 +218,17 @@ class OutboxDispatcher:
         workspaces: SlackWorkspaces,
         clock: Clock,
         jira: JiraTracker | None = None,
-        on_delivered: Callable[[Session, OutboxMessage], None] | None = None,
+        outcomes: DeliveryOutcomes | None = None,
         render_root: Callable[[Session, Incident], dict[str, Any]] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.workspaces = workspaces  # each row is delivered with the token of its incident's workspace
         self.jira = jira
         self.clock = clock
-        # Called in the delivering transaction after every attempt (sent, retrying, or failed for good), so the
-        # services can record what it means (an escalation filed or pending, a permalink known) atomically with it.
-        self.on_delivered = on_delivered
+        # Told in the delivering transaction after every attempt (sent, retrying, or failed for good), so the
+        # use case that queued the row records what it means (an escalation filed or pending, a permalink known)
+        # atomically with it. Use cases register their handlers by purpose at start-up (bot.services.wiring).
+        self.outcomes = outcomes or DeliveryOutcomes()
         # Renders the incident's root message (text and blocks) from stored state when a root edit goes out, so
         # the edit shows everything committed by then; without it, the arguments queued with the edit are sent.
         self.render_root = render_root
@@ -297,8 +299,7 @@ class OutboxDispatcher:
             self._record_failure(row, exc, now, report)
             if row.state == OutboxState.FAILED:
                 self._forget_send(session, row)
-            if self.on_delivered is not None:
-                self.on_delivered(session, row)
+            self.outcomes(session, row)
             return
         self._forget_send(session, row)
         row.state = OutboxState.SENT
@@ -313,8 +314,7 @@ class OutboxDispatcher:
                 .where(Incident.id == row.incident_id)
                 .values(root_ts=result.get("ts"), channel_id=result.get("channel", args.get("channel")))
             )
-        if self.on_delivered is not None:
-            self.on_delivered(session, row)
+        self.outcomes(session, row)
 
     def _resolve_args(self, session: Session, row: OutboxMessage) -> dict[str, Any]:
         """Fill in what was unknown when the call was queued: the root's ts, another message's thread or key."""

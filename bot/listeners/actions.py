@@ -27,6 +27,7 @@ from blocks.workarounds import error_changed_modal, progress_modal, start_workar
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
 from bot.domain.escalations import escalations_of
+from bot.domain.incidents import load_incident
 from bot.domain.lifecycle import require_open
 from bot.domain.permissions import Action
 from bot.domain.reports import validate_days
@@ -39,7 +40,7 @@ from bot.models import AttemptOutcome
 from bot.services import incident_actions as use
 from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
-from bot.services.changes import deliver_pending, load_incident
+from bot.services.changes import deliver_pending
 from bot.services.container import Services
 from bot.services.records import ReportRequest, post_report
 from bot.services.roles import permit_on_incident

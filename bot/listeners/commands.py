@@ -26,8 +26,8 @@ from bot.listeners.replays import request_key
 from bot.listeners.settings import handle_settings_command
 from bot.services.channels import reach_of
 from bot.services.container import Services
+from bot.services.escalation.incident_management import check_can_declare
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
-from bot.services.major_incident import check_can_declare
 from bot.services.oncall import oncall_command
 from bot.services.records import (
     audit_page,

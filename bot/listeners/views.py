@@ -44,19 +44,19 @@ from blocks.view_state import UnreadableInput
 from blocks.workarounds import read_error_text, read_progress, read_start_workaround
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
-from bot.domain.incidents import validate_report
+from bot.domain.incidents import load_incident, validate_report
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
 from bot.models import AttemptOutcome, EscalationKind
-from bot.services import escalations as escalate
 from bot.services import incident_actions as use
-from bot.services import major_incident as major
 from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
-from bot.services.changes import deliver_pending, load_incident
+from bot.services.changes import deliver_pending
 from bot.services.channels import reach_of
 from bot.services.container import Services
-from bot.services.incidents import OpenRequest, deliver_for, open_and_announce, post_findings
+from bot.services.escalation import engineering, internal_notice, product_feedback
+from bot.services.escalation import incident_management as major
+from bot.services.incidents import OpenRequest, open_and_announce, post_findings
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
         ack(response_action="errors", errors={NewIncidentBlock.TITLE.value: SAVE_FAILED})
         return
     ack()
-    deliver_for(services, opened.incident)
+    deliver_pending(services, opened.incident.id)
     if opened.created:
         post_findings(services, opened.incident.id, correlation=True)
 
@@ -242,10 +242,10 @@ def handle_escalate(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
 
 def _next_escalation_view(services: Services, incident_id: int, path: EscalationKind, user: str) -> View | None:
     if path == EscalationKind.INTERNAL:
-        escalate.notify_internal_channel(services, incident_id, user)
+        internal_notice.notify_internal_channel(services, incident_id, user)
         return None
     if path == EscalationKind.ENGINEERING:
-        draft = escalate.handoff_draft(services, incident_id)
+        draft = engineering.handoff_draft(services, incident_id)
         return engineering_modal(draft.incident, draft.form, draft.priority, services.settings.jira_project)
     if path == EscalationKind.PRODUCT_FEEDBACK:
         with unit_of_work(services.session_factory) as session:
@@ -270,7 +270,7 @@ def handle_engineering(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
         view,
         context,
         ModalField.REPRODUCTION.value,
-        lambda s, i: escalate.hand_off_to_engineering(s, i, user, form),
+        lambda s, i: engineering.hand_off_to_engineering(s, i, user, form),
         problems=missing,
     )
 
@@ -292,7 +292,7 @@ def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         view,
         context,
         ModalField.USE_CASE.value,
-        lambda s, i: escalate.file_feedback(s, i, user, form, submission),
+        lambda s, i: product_feedback.file_feedback(s, i, user, form, submission),
         problems=errors,
     )
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from blocks.incident import Message
 from bot.db import unit_of_work
-from bot.domain.incidents import find_incident
+from bot.domain.incidents import load_incident
 from bot.domain.permissions import Action, Actor
 from bot.models import Incident
 from bot.services.container import Services
@@ -26,11 +26,6 @@ ATTEMPTS = 3
 T = TypeVar("T")
 
 Change = Callable[[Session, Incident, datetime], list[Message]]
-
-
-def load_incident(session: Session, incident_id: int, workspace: str | None = None) -> Incident:
-    """The incident, if a request from `workspace` may see it; IncidentNotFound otherwise."""
-    return find_incident(session, incident_id, workspace=workspace)
 
 
 def retry_when_stale(work: Callable[[], T]) -> T:

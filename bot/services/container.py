@@ -8,19 +8,17 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock
 from bot.config import Settings
-from bot.db import make_engine, make_session_factory
 from bot.domain.workspace_settings import SINGLE_WORKSPACE
 from bot.integrations.jira_tracker import JiraTracker
 from bot.integrations.outbox import OutboxDispatcher
 from bot.integrations.people import SlackPeople
-from bot.integrations.slack import SlackGateway, build_web_client
+from bot.integrations.slack import SlackGateway
 from bot.integrations.statuspage import StatusPageClient
 from bot.integrations.workspaces import RecentInstallations, SlackWorkspaces
-from bot.models import OutboxMessage
 from bot.services.background import BackgroundWork
-from bot.services.oncall_sources import OnCallDirectory, build_services_for_sources
+from bot.services.oncall_sources import OnCallDirectory
 from bot.services.settings_cache import WorkspaceSettingsCache
 
 NO_WORKSPACE = ""  # no incident belongs to it
@@ -69,33 +67,6 @@ class Services:
     def workspace_slack(self) -> SlackGateway:
         """The Web API gateway of the workspace this request came from (SLACK_BOT_TOKEN's in single-workspace mode)."""
         return self.workspaces.gateway(self.workspace)
-
-
-def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Services:
-    clock = clock or SystemClock()
-    engine = engine or make_engine(settings.database_url)
-    session_factory = make_session_factory(engine)
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    slack = SlackGateway(build_web_client(token=token, base_url=settings.slack_api_url))
-    workspaces = SlackWorkspaces(slack, installations=build_installation_store(settings, engine))
-    jira = build_jira(settings)
-    outbox = OutboxDispatcher(session_factory=session_factory, workspaces=workspaces, clock=clock, jira=jira)
-    status_page = StatusPageClient(settings.statuspage_url)
-    background = BackgroundWork(settings.after_ack_threads)
-    services = Services(
-        settings, clock, engine, session_factory, slack, outbox, status_page, jira, background, workspaces
-    )
-    services.oncall_directory = OnCallDirectory(build_services_for_sources(settings), clock.now)
-    from bot.services import escalations, resolution  # the hooks need the finished container
-    from bot.services.rendering import render_root
-
-    def on_delivered(session: Session, row: OutboxMessage) -> None:
-        escalations.on_delivered(services, session, row)
-        resolution.on_delivered(services, session, row)
-
-    outbox.on_delivered = on_delivered
-    outbox.render_root = lambda session, incident: render_root(services, session, incident).as_args()
-    return services
 
 
 def build_jira(settings: Settings) -> JiraTracker | None:

@@ -24,7 +24,7 @@ from bot.domain.client_updates import (
     send_update_to_client,
 )
 from bot.domain.errors import DomainError
-from bot.domain.incidents import DetailsReport, ReportField, update_details, validate_details
+from bot.domain.incidents import DetailsReport, ReportField, load_incident, update_details, validate_details
 from bot.domain.isolation import Isolation, find_similar
 from bot.domain.lifecycle import acknowledge, change_severity, change_status, require_open, take_ownership
 from bot.domain.permissions import Action, IncidentRoles, require
@@ -32,9 +32,10 @@ from bot.domain.timers import cancel_timers
 from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, log_step, missing_environment, refresh_gather, set_scope
 from bot.domain.workspace_settings import channel_of_client
 from bot.models import Event, Incident, IncidentStatus, Scope
-from bot.services.changes import apply_change, load_incident
+from bot.services.changes import apply_change
 from bot.services.container import Services
-from bot.services.escalations import comment_on_resolution, follow_up_notice
+from bot.services.escalation.engineering import comment_on_resolution
+from bot.services.escalation.internal_notice import follow_up_notice
 from bot.services.rendering import queue_channel_post, queue_thread_reply
 from bot.services.roles import actor_of, allow, policy_of
 from bot.services.workarounds import stop_all_for

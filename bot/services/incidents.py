@@ -20,7 +20,13 @@ from bot.domain.audit import audit_trail
 from bot.domain.correlation import correlate
 from bot.domain.deadlines import schedule_deadline_reminders
 from bot.domain.errors import DomainError
-from bot.domain.incidents import IncidentReport, OpenedIncident, get_incident, list_open_incidents, open_incident
+from bot.domain.incidents import (
+    IncidentReport,
+    OpenedIncident,
+    list_open_incidents,
+    load_incident_by_key,
+    open_incident,
+)
 from bot.domain.isolation import find_similar
 from bot.domain.message_intake import SourceMessage
 from bot.domain.oncall import on_call_now, who_is_on_call
@@ -141,11 +147,6 @@ def _queue_announcement(
         )
 
 
-def deliver_for(services: Services, incident: Incident) -> None:
-    """Send the incident's queued Slack calls soon; what fails stays queued for the scheduler's tick."""
-    deliver_pending(services, incident.id)
-
-
 def post_findings(services: Services, incident_id: int, *, correlation: bool) -> None:
     """After the acknowledgement: what else happened around the start (correlation) and who else is affected."""
     services.background.submit(lambda: _find_and_post(services, incident_id, correlation=correlation))
@@ -203,7 +204,7 @@ def open_incidents_blocks(services: Services, args: str = "") -> list[Block]:
 
 def incident_card_blocks(services: Services, reference: str) -> list[Block]:
     with unit_of_work(services.session_factory) as session:
-        incident = get_incident(session=session, reference=reference, workspace=services.workspace)
+        incident = load_incident_by_key(session=session, reference=reference, workspace=services.workspace)
         return incident_card(
             incident,
             events=audit_trail(session=session, incident_id=incident.id),

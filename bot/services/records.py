@@ -19,7 +19,7 @@ from blocks.view_state import whole_number
 from bot.db import unit_of_work
 from bot.domain.audit import audit_entry, record_correction
 from bot.domain.errors import DomainError
-from bot.domain.incidents import find_incident, parse_incident_key
+from bot.domain.incidents import load_incident, parse_incident_key
 from bot.domain.permissions import Action, ChannelFacts, decide, report_channel_refusal
 from bot.domain.reports import build_report, last_days, parse_days
 from bot.domain.summary import build_audit_trail, build_summary
@@ -50,7 +50,7 @@ def summary_for_command(services: Services, args: str) -> list[Message]:
     typed_page = args.split(" ", 1)[1] if " " in args.strip() else ""
     page = page_number(typed_page, f"/triage summary INC-{number}") if typed_page.strip() else None
     with unit_of_work(services.session_factory) as session:
-        find_incident(session, number, workspace=services.workspace)
+        load_incident(session, number, workspace=services.workspace)
         summary = build_summary(session=session, incident_id=number, now=services.clock.now())
     zone = services.settings.display_zone
     return summary_command_messages(summary, zone=zone, page=page, follow_ups=RESPONSES_PER_COMMAND)
@@ -63,7 +63,7 @@ def audit_page(services: Services, reference: str) -> Message:
     if whole_number(typed_page) is None or int(typed_page) < 1:
         raise DomainError("The page is a number: `/triage audit INC-12 2`.")
     with unit_of_work(services.session_factory) as session:
-        find_incident(session, number, workspace=services.workspace)
+        load_incident(session, number, workspace=services.workspace)
         trail = build_audit_trail(session=session, incident_id=number)
     pages = audit_messages(trail, zone=services.settings.display_zone)
     page = min(int(typed_page), len(pages))

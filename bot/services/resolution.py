@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -13,21 +14,23 @@ from blocks.summary import summary_messages
 from blocks.text import escape_mrkdwn
 from bot.db import unit_of_work
 from bot.domain.handoff import follow_up_description, follow_up_summary, resolution_comment
+from bot.domain.incidents import load_incident
 from bot.domain.lifecycle import require_open
 from bot.domain.permissions import Action
 from bot.domain.resolution import ResolutionReport, record_follow_up_ticket, resolve_incident
 from bot.domain.summary import build_summary
 from bot.domain.workarounds import active_workarounds
+from bot.integrations.delivery_outcomes import DeliveryOutcomes, DeliveryPurpose
 from bot.integrations.outbox import enqueue_slack_call
 from bot.models import FollowUp, Incident, OutboxMessage, OutboxState
-from bot.services.changes import apply_change, load_incident
+from bot.services.changes import apply_change
 from bot.services.container import Services
-from bot.services.escalations import comment_on_resolution, follow_up_notice
+from bot.services.escalation.engineering import comment_on_resolution
+from bot.services.escalation.internal_notice import follow_up_notice
 from bot.services.rendering import queue_thread_reply
 from bot.services.roles import actor_of
 from bot.services.workarounds import stop_all_for
 
-FOLLOW_UP_TICKET = "follow_up_ticket"
 NO_JIRA = "Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)"
 
 
@@ -98,16 +101,16 @@ def _queue_follow_up_ticket(
             "dedupe_label": dedupe,
             "issue_type_setting": "JIRA_FOLLOW_UP_ISSUE_TYPE",
         },
-        purpose=FOLLOW_UP_TICKET,
+        purpose=DeliveryPurpose.FOLLOW_UP_TICKET,
         now=now,
         incident_id=incident.id,
         target="jira",
     )
 
 
-def on_delivered(services: Services, session: Session, row: OutboxMessage) -> None:
+def follow_up_ticket_delivered(services: Services, session: Session, row: OutboxMessage) -> None:
     """A follow-up's ticket was filed (its key is stored and told in the thread) or failed for good (told too)."""
-    if row.purpose != FOLLOW_UP_TICKET or row.target != "jira" or row.incident_id is None:
+    if row.target != "jira" or row.incident_id is None:
         return
     incident = session.get(Incident, row.incident_id)
     follow_up = session.get(FollowUp, int(row.idempotency_key.split(":")[2]))
@@ -121,3 +124,7 @@ def on_delivered(services: Services, session: Session, row: OutboxMessage) -> No
         what, error = escape_mrkdwn(follow_up.description), escape_mrkdwn(row.last_error or "unknown error")
         text = f"⚠️ The Jira ticket for follow-up “{what}” could not be filed: {error}"
         queue_thread_reply(services, session, incident, note(text), "follow_up_ticket_failed")
+
+
+def register_outcomes(services: Services, outcomes: DeliveryOutcomes) -> None:
+    outcomes.register(DeliveryPurpose.FOLLOW_UP_TICKET, partial(follow_up_ticket_delivered, services))

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from bot.db import unit_of_work
 from bot.domain.errors import DomainError
-from bot.domain.incidents import find_incident
+from bot.domain.incidents import load_incident
 from bot.domain.permissions import Action, Actor, IncidentRoles, Policy, RotationRoles, require
 from bot.integrations.people import Person
 from bot.integrations.slack import SlackCallError
@@ -102,7 +102,7 @@ def permit_on_incident(services: Services, action: Action, user_id: str, inciden
     """NotPermitted unless the person may do `action` on the incident (IncidentNotFound when they can't see it)."""
     actor = actor_of(services, user_id)
     with unit_of_work(services.session_factory) as session:
-        allow(services, action, actor, find_incident(session, incident_id, workspace=services.workspace))
+        allow(services, action, actor, load_incident(session, incident_id, workspace=services.workspace))
 
 
 def permitted(services: Services, action: Action, user_id: str) -> Actor:

@@ -25,7 +25,7 @@ from bot.models import Incident, Timer
 from bot.observability.context import bind_incident
 from bot.observability.metrics import observe_timer_lag
 from bot.services.container import Services
-from bot.services.escalations import JIRA_POLL, poll_jira_status
+from bot.services.escalation.engineering import JIRA_POLL, poll_jira_status
 from bot.services.oncall import read_soon
 from bot.services.oncall_sources import configured_source
 from bot.services.rendering import queue_channel_post, queue_root_refresh, queue_thread_reply

@@ -24,7 +24,8 @@ from bot.sandbox.platform import SlackPlatform
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
 from bot.scheduler import tick
 from bot.services.changes import retry_when_stale
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.wiring import build_services
 from bot.web import WebApp
 
 SIGNING_SECRET = "e2e-signing-secret"

@@ -12,7 +12,7 @@ from bot.clock import ManualClock
 from bot.config import load_settings
 from bot.models import Incident
 from bot.sandbox.wsgi_server import start_background_server
-from bot.services.container import build_services
+from bot.services.wiring import build_services
 from bot.web import WebApp
 from tests.e2e.conftest import AGENT, SIGNING_SECRET, SUPPORT, Stack
 from tests.e2e.test_open_incident_flow import count, filled_form, open_modal

@@ -31,7 +31,7 @@ from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.platform import SlackPlatform
 from bot.sandbox.wsgi_server import start_background_server
 from bot.scheduler import start_scheduler
-from bot.services.container import build_services
+from bot.services.wiring import build_services
 from bot.web import WebApp
 from tests.e2e.conftest import AGENT, SIGNING_SECRET, SUPPORT, Stack
 from tests.e2e.test_run_command import BIN, _clean_env, _free_port, _wait_for_health

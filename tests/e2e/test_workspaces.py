@@ -27,7 +27,8 @@ from bot.sandbox.federation import SlackFederation
 from bot.sandbox.platform import SlackPlatform
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
 from bot.scheduler import tick
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.wiring import build_services
 from bot.web import WebApp
 from tests.e2e.conftest import AGENT, ONCALL, SIGNING_SECRET, SUPPORT, Stack
 from tests.e2e.test_open_incident_flow import filled_form

@@ -15,8 +15,8 @@ from bot.domain.deadlines import (
     schedule_deadline_reminders,
 )
 from bot.models import Incident, IncidentStatus, Severity, Timer
-from bot.services.container import build_services
 from bot.services.timers import run_due_timers
+from bot.services.wiring import build_services
 from tests.builders import events_of
 from tests.conftest import T0
 from tests.integration.test_open_incident import _open

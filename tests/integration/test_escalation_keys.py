@@ -28,9 +28,12 @@ from bot.models import (
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.fake_jira import FakeJira
 from bot.sandbox.wsgi_server import start_background_server
-from bot.services.container import Services, build_services
-from bot.services.escalations import file_feedback, hand_off_to_engineering, handoff_draft, notify_internal_channel
+from bot.services.container import Services
+from bot.services.escalation.engineering import hand_off_to_engineering, handoff_draft
+from bot.services.escalation.internal_notice import notify_internal_channel
+from bot.services.escalation.product_feedback import file_feedback
 from bot.services.incident_actions import change_status_and_severity
+from bot.services.wiring import build_services
 from tests.builders import open_test_incident
 
 AGENT, PM = "UAGENT", "UPM"

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import ManualClock
 from bot.db import make_engine, make_session_factory, unit_of_work
+from bot.integrations.delivery_outcomes import DeliveryPurpose
 from bot.integrations.jira_tracker import JiraTracker
 from bot.integrations.outbox import OutboxDispatcher, enqueue_slack_call
 from bot.integrations.slack import SlackGateway, build_web_client
@@ -142,7 +143,8 @@ def test_the_key_jira_gave_survives_a_crash_before_the_delivery_commits(
     def dies_before_committing(session: Session, message: OutboxMessage) -> None:
         raise Killed  # after Jira answered, in the delivering transaction: as a killed process would leave it
 
-    dying.on_delivered = dies_before_committing
+    for purpose in DeliveryPurpose:
+        dying.outcomes.register(purpose, dies_before_committing)
     queue_ticket(session_factory, clock)
     with pytest.raises(Killed):
         dying.deliver_due()

@@ -9,7 +9,7 @@ from bot.clock import ManualClock
 from bot.db import unit_of_work
 from bot.domain.audit import audit_trail
 from bot.domain.errors import IncidentNotFound
-from bot.domain.incidents import get_incident, list_open_incidents, open_incident
+from bot.domain.incidents import list_open_incidents, load_incident_by_key, open_incident
 from bot.models import Client, ClientTier, Incident, IncidentStatus
 from tests.conftest import T0
 from tests.factories import a_report
@@ -88,6 +88,6 @@ def test_open_incidents_are_listed_nearest_deadline_first(
 
 def test_unknown_incident_references_are_a_clear_domain_error(session_factory: sessionmaker[Session]) -> None:
     with unit_of_work(session_factory) as session, pytest.raises(IncidentNotFound) as missing:
-        get_incident(session=session, reference="INC-99")
+        load_incident_by_key(session=session, reference="INC-99")
     assert str(missing.value) == "That incident isn't available here. `/triage list` shows the open ones."
     assert missing.value.reference == "INC-99", "kept for the operator's CLI, never shown in Slack"

@@ -22,8 +22,9 @@ from bot.domain.workarounds import start_workaround
 from bot.models import Event, Incident, SlackDelivery, Workaround, WorkaroundKind
 from bot.sandbox.emulator import SlackEmulator
 from bot.services.changes import apply_change
-from bot.services.container import Services, build_services
+from bot.services.container import Services
 from bot.services.deliveries import first_delivery
+from bot.services.wiring import build_services
 from bot.services.workarounds import extend_timebox
 from tests.builders import open_test_incident
 from tests.conftest import T0

@@ -15,7 +15,8 @@ from bot.db import unit_of_work
 from bot.domain.timers import schedule_timer
 from bot.models import Timer
 from bot.scheduler import TICK_JOB, TIMER_BATCH, TickReport, _run_again_if_busy, tick
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.wiring import build_services
 from tests.conftest import T0
 
 UNHANDLED_KIND = "no_such_kind"  # finished as "no handler": a timer that needs neither Slack nor an incident

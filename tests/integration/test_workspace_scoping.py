@@ -16,13 +16,13 @@ from bot.config import load_settings
 from bot.db import unit_of_work
 from bot.domain.correlation import correlate
 from bot.domain.errors import IncidentNotFound
-from bot.domain.incidents import find_incident, get_incident, list_open_incidents
+from bot.domain.incidents import list_open_incidents, load_incident, load_incident_by_key
 from bot.domain.isolation import find_similar
 from bot.domain.reports import build_report
 from bot.domain.status_page import StatusPageResult
 from bot.domain.workarounds import active_workarounds, start_workaround
 from bot.models import Incident, WorkaroundKind
-from bot.services.container import build_services
+from bot.services.wiring import build_services
 from tests.conftest import T0
 from tests.integration.test_open_incident import _open
 
@@ -54,15 +54,15 @@ def test_a_workspace_finds_and_lists_only_its_own_incidents(
         assert {i.id for i in list_open_incidents(session=session, workspace=ALPHA)} == {alpha_one, alpha_two}
         assert [i.id for i in list_open_incidents(session=session, workspace=BRAVO)] == [bravo]
         assert len(list_open_incidents(session=session)) == 3, "unscoped (single workspace, CLI): everything"
-        assert get_incident(session=session, reference=f"INC-{bravo}", workspace=BRAVO).id == bravo
+        assert load_incident_by_key(session=session, reference=f"INC-{bravo}", workspace=BRAVO).id == bravo
         with pytest.raises(IncidentNotFound) as hidden:
-            get_incident(session=session, reference=f"INC-{bravo}", workspace=ALPHA)
+            load_incident_by_key(session=session, reference=f"INC-{bravo}", workspace=ALPHA)
         with pytest.raises(IncidentNotFound) as missing:
-            get_incident(session=session, reference="INC-999", workspace=ALPHA)
+            load_incident_by_key(session=session, reference="INC-999", workspace=ALPHA)
         assert str(hidden.value) == str(missing.value), "another workspace's incident is answered as a missing one"
         assert f"INC-{bravo}" not in str(hidden.value)
         with pytest.raises(IncidentNotFound):
-            find_incident(session, alpha_one, workspace=BRAVO)
+            load_incident(session, alpha_one, workspace=BRAVO)
 
 
 def test_isolation_and_correlation_look_only_within_the_incident_s_workspace(
@@ -160,7 +160,7 @@ def test_with_oauth_installs_a_request_naming_no_workspace_sees_no_incident(
     with unit_of_work(session_factory) as session:
         assert list_open_incidents(session=session, workspace=nameless.workspace) == []
         with pytest.raises(IncidentNotFound):
-            find_incident(session, two_workspaces[0], workspace=nameless.workspace)
+            load_incident(session, two_workspaces[0], workspace=nameless.workspace)
 
 
 def test_a_mistyped_team_id_is_refused_before_the_database_is_touched(

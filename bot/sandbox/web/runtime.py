@@ -36,7 +36,8 @@ from bot.sandbox.web.pages import PageRenderer
 from bot.sandbox.web.workspace import SandboxWorkspace
 from bot.sandbox.wsgi_server import start_background_server
 from bot.scheduler import TICK_JOB, start_scheduler
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.wiring import build_services
 from bot.web import WebApp
 
 __all__ = ["RunningSandbox", "SandboxError", "run_sandbox", "sandbox_database_url", "start_sandbox"]

@@ -18,13 +18,14 @@ from bot.domain.escalations import (
     mark_filed,
     request_escalation,
 )
+from bot.domain.incidents import load_incident
 from bot.domain.isolation import find_similar
 from bot.domain.lifecycle import require_open
 from bot.domain.permissions import Action
 from bot.domain.triage import link_incidents
 from bot.integrations.slack import SlackCallError
 from bot.models import Escalation, EscalationKind, EscalationState, Incident
-from bot.services.changes import deliver_pending, load_incident, retry_when_stale
+from bot.services.changes import deliver_pending, retry_when_stale
 from bot.services.container import Services
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
 from bot.services.roles import permitted
