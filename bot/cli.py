@@ -5,15 +5,30 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
+from bot.cli_database import (
+    CliDatabase,
+    database_as_configured,
+    database_for_reading,
+    database_label,
+    missing_file,
+)
 from bot.config import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from bot.clock import Clock
     from bot.services.container import Services
 
 app = typer.Typer(help="Slack triage & escalation bot.", no_args_is_help=True, add_completion=False)
@@ -73,15 +88,103 @@ def verify_slack_token(settings: Settings) -> None:
         fail(f"Slack did not accept SLACK_BOT_TOKEN at {settings.slack_api_url} ({exc.error}).")
 
 
-def migrate_or_exit(settings: Settings) -> None:
+def migrate_or_exit(settings: Settings, url: str | None = None) -> None:
+    """Bring the schema up to date (creating a SQLite file that is not there: only for commands that write)."""
     from sqlalchemy.exc import OperationalError
 
     from bot.migrate import upgrade
 
     try:
-        upgrade(settings.database_url)
+        upgrade(url or settings.database_url)
     except OperationalError as exc:
         fail(f"Cannot reach the database in DATABASE_URL ({type(exc.orig).__name__}). Is it running?")
+
+
+def existing_database_or_exit(database: CliDatabase) -> CliDatabase:
+    """Stop with one line when there is nothing to read: never create an empty database to say so."""
+    missing = missing_file(database)
+    if missing is not None:
+        fail(missing)
+    return database
+
+
+def database_to_read(settings: Settings) -> CliDatabase:
+    """DATABASE_URL, the default file or the sandbox's (saying so on stderr); stops when there is none yet."""
+    database = database_for_reading(settings)
+    if database.sandbox_instead:
+        note(
+            f"reading the sandbox's database {database.label} (DATABASE_URL is not set and there is no "
+            f"{database_label(settings.database_url)})."
+        )
+    return existing_database_or_exit(database)
+
+
+def note(message: str) -> None:
+    """One line on stderr that is not an error."""
+    console.print(f"triage-bot: {message}", highlight=False, soft_wrap=True, markup=False)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a command that reads works with: a session factory, the time to read at, the display zone and where."""
+
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    zone: ZoneInfo
+    database: CliDatabase
+
+
+@contextmanager
+def reading(now: str | None = None) -> Iterator[Reading]:
+    """The database to read (schema brought up to date, never created), at `--now`, at the sandbox's clock when the
+    database is a sandbox's, else at real time."""
+    from bot.db import make_engine, make_session_factory
+
+    settings = settings_or_exit()
+    at = parse_now(now, settings.display_zone)
+    database = database_to_read(settings)
+    migrate_or_exit(settings, database.url)
+    engine = make_engine(database.url)
+    try:
+        factory = make_session_factory(engine)
+        yield Reading(factory, clock_for_reading(factory, at, settings.display_zone), settings.display_zone, database)
+    finally:
+        engine.dispose()
+
+
+NOW_HELP = "Read as of this time (ISO-8601, e.g. 2026-12-08T14:05Z; without an offset, in DISPLAY_TIMEZONE)."
+
+
+def parse_now(text: str | None, zone: ZoneInfo) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--now '{text}' is not an ISO-8601 time such as 2026-12-08T14:05Z.")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
+
+
+def clock_for_reading(factory: sessionmaker[Session], at: datetime | None, zone: ZoneInfo) -> Clock:
+    """`--now` when given; the sandbox's fast-forwarded time for a database the sandbox has run on; else real time."""
+    from bot.clock import ManualClock, OffsetClock, SystemClock
+    from bot.db import unit_of_work
+    from bot.domain.durations import humanize_duration
+    from bot.exports.summary_formats import display_time
+    from bot.sandbox.clock_store import stored_offset
+
+    if at is not None:
+        return ManualClock(at)
+    with unit_of_work(factory) as session:
+        offset = stored_offset(session)
+    if not offset:
+        return SystemClock()
+    clock = OffsetClock(offset)
+    note(
+        f"the sandbox's clock is {humanize_duration(offset)} ahead of real time: reading as of its "
+        f"{display_time(clock.now(), zone)} (--now sets another time)."
+    )
+    return clock
 
 
 @app.command()
@@ -128,6 +231,7 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
     from bot.migrate import downgrade
 
     settings = settings_or_exit()
+    existing_database_or_exit(database_as_configured(settings))
     downgrade(settings.database_url, revision)
     console.print(f"Database at {revision}.", highlight=False)
 
@@ -138,8 +242,12 @@ def db_current() -> None:
     from bot.db import make_engine
     from bot.migrate import current_revision, head_revision
 
-    settings = settings_or_exit()
-    current = current_revision(make_engine(settings.database_url))
+    database = database_to_read(settings_or_exit())
+    engine = make_engine(database.url)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
     console.print(f"applied: {current or 'none'} · latest: {head_revision()}", highlight=False)
 
 
@@ -188,9 +296,8 @@ def oncall_show(
         workspace = parse_team_id(team) if team is not None else None
     except DomainError as exc:
         fail(str(exc))
-    services = _services_for_cli(settings_or_exit())
-    with unit_of_work(services.session_factory) as session:
-        oncalls = on_call_now(session=session, at=services.clock.now(), workspace=workspace)
+    with reading() as read, unit_of_work(read.session_factory) as session:
+        oncalls = on_call_now(session=session, at=read.clock.now(), workspace=workspace)
     if not oncalls:
         console.print("No on-call rotation is set up (`triage-bot oncall load FILE`).", highlight=False)
     for oncall in oncalls:
@@ -205,6 +312,7 @@ def export(
     export_format: str = typer.Option("md", "--format", "-f", help="md, html or json."),
     audit: bool = typer.Option(False, "--audit", help="Export the audit trail instead of the one-page summary."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
     """Write an incident's one-page summary (or, with --audit, its audit trail) as Markdown, HTML or JSON."""
     from bot.domain.incidents import parse_incident_key
@@ -217,11 +325,11 @@ def export(
     elif number is None:
         fail(f"'{reference}' is not an incident key such as INC-12.")
     else:
-        text = _export_text(number, export_format.lower(), audit=audit)
+        text = _export_text(number, export_format.lower(), audit=audit, now=now)
         _write_export(text, output, what=f"{'audit trail' if audit else 'summary'} of INC-{number}")
 
 
-def _export_text(number: int, export_format: str, *, audit: bool) -> str:
+def _export_text(number: int, export_format: str, *, audit: bool, now: str | None) -> str:
     """The rendered export, or one clear line and exit when there is no such incident."""
     from bot.db import unit_of_work
     from bot.domain.errors import DomainError, IncidentNotFound, quoted
@@ -229,22 +337,47 @@ def _export_text(number: int, export_format: str, *, audit: bool) -> str:
     from bot.exports import ExportFormat, render_audit, render_summary
 
     chosen = ExportFormat(export_format)
-    services = _services_for_cli(settings_or_exit())
-    zone = services.settings.display_zone
+    with reading(now) as read:
+        try:
+            with unit_of_work(read.session_factory) as session:
+                if audit:
+                    trail = build_audit_trail(session=session, incident_id=number)
+                    return render_audit(trail, chosen, zone=read.zone)
+                summary = build_summary(session=session, incident_id=number, now=read.clock.now())
+                return render_summary(summary, chosen, zone=read.zone)
+        except IncidentNotFound as exc:  # the operator sees every workspace: name the key
+            fail(f"There is no incident {quoted(exc.reference)}. {list_hint(read.database)}")
+        except DomainError as exc:
+            fail(str(exc))
+
+
+@app.command("list")
+def list_incidents(
+    everything: bool = typer.Option(False, "--all", help="Also the resolved and closed incidents, latest first."),
+    team: str | None = typer.Option(None, "--team", help="Only this Slack workspace's incidents (T…)."),
+    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
+) -> None:
+    """Open incidents, nearest deadline first (like `/triage list`), with their client, deadline and owner."""
+    from bot.db import unit_of_work
+    from bot.domain.errors import DomainError
+    from bot.domain.incidents import list_finished_incidents, list_open_incidents
+    from bot.domain.workspaces import parse_team_id
+    from bot.exports.incident_list import render_incident_list
+
     try:
-        with unit_of_work(services.session_factory) as session:
-            if audit:
-                return render_audit(build_audit_trail(session=session, incident_id=number), chosen, zone=zone)
-            summary = build_summary(session=session, incident_id=number, now=services.clock.now())
-            return render_summary(summary, chosen, zone=zone)
-    except IncidentNotFound as exc:  # the operator sees every workspace: name the key
-        fail(f"There is no incident {quoted(exc.reference)}.")
-        raise AssertionError("unreachable") from exc
+        workspace = parse_team_id(team) if team is not None else None
     except DomainError as exc:
         fail(str(exc))
-        raise AssertionError("unreachable") from exc
-    finally:
-        services.engine.dispose()
+    with reading(now) as read, unit_of_work(read.session_factory) as session:
+        opened = list_open_incidents(session=session, limit=None, workspace=workspace)
+        finished = list_finished_incidents(session=session, workspace=workspace) if everything else None
+        # Clients by name; people by id until the database keeps their names.
+        text = render_incident_list(opened, finished=finished, now=read.clock.now(), zone=read.zone, names={})
+    typer.echo(text, nl=False)
+
+
+def list_hint(database: CliDatabase) -> str:
+    return f"`triage-bot list --all` shows the incidents in {database.label}."
 
 
 def _write_export(text: str, output: Path | None, *, what: str) -> None:
@@ -264,6 +397,7 @@ def report(
     report_format: str = typer.Option("text", "--format", "-f", help="text, md or json."),
     charts: Path | None = typer.Option(None, "--charts", help="Write PNG charts into this directory."),
     team: str | None = typer.Option(None, "--team", help="Only this Slack workspace (T…); default: all of them."),
+    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
     """Key learnings & patterns: incidents by client, workflow, region and severity, response times, deadlines,
     recurring themes, product feedback by track and area, and the key learnings recorded."""
@@ -277,25 +411,19 @@ def report(
         validate_days(days)
     except InvalidPeriod as exc:
         fail(str(exc))
-    _print_report(settings_or_exit(), days=days, report_format=report_format.lower(), charts=charts, team=team)
+    _print_report(days=days, report_format=report_format.lower(), charts=charts, team=team, now=now)
 
 
-def _print_report(settings: Settings, *, days: int, report_format: str, charts: Path | None, team: str | None) -> None:
+def _print_report(*, days: int, report_format: str, charts: Path | None, team: str | None, now: str | None) -> None:
     """Read straight from the database (the report needs no Slack or Jira client), print it, write the charts."""
-    from bot.clock import SystemClock
-    from bot.db import make_engine, make_session_factory, unit_of_work
+    from bot.db import unit_of_work
     from bot.domain.reports import build_report
     from bot.exports.charts import render_charts
     from bot.exports.report_formats import ReportFormat, render_report
 
-    migrate_or_exit(settings)
-    engine = make_engine(settings.database_url)
-    try:
-        with unit_of_work(make_session_factory(engine)) as session:
-            period_report = build_report(session, days=days, now=SystemClock().now(), workspace=team)
-    finally:
-        engine.dispose()
-    typer.echo(render_report(period_report, ReportFormat(report_format), zone=settings.display_zone), nl=False)
+    with reading(now) as read, unit_of_work(read.session_factory) as session:
+        period_report = build_report(session, days=days, now=read.clock.now(), workspace=team)
+    typer.echo(render_report(period_report, ReportFormat(report_format), zone=read.zone), nl=False)
     if charts is not None:
         _write_charts([(chart.filename, chart.png) for chart in render_charts(period_report)], charts)
 
@@ -329,6 +457,7 @@ def adopt_incidents(
     except DomainError as exc:
         fail(str(exc))  # before anything touches the database
     settings = settings_or_exit()
+    existing_database_or_exit(database_as_configured(settings))
     migrate_or_exit(settings)
     engine = make_engine(settings.database_url)
     try:

@@ -18,6 +18,16 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class OffsetClock:
+    """Real time plus a fixed offset: the CLI reading a sandbox's database at the sandbox's (fast-forwarded) time."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 class ManualClock:
     """A clock that only moves when told to (tests, and the sandbox's fast-forward)."""
 

@@ -16,6 +16,9 @@ from bot.domain.oncall_sources import InvalidSource, parse_source
 from bot.models import Severity
 
 DEFAULT_DATABASE_URL = "sqlite:///triage-bot.db"
+# `triage-bot sandbox`'s own database (demo data; it never takes DATABASE_URL). The CLI reads it when DATABASE_URL
+# is not set and there is no triage-bot.db (bot/cli_database.py).
+SANDBOX_DATABASE_URL = "sqlite:///sandbox.db"
 DEFAULT_JIRA_PRIORITIES = "SEV1=Highest,SEV2=High,SEV3=Medium,SEV4=Low"
 SLACK_API_DEFAULT = "https://slack.com/api/"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

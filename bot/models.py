@@ -617,3 +617,14 @@ class ClientChannel(Base):
     set_at: Mapped[datetime]
 
     client: Mapped[Client] = relationship()
+
+
+class SandboxClockState(Base):
+    """How far `triage-bot sandbox` has fast-forwarded its clock (one row, written on every move), so the CLI reads
+    the sandbox's database at the sandbox's time. Only a sandbox writes it: no row in a real bot's database."""
+
+    __tablename__ = "sandbox_clock"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    offset_us: Mapped[int] = mapped_column(BigInteger, doc="sandbox time minus real time, in microseconds (never < 0)")
+    updated_at: Mapped[datetime] = mapped_column(doc="real time of the last move")

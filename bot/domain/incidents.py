@@ -360,13 +360,26 @@ def load_incident_by_key(*, session: Session, reference: str, workspace: str | N
     return load_incident(session, number, workspace)
 
 
-def list_open_incidents(*, session: Session, limit: int = 50, workspace: str | None = None) -> list[Incident]:
+FINISHED = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
+
+
+def list_open_incidents(*, session: Session, limit: int | None = 50, workspace: str | None = None) -> list[Incident]:
     """Open incidents (of `workspace`), the nearest deadline first; those with no deadline after, newest first."""
     query = (
         select(Incident)
-        .where(Incident.status.not_in([IncidentStatus.RESOLVED, IncidentStatus.CLOSED]), in_workspace(workspace))
+        .where(Incident.status.not_in(FINISHED), in_workspace(workspace))
         .order_by(Incident.deadline_at.asc().nulls_last(), Incident.opened_at.desc())
         .limit(limit)
+    )
+    return list(session.scalars(query).unique())
+
+
+def list_finished_incidents(*, session: Session, workspace: str | None = None) -> list[Incident]:
+    """Resolved and closed incidents (of `workspace`), the latest opened first."""
+    query = (
+        select(Incident)
+        .where(Incident.status.in_(FINISHED), in_workspace(workspace))
+        .order_by(Incident.opened_at.desc(), Incident.id.desc())
     )
     return list(session.scalars(query).unique())
 

@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.config import SANDBOX_DATABASE_URL
 from bot.domain.incidents import find_or_create_client
 from bot.domain.oncall import TeamSpec, replace_teams
 from bot.models import Event, Incident, OncallTeam
@@ -36,8 +37,6 @@ __all__ = [
     "seed_database",
     "seed_workspace",
 ]
-
-SANDBOX_DATABASE_URL = "sqlite:///sandbox.db"
 
 
 @dataclass(frozen=True)

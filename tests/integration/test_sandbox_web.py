@@ -7,17 +7,21 @@ tests read back what the page would show (`/api/state`).
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from bot.cli import app as cli_app
 from bot.config import BOT_SCOPES
 from bot.db import unit_of_work
 from bot.models import Client, OncallTeam
@@ -288,3 +292,78 @@ def test_seeding_is_idempotent_across_restarts(tmp_path: Path) -> None:
                 assert [(t.name, t.escalation_channel_id) for t in teams] == [("platform", ESCALATIONS.id)]
         finally:
             running.stop()
+
+
+def _deadline_counts(text: str) -> tuple[int, int, int]:
+    """(met, missed, still ahead) from the report's deadlines line, as Slack or the terminal shows it."""
+    found = re.search(r"(\d+) met[ ,·]+(?:❌ )?(\d+) missed[ ,·]+(?:⏳ )?(\d+) still ahead", text)
+    assert found, text
+    met, missed, ahead = (int(n) for n in found.groups())
+    return met, missed, ahead
+
+
+def test_after_fast_forward_the_cli_reads_the_sandbox_at_its_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`triage-bot sandbox`, +1 h past INC-1's deadline, then `triage-bot report` and `export` in the same directory:
+    the CLI finds sandbox.db, agrees with `/triage report` that the deadline was missed, and its export is generated
+    after the last thing it lists."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    running = start_sandbox(port=0)  # sandbox.db in the working directory, as `triage-bot sandbox` does
+    try:
+        browser = Browser(running)
+        deadline = running.clock.now() + timedelta(minutes=30)
+        assert browser.compose("/triage")["ok"]
+        fields = form(**GOOD_FORM, deadline_context="court filing")
+        fields.append(
+            {
+                "block_id": "deadline",
+                "action_id": "deadline",
+                "type": "datetimepicker",
+                "value": str(int(deadline.timestamp())),
+            }
+        )
+        assert browser.post("/api/submit", {"user": AGENT.id, "view_id": browser.modal()["view_id"], "fields": fields})[
+            "ok"
+        ]
+        root_ts = str(browser.wait_for(lambda: _root_ts(browser)))
+        assert browser.post("/api/clock", {"user": AGENT.id, "minutes": 60})["ok"]
+        acknowledged = {"user": ONCALL.id, "action_id": "incident_acknowledge", "channel": SUPPORT.id, "ts": root_ts}
+        assert browser.post("/api/action", acknowledged)["ok"]
+        browser.wait_for(lambda: "Take ownership" in (browser.state(ONCALL.id)["body"] or ""))
+        browser.compose("/triage report 7d", user=LEAD.id)
+        answer = browser.wait_for(
+            lambda: next((e for e in running.emulator.ephemerals(SUPPORT.id, LEAD.id) if "Deadlines" in str(e)), None)
+        )
+        bots_counts = _deadline_counts(json.dumps(answer["blocks"], ensure_ascii=False))
+        sandbox_now = running.clock.now()
+    finally:
+        running.stop()
+
+    env = {"DISPLAY_TIMEZONE": "UTC", "LOG_LEVEL": "WARNING"}
+    report = CliRunner().invoke(cli_app, ["report", "--days", "7"], env=env)
+    export = CliRunner().invoke(cli_app, ["export", "INC-1", "--format", "json"], env=env)
+
+    assert report.exit_code == 0 and export.exit_code == 0, report.output + export.output
+    assert "reading the sandbox's database ./sandbox.db" in report.stderr
+    assert not (tmp_path / "triage-bot.db").exists()
+    assert bots_counts == _deadline_counts(report.stdout) == (0, 1, 0), "both say: missed"
+    summary = json.loads(export.stdout)
+    generated = datetime.fromisoformat(summary["generated_at"])
+    assert generated >= max(datetime.fromisoformat(entry["at"]) for entry in summary["timeline"])
+    assert generated >= sandbox_now - timedelta(seconds=1)
+
+
+def test_a_restarted_sandbox_keeps_its_fast_forwarded_clock(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sandbox.db'}"
+    first = start_sandbox(port=0, database_url=url)
+    try:
+        assert Browser(first).post("/api/clock", {"user": AGENT.id, "minutes": 120})["ok"]
+    finally:
+        first.stop()
+    again = start_sandbox(port=0, database_url=url)
+    try:
+        assert again.clock.offset >= timedelta(hours=2), "nothing recorded after the jump: the offset itself was kept"
+    finally:
+        again.stop()

@@ -126,6 +126,20 @@ def test_the_clock_catches_up_with_an_earlier_run_but_never_goes_back() -> None:
     assert clock.offset == timedelta(hours=2, minutes=30)
 
 
+def test_the_clock_tells_its_listeners_of_every_move_and_restores_an_earlier_runs_offset() -> None:
+    source = FixedSource(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    clock = SandboxClock(source=source)
+    moves: list[timedelta] = []
+    clock.on_move(moves.append)
+    clock.advance(timedelta(minutes=10))
+    clock.catch_up(datetime(2026, 11, 30, 10, 0, tzinfo=UTC))
+    clock.catch_up(datetime(2026, 11, 30, 9, 30, tzinfo=UTC))  # behind it already: no move
+    clock.restore(timedelta(minutes=30))  # less than it is ahead: no move
+    clock.restore(timedelta(hours=2))
+    assert moves == [timedelta(minutes=10), timedelta(hours=1), timedelta(hours=2)]
+    assert clock.now() == datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+
+
 def test_the_change_feed_wakes_waiters_and_times_out() -> None:
     feed = ChangeFeed()
     assert feed.wait(since=-1, timeout=5) == 0, "a stale version answers at once"

@@ -1,7 +1,8 @@
 """The sandbox's clock: real time plus an offset that the page's "fast-forward" control grows.
 
 The bot (``now()``) and the emulator (``epoch()``) share it, so message timestamps, timers and deadlines stay in
-step. Signed requests to the bot still carry real time: Bolt checks them against the machine's clock.
+step. Signed requests to the bot still carry real time: Bolt checks them against the machine's clock. Whoever
+must know when it moves (the runtime keeps the offset in the database for the CLI) listens with :meth:`on_move`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ class SandboxClock:
         self._offset = offset
         self._source = source
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[timedelta], None]] = []
+
+    def on_move(self, listener: Callable[[timedelta], None]) -> None:
+        """Call ``listener(offset)`` after every move (outside the lock: it may take its time)."""
+        self._listeners.append(listener)
+
+    def _moved(self) -> None:
+        offset = self.offset
+        for listener in self._listeners:
+            listener(offset)
 
     @property
     def offset(self) -> timedelta:
@@ -46,7 +57,16 @@ class SandboxClock:
             raise ValueError("fast-forward needs a positive duration")
         with self._lock:
             self._offset += delta
+        self._moved()
         return self.now()
+
+    def restore(self, offset: timedelta) -> None:
+        """Run at least ``offset`` ahead of real time (how far an earlier run had fast-forwarded)."""
+        with self._lock:
+            moved = offset > self._offset
+            self._offset = max(self._offset, offset)
+        if moved:
+            self._moved()
 
     def catch_up(self, moment: datetime) -> None:
         """Make sure ``now()`` is not before ``moment`` (an earlier run may have fast-forwarded past today)."""
@@ -54,3 +74,5 @@ class SandboxClock:
             behind = moment - (self._source() + self._offset)
             if behind > timedelta(0):
                 self._offset += behind
+        if behind > timedelta(0):
+            self._moved()

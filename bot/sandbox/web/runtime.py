@@ -15,16 +15,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.app import build_bolt_app
 from bot.config import Settings, SettingsError, load_settings
 from bot.db import unit_of_work
 from bot.migrate import upgrade
 from bot.sandbox import demo
+from bot.sandbox.clock_store import store_offset, stored_offset
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.platform import SlackPlatform
 from bot.sandbox.web.app import SandboxWebApp
@@ -43,6 +44,7 @@ from bot.web import WebApp
 __all__ = ["RunningSandbox", "SandboxError", "run_sandbox", "sandbox_database_url", "start_sandbox"]
 
 LISTENER_THREADS = 16
+logger = logging.getLogger(__name__)
 
 
 class SandboxError(Exception):
@@ -107,11 +109,28 @@ def _migrate(database_url: str) -> None:
 def _seed(services: Services, clock: SandboxClock) -> int:
     """Demo data in, clock caught up with what an earlier run recorded; returns how many incidents exist."""
     with unit_of_work(services.session_factory) as session:
+        offset = stored_offset(session)
+        if offset is not None:
+            clock.restore(offset)
         latest = demo.latest_recorded_time(session)
         if latest is not None:
             clock.catch_up(latest)
         demo.seed_database(session, now=clock.now())
         return demo.incident_count(session)
+
+
+def _keep_offset_in_database(services: Services, clock: SandboxClock) -> None:
+    """Store the clock's offset now and on every move, so the CLI reads this database at the sandbox's time."""
+
+    def store(offset: timedelta) -> None:
+        try:
+            with unit_of_work(services.session_factory) as session:
+                store_offset(session, offset, now=datetime.now(UTC))
+        except SQLAlchemyError:  # the page's clock still moves; the CLI would read the previous offset
+            logger.warning("Could not keep the sandbox clock's offset in the database", exc_info=True)
+
+    store(clock.offset)
+    clock.on_move(store)
 
 
 def _start_emulator(clock: SandboxClock, feed: ChangeFeed, resources: ExitStack) -> SlackEmulator:
@@ -176,6 +195,7 @@ def _start(host: str, port: int, database_url: str, resources: ExitStack) -> Run
     services = build_services(_bot_settings(emulator, signing_secret, database_url, pagerduty_url), clock=clock)
     resources.callback(services.engine.dispose)
     earlier = _seed(services, clock)
+    _keep_offset_in_database(services, clock)
     platform = _start_bot(services, signing_secret, emulator, resources)
     scheduler = start_scheduler(services)
     resources.callback(scheduler.shutdown, wait=True)
