@@ -7,15 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
-from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
 from blocks.escalation import (
     declare_errors,
-    declare_modal,
-    engineering_modal,
     feedback_errors,
-    feedback_modal,
     handoff_errors,
     path_errors,
     read_feedback,
@@ -55,19 +51,17 @@ from blocks.workarounds import (
     read_start_workaround,
     start_workaround_errors,
 )
-from bot.db import unit_of_work
 from bot.domain.errors import DomainError
-from bot.domain.incidents import load_incident
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
-from bot.models import EscalationKind
+from bot.services import forms
 from bot.services import incident_actions as use
 from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending
 from bot.services.channels import reach_of
 from bot.services.container import Services
-from bot.services.escalation import engineering, internal_notice, product_feedback
+from bot.services.escalation import engineering, product_feedback
 from bot.services.escalation import incident_management as major
 from bot.services.incidents import OpenRequest, open_and_announce, post_findings
 
@@ -227,7 +221,7 @@ def handle_escalate(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         ack(response_action="errors", errors=problems)
         return
     try:
-        next_view = _next_escalation_view(services, incident_id, path, user)
+        next_view = forms.escalation_path_form(services, incident_id, path, user)
     except DomainError as exc:
         ack(response_action="errors", errors={ModalField.PATH.value: str(exc)[:300]})
         return
@@ -236,21 +230,6 @@ def handle_escalate(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         deliver_pending(services, incident_id)
         return
     ack(response_action="update", view=next_view)
-
-
-def _next_escalation_view(services: Services, incident_id: int, path: EscalationKind, user: str) -> View | None:
-    if path == EscalationKind.INTERNAL:
-        internal_notice.notify_internal_channel(services, incident_id, user)
-        return None
-    if path == EscalationKind.ENGINEERING:
-        draft = engineering.handoff_draft(services, incident_id)
-        return engineering_modal(draft.incident, draft.form, draft.priority, services.settings.jira_project)
-    if path == EscalationKind.PRODUCT_FEEDBACK:
-        with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id, services.workspace)
-            return feedback_modal(incident, list(services.settings.product_area_pms), incident.blocker[:2000])
-    incident = major.check_can_declare(services, incident_id, user)
-    return declare_modal(incident, incident.owner_id)
 
 
 def handle_engineering(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:

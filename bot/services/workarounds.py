@@ -214,6 +214,25 @@ def extend_timebox(
     )
 
 
+def answer_from_checkin(
+    services: Services, workaround_id: int, number: int, outcome: AttemptOutcome, actor_id: str
+) -> int:
+    """Answer check-in `number` from its message's buttons, which name only the workaround; the incident's id."""
+    incident_id = incident_of_workaround(services, workaround_id)
+    answer(services, incident_id, workaround_id, number, outcome, actor_id, None)
+    return incident_id
+
+
+def extend_from_timebox(
+    services: Services, workaround_id: int, actor_id: str, *, prompt: int, once: str | None
+) -> int | None:
+    """Extend from the time-box question's button; the incident's id, or None when the same request (`once`) was
+    already applied."""
+    incident_id = incident_of_workaround(services, workaround_id)
+    extended = extend_timebox(services, incident_id, workaround_id, actor_id, prompt=prompt, once=once)
+    return incident_id if extended else None
+
+
 def stop(services: Services, incident_id: int, workaround_id: int, actor_id: str, *, prompt: int = 0) -> None:
     """Stop the workaround from the time-box question `prompt`, whose buttons give way to the answer."""
 
