@@ -54,16 +54,15 @@ from blocks.workarounds import (
 from bot.domain.errors import DomainError
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
-from bot.services import forms
+from bot.services import forms, incidents
 from bot.services import incident_actions as use
 from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending
-from bot.services.channels import reach_of
 from bot.services.container import Services
 from bot.services.escalation import engineering, product_feedback
 from bot.services.escalation import incident_management as major
-from bot.services.incidents import OpenRequest, open_and_announce, post_findings
+from bot.services.incidents import Submission
 
 logger = logging.getLogger(__name__)
 
@@ -86,35 +85,30 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
     if problems:
         ack(response_action="errors", errors=problems)
         return
-    channel_id = chosen or typed_in
-    reach = reach_of(services, channel_id)
-    if not reach.usable:
-        if chosen:
-            ack(response_action="errors", errors={NewIncidentBlock.POST_IN.value: cannot_post_there(reach)})
-        else:  # the bot was removed, or Slack couldn't say when the form opened: ask for a channel now
-            ack(
-                response_action="update",
-                view=new_incident_modal(channel_id=typed_in, unreachable=reach, source=source),
-            )
-        return
-    request = OpenRequest(
+    submission = Submission(
         report=report,
+        typed_in=typed_in,
+        chosen=chosen,
         reporter_id=body["user"]["id"],
-        channel_id=channel_id,
         submission_key=f"view:{context.team_id}:{view['id']}",
         team_id=context.team_id,
         source=source,
     )
     try:
-        opened = open_and_announce(services, request)
+        opening = incidents.open_where_it_can_post(services, submission)
     except SQLAlchemyError:
         logger.exception("Storing a new incident failed")
         ack(response_action="errors", errors={NewIncidentBlock.TITLE.value: SAVE_FAILED})
         return
+    if opening.opened is None and opening.chosen:
+        ack(response_action="errors", errors={NewIncidentBlock.POST_IN.value: cannot_post_there(opening.reach)})
+        return
+    if opening.opened is None:  # the bot was removed, or Slack couldn't say when the form opened: ask for a channel
+        view_now = new_incident_modal(channel_id=typed_in, unreachable=opening.reach, source=source)
+        ack(response_action="update", view=view_now)
+        return
     ack()
-    deliver_pending(services, opened.incident.id)
-    if opened.created:
-        post_findings(services, opened.incident.id, correlation=True)
+    incidents.after_opening(services, opening.opened)
 
 
 def answer_incident_modal(
@@ -183,7 +177,7 @@ def handle_add_details(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
         return
     ack()
     deliver_pending(services, incident_id)
-    post_findings(services, incident_id, correlation=False)
+    incidents.post_findings(services, incident_id, correlation=False)
 
 
 def handle_isolate(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
