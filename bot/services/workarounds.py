@@ -16,7 +16,6 @@ from blocks.view_state import whole_number
 from blocks.workarounds import (
     WORKAROUNDS_COMMAND,
     ProgressForm,
-    StartForm,
     already_answered,
     answered_checkin,
     answered_timebox,
@@ -38,6 +37,7 @@ from bot.domain.workarounds import (
     KIND_LABELS,
     OUTCOME_LABELS,
     RETRY_CHECKIN,
+    StartForm,
     WorkaroundGone,
     active_workaround,
     active_workarounds,
@@ -86,7 +86,7 @@ def incident_of_workaround(services: Services, workaround_id: int) -> int:
 
 
 def start(services: Services, incident_id: int, actor_id: str, form: StartForm) -> None:
-    assert form.kind is not None, "validated by the listener"
+    assert form.kind is not None, "validated on the form (start_problems)"
     kind = form.kind
     interval = timedelta(minutes=form.interval_minutes or 10)
 
