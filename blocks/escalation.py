@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,9 +25,17 @@ from blocks.ids import IncidentModal, ModalField
 from blocks.incident import Message
 from blocks.replies import note
 from blocks.text import link, mention, slack_time, time_left, truncate, typed
-from blocks.view_state import choice, member, state, text
-from bot.domain.escalations import KIND_TITLES, TRACK_MEANINGS
-from bot.domain.handoff import MAX_FIELD, HandoffForm
+from blocks.view_state import block_errors, choice, member, state, text
+from bot.domain.escalations import (
+    KIND_TITLES,
+    OTHER_AREA,
+    TRACK_MEANINGS,
+    FeedbackForm,
+    declare_problems,
+    feedback_problems,
+    path_problems,
+)
+from bot.domain.handoff import MAX_FIELD, HandoffForm, handoff_problems
 from bot.domain.incidents import environment_details
 from bot.models import ClientTier, Escalation, EscalationKind, EscalationState, FeedbackTrack, Incident
 
@@ -39,7 +46,6 @@ PATH_HELP = {
     EscalationKind.PRODUCT_FEEDBACK: "A workflow pattern: file feedback for the area's product manager",
     EscalationKind.INCIDENT_MANAGEMENT: "Systemic (outage, region-wide, security): own channel and an incident lead",
 }
-OTHER_AREA = "other"
 MAX_OPTIONS = 100  # in a select, and groups in a select
 MAX_OPTION_TEXT = 75
 
@@ -191,13 +197,6 @@ def read_handoff(values: dict[str, Any]) -> HandoffForm:
     )
 
 
-@dataclass(frozen=True)
-class FeedbackForm:
-    track: FeedbackTrack | None
-    area: str | None
-    use_case: str
-
-
 def read_feedback(values: dict[str, Any]) -> FeedbackForm:
     return FeedbackForm(
         track=member(FeedbackTrack, choice(values, F.TRACK)),
@@ -209,6 +208,35 @@ def read_feedback(values: dict[str, Any]) -> FeedbackForm:
 def read_lead(values: dict[str, Any]) -> str | None:
     lead = state(values, F.LEAD).get("selected_user")
     return lead if isinstance(lead, str) and lead else None
+
+
+HANDOFF_BLOCKS = {
+    "reproduction": F.REPRODUCTION,
+    "expected": F.EXPECTED,
+    "actual": F.ACTUAL,
+    "environment": F.ENVIRONMENT,
+    "evidence": F.EVIDENCE,
+    "impact": F.IMPACT,
+}
+FEEDBACK_BLOCKS = {"track": F.TRACK, "area": F.AREA, "use_case": F.USE_CASE}
+
+
+def path_errors(path: EscalationKind | None) -> dict[str, str]:
+    """What is wrong with the path chooser, on its input (`response_action: errors`)."""
+    return block_errors(path_problems(path), {"path": F.PATH})
+
+
+def handoff_errors(form: HandoffForm) -> dict[str, str]:
+    return block_errors(handoff_problems(form), HANDOFF_BLOCKS)
+
+
+def feedback_errors(form: FeedbackForm, areas: Collection[str]) -> dict[str, str]:
+    """`areas`: the configured product areas (PRODUCT_AREAS), the only ones the form offers besides "other"."""
+    return block_errors(feedback_problems(form, areas), FEEDBACK_BLOCKS)
+
+
+def declare_errors(lead_id: str | None) -> dict[str, str]:
+    return block_errors(declare_problems(lead_id), {"lead": F.LEAD})
 
 
 def escalation_line(escalation: Escalation) -> str:

@@ -22,12 +22,21 @@ from slack_sdk.models.views import View
 from blocks.ids import IncidentModal, ModalField
 from blocks.new_incident import details_inputs, severity_option
 from blocks.text import escape_mrkdwn, truncate
-from blocks.view_state import choice, member, state, text, whole_number
-from bot.domain.client_updates import MAX_UPDATE_CHARS
+from blocks.view_state import block_errors, choice, member, state, text, whole_number
+from bot.domain.client_updates import MAX_UPDATE_CHARS, client_update_problems
 from bot.domain.incidents import DetailsReport, EnvironmentReport
 from bot.domain.isolation import Isolation
 from bot.domain.lifecycle import ALLOWED_TRANSITIONS
-from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, StepKind, StepOutcome
+from bot.domain.triage import (
+    KIND_LABELS,
+    OUTCOME_LABELS,
+    LoggedStep,
+    ScopeDecision,
+    StepKind,
+    StepOutcome,
+    scope_problems,
+    step_problems,
+)
 from bot.models import Incident, IncidentStatus, Scope, Severity
 
 F = ModalField
@@ -243,11 +252,9 @@ def client_update_modal(incident: Incident, draft: str, next_due_label: str) -> 
     )
 
 
-@dataclass(frozen=True)
-class LoggedStep:
-    kind: StepKind | None
-    description: str
-    outcome: StepOutcome | None
+STEP_BLOCKS = {"kind": F.STEP_KIND, "description": F.STEP_DESCRIPTION, "outcome": F.STEP_OUTCOME}
+SCOPE_BLOCKS = {"scope": F.SCOPE, "related_ids": F.RELATED}
+CLIENT_UPDATE_BLOCKS = {"text": F.UPDATE_TEXT}
 
 
 def read_log_step(values: dict[str, Any]) -> LoggedStep:
@@ -275,12 +282,6 @@ def read_status_change(values: dict[str, Any]) -> StatusChange:
     )
 
 
-@dataclass(frozen=True)
-class ScopeDecision:
-    scope: Scope | None
-    related_ids: list[int]
-
-
 def read_isolation(values: dict[str, Any]) -> ScopeDecision:
     scope = choice(values, F.SCOPE)
     related = state(values, F.RELATED).get("selected_options") or []
@@ -292,3 +293,18 @@ def read_isolation(values: dict[str, Any]) -> ScopeDecision:
 
 def read_client_update(values: dict[str, Any]) -> str:
     return text(values, F.UPDATE_TEXT)
+
+
+def log_step_errors(step: LoggedStep) -> dict[str, str]:
+    """What is wrong with a logged step, on its inputs (`response_action: errors`)."""
+    return block_errors(step_problems(step), STEP_BLOCKS)
+
+
+def isolation_errors(decision: ScopeDecision, private_metadata: str) -> dict[str, str]:
+    """What is wrong with a scope decision; the related incidents must be among those the form offered (kept in its
+    private_metadata)."""
+    return block_errors(scope_problems(decision, offered_ids(private_metadata)), SCOPE_BLOCKS)
+
+
+def client_update_errors(text_: str) -> dict[str, str]:
+    return block_errors(client_update_problems(text_), CLIENT_UPDATE_BLOCKS)

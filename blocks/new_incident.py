@@ -26,8 +26,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from blocks.ids import PREMIUM_OPTION_VALUE, CallbackId, NewIncidentBlock
-from blocks.view_state import UnreadableInput, choice, member, raw_text, state
-from bot.domain.channels import ChannelReach
+from blocks.view_state import UnreadableInput, block_errors, choice, member, raw_text, state
+from bot.domain.channels import ChannelReach, post_in_problems
 from bot.domain.incidents import (
     FREQUENCIES,
     SEVERITY_MEANINGS,
@@ -36,6 +36,7 @@ from bot.domain.incidents import (
     EnvironmentReport,
     IncidentReport,
     ReportField,
+    validate_report,
 )
 from bot.domain.message_intake import BlockerDraft, SourceMessage
 from bot.models import Severity
@@ -350,3 +351,9 @@ def _deadline(epoch: Any) -> datetime | None:
 def field_errors(problems: dict[ReportField, str]) -> dict[str, str]:
     """Domain problems keyed by the modal block that shows them (`response_action: errors`)."""
     return {FIELD_BLOCKS[report_field].value: message for report_field, message in problems.items()}
+
+
+def new_incident_errors(report: IncidentReport, chosen: str | None, *, now: datetime) -> dict[str, str]:
+    """The report's problems on their inputs; once there are none, the channel choice's (`read_post_in`)."""
+    problems = field_errors(validate_report(report, now=now))
+    return problems or block_errors(post_in_problems(chosen), {"post_in": B.POST_IN})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 E = TypeVar("E", bound=enum.Enum)
@@ -28,6 +29,12 @@ def choice(values: dict[str, Any], block_id: str) -> str | None:
     """The value of the selected option of a select or radio group."""
     option = state(values, block_id).get("selected_option")
     return option.get("value") if isinstance(option, dict) else None
+
+
+def block_errors(problems: Mapping[str, str], blocks: Mapping[str, str]) -> dict[str, str]:
+    """The domain's problems with a form (field -> message) keyed by the input block that shows each field, as
+    `response_action: errors` wants them; `blocks` names the block of every field the validator may name."""
+    return {str(blocks[field]): message for field, message in problems.items()}
 
 
 class UnreadableInput(Exception):

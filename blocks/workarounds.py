@@ -30,8 +30,8 @@ from blocks.budget import more_note, page_of
 from blocks.ids import IncidentModal, ModalField, WorkaroundAction
 from blocks.incident import Message
 from blocks.text import mention, quoted, slack_time, time_left, typed
-from blocks.view_state import choice, member, number, text
-from bot.domain.workarounds import KIND_LABELS, OUTCOME_LABELS
+from blocks.view_state import block_errors, choice, member, number, text
+from bot.domain.workarounds import KIND_LABELS, OUTCOME_LABELS, StartForm, error_changed_problems, start_problems
 from bot.models import Attempt, AttemptOutcome, Incident, Workaround, WorkaroundKind
 
 F = ModalField
@@ -114,15 +114,6 @@ def start_workaround_modal(incident: Incident) -> View:
     )
 
 
-@dataclass(frozen=True)
-class StartForm:
-    kind: WorkaroundKind | None
-    description: str
-    client_expectation: str
-    time_box_minutes: int
-    interval_minutes: int | None
-
-
 def read_start_workaround(values: dict[str, Any]) -> StartForm:
     kind = choice(values, F.WORKAROUND_KIND)
     interval = choice(values, F.INTERVAL)
@@ -142,6 +133,14 @@ def _minutes_chosen(value: str | None, offered: Sequence[int]) -> int | None:
 
 def _answer_button(text: str, action: WorkaroundAction, value: str, style: str | None = None) -> ButtonElement:
     return ButtonElement(text=text, action_id=action.value, value=value, style=style)
+
+
+# What each check-in button answers (the error-changed one asks for the new error first).
+CHECKIN_ANSWERS = {
+    WorkaroundAction.WORKED: AttemptOutcome.WORKED,
+    WorkaroundAction.STILL_FAILING: AttemptOutcome.STILL_FAILING,
+    WorkaroundAction.ERROR_CHANGED: AttemptOutcome.ERROR_CHANGED,
+}
 
 
 def _checkin_question(incident: Incident, workaround: Workaround, number: int) -> str:
@@ -227,6 +226,24 @@ def error_changed_modal(incident: Incident, workaround_id: int, number: int) -> 
 
 def read_error_text(values: dict[str, Any]) -> str:
     return text(values, F.ERROR_TEXT)
+
+
+START_BLOCKS = {
+    "kind": F.WORKAROUND_KIND,
+    "description": F.DESCRIPTION,
+    "client_expectation": F.EXPECTATION,
+    "time_box_minutes": F.TIME_BOX,
+    "interval_minutes": F.INTERVAL,
+}
+
+
+def start_workaround_errors(form: StartForm) -> dict[str, str]:
+    """What is wrong with a workaround being started, on its inputs (`response_action: errors`)."""
+    return block_errors(start_problems(form), START_BLOCKS)
+
+
+def error_changed_errors(error: str) -> dict[str, str]:
+    return block_errors(error_changed_problems(error), {"error": F.ERROR_TEXT})
 
 
 def attempt_reply(

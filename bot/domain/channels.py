@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from bot.domain.errors import FieldProblems
+
 
 class ChannelReach(enum.Enum):
     """Whether the bot can post an incident's messages in a conversation."""
@@ -35,3 +37,8 @@ def channel_reach(
     if direct or not private or member:
         return ChannelReach.POSTABLE
     return ChannelReach.NOT_A_MEMBER
+
+
+def post_in_problems(chosen: str | None) -> FieldProblems:
+    """A form that asks where to post (`chosen` is "" when nothing was chosen, None when it did not ask) needs one."""
+    return {"post_in": "Choose a channel for the incident."} if chosen == "" else {}

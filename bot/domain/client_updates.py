@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain.audit import record_event
-from bot.domain.errors import DomainError
+from bot.domain.errors import DomainError, FieldProblems
 from bot.domain.lifecycle import require_open
 from bot.domain.timers import schedule_timer
 from bot.models import Event, Incident, IncidentStatus, Severity
@@ -27,6 +27,11 @@ DOING = {
     IncidentStatus.RESOLVED: "The issue is resolved; we are confirming everything works as expected.",
     IncidentStatus.CLOSED: "The issue is resolved.",
 }
+
+
+def client_update_problems(text: str) -> FieldProblems:
+    """An update is recorded as the client received it: it can't be empty."""
+    return {} if text else {"text": "Write the update the client received."}
 
 
 def _findings(events: list[Event]) -> list[str]:

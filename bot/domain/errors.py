@@ -1,5 +1,10 @@
 """Errors the domain raises; the one Bolt error handler turns them into a clear message."""
 
+# What is wrong with a submitted form: the form's field (its attribute name) -> a message for the person who filled
+# it in. Every form has one validator in the domain returning these; `blocks` shows each on its input
+# (`response_action: errors`).
+FieldProblems = dict[str, str]
+
 
 class DomainError(Exception):
     """A rule of the playbook said no; the message is shown to the person as is (Slack mrkdwn)."""

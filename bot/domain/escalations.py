@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import insert_once
 from bot.domain.audit import record_event
-from bot.domain.errors import DomainError
+from bot.domain.errors import DomainError, FieldProblems
 from bot.domain.lifecycle import ALLOWED_TRANSITIONS, change_status, require_open
 from bot.domain.triage import complete_step
 from bot.models import (
@@ -194,6 +195,42 @@ def find_escalation(*, session: Session, incident_id: int, kind: EscalationKind)
         .order_by(Escalation.id)
         .limit(1)
     )
+
+
+OTHER_AREA = "other"  # the product area to choose when none of the configured ones fits
+
+
+@dataclass(frozen=True)
+class FeedbackForm:
+    """Product feedback as the person filed it: its track, the product area, and what the client was trying to do."""
+
+    track: FeedbackTrack | None
+    area: str | None
+    use_case: str
+
+
+def path_problems(path: EscalationKind | None) -> FieldProblems:
+    """Escalating starts with choosing one of the paths."""
+    return {} if path is not None else {"path": "Choose a path."}
+
+
+def feedback_problems(form: FeedbackForm, areas: Collection[str]) -> FieldProblems:
+    """Feedback needs a track, one of the configured product `areas` (or "other") and the client's use case."""
+    problems: FieldProblems = {}
+    if form.track is None:
+        problems["track"] = "Choose Stability, Messaging or Monitoring."
+    if not form.area:
+        problems["area"] = "Choose the product area."
+    elif form.area not in (*areas, OTHER_AREA):
+        problems["area"] = "Choose a product area from the list."
+    if not form.use_case:
+        problems["use_case"] = "Describe what the client was trying to do."
+    return problems
+
+
+def declare_problems(lead_id: str | None) -> FieldProblems:
+    """A major incident has an incident lead from the start."""
+    return {} if lead_id is not None else {"lead": "Choose the incident lead."}
 
 
 def record_feedback(

@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.durations import humanize_duration
+from bot.domain.errors import FieldProblems
 from bot.domain.incidents import environment_details
 from bot.domain.jira_text import link_line, literal_block, plain_line, readable
 from bot.models import ClientTier, Event, FollowUp, Incident
@@ -29,6 +30,18 @@ class HandoffForm:
     environment: str
     evidence: str
     impact: str
+
+
+def handoff_problems(form: HandoffForm) -> FieldProblems:
+    """Engineering can act only with the reproduction, expected and actual behaviour, and the impact (the bare
+    numbering the draft starts from, "1.", counts as empty)."""
+    required = {
+        "reproduction": form.reproduction,
+        "expected": form.expected,
+        "actual": form.actual,
+        "impact": form.impact,
+    }
+    return {name: "Engineering needs this to act." for name, typed in required.items() if not typed.strip(" 1.")}
 
 
 def draft_handoff(*, incident: Incident, events: list[Event], now: datetime, zone: ZoneInfo) -> HandoffForm:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain.audit import record_event
+from bot.domain.errors import FieldProblems
 from bot.domain.lifecycle import require_open
 from bot.domain.workspaces import visible_in
 from bot.models import Incident, IncidentLink, Scope, StepState, TriageStep, TriageStepRecord
@@ -53,6 +55,47 @@ KIND_LABELS = {
     StepKind.HYPOTHESIS: "Hypothesis",
     StepKind.STEP: "Troubleshooting step",
 }
+
+
+@dataclass(frozen=True)
+class LoggedStep:
+    """A step, reproduction or hypothesis as the person logged it (kind and outcome are None until chosen)."""
+
+    kind: StepKind | None
+    description: str
+    outcome: StepOutcome | None
+
+
+def step_problems(step: LoggedStep) -> FieldProblems:
+    """A logged step says what was done or supposed, what it is, and how it came out."""
+    problems: FieldProblems = {}
+    if not step.description:
+        problems["description"] = "Say what was done or supposed."
+    if step.kind is None:
+        problems["kind"] = "Choose what it is."
+    if step.outcome is None:
+        problems["outcome"] = "Choose the outcome."
+    return problems
+
+
+@dataclass(frozen=True)
+class ScopeDecision:
+    """How far an incident reaches, and the incidents to link to it."""
+
+    scope: Scope | None
+    related_ids: list[int]
+
+
+NOT_OFFERED = "Link only incidents from this list."
+
+
+def scope_problems(decision: ScopeDecision, offered: Collection[int]) -> FieldProblems:
+    """A scope must be chosen; related incidents must be among those `offered` (linking also checks the workspace)."""
+    if decision.scope is None:
+        return {"scope": "Choose how far it reaches."}
+    if not set(decision.related_ids) <= set(offered):
+        return {"related_ids": NOT_OFFERED}
+    return {}
 
 
 @dataclass(frozen=True)

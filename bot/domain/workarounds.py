@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import insert_once
 from bot.domain.audit import record_event
-from bot.domain.errors import DomainError
+from bot.domain.errors import DomainError, FieldProblems
 from bot.domain.lifecycle import require_open
 from bot.domain.timers import cancel_timers, schedule_timer
 from bot.domain.workspaces import in_workspace
@@ -46,6 +46,34 @@ class WorkaroundGone(DomainError):
     def __init__(self, workaround_id: int) -> None:
         self.workaround_id = workaround_id
         super().__init__("That workaround has ended; nothing more to record on it.")
+
+
+@dataclass(frozen=True)
+class StartForm:
+    """A workaround as the person started it (kind is None until chosen; the interval is for retry cycles)."""
+
+    kind: WorkaroundKind | None
+    description: str
+    client_expectation: str
+    time_box_minutes: int
+    interval_minutes: int | None
+
+
+def start_problems(form: StartForm) -> FieldProblems:
+    """A workaround says which kind, what exactly will be tried, and what the client was told to expect."""
+    problems: FieldProblems = {}
+    if form.kind is None:
+        problems["kind"] = "Choose a workaround."
+    if not form.description:
+        problems["description"] = "Say what exactly will be tried."
+    if not form.client_expectation:
+        problems["client_expectation"] = "Say what the client was told to expect."
+    return problems
+
+
+def error_changed_problems(error: str) -> FieldProblems:
+    """A retry whose error changed records the new error."""
+    return {} if error else {"error": "Paste the error as it shows now."}
 
 
 @dataclass(frozen=True)

@@ -9,42 +9,22 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
-from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
-from blocks.escalation import escalate_modal, feedback_modal
 from blocks.ids import IncidentAction, ReportAction, WorkaroundAction
-from blocks.incident_modals import (
-    add_details_modal,
-    change_status_modal,
-    client_update_modal,
-    isolate_modal,
-    log_step_modal,
-)
-from blocks.resolution import resolve_modal
 from blocks.view_state import whole_number
-from blocks.workarounds import error_changed_modal, progress_modal, start_workaround_modal
-from bot.db import unit_of_work
+from blocks.workarounds import CHECKIN_ANSWERS
 from bot.domain.errors import DomainError
-from bot.domain.escalations import escalations_of
-from bot.domain.incidents import load_incident
-from bot.domain.lifecycle import require_open
-from bot.domain.permissions import Action
 from bot.domain.reports import validate_days
-from bot.domain.triage import missing_environment
-from bot.domain.workarounds import active_workarounds
 from bot.listeners.errors import DATABASE_UNREACHABLE
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
-from bot.models import AttemptOutcome
+from bot.services import forms
 from bot.services import incident_actions as use
-from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending
 from bot.services.container import Services
 from bot.services.records import ReportRequest, post_report
-from bot.services.roles import permit_on_incident
-from bot.services.workarounds import incident_of_workaround
 
 logger = logging.getLogger(__name__)
 
@@ -107,53 +87,14 @@ def run_for_incident(
     deliver_pending(services, incident_id)
 
 
-def _modal_view(services: Services, action: IncidentAction, incident_id: int, user_id: str) -> View:
-    """The form the button opens, once the person may do what it is for (refused before any form opens)."""
-    permit_on_incident(
-        services, Action.RESOLVE if action == IncidentAction.RESOLVE else Action.WORK, user_id, incident_id
-    )
-    if action == IncidentAction.ISOLATE:
-        incident, found = use.isolation_for(services, incident_id)
-        return isolate_modal(incident, found)
-    if action == IncidentAction.ESCALATE:
-        with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id, services.workspace)
-            require_open(incident, "escalated")
-            return escalate_modal(incident, escalations_of(session=session, incident_id=incident_id))
-    if action in (IncidentAction.START_WORKAROUND, IncidentAction.WORKAROUND_PROGRESS):
-        with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id, services.workspace)
-            require_open(incident, "given a workaround")
-            running = active_workarounds(session=session, incident_id=incident_id)
-            if action == IncidentAction.WORKAROUND_PROGRESS and running:
-                return progress_modal(incident, running[0])
-            return start_workaround_modal(incident)
-    if action == IncidentAction.CLIENT_UPDATE:
-        draft = use.draft_update(services, incident_id)
-        return client_update_modal(draft.incident, draft.text, draft.next_due_label)
-    if action == IncidentAction.RESOLVE:
-        incident, stopping = resolution_uses.resolvable(services, incident_id)
-        return resolve_modal(incident, stopping=stopping)
-    if action == IncidentAction.FILE_FEEDBACK:  # also after resolving: feedback is how an incident closes the loop
-        with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id, services.workspace)
-            return feedback_modal(incident, list(services.settings.product_area_pms), incident.blocker[:2000])
-    with unit_of_work(services.session_factory) as session:
-        incident = load_incident(session, incident_id, services.workspace)
-        require_open(incident, "changed")
-        if action == IncidentAction.LOG_STEP:
-            return log_step_modal(incident)
-        if action == IncidentAction.CHANGE_STATUS:
-            return change_status_modal(incident)
-        return add_details_modal(incident, missing_environment(incident))
-
-
 def open_incident_modal(action: IncidentAction) -> Callable[..., None]:
     def handler(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
         services = services_of(context)
 
         def work(incident_id: int, user: str) -> None:
-            client.views_open(trigger_id=body["trigger_id"], view=_modal_view(services, action, incident_id, user))
+            client.views_open(
+                trigger_id=body["trigger_id"], view=forms.button_form(services, action, incident_id, user)
+            )
 
         run_for_incident(ack, body, respond, services, work, client)
 
@@ -198,20 +139,6 @@ def handle_mark_systemic(
     )
 
 
-MODAL_BUTTONS = (
-    IncidentAction.ADD_DETAILS,
-    IncidentAction.LOG_STEP,
-    IncidentAction.CHANGE_STATUS,
-    IncidentAction.ISOLATE,
-    IncidentAction.CLIENT_UPDATE,
-    IncidentAction.ESCALATE,
-    IncidentAction.START_WORKAROUND,
-    IncidentAction.WORKAROUND_PROGRESS,
-    IncidentAction.RESOLVE,
-    IncidentAction.FILE_FEEDBACK,
-)
-
-
 def checkin_of(body: dict[str, Any]) -> tuple[int, int] | None:
     """(workaround id, check-in number) from a check-in button's value."""
     value = str((body.get("actions") or [{}])[0].get("value", ""))
@@ -220,7 +147,10 @@ def checkin_of(body: dict[str, Any]) -> tuple[int, int] | None:
     return (workaround, number) if workaround is not None and number is not None else None
 
 
-def answer_button(outcome: AttemptOutcome) -> Callable[..., None]:
+def answer_button(action: WorkaroundAction) -> Callable[..., None]:
+    """Worked / Still failing on a check-in."""
+    outcome = CHECKIN_ANSWERS[action]
+
     def handler(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
         ack()
         services, found = services_of(context), checkin_of(body)
@@ -229,8 +159,9 @@ def answer_button(outcome: AttemptOutcome) -> Callable[..., None]:
             return
         workaround_id, number = found
         try:
-            incident_id = incident_of_workaround(services, workaround_id)
-            workaround_uses.answer(services, incident_id, workaround_id, number, outcome, body["user"]["id"], None)
+            incident_id = workaround_uses.answer_from_checkin(
+                services, workaround_id, number, outcome, body["user"]["id"]
+            )
         except DomainError as exc:
             tell(respond, str(exc), body=body, client=client)
             return
@@ -243,6 +174,7 @@ def answer_button(outcome: AttemptOutcome) -> Callable[..., None]:
 def handle_error_changed(
     ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
 ) -> None:
+    """Error changed on a check-in: a form asks for the new error (the answer is recorded on its submission)."""
     ack()
     services, found = services_of(context), checkin_of(body)
     if found is None:
@@ -250,47 +182,50 @@ def handle_error_changed(
         return
     workaround_id, number = found
     try:
-        incident_id = incident_of_workaround(services, workaround_id)
-        permit_on_incident(services, Action.WORK, body["user"]["id"], incident_id)
-        with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id, services.workspace)
-            answered = workaround_uses.answer_to(services, session, incident, workaround_id, number)
-            if answered is not None:
-                raise DomainError(answered)
-            view = error_changed_modal(incident, workaround_id, number)
+        view = forms.error_changed_form(services, workaround_id, number, body["user"]["id"])
     except DomainError as exc:
         tell(respond, str(exc), body=body, client=client)
         return
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def timebox_button(stop: bool) -> Callable[..., None]:
-    def handler(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
-        ack()
-        services, found = services_of(context), checkin_of(body)
-        if found is None:
-            tell(respond, "That workaround no longer exists.", body=body, client=client)
-            return
-        (workaround_id, prompt), user = found, body["user"]["id"]
-        try:
-            incident_id = incident_of_workaround(services, workaround_id)
-            if stop:
-                workaround_uses.stop(services, incident_id, workaround_id, user, prompt=prompt)
-                client.views_open(
-                    trigger_id=body["trigger_id"],
-                    view=_modal_view(services, IncidentAction.START_WORKAROUND, incident_id, user),
-                )
-            elif not workaround_uses.extend_timebox(
-                services, incident_id, workaround_id, user, prompt=prompt, once=request_key(body)
-            ):
-                return  # the same click again: done the first time
-        except DomainError as exc:
-            tell(respond, str(exc), body=body, client=client)
-            return
+def handle_extend_timebox(
+    ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
+) -> None:
+    ack()
+    services, found = services_of(context), checkin_of(body)
+    if found is None:
+        tell(respond, "That workaround no longer exists.", body=body, client=client)
+        return
+    workaround_id, prompt = found
+    try:
+        incident_id = workaround_uses.extend_from_timebox(
+            services, workaround_id, body["user"]["id"], prompt=prompt, once=request_key(body)
+        )
+    except DomainError as exc:
+        tell(respond, str(exc), body=body, client=client)
+        return
+    if incident_id is not None:  # else the same click again: done the first time
         deliver_pending(services, incident_id)
 
-    handler.__name__ = "stop_workaround" if stop else "extend_timebox"
-    return handler
+
+def handle_stop_workaround(
+    ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
+) -> None:
+    """Stop and switch: the workaround stops, and the form to start the next one opens."""
+    ack()
+    services, found = services_of(context), checkin_of(body)
+    if found is None:
+        tell(respond, "That workaround no longer exists.", body=body, client=client)
+        return
+    workaround_id, prompt = found
+    try:
+        stopped = forms.stop_and_choose_another(services, workaround_id, body["user"]["id"], prompt=prompt)
+        client.views_open(trigger_id=body["trigger_id"], view=stopped.view)
+    except DomainError as exc:
+        tell(respond, str(exc), body=body, client=client)
+        return
+    deliver_pending(services, stopped.incident_id)
 
 
 def channel_of(body: dict[str, Any]) -> str | None:
@@ -319,10 +254,10 @@ def register(app: App) -> None:
     app.action(IncidentAction.ACKNOWLEDGE.value)(handle_acknowledge)
     app.action(IncidentAction.TAKE_OWNERSHIP.value)(handle_take_ownership)
     app.action(IncidentAction.MARK_SYSTEMIC.value)(handle_mark_systemic)
-    for action in MODAL_BUTTONS:
+    for action in forms.BUTTON_FORMS:
         app.action(action.value)(open_incident_modal(action))
-    app.action(WorkaroundAction.WORKED.value)(answer_button(AttemptOutcome.WORKED))
-    app.action(WorkaroundAction.STILL_FAILING.value)(answer_button(AttemptOutcome.STILL_FAILING))
+    app.action(WorkaroundAction.WORKED.value)(answer_button(WorkaroundAction.WORKED))
+    app.action(WorkaroundAction.STILL_FAILING.value)(answer_button(WorkaroundAction.STILL_FAILING))
     app.action(WorkaroundAction.ERROR_CHANGED.value)(handle_error_changed)
-    app.action(WorkaroundAction.EXTEND.value)(timebox_button(stop=False))
-    app.action(WorkaroundAction.STOP.value)(timebox_button(stop=True))
+    app.action(WorkaroundAction.EXTEND.value)(handle_extend_timebox)
+    app.action(WorkaroundAction.STOP.value)(handle_stop_workaround)

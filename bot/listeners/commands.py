@@ -13,7 +13,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block, SectionBlock
 from sqlalchemy.exc import SQLAlchemyError
 
-from blocks.escalation import declare_modal
 from blocks.lists import help_blocks
 from blocks.new_incident import new_incident_modal
 from blocks.text import escape_mrkdwn
@@ -26,7 +25,7 @@ from bot.listeners.replays import request_key
 from bot.listeners.settings import handle_settings_command
 from bot.services.channels import reach_of
 from bot.services.container import Services
-from bot.services.escalation.incident_management import check_can_declare
+from bot.services.forms import declare_form
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
 from bot.services.oncall import oncall_command
 from bot.services.records import (
@@ -210,12 +209,12 @@ def open_declare_modal(
         incident_id = parse_incident_key(reference)
         if incident_id is None:
             raise DomainError("Usage: `/triage declare INC-7`")
-        incident = check_can_declare(services, incident_id, command["user_id"])
+        view = declare_form(services, incident_id, command["user_id"])
     except DomainError as exc:
         ack(text=str(exc))
         return
     ack()
-    client.views_open(trigger_id=command["trigger_id"], view=declare_modal(incident, incident.owner_id))
+    client.views_open(trigger_id=command["trigger_id"], view=view)
 
 
 def open_new_incident_modal(

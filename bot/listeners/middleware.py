@@ -9,12 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.db import unit_of_work
 from bot.listeners.replays import request_key
 from bot.services.container import Services
-from bot.services.deliveries import first_delivery
+from bot.services.deliveries import first_time_received
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +63,7 @@ def skip_repeated_events(services: Services) -> Callable[..., Any]:
         if key is None:
             next()
             return None
-        try:
-            with unit_of_work(services.session_factory) as session:
-                first = first_delivery(session, key, services.clock.now())
-        except SQLAlchemyError:
-            logger.warning("Could not record delivery %s; handling it anyway", key)
-            first = True
-        if not first:
+        if not first_time_received(services, key):
             retry = req.headers.get("x-slack-retry-num", ["?"])[0]
             logger.info("Ignoring repeated delivery %s (retry %s)", key, retry)
             return BoltResponse(status=200, body="")

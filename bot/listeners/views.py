@@ -7,24 +7,25 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
-from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
 from blocks.escalation import (
-    OTHER_AREA,
-    declare_modal,
-    engineering_modal,
-    feedback_modal,
+    declare_errors,
+    feedback_errors,
+    handoff_errors,
+    path_errors,
     read_feedback,
     read_handoff,
     read_lead,
     read_path,
 )
-from blocks.ids import CallbackId, IncidentModal, ModalField, NewIncidentBlock
+from blocks.ids import CallbackId, IncidentModal, ModalField, NewIncidentBlock, WorkaroundAction
 from blocks.incident_modals import (
+    client_update_errors,
     incident_id_of,
+    isolation_errors,
+    log_step_errors,
     metadata_id,
-    offered_ids,
     read_client_update,
     read_isolation,
     read_log_step,
@@ -34,6 +35,7 @@ from blocks.new_incident import (
     ModalContext,
     cannot_post_there,
     field_errors,
+    new_incident_errors,
     new_incident_modal,
     read_details,
     read_new_incident,
@@ -41,22 +43,26 @@ from blocks.new_incident import (
 )
 from blocks.resolution import read_resolve_form, resolve_form_errors
 from blocks.view_state import UnreadableInput
-from blocks.workarounds import read_error_text, read_progress, read_start_workaround
-from bot.db import unit_of_work
+from blocks.workarounds import (
+    CHECKIN_ANSWERS,
+    error_changed_errors,
+    read_error_text,
+    read_progress,
+    read_start_workaround,
+    start_workaround_errors,
+)
 from bot.domain.errors import DomainError
-from bot.domain.incidents import load_incident, validate_report
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
-from bot.models import AttemptOutcome, EscalationKind
+from bot.services import forms, incidents
 from bot.services import incident_actions as use
 from bot.services import resolution as resolution_uses
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending
-from bot.services.channels import reach_of
 from bot.services.container import Services
-from bot.services.escalation import engineering, internal_notice, product_feedback
+from bot.services.escalation import engineering, product_feedback
 from bot.services.escalation import incident_management as major
-from bot.services.incidents import OpenRequest, open_and_announce, post_findings
+from bot.services.incidents import Submission
 
 logger = logging.getLogger(__name__)
 
@@ -69,48 +75,40 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
     services = services_of(context)
     try:
         values = view["state"]["values"]
-        report = read_new_incident(values)
-        problems = field_errors(validate_report(report, now=services.clock.now()))
+        report, chosen = read_new_incident(values), read_post_in(values)
         modal = ModalContext.load(view["private_metadata"])
         typed_in, source = modal.channel_id, modal.source
-        chosen = read_post_in(values)
     except UnreadableInput as exc:
-        problems = {exc.block_id: exc.message}
+        ack(response_action="errors", errors={exc.block_id: exc.message})
+        return
+    problems = new_incident_errors(report, chosen, now=services.clock.now())
     if problems:
         ack(response_action="errors", errors=problems)
         return
-    if chosen == "":
-        ack(response_action="errors", errors={NewIncidentBlock.POST_IN.value: "Choose a channel for the incident."})
-        return
-    channel_id = chosen or typed_in
-    reach = reach_of(services, channel_id)
-    if not reach.usable:
-        if chosen:
-            ack(response_action="errors", errors={NewIncidentBlock.POST_IN.value: cannot_post_there(reach)})
-        else:  # the bot was removed, or Slack couldn't say when the form opened: ask for a channel now
-            ack(
-                response_action="update",
-                view=new_incident_modal(channel_id=typed_in, unreachable=reach, source=source),
-            )
-        return
-    request = OpenRequest(
+    submission = Submission(
         report=report,
+        typed_in=typed_in,
+        chosen=chosen,
         reporter_id=body["user"]["id"],
-        channel_id=channel_id,
         submission_key=f"view:{context.team_id}:{view['id']}",
         team_id=context.team_id,
         source=source,
     )
     try:
-        opened = open_and_announce(services, request)
+        opening = incidents.open_where_it_can_post(services, submission)
     except SQLAlchemyError:
         logger.exception("Storing a new incident failed")
         ack(response_action="errors", errors={NewIncidentBlock.TITLE.value: SAVE_FAILED})
         return
+    if opening.opened is None and opening.chosen:
+        ack(response_action="errors", errors={NewIncidentBlock.POST_IN.value: cannot_post_there(opening.reach)})
+        return
+    if opening.opened is None:  # the bot was removed, or Slack couldn't say when the form opened: ask for a channel
+        view_now = new_incident_modal(channel_id=typed_in, unreachable=opening.reach, source=source)
+        ack(response_action="update", view=view_now)
+        return
     ack()
-    deliver_pending(services, opened.incident.id)
-    if opened.created:
-        post_findings(services, opened.incident.id, correlation=True)
+    incidents.after_opening(services, opening.opened)
 
 
 def answer_incident_modal(
@@ -146,13 +144,6 @@ def answer_incident_modal(
 
 def handle_log_step(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     step = read_log_step(view["state"]["values"])
-    errors = {}
-    if not step.description:
-        errors[ModalField.STEP_DESCRIPTION.value] = "Say what was done or supposed."
-    if step.kind is None:
-        errors[ModalField.STEP_KIND.value] = "Choose what it is."
-    if step.outcome is None:
-        errors[ModalField.STEP_OUTCOME.value] = "Choose the outcome."
     user, once = body["user"]["id"], request_key(body)
     answer_incident_modal(
         ack,
@@ -160,7 +151,7 @@ def handle_log_step(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         context,
         ModalField.STEP_DESCRIPTION.value,
         lambda s, i: use.log_incident_step(s, i, user, step, once=once),
-        problems=errors,
+        problems=log_step_errors(step),
     )
 
 
@@ -186,36 +177,30 @@ def handle_add_details(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
         return
     ack()
     deliver_pending(services, incident_id)
-    post_findings(services, incident_id, correlation=False)
-
-
-NOT_OFFERED = "Link only incidents from this list."
+    incidents.post_findings(services, incident_id, correlation=False)
 
 
 def handle_isolate(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    """Related incidents must be among those the form offered (kept in its private_metadata); the domain links
-    only incidents of the same workspace whatever the form says."""
-    decision = read_isolation(view["state"]["values"])
-    if decision.scope is None:
-        ack(response_action="errors", errors={ModalField.SCOPE.value: "Choose how far it reaches."})
-        return
-    if not set(decision.related_ids) <= offered_ids(view["private_metadata"]):
-        ack(response_action="errors", errors={ModalField.RELATED.value: NOT_OFFERED})
-        return
-    user = body["user"]["id"]
+    decision, user = read_isolation(view["state"]["values"]), body["user"]["id"]
     answer_incident_modal(
-        ack, view, context, ModalField.SCOPE.value, lambda s, i: use.decide_scope(s, i, user, decision)
+        ack,
+        view,
+        context,
+        ModalField.SCOPE.value,
+        lambda s, i: use.decide_scope(s, i, user, decision),
+        problems=isolation_errors(decision, view["private_metadata"]),
     )
 
 
 def handle_client_update(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    text = read_client_update(view["state"]["values"])
-    if not text:
-        ack(response_action="errors", errors={ModalField.UPDATE_TEXT.value: "Write the update the client received."})
-        return
-    user = body["user"]["id"]
+    text, user = read_client_update(view["state"]["values"]), body["user"]["id"]
     answer_incident_modal(
-        ack, view, context, ModalField.UPDATE_TEXT.value, lambda s, i: use.send_client_update(s, i, user, text)
+        ack,
+        view,
+        context,
+        ModalField.UPDATE_TEXT.value,
+        lambda s, i: use.send_client_update(s, i, user, text),
+        problems=client_update_errors(text),
     )
 
 
@@ -225,11 +210,12 @@ def handle_escalate(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
     incident_id = incident_id_of(view["private_metadata"])
     path = read_path(view["state"]["values"])
     user = body["user"]["id"]
-    if path is None:
-        ack(response_action="errors", errors={ModalField.PATH.value: "Choose a path."})
+    problems = path_errors(path)
+    if problems or path is None:  # (no path is always a problem; `is None` is for the type checker)
+        ack(response_action="errors", errors=problems)
         return
     try:
-        next_view = _next_escalation_view(services, incident_id, path, user)
+        next_view = forms.escalation_path_form(services, incident_id, path, user)
     except DomainError as exc:
         ack(response_action="errors", errors={ModalField.PATH.value: str(exc)[:300]})
         return
@@ -240,30 +226,8 @@ def handle_escalate(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
     ack(response_action="update", view=next_view)
 
 
-def _next_escalation_view(services: Services, incident_id: int, path: EscalationKind, user: str) -> View | None:
-    if path == EscalationKind.INTERNAL:
-        internal_notice.notify_internal_channel(services, incident_id, user)
-        return None
-    if path == EscalationKind.ENGINEERING:
-        draft = engineering.handoff_draft(services, incident_id)
-        return engineering_modal(draft.incident, draft.form, draft.priority, services.settings.jira_project)
-    if path == EscalationKind.PRODUCT_FEEDBACK:
-        with unit_of_work(services.session_factory) as session:
-            incident = load_incident(session, incident_id, services.workspace)
-            return feedback_modal(incident, list(services.settings.product_area_pms), incident.blocker[:2000])
-    incident = major.check_can_declare(services, incident_id, user)
-    return declare_modal(incident, incident.owner_id)
-
-
 def handle_engineering(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     form = read_handoff(view["state"]["values"])
-    required = {
-        ModalField.REPRODUCTION: form.reproduction,
-        ModalField.EXPECTED: form.expected,
-        ModalField.ACTUAL: form.actual,
-        ModalField.IMPACT: form.impact,
-    }
-    missing = {f.value: "Engineering needs this to act." for f, text in required.items() if not text.strip(" 1.")}
     user = body["user"]["id"]
     answer_incident_modal(
         ack,
@@ -271,21 +235,13 @@ def handle_engineering(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
         context,
         ModalField.REPRODUCTION.value,
         lambda s, i: engineering.hand_off_to_engineering(s, i, user, form),
-        problems=missing,
+        problems=handoff_errors(form),
     )
 
 
 def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     form = read_feedback(view["state"]["values"])
-    errors = {}
-    if form.track is None:
-        errors[ModalField.TRACK.value] = "Choose Stability, Messaging or Monitoring."
-    if not form.area:
-        errors[ModalField.AREA.value] = "Choose the product area."
-    elif form.area not in (*services_of(context).settings.product_area_pms, OTHER_AREA):
-        errors[ModalField.AREA.value] = "Choose a product area from the list."
-    if not form.use_case:
-        errors[ModalField.USE_CASE.value] = "Describe what the client was trying to do."
+    areas = services_of(context).settings.product_area_pms
     user, submission = body["user"]["id"], view["id"]
     answer_incident_modal(
         ack,
@@ -293,7 +249,7 @@ def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
         context,
         ModalField.USE_CASE.value,
         lambda s, i: product_feedback.file_feedback(s, i, user, form, submission),
-        problems=errors,
+        problems=feedback_errors(form, areas),
     )
 
 
@@ -318,8 +274,9 @@ def handle_declare(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     services = services_of(context)
     incident_id = incident_id_of(view["private_metadata"])
     lead, user = read_lead(view["state"]["values"]), body["user"]["id"]
-    if lead is None:
-        ack(response_action="errors", errors={ModalField.LEAD.value: "Choose the incident lead."})
+    problems = declare_errors(lead)
+    if problems or lead is None:  # (no lead is always a problem; `is None` is for the type checker)
+        ack(response_action="errors", errors=problems)
         return
     try:
         major.check_can_declare(services, incident_id, user)
@@ -332,13 +289,6 @@ def handle_declare(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
 
 def handle_start_workaround(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     form = read_start_workaround(view["state"]["values"])
-    errors = {}
-    if form.kind is None:
-        errors[ModalField.WORKAROUND_KIND.value] = "Choose a workaround."
-    if not form.description:
-        errors[ModalField.DESCRIPTION.value] = "Say what exactly will be tried."
-    if not form.client_expectation:
-        errors[ModalField.EXPECTATION.value] = "Say what the client was told to expect."
     user = body["user"]["id"]
     answer_incident_modal(
         ack,
@@ -346,15 +296,15 @@ def handle_start_workaround(ack: Ack, body: dict[str, Any], view: dict[str, Any]
         context,
         ModalField.DESCRIPTION.value,
         lambda s, i: workaround_uses.start(s, i, user, form),
-        problems=errors,
+        problems=start_workaround_errors(form),
     )
+
+
+ERROR_CHANGED = CHECKIN_ANSWERS[WorkaroundAction.ERROR_CHANGED]  # the modal the check-in's button opened
 
 
 def handle_error_changed(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     error = read_error_text(view["state"]["values"])
-    if not error:
-        ack(response_action="errors", errors={ModalField.ERROR_TEXT.value: "Paste the error as it shows now."})
-        return
     meta, user = view["private_metadata"], body["user"]["id"]
     workaround_id, number = metadata_id(meta, "workaround_id"), metadata_id(meta, "number")
     answer_incident_modal(
@@ -362,7 +312,8 @@ def handle_error_changed(ack: Ack, body: dict[str, Any], view: dict[str, Any], c
         view,
         context,
         ModalField.ERROR_TEXT.value,
-        lambda s, i: workaround_uses.answer(s, i, workaround_id, number, AttemptOutcome.ERROR_CHANGED, user, error),
+        lambda s, i: workaround_uses.answer(s, i, workaround_id, number, ERROR_CHANGED, user, error),
+        problems=error_changed_errors(error),
     )
 
 

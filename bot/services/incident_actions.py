@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from blocks.client_channel import client_message, update_recorded, update_sent
 from blocks.incident import Message
-from blocks.incident_modals import LoggedStep, ScopeDecision, StatusChange
+from blocks.incident_modals import StatusChange
 from blocks.replies import QUOTE_CHARS, note
 from blocks.text import escape_mrkdwn, mention, quoted
 from bot.db import unit_of_work
@@ -29,7 +29,16 @@ from bot.domain.isolation import Isolation, find_similar
 from bot.domain.lifecycle import acknowledge, change_severity, change_status, require_open, take_ownership
 from bot.domain.permissions import Action, IncidentRoles, require
 from bot.domain.timers import cancel_timers
-from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, log_step, missing_environment, refresh_gather, set_scope
+from bot.domain.triage import (
+    KIND_LABELS,
+    OUTCOME_LABELS,
+    LoggedStep,
+    ScopeDecision,
+    log_step,
+    missing_environment,
+    refresh_gather,
+    set_scope,
+)
 from bot.domain.workspace_settings import channel_of_client
 from bot.models import Event, Incident, IncidentStatus, Scope
 from bot.services.changes import apply_change
@@ -133,7 +142,7 @@ def log_incident_step(
     services: Services, incident_id: int, actor_id: str, step: LoggedStep, *, once: str | None = None
 ) -> bool:
     """Record the step and post it in the thread; False when the request `once` was already applied."""
-    assert step.kind is not None and step.outcome is not None, "validated by the listener"
+    assert step.kind is not None and step.outcome is not None, "validated on the form (step_problems)"
     kind, outcome = step.kind, step.outcome
 
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
@@ -204,7 +213,7 @@ def isolation_for(services: Services, incident_id: int) -> tuple[Incident, Isola
 
 
 def decide_scope(services: Services, incident_id: int, actor_id: str, decision: ScopeDecision) -> None:
-    assert decision.scope is not None, "validated by the listener"
+    assert decision.scope is not None, "validated on the form (scope_problems)"
     scope = decision.scope
 
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:

@@ -17,6 +17,7 @@ from blocks.replies import correlation_reply, isolation_reply
 from bot.db import unit_of_work
 from bot.domain.acknowledgement import schedule_ack_escalation
 from bot.domain.audit import audit_trail
+from bot.domain.channels import ChannelReach
 from bot.domain.correlation import correlate
 from bot.domain.deadlines import schedule_deadline_reminders
 from bot.domain.errors import DomainError
@@ -36,6 +37,7 @@ from bot.domain.triage import ensure_steps, mark_correlation_checked, refresh_ga
 from bot.integrations.outbox import enqueue_slack_call, undelivered_summary
 from bot.models import Incident
 from bot.services.changes import deliver_pending
+from bot.services.channels import reach_of
 from bot.services.container import Services
 from bot.services.oncall import read_soon
 from bot.services.oncall_sources import Paging, configured_source, paging_for
@@ -53,6 +55,56 @@ class OpenRequest:
     submission_key: str
     team_id: str | None = None
     source: SourceMessage | None = None  # the message it was opened from ("Open incident" on a message)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The new-incident form as submitted (its answers valid): where `/triage` was typed (`typed_in`), and the
+    channel chosen on the form (None when the form did not ask for one)."""
+
+    report: IncidentReport
+    typed_in: str
+    chosen: str | None
+    reporter_id: str
+    submission_key: str
+    team_id: str | None = None
+    source: SourceMessage | None = None
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What became of a submission: the incident `opened`, or None when the bot can't post in the channel it would
+    live in (`reach` says why; `chosen`: that channel was the one chosen on the form, not where /triage was typed)."""
+
+    opened: OpenedIncident | None
+    reach: ChannelReach
+    chosen: bool
+
+
+def open_where_it_can_post(services: Services, submission: Submission) -> Opening:
+    """Open the incident in the channel chosen on the form, else where `/triage` was typed, only once Slack says
+    the bot can post there: an incident is never stored with nowhere to live."""
+    channel_id = submission.chosen or submission.typed_in
+    reach = reach_of(services, channel_id)
+    if not reach.usable:
+        return Opening(None, reach, chosen=bool(submission.chosen))
+    request = OpenRequest(
+        report=submission.report,
+        reporter_id=submission.reporter_id,
+        channel_id=channel_id,
+        submission_key=submission.submission_key,
+        team_id=submission.team_id,
+        source=submission.source,
+    )
+    return Opening(open_and_announce(services, request), reach, chosen=bool(submission.chosen))
+
+
+def after_opening(services: Services, opened: OpenedIncident) -> None:
+    """Once the form has closed: send what opening queued and, for a new incident, look for what else happened
+    around its start and who else is affected."""
+    deliver_pending(services, opened.incident.id)
+    if opened.created:
+        post_findings(services, opened.incident.id, correlation=True)
 
 
 def _current_oncall(services: Services, session: Session) -> Paging:

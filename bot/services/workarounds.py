@@ -16,7 +16,6 @@ from blocks.view_state import whole_number
 from blocks.workarounds import (
     WORKAROUNDS_COMMAND,
     ProgressForm,
-    StartForm,
     already_answered,
     answered_checkin,
     answered_timebox,
@@ -38,6 +37,7 @@ from bot.domain.workarounds import (
     KIND_LABELS,
     OUTCOME_LABELS,
     RETRY_CHECKIN,
+    StartForm,
     WorkaroundGone,
     active_workaround,
     active_workarounds,
@@ -86,7 +86,7 @@ def incident_of_workaround(services: Services, workaround_id: int) -> int:
 
 
 def start(services: Services, incident_id: int, actor_id: str, form: StartForm) -> None:
-    assert form.kind is not None, "validated by the listener"
+    assert form.kind is not None, "validated on the form (start_problems)"
     kind = form.kind
     interval = timedelta(minutes=form.interval_minutes or 10)
 
@@ -212,6 +212,25 @@ def extend_timebox(
         action=Action.WORK,
         once=once,
     )
+
+
+def answer_from_checkin(
+    services: Services, workaround_id: int, number: int, outcome: AttemptOutcome, actor_id: str
+) -> int:
+    """Answer check-in `number` from its message's buttons, which name only the workaround; the incident's id."""
+    incident_id = incident_of_workaround(services, workaround_id)
+    answer(services, incident_id, workaround_id, number, outcome, actor_id, None)
+    return incident_id
+
+
+def extend_from_timebox(
+    services: Services, workaround_id: int, actor_id: str, *, prompt: int, once: str | None
+) -> int | None:
+    """Extend from the time-box question's button; the incident's id, or None when the same request (`once`) was
+    already applied."""
+    incident_id = incident_of_workaround(services, workaround_id)
+    extended = extend_timebox(services, incident_id, workaround_id, actor_id, prompt=prompt, once=once)
+    return incident_id if extended else None
 
 
 def stop(services: Services, incident_id: int, workaround_id: int, actor_id: str, *, prompt: int = 0) -> None:

@@ -7,11 +7,10 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from blocks.escalation import FeedbackForm
 from blocks.incident import Message
 from blocks.replies import note
 from blocks.text import escape_mrkdwn, mention, quoted, typed
-from bot.domain.escalations import record_feedback, request_escalation
+from bot.domain.escalations import FeedbackForm, record_feedback, request_escalation
 from bot.domain.handoff import feedback_description, feedback_summary
 from bot.domain.permissions import Action
 from bot.integrations.delivery_outcomes import DeliveryOutcomes, DeliveryPurpose
