@@ -1,4 +1,4 @@
-"""Escalation: the path chooser, the engineering / feedback / major-incident modals, and status lines."""
+"""Escalation: the path chooser, the engineering / feedback / incident-management modals, and status lines."""
 
 from __future__ import annotations
 
@@ -28,17 +28,13 @@ from blocks.replies import note
 from blocks.text import link, mention, slack_time, time_left, truncate, typed
 from blocks.view_state import choice, member, state, text
 from bot.domain.escalations import KIND_TITLES, TRACK_MEANINGS
+from bot.domain.glossary import ESCALATION_PATH_MEANINGS, INCIDENT_LEAD, INCIDENT_MANAGEMENT
 from bot.domain.handoff import MAX_FIELD, HandoffForm
 from bot.domain.incidents import environment_details
 from bot.models import ClientTier, Escalation, EscalationKind, EscalationState, FeedbackTrack, Incident
 
 F = ModalField
-PATH_HELP = {
-    EscalationKind.INTERNAL: "Post a concise notice in the support/engineering channel and tag on-call",
-    EscalationKind.ENGINEERING: "Create a Jira issue with reproduction, environment, impact and deadline",
-    EscalationKind.PRODUCT_FEEDBACK: "A workflow pattern: file feedback for the area's product manager",
-    EscalationKind.INCIDENT_MANAGEMENT: "Systemic (outage, region-wide, security): own channel and an incident lead",
-}
+PATH_HELP = ESCALATION_PATH_MEANINGS
 OTHER_AREA = "other"
 MAX_OPTIONS = 100  # in a select, and groups in a select
 MAX_OPTION_TEXT = 75
@@ -87,18 +83,29 @@ def _long_input(
     return InputBlock(block_id=field, label=label, optional=optional, hint=hint, element=element)
 
 
-def engineering_modal(incident: Incident, draft: HandoffForm, priority: str, project: str) -> View:
-    intro = SectionBlock(
-        text=f"Creates a *{project}* Jira issue, priority *{priority}* ({incident.severity.value}), "
-        "linked to this thread."
-    )
+def engineering_modal(
+    incident: Incident, draft: HandoffForm, priority: str, project: str, *, jira_configured: bool
+) -> View:
+    """The handoff form; it says what submitting does: a Jira issue, or (Jira not configured) a record only."""
+    if jira_configured:
+        what = (
+            f"Files a Jira issue in project *{project}*, priority *{priority}* ({incident.severity.value}), "
+            "linked to this thread."
+        )
+        submit = "Create Jira issue"
+    else:
+        what = (
+            "Jira is not configured, so no ticket is filed: the handoff is recorded in the incident's audit trail "
+            "and summary for engineering to pick up."
+        )
+        submit = "Record handoff"
     return _modal(
         incident,
         IncidentModal.ENGINEERING,
         "Engineering handoff",
-        "Create Jira issue",
+        submit,
         [
-            intro,
+            SectionBlock(text=what),
             _long_input(F.REPRODUCTION, "Steps to reproduce", draft.reproduction),
             _long_input(F.EXPECTED, "Expected", draft.expected),
             _long_input(F.ACTUAL, "Actual", draft.actual),
@@ -164,14 +171,14 @@ def declare_modal(incident: Incident, suggested_lead: str | None) -> View:
     return _modal(
         incident,
         IncidentModal.DECLARE,
-        "Major incident",
+        INCIDENT_MANAGEMENT.capitalize(),
         "Declare",
         [
             SectionBlock(
                 text="Creates a dedicated channel, invites the reporter, owner, on-call and lead, "
                 "pins a brief, and links related incidents."
             ),
-            InputBlock(block_id=F.LEAD, label="Incident lead", element=lead),
+            InputBlock(block_id=F.LEAD, label=INCIDENT_LEAD.capitalize(), element=lead),
         ],
     )
 
@@ -236,9 +243,9 @@ def escalation_line(escalation: Escalation) -> str:
 def lead_line(incident: Incident) -> str | None:
     if not incident.is_major:
         return None
-    lead = f" · lead {mention(incident.lead_id)}" if incident.lead_id else ""
+    lead = f" · {INCIDENT_LEAD} {mention(incident.lead_id)}" if incident.lead_id else ""
     channel = f" in <#{incident.major_channel_id}>" if incident.major_channel_id else ""
-    return f"🚨 *Major incident*{channel}{lead}"
+    return f"🚨 *{INCIDENT_MANAGEMENT.capitalize()}*{channel}{lead}"
 
 
 def internal_notice(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Message:
@@ -267,15 +274,15 @@ def internal_notice(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Mes
 
 
 def major_brief(incident: Incident, *, lead_id: str, related: Iterable[str], now: datetime, zone: ZoneInfo) -> Message:
-    """The pinned brief in a major incident's channel."""
+    """The pinned brief in the incident-management channel."""
     deadline = "none"
     if incident.deadline_at is not None:
         deadline = f"{slack_time(incident.deadline_at, zone)} ({time_left(incident.deadline_at, now)})"
     thread = link(incident.root_permalink, "main thread") if incident.root_permalink else f"<#{incident.channel_id}>"
     linked = ", ".join(related) or "none found yet"
     text = (
-        f"🚨 *Major incident {incident.key}* — {typed(incident.title, 150)}\n"
-        f"*Lead:* {mention(lead_id)} · *Severity:* {incident.severity.value} · "
+        f"🚨 *{INCIDENT_MANAGEMENT.capitalize()}: {incident.key}* — {typed(incident.title, 150)}\n"
+        f"*{INCIDENT_LEAD.capitalize()}:* {mention(lead_id)} · *Severity:* {incident.severity.value} · "
         f"*Scope:* {incident.scope or 'systemic?'}\n"
         f"*Client:* {typed(incident.client.name, 200)} · *Deadline:* {deadline}\n"
         f"*Blocker:* {typed(incident.blocker, 800, one_line=False)}\n"

@@ -21,7 +21,8 @@ from slack_sdk.models.blocks import (
 from blocks.budget import SECTION_SAFE, lines_within
 from blocks.ids import IncidentAction
 from blocks.text import link, mention, message_text_length, quoted, slack_time, time_left, truncate, typed
-from bot.domain.incidents import SEVERITY_MEANINGS, environment_details
+from bot.domain.glossary import SEVERITY_MEANINGS
+from bot.domain.incidents import environment_details
 from bot.domain.message_intake import SourceMessage
 from bot.domain.summary import DeadlineOutcome, first_relief, incident_deadline_outcome, milestones_of
 from bot.domain.triage import StepView
@@ -29,6 +30,7 @@ from bot.models import ClientTier, Event, Incident, Severity
 
 SEVERITY_ICONS = {Severity.SEV1: "🔴", Severity.SEV2: "🟠", Severity.SEV3: "🟡", Severity.SEV4: "🔵"}
 DEADLINE_CLOSE_SECONDS = 2 * 3600
+NO_DEADLINE = "no deadline given"
 DEADLINE_OUTCOME_LABELS = {
     DeadlineOutcome.MET: "✅ *met*",
     DeadlineOutcome.MISSED: "❌ *missed*",
@@ -237,10 +239,13 @@ def environment_reply(incident: Incident) -> Message:
         f"*{label}:* {typed(value, 1200 if label == 'Already tried' else 200, one_line=False)}"
         for label, value in details.items()
     ]
-    body = (
-        "\n".join(lines) if lines else "_Nothing recorded yet — ask the client for file size, browser, OS and timing._"
-    )
-    text = f"📋 Environment recorded by {mention(incident.reporter_id)} for {incident.key}\n{body}"
+    if lines:
+        text = f"📋 Environment recorded by {mention(incident.reporter_id)} for {incident.key}\n" + "\n".join(lines)
+    else:
+        text = (
+            f"📋 No environment recorded yet for {incident.key} — "
+            "ask the client for file size, browser, OS and timing, then use *Add details*."
+        )
     return Message(text=text, blocks=[SectionBlock(text=text)])
 
 
@@ -258,8 +263,12 @@ def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo, note: str
 
     `note` says why this is not a fresh answer of the on-call source (the service was down, or not read yet).
     """
-    deadline = deadline_label(incident, now=now, zone=zone).replace("\n", " — ")
-    facts = f"*{incident.severity.value}* for {client_label(incident)} · deadline: {deadline}"
+    deadline = (
+        "deadline: " + deadline_label(incident, now=now, zone=zone).replace("\n", " — ")
+        if incident.deadline_at is not None
+        else NO_DEADLINE
+    )
+    facts = f"*{incident.severity.value}* for {client_label(incident)} · {deadline}"
     if incident.oncall_id:
         text = f"📟 {mention(incident.oncall_id)} you are on call for *{incident.key}*. {facts}"
     else:

@@ -24,6 +24,7 @@ from blocks.new_incident import details_inputs, severity_option
 from blocks.text import escape_mrkdwn, truncate
 from blocks.view_state import choice, member, state, text, whole_number
 from bot.domain.client_updates import MAX_UPDATE_CHARS
+from bot.domain.glossary import SCOPES
 from bot.domain.incidents import DetailsReport, EnvironmentReport
 from bot.domain.isolation import Isolation
 from bot.domain.lifecycle import ALLOWED_TRANSITIONS
@@ -31,12 +32,7 @@ from bot.domain.triage import KIND_LABELS, OUTCOME_LABELS, StepKind, StepOutcome
 from bot.models import Incident, IncidentStatus, Scope, Severity
 
 F = ModalField
-SCOPE_LABELS = {
-    Scope.ACCOUNT: "One account (this client only)",
-    Scope.REGION: "A region",
-    Scope.WORKFLOW: "A specific workflow",
-    Scope.SYSTEMIC: "Systemic (many accounts)",
-}
+SCOPE_LABELS = SCOPES
 MAX_RELATED = 10
 
 

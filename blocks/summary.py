@@ -16,9 +16,9 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTe
 from blocks.incident import DEADLINE_OUTCOME_LABELS, SEVERITY_ICONS, Message
 from blocks.text import escape_mrkdwn, link, mention, message_text_length, pack_lines, quoted, slack_time, typed
 from bot.domain.durations import humanize_duration
-from bot.domain.incidents import SEVERITY_MEANINGS
+from bot.domain.glossary import ESCALATION_STATES, INCIDENT_MANAGEMENT, SEVERITY_MEANINGS, path_title
 from bot.domain.summary import AuditEntry, AuditTrail, IncidentSummary
-from bot.models import ClientTier
+from bot.models import ClientTier, EscalationKind
 
 MAX_BLOCKS = 50
 HEADER_LIMIT = 150
@@ -29,6 +29,7 @@ MESSAGE_TEXT_BUDGET = 10_000
 TIMELINE_SECTION_CHARS = 2900
 TIMELINE_SECTIONS_PER_MESSAGE = 3
 ENTRY_SUMMARY_LIMIT = 300
+PRODUCT_FEEDBACK = path_title(EscalationKind.PRODUCT_FEEDBACK)
 CORRECTIONS = "a correction is a new entry that refers to the one it corrects."
 
 
@@ -185,7 +186,7 @@ def _fields(s: IncidentSummary, zone: ZoneInfo) -> list[str]:
     pairs = [
         ("Client", typed(s.client_name, 150) + premium),
         ("Severity", f"{s.severity.value} — {SEVERITY_MEANINGS[s.severity]}"),
-        ("Status", s.status.value.capitalize() + (" · major incident" if s.is_major else "")),
+        ("Status", s.status.value.capitalize() + (f" · {INCIDENT_MANAGEMENT}" if s.is_major else "")),
         ("Deadline", _deadline(s, zone)),
         ("Workflow / region", where),
         ("Owner", owner),
@@ -252,16 +253,19 @@ def _follow_up_lines(s: IncidentSummary) -> list[str]:
 
 
 def _escalation_lines(s: IncidentSummary) -> list[str]:
+    """Each escalation once: product feedback as its track and area, with how its ticket stands."""
     lines = []
-    for e in s.escalations:
-        line = f"• {e.label}: {e.state.value.replace('_', ' ')}"
+    for e in s.handoffs:
+        line = f"• {e.label}: {ESCALATION_STATES[e.state]}"
         if e.ticket_key or e.ticket_url:
             line += " · " + link(e.ticket_url, (e.ticket_key or e.ticket_url or "")[:120])
         if e.external_status:
             line += f" ({typed(e.external_status, 60)})"
         lines.append(line)
     for f in s.feedback:
-        line = f"• Product feedback · {f.track_label} · {typed(f.area, 60)}"
+        line = f"• {PRODUCT_FEEDBACK} · {f.track_label} · {typed(f.area, 60)}"
+        if f.state is not None and not (f.ticket_key or f.ticket_url):
+            line += f": {ESCALATION_STATES[f.state]}"
         if f.ticket_key or f.ticket_url:
             line += " · " + link(f.ticket_url, (f.ticket_key or f.ticket_url or "")[:120])
         lines.append(line)

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement, True_
 
 from bot.domain.errors import DomainError, quoted
+from bot.domain.glossary import FEEDBACK_TRACKS
 from bot.domain.isolation import SIMILAR_BLOCKER, trigrams
 from bot.domain.workspaces import in_workspace
 from bot.models import Client, Escalation, Feedback, FeedbackTrack, Incident, Learning, Severity
@@ -701,7 +702,7 @@ def _feedback_counts(
 
 
 def _track_label(track: FeedbackTrack) -> str:
-    return track.value.capitalize()
+    return FEEDBACK_TRACKS[track]
 
 
 def _feedback_items(session: Session, period: Period, scope: ColumnElement[bool]) -> tuple[FeedbackItem, ...]:

@@ -246,7 +246,13 @@ def _next_escalation_view(services: Services, incident_id: int, path: Escalation
         return None
     if path == EscalationKind.ENGINEERING:
         draft = escalate.handoff_draft(services, incident_id)
-        return engineering_modal(draft.incident, draft.form, draft.priority, services.settings.jira_project)
+        return engineering_modal(
+            draft.incident,
+            draft.form,
+            draft.priority,
+            services.settings.jira_project,
+            jira_configured=services.settings.jira_configured,
+        )
     if path == EscalationKind.PRODUCT_FEEDBACK:
         with unit_of_work(services.session_factory) as session:
             incident = load_incident(session, incident_id, services.workspace)
@@ -300,9 +306,9 @@ def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
 def handle_resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     """Every field is checked on the form; the resolution is stored before the modal closes."""
     services = services_of(context)
-    form = read_resolve_form(view["state"]["values"])
-    errors = resolve_form_errors(form, today=services.clock.now().astimezone(services.settings.display_zone).date())
     user = body["user"]["id"]
+    form = read_resolve_form(view["state"]["values"], resolver_id=user)
+    errors = resolve_form_errors(form, today=services.clock.now().astimezone(services.settings.display_zone).date())
     answer_incident_modal(
         ack,
         view,
