@@ -24,7 +24,7 @@ from blocks.new_incident import details_inputs, severity_option
 from blocks.text import escape_mrkdwn, truncate
 from blocks.view_state import choice, member, state, text, whole_number
 from bot.domain.client_updates import MAX_UPDATE_CHARS
-from bot.domain.glossary import SCOPES
+from bot.domain.glossary import SCOPES, status_label
 from bot.domain.incidents import DetailsReport, EnvironmentReport
 from bot.domain.isolation import Isolation
 from bot.domain.lifecycle import ALLOWED_TRANSITIONS
@@ -125,7 +125,7 @@ def log_step_modal(incident: Incident) -> View:
 
 def change_status_modal(incident: Incident) -> View:
     statuses = [incident.status, *ALLOWED_TRANSITIONS[incident.status]]
-    status_options = [_option(s.value, s.value.capitalize()) for s in statuses]
+    status_options = [_option(s.value, status_label(s)) for s in statuses]
     return _modal(
         incident,
         IncidentModal.CHANGE_STATUS,

@@ -142,7 +142,13 @@ def sections() -> tuple[Section, ...]:
                 ("incident", "one client's blocker, tracked from report to resolution as `INC-n`"),
                 ("owner", "whoever acknowledged the incident or took ownership of it"),
                 ("on-call", "the engineer paged when the incident opened"),
-                (INCIDENT_LEAD, f"who leads {INCIDENT_MANAGEMENT} for a systemic incident"),
+                (
+                    INCIDENT_MANAGEMENT,
+                    "the broader process for a systemic incident: its own channel, an incident lead, a pinned brief "
+                    "(`/triage declare INC-n`). Anyone may start it, unless MAJOR_INCIDENT_DECLARERS names who may "
+                    "(then they and workspace admins)",
+                ),
+                (INCIDENT_LEAD, f"who leads {INCIDENT_MANAGEMENT}, chosen when it starts"),
                 ("deadline", "when the client needs to be unblocked (a court filing, a deployment)"),
                 ("client update", "a plain-language message for the client: what we know, what we do, when next"),
                 ("workaround", "a time-boxed way to keep the client moving while the fix is not there"),
