@@ -28,13 +28,17 @@ from blocks.replies import note
 from blocks.text import link, mention, slack_time, time_left, truncate, typed
 from blocks.view_state import choice, member, state, text
 from bot.domain.escalations import KIND_TITLES, TRACK_MEANINGS
-from bot.domain.glossary import ESCALATION_PATH_MEANINGS, INCIDENT_LEAD, INCIDENT_MANAGEMENT
+from bot.domain.glossary import ESCALATION_PATH_MEANINGS, ESCALATION_STATES, INCIDENT_LEAD, INCIDENT_MANAGEMENT
 from bot.domain.handoff import MAX_FIELD, HandoffForm
 from bot.domain.incidents import environment_details
 from bot.models import ClientTier, Escalation, EscalationKind, EscalationState, FeedbackTrack, Incident
 
 F = ModalField
 PATH_HELP = ESCALATION_PATH_MEANINGS
+JIRA_OFF_HELP = {
+    EscalationKind.ENGINEERING: "Record a handoff for engineering (Jira is not configured: no ticket)",
+    EscalationKind.PRODUCT_FEEDBACK: "Record feedback for the area's product manager (Jira is not configured)",
+}
 OTHER_AREA = "other"
 MAX_OPTIONS = 100  # in a select, and groups in a select
 MAX_OPTION_TEXT = 75
@@ -57,12 +61,14 @@ def _modal(incident: Incident, callback: IncidentModal, title: str, submit: str,
     )
 
 
-def escalate_modal(incident: Incident, existing: Sequence[Escalation]) -> View:
+def escalate_modal(incident: Incident, existing: Sequence[Escalation], *, jira_configured: bool = True) -> View:
+    """The four paths, each with what it does; one already taken says how it stands."""
     done = {e.kind: e for e in existing if e.kind != EscalationKind.PRODUCT_FEEDBACK}
+    help_texts = {**PATH_HELP, **({} if jira_configured else JIRA_OFF_HELP)}
     options = []
     for kind in EscalationKind:
-        taken = f"Already {done[kind].state.value.replace('_', ' ')}. " if kind in done else ""
-        description = truncate(taken + PATH_HELP[kind], 75)
+        taken = f"Already {ESCALATION_STATES[done[kind].state]}. " if kind in done else ""
+        description = truncate(taken + help_texts[kind], 75)
         options.append(Option(value=kind.value, text=KIND_TITLES[kind], description=description))
     chooser = RadioButtonsElement(action_id=F.PATH, options=options)
     return _modal(

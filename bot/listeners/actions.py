@@ -118,7 +118,8 @@ def _modal_view(services: Services, action: IncidentAction, incident_id: int, us
         with unit_of_work(services.session_factory) as session:
             incident = load_incident(session, incident_id, services.workspace)
             require_open(incident, "escalated")
-            return escalate_modal(incident, escalations_of(session=session, incident_id=incident_id))
+            existing = escalations_of(session=session, incident_id=incident_id)
+            return escalate_modal(incident, existing, jira_configured=services.settings.jira_configured)
     if action in (IncidentAction.START_WORKAROUND, IncidentAction.WORKAROUND_PROGRESS):
         with unit_of_work(services.session_factory) as session:
             incident = load_incident(session, incident_id, services.workspace)

@@ -129,8 +129,8 @@ def test_path_labels_keep_jira_capitalised() -> None:
     ("kind", "state", "said"),
     [
         (K.INTERNAL, S.FILED, "already filed"),
-        (K.ENGINEERING, S.PENDING, "already pending"),
-        (K.INCIDENT_MANAGEMENT, S.NOT_CONFIGURED, "already not configured"),
+        (K.ENGINEERING, S.PENDING, "already in progress"),
+        (K.INCIDENT_MANAGEMENT, S.NOT_CONFIGURED, "already recorded, not filed"),
     ],
 )
 def test_escalate_modal_says_a_path_was_already_taken(kind: EscalationKind, state: EscalationState, said: str) -> None:
@@ -144,6 +144,18 @@ def test_escalate_modal_says_a_path_was_already_taken(kind: EscalationKind, stat
     assert said in description.lower()
     others = [o["description"]["text"] for o in options if o["value"] != kind.value]
     assert not any("already" in d for d in others)
+
+
+def test_without_jira_the_paths_that_file_tickets_say_they_only_record() -> None:
+    with_jira = block(escalate_modal(an_incident(), []), "escalation_path")["element"]["options"]
+    without = block(escalate_modal(an_incident(), [], jira_configured=False), "escalation_path")["element"]["options"]
+    said = {o["value"]: o["description"]["text"] for o in without}
+    assert said["engineering"] == "Record a handoff for engineering (Jira is not configured: no ticket)"
+    assert "Jira is not configured" in said["product_feedback"]
+    assert [o["description"] for o in with_jira if o["value"] in ("internal", "incident_management")] == [
+        o["description"] for o in without if o["value"] in ("internal", "incident_management")
+    ]
+    assert all(len(text) <= 75 for text in said.values())
 
 
 def test_escalate_modal_never_marks_product_feedback_as_already_done() -> None:
@@ -427,7 +439,10 @@ def test_lead_line() -> None:
     assert lead_line(an_incident(is_major=True, lead_id="ULEAD", major_channel_id="CMAJOR")) == (
         "🚨 *Incident management* in <#CMAJOR> · incident lead <@ULEAD>"
     )
-    assert lead_line(an_incident(is_major=True, lead_id="SLEADS")) == "🚨 *Incident management* · incident lead <!subteam^SLEADS>"
+    assert (
+        lead_line(an_incident(is_major=True, lead_id="SLEADS"))
+        == "🚨 *Incident management* · incident lead <!subteam^SLEADS>"
+    )
 
 
 # --- internal_notice --------------------------------------------------------------------------------
