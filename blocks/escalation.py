@@ -1,4 +1,4 @@
-"""Escalation: the path chooser, the engineering / feedback / major-incident modals, and status lines."""
+"""Escalation: the path chooser, the engineering / feedback / incident-management modals, and status lines."""
 
 from __future__ import annotations
 
@@ -35,16 +35,16 @@ from bot.domain.escalations import (
     feedback_problems,
     path_problems,
 )
+from bot.domain.glossary import ESCALATION_PATH_MEANINGS, ESCALATION_STATES, INCIDENT_LEAD, INCIDENT_MANAGEMENT
 from bot.domain.handoff import MAX_FIELD, HandoffForm, handoff_problems
 from bot.domain.incidents import environment_details
 from bot.models import ClientTier, Escalation, EscalationKind, EscalationState, FeedbackTrack, Incident
 
 F = ModalField
-PATH_HELP = {
-    EscalationKind.INTERNAL: "Post a concise notice in the support/engineering channel and tag on-call",
-    EscalationKind.ENGINEERING: "Create a Jira issue with reproduction, environment, impact and deadline",
-    EscalationKind.PRODUCT_FEEDBACK: "A workflow pattern: file feedback for the area's product manager",
-    EscalationKind.INCIDENT_MANAGEMENT: "Systemic (outage, region-wide, security): own channel and an incident lead",
+PATH_HELP = ESCALATION_PATH_MEANINGS
+JIRA_OFF_HELP = {
+    EscalationKind.ENGINEERING: "Record a handoff for engineering (Jira is not configured: no ticket)",
+    EscalationKind.PRODUCT_FEEDBACK: "Record feedback for the area's product manager (Jira is not configured)",
 }
 MAX_OPTIONS = 100  # in a select, and groups in a select
 MAX_OPTION_TEXT = 75
@@ -67,12 +67,14 @@ def _modal(incident: Incident, callback: IncidentModal, title: str, submit: str,
     )
 
 
-def escalate_modal(incident: Incident, existing: Sequence[Escalation]) -> View:
+def escalate_modal(incident: Incident, existing: Sequence[Escalation], *, jira_configured: bool = True) -> View:
+    """The four paths, each with what it does; one already taken says how it stands."""
     done = {e.kind: e for e in existing if e.kind != EscalationKind.PRODUCT_FEEDBACK}
+    help_texts = {**PATH_HELP, **({} if jira_configured else JIRA_OFF_HELP)}
     options = []
     for kind in EscalationKind:
-        taken = f"Already {done[kind].state.value.replace('_', ' ')}. " if kind in done else ""
-        description = truncate(taken + PATH_HELP[kind], 75)
+        taken = f"Already {ESCALATION_STATES[done[kind].state]}. " if kind in done else ""
+        description = truncate(taken + help_texts[kind], 75)
         options.append(Option(value=kind.value, text=KIND_TITLES[kind], description=description))
     chooser = RadioButtonsElement(action_id=F.PATH, options=options)
     return _modal(
@@ -93,18 +95,29 @@ def _long_input(
     return InputBlock(block_id=field, label=label, optional=optional, hint=hint, element=element)
 
 
-def engineering_modal(incident: Incident, draft: HandoffForm, priority: str, project: str) -> View:
-    intro = SectionBlock(
-        text=f"Creates a *{project}* Jira issue, priority *{priority}* ({incident.severity.value}), "
-        "linked to this thread."
-    )
+def engineering_modal(
+    incident: Incident, draft: HandoffForm, priority: str, project: str, *, jira_configured: bool
+) -> View:
+    """The handoff form; it says what submitting does: a Jira issue, or (Jira not configured) a record only."""
+    if jira_configured:
+        what = (
+            f"Files a Jira issue in project *{project}*, priority *{priority}* ({incident.severity.value}), "
+            "linked to this thread."
+        )
+        submit = "Create Jira issue"
+    else:
+        what = (
+            "Jira is not configured, so no ticket is filed: the handoff is recorded in the incident's audit trail "
+            "and summary for engineering to pick up."
+        )
+        submit = "Record handoff"
     return _modal(
         incident,
         IncidentModal.ENGINEERING,
         "Engineering handoff",
-        "Create Jira issue",
+        submit,
         [
-            intro,
+            SectionBlock(text=what),
             _long_input(F.REPRODUCTION, "Steps to reproduce", draft.reproduction),
             _long_input(F.EXPECTED, "Expected", draft.expected),
             _long_input(F.ACTUAL, "Actual", draft.actual),
@@ -170,14 +183,14 @@ def declare_modal(incident: Incident, suggested_lead: str | None) -> View:
     return _modal(
         incident,
         IncidentModal.DECLARE,
-        "Major incident",
+        INCIDENT_MANAGEMENT.capitalize(),
         "Declare",
         [
             SectionBlock(
                 text="Creates a dedicated channel, invites the reporter, owner, on-call and lead, "
                 "pins a brief, and links related incidents."
             ),
-            InputBlock(block_id=F.LEAD, label="Incident lead", element=lead),
+            InputBlock(block_id=F.LEAD, label=INCIDENT_LEAD.capitalize(), element=lead),
         ],
     )
 
@@ -264,9 +277,9 @@ def escalation_line(escalation: Escalation) -> str:
 def lead_line(incident: Incident) -> str | None:
     if not incident.is_major:
         return None
-    lead = f" · lead {mention(incident.lead_id)}" if incident.lead_id else ""
+    lead = f" · {INCIDENT_LEAD} {mention(incident.lead_id)}" if incident.lead_id else ""
     channel = f" in <#{incident.major_channel_id}>" if incident.major_channel_id else ""
-    return f"🚨 *Major incident*{channel}{lead}"
+    return f"🚨 *{INCIDENT_MANAGEMENT.capitalize()}*{channel}{lead}"
 
 
 def internal_notice(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Message:
@@ -295,15 +308,15 @@ def internal_notice(incident: Incident, *, now: datetime, zone: ZoneInfo) -> Mes
 
 
 def major_brief(incident: Incident, *, lead_id: str, related: Iterable[str], now: datetime, zone: ZoneInfo) -> Message:
-    """The pinned brief in a major incident's channel."""
+    """The pinned brief in the incident-management channel."""
     deadline = "none"
     if incident.deadline_at is not None:
         deadline = f"{slack_time(incident.deadline_at, zone)} ({time_left(incident.deadline_at, now)})"
     thread = link(incident.root_permalink, "main thread") if incident.root_permalink else f"<#{incident.channel_id}>"
     linked = ", ".join(related) or "none found yet"
     text = (
-        f"🚨 *Major incident {incident.key}* — {typed(incident.title, 150)}\n"
-        f"*Lead:* {mention(lead_id)} · *Severity:* {incident.severity.value} · "
+        f"🚨 *{INCIDENT_MANAGEMENT.capitalize()}: {incident.key}* — {typed(incident.title, 150)}\n"
+        f"*{INCIDENT_LEAD.capitalize()}:* {mention(lead_id)} · *Severity:* {incident.severity.value} · "
         f"*Scope:* {incident.scope or 'systemic?'}\n"
         f"*Client:* {typed(incident.client.name, 200)} · *Deadline:* {deadline}\n"
         f"*Blocker:* {typed(incident.blocker, 800, one_line=False)}\n"

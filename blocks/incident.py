@@ -21,14 +21,17 @@ from slack_sdk.models.blocks import (
 from blocks.budget import SECTION_SAFE, lines_within
 from blocks.ids import IncidentAction
 from blocks.text import link, mention, message_text_length, quoted, slack_time, time_left, truncate, typed
-from bot.domain.incidents import SEVERITY_MEANINGS, environment_details
+from bot.domain.glossary import BOT_NAME, DONE, SEVERITY_MEANINGS, TO_DO, status_label
+from bot.domain.incidents import environment_details
 from bot.domain.message_intake import SourceMessage
 from bot.domain.summary import DeadlineOutcome, first_relief, incident_deadline_outcome, milestones_of
 from bot.domain.triage import StepView
 from bot.models import ClientTier, Event, Incident, Severity
 
 SEVERITY_ICONS = {Severity.SEV1: "🔴", Severity.SEV2: "🟠", Severity.SEV3: "🟡", Severity.SEV4: "🔵"}
+BOT_ACTOR = f"🤖 {BOT_NAME}"  # the emoji decorates, the name says who (no emoji font, screen readers)
 DEADLINE_CLOSE_SECONDS = 2 * 3600
+NO_DEADLINE = "no deadline given"
 DEADLINE_OUTCOME_LABELS = {
     DeadlineOutcome.MET: "✅ *met*",
     DeadlineOutcome.MISSED: "❌ *missed*",
@@ -87,7 +90,7 @@ def deadline_label(incident: Incident, *, now: datetime, zone: ZoneInfo) -> str:
     if outcome == DeadlineOutcome.PENDING:
         remaining = time_left(incident.deadline_at, now)
         close = (incident.deadline_at - now).total_seconds() < DEADLINE_CLOSE_SECONDS
-        label = f"{slack_time(incident.deadline_at, zone)} ({'⏰ ' if close else ''}{remaining})"
+        label = f"{slack_time(incident.deadline_at, zone)} ({'⏰ soon, ' if close else ''}{remaining})"
     else:
         relieved = first_relief(milestones_of(incident))
         how = f"client unblocked {slack_time(relieved, zone)}" if relieved else "client not unblocked by then"
@@ -117,9 +120,14 @@ def environment_line(incident: Incident) -> str:
     return " · ".join(f"{label}: {typed(value, share)}" for label, value in details.items())
 
 
+def severity_badge(severity: Severity) -> str:
+    """`🔴 SEV1`: the colour for the eye, the name for everyone (no emoji font, screen readers)."""
+    return f"{SEVERITY_ICONS[severity]} {severity.value}"
+
+
 def headline(incident: Incident) -> str:
     """The header: plain text (never parsed for mentions), escaped like every other typed text."""
-    prefix = f"{SEVERITY_ICONS[incident.severity]} {incident.key} · "
+    prefix = f"{severity_badge(incident.severity)} · {incident.key} · "
     return prefix + typed(incident.title, 150 - len(prefix))
 
 
@@ -133,7 +141,7 @@ def _fields(incident: Incident, *, now: datetime, zone: ZoneInfo) -> list[Markdo
     oncall = mention(incident.oncall_id) if incident.oncall_id else "_None configured_"
     where = " / ".join(typed(p, 100) for p in (incident.workflow, incident.region) if p) or "_Not given_"
     pairs = [
-        ("Status", incident.status.value.capitalize()),
+        ("Status", status_label(incident.status)),
         ("Severity", f"{incident.severity.value} — {SEVERITY_MEANINGS[incident.severity]}"),
         ("Client", client_label(incident)),
         ("Deadline", deadline_label(incident, now=now, zone=zone)),
@@ -178,15 +186,25 @@ def root_message(incident: Incident, *, now: datetime, zone: ZoneInfo, dashboard
 
 
 def checklist_text(steps: Sequence[StepView], zone: ZoneInfo) -> str:
-    """`*Triage*  ✅ *Immediate Action* — <@U1> 09:41  ·  ⬜ Investigate  ·  …`"""
+    """`*Triage*  ✅ *Immediate Action* done by <@U1> 09:41  ·  ⬜ Investigate (to do)  ·  …`"""
     parts = []
     for step in steps:
         if step.done and step.done_at is not None:
-            who = mention(step.done_by) if step.done_by and step.done_by != "bot" else "🤖"
-            parts.append(f"✅ *{step.title}* — {who} {slack_time(step.done_at, zone)}")
+            parts.append(step_done(f"*{step.title}*", step.done_by, slack_time(step.done_at, zone)))
         else:
-            parts.append(f"⬜ {step.title}")
+            parts.append(step_to_do(step.title))
     return "*Triage*  " + "  ·  ".join(parts)
+
+
+def step_done(title: str, done_by: str | None, when: str) -> str:
+    """`✅ Investigate done by <@U1> 09:41`: the mark, and the words that say it."""
+    who = mention(done_by) if done_by and done_by != "bot" else BOT_NAME
+    return f"✅ {title} {DONE} by {who} {when}"
+
+
+def step_to_do(title: str) -> str:
+    """`⬜ Isolate (to do)`."""
+    return f"⬜ {title} ({TO_DO})"
 
 
 def _status_line(incident: Incident, dashboard: Dashboard, now: datetime, zone: ZoneInfo) -> str:
@@ -237,10 +255,13 @@ def environment_reply(incident: Incident) -> Message:
         f"*{label}:* {typed(value, 1200 if label == 'Already tried' else 200, one_line=False)}"
         for label, value in details.items()
     ]
-    body = (
-        "\n".join(lines) if lines else "_Nothing recorded yet — ask the client for file size, browser, OS and timing._"
-    )
-    text = f"📋 Environment recorded by {mention(incident.reporter_id)} for {incident.key}\n{body}"
+    if lines:
+        text = f"📋 Environment recorded by {mention(incident.reporter_id)} for {incident.key}\n" + "\n".join(lines)
+    else:
+        text = (
+            f"📋 No environment recorded yet for {incident.key} — "
+            "ask the client for file size, browser, OS and timing, then use *Add details*."
+        )
     return Message(text=text, blocks=[SectionBlock(text=text)])
 
 
@@ -258,8 +279,12 @@ def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo, note: str
 
     `note` says why this is not a fresh answer of the on-call source (the service was down, or not read yet).
     """
-    deadline = deadline_label(incident, now=now, zone=zone).replace("\n", " — ")
-    facts = f"*{incident.severity.value}* for {client_label(incident)} · deadline: {deadline}"
+    deadline = (
+        "deadline: " + deadline_label(incident, now=now, zone=zone).replace("\n", " — ")
+        if incident.deadline_at is not None
+        else NO_DEADLINE
+    )
+    facts = f"*{incident.severity.value}* for {client_label(incident)} · {deadline}"
     if incident.oncall_id:
         text = f"📟 {mention(incident.oncall_id)} you are on call for *{incident.key}*. {facts}"
     else:
@@ -274,7 +299,7 @@ def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo, note: str
 
 
 def event_line(event: Event, zone: ZoneInfo) -> str:
-    actor = "🤖" if event.actor_id == "bot" else mention(event.actor_id)
+    actor = BOT_ACTOR if event.actor_id == "bot" else mention(event.actor_id)
     return f"{slack_time(event.at, zone)} · {actor} · {typed(event.summary, 300)}"
 
 

@@ -24,6 +24,7 @@ from blocks.new_incident import details_inputs, severity_option
 from blocks.text import escape_mrkdwn, truncate
 from blocks.view_state import block_errors, choice, member, state, text, whole_number
 from bot.domain.client_updates import MAX_UPDATE_CHARS, client_update_problems
+from bot.domain.glossary import SCOPES, status_label
 from bot.domain.incidents import DetailsReport, EnvironmentReport
 from bot.domain.isolation import Isolation
 from bot.domain.lifecycle import ALLOWED_TRANSITIONS
@@ -40,12 +41,7 @@ from bot.domain.triage import (
 from bot.models import Incident, IncidentStatus, Scope, Severity
 
 F = ModalField
-SCOPE_LABELS = {
-    Scope.ACCOUNT: "One account (this client only)",
-    Scope.REGION: "A region",
-    Scope.WORKFLOW: "A specific workflow",
-    Scope.SYSTEMIC: "Systemic (many accounts)",
-}
+SCOPE_LABELS = SCOPES
 MAX_RELATED = 10
 
 
@@ -138,7 +134,7 @@ def log_step_modal(incident: Incident) -> View:
 
 def change_status_modal(incident: Incident) -> View:
     statuses = [incident.status, *ALLOWED_TRANSITIONS[incident.status]]
-    status_options = [_option(s.value, s.value.capitalize()) for s in statuses]
+    status_options = [_option(s.value, status_label(s)) for s in statuses]
     return _modal(
         incident,
         IncidentModal.CHANGE_STATUS,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from blocks.budget import more_note, page_of
-from blocks.incident import SEVERITY_ICONS, deadline_in_brief
+from blocks.incident import deadline_in_brief, severity_badge
 from blocks.text import mention, typed
 from bot.models import Incident
 
@@ -29,7 +29,7 @@ def incident_list_line(incident: Incident, *, now: datetime, zone: ZoneInfo) -> 
         deadline += f" ({typed(incident.deadline_context, 60)})"
     owner = mention(incident.owner_id) if incident.owner_id else "unassigned"
     return (
-        f"{SEVERITY_ICONS[incident.severity]} *{incident.key}* {incident.severity.value} · "
+        f"*{incident.key}* {severity_badge(incident.severity)} · "
         f"{typed(incident.client.name, 60)} · {typed(incident.title, 80)} · "
         f"{deadline} · {incident.status.value} · {owner}"
     )

@@ -28,9 +28,9 @@ from slack_sdk.models.views import View
 from blocks.ids import PREMIUM_OPTION_VALUE, CallbackId, NewIncidentBlock
 from blocks.view_state import UnreadableInput, block_errors, choice, member, raw_text, state
 from bot.domain.channels import ChannelReach, post_in_problems
+from bot.domain.glossary import SEVERITY_MEANINGS
 from bot.domain.incidents import (
     FREQUENCIES,
-    SEVERITY_MEANINGS,
     TEXT_LIMITS,
     DetailsReport,
     EnvironmentReport,

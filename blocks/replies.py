@@ -57,10 +57,11 @@ def correlation_reply(incident: Incident, correlation: Correlation) -> Message:
     """What else happened around the time the problem started: deployments, status page, our other incidents."""
     window = humanize_duration(correlation.window)
     lines = [f"🧭 *What else happened in the {window} before {incident.key} opened*"]
-    icons = {"deployment": "🚀", "status_page": "📣", "incident": "🧯"}
+    kinds = {"deployment": "🚀 Deployment", "status_page": "📣 Status page", "incident": "🧯 Incident"}
     for item in correlation.items[:15]:
         linked = link(item.link, truncate(item.title, 150))
-        lines.append(f"{icons.get(item.kind, '•')} {linked} — {humanize_duration(item.before_start)} before")
+        kind = f"{kinds[item.kind]}:" if item.kind in kinds else "•"
+        lines.append(f"{kind} {linked} — {humanize_duration(item.before_start)} before")
     if not correlation.items:
         lines.append("Nothing: no deployments, status-page incidents or other incidents of ours in that window.")
     if not correlation.status_page_configured:

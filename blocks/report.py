@@ -25,6 +25,7 @@ from blocks.ids import ReportAction
 from blocks.incident import SEVERITY_ICONS, Message
 from blocks.text import link, message_text_length, pack_lines, slack_time, typed
 from bot.domain.durations import humanize_duration
+from bot.domain.glossary import FEEDBACK_TRACKS
 from bot.domain.reports import TRACKS, Deadlines, FeedbackItem, PeriodReport, Tally, Theme, TimeStats, last_days
 from bot.models import Severity
 
@@ -190,7 +191,7 @@ def _feedback_blocks(report: PeriodReport) -> list[Block]:
             continue
         lines = [_feedback_line(item) for item in items[:FEEDBACK_SHOWN]]
         lines += _more(min(len(items), FEEDBACK_SHOWN), len(items), "items")
-        blocks += _sections(f"*{track.value.capitalize()}* ({len(items)})", lines)
+        blocks += _sections(f"*{FEEDBACK_TRACKS[track]}* ({len(items)})", lines)
     return blocks
 
 

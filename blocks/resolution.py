@@ -44,6 +44,9 @@ from bot.models import FollowUp, Incident
 F = ModalField
 FOLLOW_UP_ROWS = 3
 YES = "yes"
+NO_JIRA = "Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)"
+FOLLOW_UPS_INTRO = "*Follow-up items* — each has an owner: you, unless you pick someone. Due dates are optional."
+OWNER_HINT = "Left empty, the follow-up is yours."
 
 
 def resolve_modal(incident: Incident, *, stopping: Sequence[str] = ()) -> View:
@@ -56,7 +59,7 @@ def resolve_modal(incident: Incident, *, stopping: Sequence[str] = ()) -> View:
         _long_text(F.ROOT_CAUSE, "Root cause", "e.g. The upload proxy timed out bundles over 200 MB"),
         _long_text(F.RESOLUTION, "Resolution", "e.g. Proxy timeout raised; the client's bundle uploaded at 10:42"),
         DividerBlock(),
-        SectionBlock(text="*Follow-up items* — each needs an owner; the due date is optional."),
+        SectionBlock(text=FOLLOW_UPS_INTRO),
     ]
     for row in range(1, FOLLOW_UP_ROWS + 1):
         blocks += _follow_up_row(row)
@@ -130,6 +133,7 @@ def _follow_up_row(row: int) -> list[Block]:
             block_id=owner,
             label=f"Owner of follow-up {row}",
             optional=True,
+            hint=OWNER_HINT,
             element=UserSelectElement(action_id=owner, placeholder="Who owns it?"),
         ),
         InputBlock(
@@ -168,8 +172,9 @@ class ResolveForm:
         )
 
 
-def read_resolve_form(values: dict[str, Any]) -> ResolveForm:
-    rows = tuple(_read_row(values, row) for row in range(1, FOLLOW_UP_ROWS + 1))
+def read_resolve_form(values: dict[str, Any], *, resolver_id: str) -> ResolveForm:
+    """The submitted form; a follow-up given without an owner is owned by the person resolving."""
+    rows = tuple(_read_row(values, row, resolver_id) for row in range(1, FOLLOW_UP_ROWS + 1))
     return ResolveForm(
         root_cause=text(values, F.ROOT_CAUSE),
         resolution=text(values, F.RESOLUTION),
@@ -180,8 +185,10 @@ def read_resolve_form(values: dict[str, Any]) -> ResolveForm:
     )
 
 
-def _read_row(values: dict[str, Any], row: int) -> FollowUpRow:
-    owner = state(values, follow_up_field(row, FollowUpPart.OWNER)).get("selected_user")
+def _read_row(values: dict[str, Any], row: int, resolver_id: str) -> FollowUpRow:
+    chosen = state(values, follow_up_field(row, FollowUpPart.OWNER)).get("selected_user")
+    description = text(values, follow_up_field(row, FollowUpPart.DESCRIPTION))
+    owner = chosen if isinstance(chosen, str) and chosen else (resolver_id if description else None)
     typed = state(values, follow_up_field(row, FollowUpPart.DUE)).get("selected_date")
     try:
         due_on = date.fromisoformat(typed) if isinstance(typed, str) else None
@@ -189,8 +196,8 @@ def _read_row(values: dict[str, Any], row: int) -> FollowUpRow:
         due_on = None
     return FollowUpRow(
         row=row,
-        description=text(values, follow_up_field(row, FollowUpPart.DESCRIPTION)),
-        owner_id=owner if isinstance(owner, str) and owner else None,
+        description=description,
+        owner_id=owner,
         due_on=due_on,
         due_typed=typed if isinstance(typed, str) else None,
     )
@@ -219,9 +226,15 @@ def _checked(values: dict[str, Any], block_id: str) -> bool:
 
 
 def resolved_reply(
-    incident: Incident, actor_id: str, follow_ups: Sequence[FollowUp], learnings: int, stopped: int
+    incident: Incident,
+    actor_id: str,
+    follow_ups: Sequence[FollowUp],
+    learnings: int,
+    stopped: int,
+    *,
+    jira_configured: bool,
 ) -> Message:
-    """What the thread is told when the incident is resolved."""
+    """What the thread is told when the incident is resolved; follow-up tickets are promised only when Jira is set."""
     lines = [
         f"✅ {mention(actor_id)} resolved *{incident.key}*.",
         f"*Root cause:* {escape_mrkdwn(truncate(incident.root_cause or '', 900))}",
@@ -229,8 +242,10 @@ def resolved_reply(
     ]
     for item in follow_ups:
         due = f" — due {item.due_on.isoformat()}" if item.due_on else ""
-        ticket = " (Jira ticket on its way)" if item.wants_ticket else ""
+        ticket = " (Jira ticket on its way)" if item.wants_ticket and jira_configured else ""
         lines.append(f"• Follow-up for {mention(item.owner_id)}{due}: {escape_mrkdwn(item.description)}{ticket}")
+    if not jira_configured and any(item.wants_ticket for item in follow_ups):
+        lines.append(f"🎫 No Jira tickets: {NO_JIRA}, so the follow-ups are recorded here and in the summary.")
     if learnings:
         lines.append(f"📚 {learnings} key learning(s) recorded.")
     if stopped:

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from blocks.incident import DEADLINE_OUTCOME_LABELS, SEVERITY_ICONS, Message
+from blocks.incident import BOT_ACTOR, DEADLINE_OUTCOME_LABELS, Message, severity_badge, step_done, step_to_do
 from blocks.text import escape_mrkdwn, link, mention, message_text_length, pack_lines, quoted, slack_time, typed
 from bot.domain.durations import humanize_duration
-from bot.domain.incidents import SEVERITY_MEANINGS
+from bot.domain.glossary import ESCALATION_STATES, INCIDENT_MANAGEMENT, SEVERITY_MEANINGS, path_title, status_label
 from bot.domain.summary import AuditEntry, AuditTrail, IncidentSummary
-from bot.models import ClientTier
+from bot.models import ClientTier, EscalationKind
 
 MAX_BLOCKS = 50
 HEADER_LIMIT = 150
@@ -29,6 +29,7 @@ MESSAGE_TEXT_BUDGET = 10_000
 TIMELINE_SECTION_CHARS = 2900
 TIMELINE_SECTIONS_PER_MESSAGE = 3
 ENTRY_SUMMARY_LIMIT = 300
+PRODUCT_FEEDBACK = path_title(EscalationKind.PRODUCT_FEEDBACK)
 CORRECTIONS = "a correction is a new entry that refers to the one it corrects."
 
 
@@ -117,7 +118,7 @@ def audit_messages(trail: AuditTrail, *, zone: ZoneInfo) -> list[Message]:
 
 def entry_line(entry: AuditEntry, zone: ZoneInfo) -> str:
     """`*#12* <time> · <@U1> · what happened (corrects #3)`; the summary is cut at 300 characters."""
-    actor = "🤖" if entry.actor_id == "bot" else mention(entry.actor_id)
+    actor = BOT_ACTOR if entry.actor_id == "bot" else mention(entry.actor_id)
     line = f"*#{entry.number}* {slack_time(entry.at, zone)} · {actor} · {typed(entry.summary, ENTRY_SUMMARY_LIMIT)}"
     if entry.corrects is not None:
         line += f" _(corrects #{entry.corrects})_"
@@ -158,7 +159,7 @@ def _header(prefix: str, title: str) -> str:
 def _summary_blocks(summary: IncidentSummary, zone: ZoneInfo) -> list[Block]:
     s = summary
     return [
-        HeaderBlock(text=_header(f"📋 {SEVERITY_ICONS[s.severity]} {s.key} · ", s.title)),
+        HeaderBlock(text=_header(f"📋 {severity_badge(s.severity)} · {s.key} · ", s.title)),
         SectionBlock(fields=[MarkdownTextObject(text=f) for f in _fields(s, zone)]),
         SectionBlock(text=_what_happened(s)),
         SectionBlock(text=_paragraph("Root cause", s.root_cause)),
@@ -185,7 +186,7 @@ def _fields(s: IncidentSummary, zone: ZoneInfo) -> list[str]:
     pairs = [
         ("Client", typed(s.client_name, 150) + premium),
         ("Severity", f"{s.severity.value} — {SEVERITY_MEANINGS[s.severity]}"),
-        ("Status", s.status.value.capitalize() + (" · major incident" if s.is_major else "")),
+        ("Status", status_label(s.status) + (f" · {INCIDENT_MANAGEMENT}" if s.is_major else "")),
         ("Deadline", _deadline(s, zone)),
         ("Workflow / region", where),
         ("Owner", owner),
@@ -252,16 +253,19 @@ def _follow_up_lines(s: IncidentSummary) -> list[str]:
 
 
 def _escalation_lines(s: IncidentSummary) -> list[str]:
+    """Each escalation once: product feedback as its track and area, with how its ticket stands."""
     lines = []
-    for e in s.escalations:
-        line = f"• {e.label}: {e.state.value.replace('_', ' ')}"
+    for e in s.handoffs:
+        line = f"• {e.label}: {ESCALATION_STATES[e.state]}"
         if e.ticket_key or e.ticket_url:
             line += " · " + link(e.ticket_url, (e.ticket_key or e.ticket_url or "")[:120])
         if e.external_status:
             line += f" ({typed(e.external_status, 60)})"
         lines.append(line)
     for f in s.feedback:
-        line = f"• Product feedback · {f.track_label} · {typed(f.area, 60)}"
+        line = f"• {PRODUCT_FEEDBACK} · {f.track_label} · {typed(f.area, 60)}"
+        if f.state is not None and not (f.ticket_key or f.ticket_url):
+            line += f": {ESCALATION_STATES[f.state]}"
         if f.ticket_key or f.ticket_url:
             line += " · " + link(f.ticket_url, (f.ticket_key or f.ticket_url or "")[:120])
         lines.append(line)
@@ -280,8 +284,7 @@ def _steps_line(s: IncidentSummary, zone: ZoneInfo) -> str:
     parts = []
     for step in s.steps:
         if step.done and step.done_at is not None:
-            who = "🤖" if step.done_by in (None, "bot") else mention(step.done_by or "")
-            parts.append(f"✅ {step.title} — {who} {slack_time(step.done_at, zone)}")
+            parts.append(step_done(step.title, step.done_by, slack_time(step.done_at, zone)))
         else:
-            parts.append(f"⬜ {step.title}")
+            parts.append(step_to_do(step.title))
     return "*Playbook*  " + "  ·  ".join(parts) if parts else "*Playbook* —"

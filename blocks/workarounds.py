@@ -31,16 +31,12 @@ from blocks.ids import IncidentModal, ModalField, WorkaroundAction
 from blocks.incident import Message
 from blocks.text import mention, quoted, slack_time, time_left, typed
 from blocks.view_state import block_errors, choice, member, number, text
+from bot.domain.glossary import WORKAROUND_KIND_MEANINGS
 from bot.domain.workarounds import KIND_LABELS, OUTCOME_LABELS, StartForm, error_changed_problems, start_problems
 from bot.models import Attempt, AttemptOutcome, Incident, Workaround, WorkaroundKind
 
 F = ModalField
-KIND_HELP = {
-    WorkaroundKind.RETRY_CYCLE: "Try again every few minutes; each attempt is logged",
-    WorkaroundKind.BATCHING: "Split into smaller batches to isolate the failing one",
-    WorkaroundKind.FORMAT_CHANGE: "Convert to a format that bypasses the failing pipeline",
-    WorkaroundKind.MANUAL_OVERRIDE: "Process it by hand where automation is blocked",
-}
+KIND_HELP = WORKAROUND_KIND_MEANINGS
 OUTCOME_ICONS = {
     AttemptOutcome.WORKED: "✅",
     AttemptOutcome.STILL_FAILING: "🔁",

@@ -14,6 +14,7 @@ from bot.domain.audit import record_event
 from bot.domain.errors import DomainError, FieldProblems
 from bot.domain.lifecycle import require_open
 from bot.domain.timers import schedule_timer
+from bot.domain.triage import StepKind, StepOutcome
 from bot.models import Event, Incident, IncidentStatus, Severity
 
 CLIENT_UPDATE_DUE = "client_update_due"
@@ -34,15 +35,25 @@ def client_update_problems(text: str) -> FieldProblems:
     return {} if text else {"text": "Write the update the client received."}
 
 
-def _findings(events: list[Event]) -> list[str]:
-    confirmed = [e.details.get("description", "") for e in events if e.details.get("outcome") == "confirmed"]
-    return [f for f in confirmed if f][-2:]
+# What the team found, said for the client: the finding itself (a log line, "proxy returns 413", a hypothesis)
+# stays internal; the person sending the update writes in whatever detail the client should have.
+PROGRESS = {
+    StepKind.REPRODUCTION: "We have reproduced the problem on our side.",
+    StepKind.HYPOTHESIS: "We have identified a likely cause.",
+}
+
+
+def _progress(events: list[Event]) -> list[str]:
+    """Client-facing sentences for what the audit trail confirms, never its internal wording."""
+    confirmed = {e.kind for e in events if (e.details or {}).get("outcome") == StepOutcome.CONFIRMED.value}
+    return [sentence for kind, sentence in PROGRESS.items() if kind.value in confirmed]
 
 
 def draft_client_update(
     *, incident: Incident, events: list[Event], now: datetime, zone: ZoneInfo, cadence: Mapping[Severity, timedelta]
 ) -> str:
-    """A human, plain-language update from what is known: what we know, what we are doing, when we write next."""
+    """A human, plain-language update for the client: what they told us, how far we are, what we are doing and
+    when we write next. Nothing internal is copied from the audit trail (see PROGRESS)."""
     next_by = (now + cadence[incident.severity]).astimezone(zone).strftime("%H:%M %Z")
     opening = [f"Hi {incident.client.name} team,", "", f"An update on “{incident.title}” (ref {incident.key}).", ""]
     closing = [f"What we are doing: {DOING[incident.status]}"]
@@ -51,10 +62,7 @@ def draft_client_update(
         context = f" ({incident.deadline_context})" if incident.deadline_context else ""
         closing.append(f"Your deadline{context} is {deadline}, and we are treating it as our priority.")
     closing += ["", f"We will update you again by {next_by}, sooner if anything changes."]
-    known = f"What we know: {incident.blocker.rstrip('.')}."
-    findings = _findings(events)
-    if findings:
-        known += " We have confirmed: " + "; ".join(findings) + "."
+    known = " ".join([f"What we know: {incident.blocker.rstrip('.')}.", *_progress(events)])
     room = MAX_UPDATE_CHARS - len("\n".join([*opening, "", *closing]))
     if len(known) > room:
         known = known[: max(room - 1, 0)].rstrip() + "…"

@@ -3,6 +3,11 @@
 from datetime import timedelta
 
 
+def took(delta: timedelta) -> str:
+    """`in under a minute`, `after 4 min`: how long something took, for a sentence."""
+    return "in under a minute" if abs(delta) < timedelta(minutes=1) else f"after {humanize_duration(delta)}"
+
+
 def humanize_duration(delta: timedelta) -> str:
     """`1 d 3 h`, `1 h 55 min`, `4 min`, `less than a minute`."""
     minutes = int(abs(delta).total_seconds() // 60)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.db import insert_once
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError, FieldProblems
+from bot.domain.glossary import ESCALATION_PATHS, INCIDENT_LEAD, INCIDENT_MANAGEMENT, path_title, track_with_meaning
 from bot.domain.lifecycle import ALLOWED_TRANSITIONS, change_status, require_open
 from bot.domain.triage import complete_step
 from bot.models import (
@@ -27,19 +28,10 @@ from bot.models import (
     TriageStep,
 )
 
-KIND_LABELS = {
-    EscalationKind.INTERNAL: "internal notice",
-    EscalationKind.ENGINEERING: "engineering handoff (Jira)",
-    EscalationKind.PRODUCT_FEEDBACK: "product feedback",
-    EscalationKind.INCIDENT_MANAGEMENT: "incident management",
-}
+KIND_LABELS = ESCALATION_PATHS
 # The same labels starting a sentence ("Engineering handoff (Jira) filed …"), capitals inside kept.
-KIND_TITLES = {kind: label[:1].upper() + label[1:] for kind, label in KIND_LABELS.items()}
-TRACK_MEANINGS = {
-    FeedbackTrack.STABILITY: "Stability — crashes, timeouts",
-    FeedbackTrack.MESSAGING: "Messaging — confusing UI or error text",
-    FeedbackTrack.MONITORING: "Monitoring — missing alerts or observability gaps",
-}
+KIND_TITLES = {kind: path_title(kind) for kind in EscalationKind}
+TRACK_MEANINGS = {track: track_with_meaning(track) for track in FeedbackTrack}
 # Paths that put the incident in engineering's hands move it to "escalated".
 ESCALATING = {EscalationKind.ENGINEERING, EscalationKind.INCIDENT_MANAGEMENT}
 
@@ -271,7 +263,7 @@ def declare_major(
         at=now,
         actor_id=declared_by,
         kind="major_declared",
-        summary="Declared a major incident with a dedicated channel and an incident lead",
+        summary=f"Started {INCIDENT_MANAGEMENT}: a dedicated channel and an {INCIDENT_LEAD}",
         details={"lead_id": lead_id, "channel_id": channel_id},
     )
 

@@ -18,13 +18,6 @@ from bot.domain.sizes import format_file_size, parse_file_size
 from bot.domain.workspaces import in_workspace, visible_in
 from bot.models import Client, ClientTier, Environment, Incident, IncidentStatus, Severity
 
-SEVERITY_MEANINGS: dict[Severity, str] = {
-    Severity.SEV1: "Critical: the client is blocked and a deadline is at risk",
-    Severity.SEV2: "Major: a core workflow is degraded, no workaround yet",
-    Severity.SEV3: "Minor: impaired, but a workaround exists",
-    Severity.SEV4: "Low: a question, cosmetic issue or single report",
-}
-
 FREQUENCIES = ("every time", "intermittently", "happened once", "not sure")
 
 

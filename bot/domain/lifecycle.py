@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.domain.audit import record_event
+from bot.domain.durations import took
 from bot.domain.errors import DomainError
 from bot.models import Incident, IncidentStatus, Severity
 
@@ -114,14 +115,13 @@ def acknowledge(*, session: Session, incident: Incident, actor_id: str, now: dat
     incident.acknowledged_at = now
     incident.owner_id = actor_id
     _touch(incident, now)
-    minutes = (now - incident.opened_at).total_seconds() / 60
     record_event(
         session=session,
         incident=incident,
         at=now,
         actor_id=actor_id,
         kind="acknowledged",
-        summary=f"Acknowledged after {minutes:.0f} min and took ownership",
+        summary=f"Acknowledged {took(now - incident.opened_at)} and took ownership",
         details={"seconds_to_acknowledge": round((now - incident.opened_at).total_seconds())},
     )
     if incident.status == S.NEW:

@@ -33,7 +33,7 @@ class Action(enum.StrEnum):
     RESOLVE = "resolve or close"
     CHANGE_SEVERITY = "change the severity of"
     CORRECT_AUDIT = "correct the audit trail of"
-    DECLARE = "declare a major incident or assign its lead"
+    DECLARE = "start incident management or assign its incident lead"
     OVERRIDE_ONCALL = "override on-call for"
     POST_REPORT = "post the report in a channel"
     CHANGE_SETTINGS = "change settings"
@@ -126,7 +126,7 @@ MEMBERS = "full members of this workspace (not guests or people from other organ
 
 
 def _declarers(policy: Policy) -> str:
-    return f"a major-incident declarer{_mentions(policy.declarers)}" if policy.declarers else ""
+    return f"an incident-management declarer{_mentions(policy.declarers)}" if policy.declarers else ""
 
 
 def _involved(incident: IncidentRoles) -> list[str]:

@@ -149,6 +149,7 @@ class FeedbackItem:
     use_case: str
     ticket_key: str | None
     ticket_url: str | None
+    state: EscalationState | None = None  # of the product-feedback escalation it was filed with
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,11 @@ class IncidentSummary:
     steps: tuple[StepItem, ...]
     timeline: tuple[AuditEntry, ...]
     generated_at: datetime
+
+    @property
+    def handoffs(self) -> tuple[EscalationItem, ...]:
+        """The escalations to list beside `feedback`: each product-feedback one is listed there, once, as feedback."""
+        return tuple(e for e in self.escalations if e.kind != EscalationKind.PRODUCT_FEEDBACK)
 
 
 def build_summary(*, session: Session, incident_id: int, now: datetime) -> IncidentSummary:
@@ -375,14 +381,14 @@ def _escalations(session: Session, incident_id: int) -> tuple[EscalationItem, ..
 
 def _feedback(session: Session, incident_id: int) -> tuple[FeedbackItem, ...]:
     query = (
-        select(Feedback, Escalation.external_ref, Escalation.external_url)
+        select(Feedback, Escalation.external_ref, Escalation.external_url, Escalation.state)
         .outerjoin(Escalation, Escalation.id == Feedback.escalation_id)
         .where(Feedback.incident_id == incident_id)
         .order_by(Feedback.id)
     )
     return tuple(
-        FeedbackItem(f.track, TRACK_MEANINGS[f.track], f.area, f.pm_user_id, f.use_case, ref, url)
-        for f, ref, url in session.execute(query)
+        FeedbackItem(f.track, TRACK_MEANINGS[f.track], f.area, f.pm_user_id, f.use_case, ref, url, state)
+        for f, ref, url, state in session.execute(query)
     )
 
 

@@ -12,16 +12,12 @@ from sqlalchemy.orm import Session
 
 from bot.domain.audit import record_event
 from bot.domain.errors import FieldProblems
+from bot.domain.glossary import TRIAGE_STEPS
 from bot.domain.lifecycle import require_open
 from bot.domain.workspaces import visible_in
 from bot.models import Incident, IncidentLink, Scope, StepState, TriageStep, TriageStepRecord
 
-STEP_TITLES = {
-    TriageStep.GATHER: "Immediate Action",
-    TriageStep.INVESTIGATE: "Investigate",
-    TriageStep.ISOLATE: "Isolate",
-    TriageStep.ESCALATE: "Escalate",
-}
+STEP_TITLES = TRIAGE_STEPS
 # "Record everything before troubleshooting begins": what must be known before Investigate can be done.
 REQUIRED_ENVIRONMENT = {
     "file_size_text": "file size",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.db import insert_once
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError, FieldProblems
+from bot.domain.glossary import WORKAROUND_KINDS
 from bot.domain.lifecycle import require_open
 from bot.domain.timers import cancel_timers, schedule_timer
 from bot.domain.workspaces import in_workspace
@@ -29,12 +30,7 @@ CHECKIN_UNANSWERED = "checkin_unanswered"
 TIMEBOX_END = "timebox_end"
 WORKAROUND_TIMERS = (RETRY_CHECKIN, CHECKIN_UNANSWERED, TIMEBOX_END)
 LATE_AFTER = timedelta(minutes=1)
-KIND_LABELS = {
-    WorkaroundKind.RETRY_CYCLE: "Retry cycle",
-    WorkaroundKind.BATCHING: "Batching",
-    WorkaroundKind.FORMAT_CHANGE: "Format change",
-    WorkaroundKind.MANUAL_OVERRIDE: "Manual override",
-}
+KIND_LABELS = WORKAROUND_KINDS
 OUTCOME_LABELS = {
     AttemptOutcome.WORKED: "worked",
     AttemptOutcome.STILL_FAILING: "still failing",

@@ -19,7 +19,8 @@ from matplotlib.ticker import MaxNLocator
 from bot.domain.reports import SEVERITIES, PeriodReport, TimeStats, last_days
 from bot.models import Severity
 
-WIDTH_INCHES, HEIGHT_INCHES, DPI = 9.0, 4.8, 100  # 900 x 480 pixels
+# 800 x 450 pixels (16:9): small in inches at a high dpi, so the text stays legible when a pane shows it at half size
+WIDTH_INCHES, HEIGHT_INCHES, DPI = 6.4, 3.6, 125
 SEVERITY_COLOURS = {
     Severity.SEV1: "#d62728",
     Severity.SEV2: "#ff7f0e",

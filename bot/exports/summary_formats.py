@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from bot.domain.durations import humanize_duration
+from bot.domain.glossary import ESCALATION_STATES
 from bot.domain.summary import AuditEntry, AuditTrail, EscalationItem, IncidentSummary, WorkaroundItem
 
 SUMMARY_FORMAT = "triage-bot/incident-summary"
@@ -115,6 +116,7 @@ def _environment() -> Environment:
         duration=display_duration,
         web_url=web_url,
         kind=kind_label,
+        escalation_state=ESCALATION_STATES.__getitem__,
         who=actor_label,
     )
     return env

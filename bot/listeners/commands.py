@@ -65,7 +65,7 @@ class Subcommand:
 # Subcommands that open a form instead of answering with a message.
 FORM_SUBCOMMANDS = {
     "": ("", "open a new incident (a form opens)"),
-    "declare": ("declare INC-7", "declare a major incident: own channel, incident lead, pinned brief"),
+    "declare": ("declare INC-7", "start incident management: own channel, incident lead, pinned brief"),
 }
 
 

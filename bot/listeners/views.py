@@ -256,9 +256,9 @@ def handle_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
 def handle_resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     """Every field is checked on the form; the resolution is stored before the modal closes."""
     services = services_of(context)
-    form = read_resolve_form(view["state"]["values"])
-    errors = resolve_form_errors(form, today=services.clock.now().astimezone(services.settings.display_zone).date())
     user = body["user"]["id"]
+    form = read_resolve_form(view["state"]["values"], resolver_id=user)
+    errors = resolve_form_errors(form, today=services.clock.now().astimezone(services.settings.display_zone).date())
     answer_incident_modal(
         ack,
         view,

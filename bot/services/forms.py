@@ -73,7 +73,11 @@ def _escalate(services: Services, incident_id: int) -> View:
     with unit_of_work(services.session_factory) as session:
         incident = load_incident(session, incident_id, services.workspace)
         require_open(incident, "escalated")
-        return escalate_modal(incident, escalations_of(session=session, incident_id=incident_id))
+        return escalate_modal(
+            incident,
+            escalations_of(session=session, incident_id=incident_id),
+            jira_configured=services.settings.jira_configured,
+        )
 
 
 def _workaround(*, progress: bool) -> FormOf:
@@ -137,7 +141,13 @@ def _internal_notice(services: Services, incident_id: int, user_id: str) -> None
 
 def _engineering(services: Services, incident_id: int, _user_id: str) -> View:
     draft = handoff_draft(services, incident_id)
-    return engineering_modal(draft.incident, draft.form, draft.priority, services.settings.jira_project)
+    return engineering_modal(
+        draft.incident,
+        draft.form,
+        draft.priority,
+        services.settings.jira_project,
+        jira_configured=services.settings.jira_configured,
+    )
 
 
 def declare_form(services: Services, incident_id: int, user_id: str) -> View:

@@ -23,6 +23,7 @@ from bot.domain.client_updates import (
     record_client_update,
     send_update_to_client,
 )
+from bot.domain.durations import took
 from bot.domain.errors import DomainError
 from bot.domain.incidents import DetailsReport, ReportField, load_incident, update_details, validate_details
 from bot.domain.isolation import Isolation, find_similar
@@ -57,8 +58,8 @@ def acknowledge_incident(services: Services, incident_id: int, actor_id: str) ->
     def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
         acknowledge(session=session, incident=incident, actor_id=actor_id, now=now)
         cancel_timers(session=session, incident_id=incident.id, kinds=[ACK_ESCALATION], now=now, outcome="acknowledged")
-        minutes = round((now - incident.opened_at).total_seconds() / 60)
-        return [note(f"✅ {mention(actor_id)} acknowledged *{incident.key}* after {minutes} min and owns it.")]
+        waited = took(now - incident.opened_at)
+        return [note(f"✅ {mention(actor_id)} acknowledged *{incident.key}* {waited} and owns it.")]
 
     apply_change(
         services,

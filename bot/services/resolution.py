@@ -31,8 +31,6 @@ from bot.services.rendering import queue_thread_reply
 from bot.services.roles import actor_of
 from bot.services.workarounds import stop_all_for
 
-NO_JIRA = "Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)"
-
 
 def resolvable(services: Services, incident_id: int) -> tuple[Incident, list[str]]:
     """The incident to resolve and what resolving it will stop; refuses one that is not open."""
@@ -60,13 +58,15 @@ def resolve(services: Services, incident_id: int, actor_id: str, form: ResolveFo
             services, session, incident, f"✅ {incident.key} resolved: {escape_mrkdwn(incident.resolution or '')}"
         )
         comment_on_resolution(services, session, incident, resolution_comment(incident))
-        replies = [resolved_reply(incident, actor_id, resolved.follow_ups, len(resolved.learnings), stopped)]
-        wanted = [f for f in resolved.follow_ups if f.wants_ticket]
-        if wanted and services.settings.jira_configured:
-            for follow_up in wanted:
+        jira = services.settings.jira_configured
+        replies = [
+            resolved_reply(
+                incident, actor_id, resolved.follow_ups, len(resolved.learnings), stopped, jira_configured=jira
+            )
+        ]
+        for follow_up in resolved.follow_ups:
+            if follow_up.wants_ticket and jira:
                 _queue_follow_up_ticket(services, session, incident, follow_up, now)
-        elif wanted:
-            replies.append(note(f"🎫 {NO_JIRA}: the follow-ups are recorded without tickets."))
         session.flush()
         summary = build_summary(session=session, incident_id=incident.id, now=now)
         replies += summary_messages(summary, zone=services.settings.display_zone)

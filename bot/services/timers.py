@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from blocks.replies import channel_escalation, deadline_reminder, escalation_page, update_due_reminder
+from blocks.text import link
 from bot.db import unit_of_work
 from bot.domain.acknowledgement import ACK_ESCALATION, plan_ack_escalation, schedule_ack_escalation
 from bot.domain.audit import record_event
@@ -95,7 +96,11 @@ def escalate_unacknowledged(
         "ack_escalation",
     )
     if step.escalation_channel_id:
-        hint = f"Thread: <#{incident.channel_id}>."
+        hint = (
+            f"Details in {link(incident.root_permalink, 'the incident thread')}."
+            if incident.root_permalink
+            else f"Details in the incident's thread in <#{incident.channel_id}>."
+        )
         queue_channel_post(
             services,
             session,

@@ -8,6 +8,7 @@ by saving the README's screenshot (docs/sandbox.png) and checking that markup ty
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -167,3 +168,50 @@ def test_open_an_incident_acknowledge_it_and_take_the_screenshot(page: Page, tmp
         '<img src=x onerror="window.injected=1">'
     )
     assert page.evaluate("window.injected") is None
+
+
+def test_links_stay_in_the_sandbox_charts_fit_and_the_update_box_shows_the_draft(page: Page, sandbox_url: str) -> None:
+    """Works on any machine: no host the browser can't reach, nothing wider than its pane, no hidden draft."""
+    composer = page.get_by_label("Message", exact=True)
+    composer.fill("/triage")
+    composer.press("Enter")
+    dialog = page.get_by_role("dialog")
+    _fill_new_incident(page, file_size="250 MB")
+    dialog.get_by_role("button", name="Open incident").click()
+    expect(dialog).to_be_hidden()
+    root = page.locator("#main-body .msg", has_text="INC-1 · Exhibit upload fails at 99%")
+    expect(root.locator(".bk-header")).to_have_text(re.compile(r"^🔴 SEV1 · INC-1 · "))
+
+    root.get_by_role("button", name="Client update").click()
+    draft = dialog.locator("textarea")
+    expect(draft).to_have_value(re.compile("We will update you again by"))
+    assert draft.evaluate("box => box.scrollHeight <= box.clientHeight"), "the whole draft shows without scrolling"
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+
+    root.get_by_role("button", name="Escalate").click()
+    dialog.get_by_label("Internal notice").check()
+    dialog.get_by_role("button", name="Next").click()
+    expect(dialog).to_be_hidden()
+    page.get_by_role("link", name="# eng-escalations").click()
+    page.locator("#main-body a", has_text="the incident thread").click()
+    expect(page.locator("#thread-body")).to_contain_text("you are on call for INC-1")
+    expect(page.locator("#main-header")).to_contain_text("support")
+    assert page.url.startswith(f"{sandbox_url}/?") and "thread=" in page.url, page.url
+
+    page.locator("#act-as").select_option("U0LEAD")
+    composer.fill("/triage report 30d")
+    composer.press("Enter")
+    page.get_by_role("button", name="Post in this channel").click()
+    report = page.locator("#main-body .msg", has_text="Key learnings & patterns")
+    report.locator(".thread-summary").click()
+    charts = page.locator("#thread-body img.file-image")
+    expect(charts.first).to_be_visible()
+    pane = page.locator("#thread-body").bounding_box()
+    assert pane is not None
+    for index in range(charts.count()):
+        chart = charts.nth(index)
+        chart.scroll_into_view_if_needed()
+        expect(chart).to_have_js_property("complete", True)
+        box = chart.bounding_box()
+        assert box is not None and box["x"] >= pane["x"] and box["x"] + box["width"] <= pane["x"] + pane["width"]

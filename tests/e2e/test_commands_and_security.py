@@ -41,7 +41,7 @@ def test_list_and_show_answer_from_the_stored_incidents(stack: Stack) -> None:
     stack.wait_for_thread(4)
     listed = ask(stack, "list")
     assert (
-        "*INC-1* SEV1 · Hartley &amp; Moss LLP · Exhibit upload fails at 99% · deadline in 2 h (court filing)" in listed
+        "*INC-1* 🔴 SEV1 · Hartley &amp; Moss LLP · Exhibit upload fails at 99% · deadline in 2 h (court filing)" in listed
     )
     shown = ask(stack, "show inc-1")
     assert "INC-1 · Exhibit upload fails at 99%" in shown and "Audit trail (latest 5)" in shown

@@ -210,21 +210,21 @@ def test_declaring_a_major_incident_sets_up_its_channel_and_links_related_incide
     stack.emulator.add_channel("inc-2-exhibit-upload-fails-at-99", members=[])  # the name is taken
     choose_path(stack, ts, "incident_management", user=ONCALL)
     form = stack.emulator.current_modal(ONCALL)
-    assert form["title"]["text"] == "Major incident"
+    assert form["title"]["text"] == "Incident management"
     assert stack.platform.submit_view(form["id"], ONCALL, {"lead": LEAD}).status == 200
-    reply = wait_for_reply(stack, ts, "a major incident")
+    reply = wait_for_reply(stack, ts, "started incident management")
     channel = stack.emulator.channel_by_name("inc-2-exhibit-upload-fails-at-99-2")
     assert (
         channel is not None
         and f"<#{channel['id']}>" in reply
-        and f"lead <@{LEAD}>" in reply
+        and f"incident lead <@{LEAD}>" in reply
         and "Linked INC-1" in reply
     )
     assert {AGENT, ONCALL, LEAD} <= set(channel["members"])
     brief = stack.emulator.messages(channel["id"])[0]
-    assert "*Major incident INC-2*" in brief["text"] and "INC-1" in brief["text"]
+    assert "*Incident management: INC-2*" in brief["text"] and "INC-1" in brief["text"]
     assert brief["ts"] in stack.emulator.channel(channel["id"])["pins"]
-    stack.wait_while_scheduling(lambda: "🚨 *Major incident*" in root_text(stack, ts))
+    stack.wait_while_scheduling(lambda: "🚨 *Incident management*" in root_text(stack, ts))
     with unit_of_work(stack.services.session_factory) as session:
         incident = session.get_one(Incident, 2)
         assert (incident.is_major, incident.lead_id, incident.major_channel_id) == (True, LEAD, channel["id"])
@@ -236,12 +236,12 @@ def test_only_permitted_people_may_declare(esc: Escalating) -> None:
     refused = choose_path(stack, ts, "incident_management", user=AGENT)
     assert (
         refused.json()["errors"]["escalation_path"]
-        == f"Only a major-incident declarer (<@{LEAD}>, <@{ONCALL}>) or a workspace admin may declare a major "
-        "incident or assign its lead. Ask one of them."
+        == f"Only an incident-management declarer (<@{LEAD}>, <@{ONCALL}>) or a workspace admin may start "
+        "incident management or assign its incident lead. Ask one of them."
     )
     stack.platform.slash_command(AGENT, SUPPORT, text="declare INC-1")
     assert stack.emulator.wait_for(
-        lambda: any("may declare a major incident" in e for e in ephemerals_for(stack, AGENT))
+        lambda: any("may start incident management" in e for e in ephemerals_for(stack, AGENT))
     )
     assert stack.emulator.channel_by_name("inc-1-exhibit-upload-fails-at-99") is None
 

@@ -379,7 +379,7 @@ def test_mentions_and_links_typed_into_the_new_incident_form_are_posted_as_text(
     stack.wait_while_scheduling(lambda: stack.emulator.messages(ENG_CHANNEL))
     answers.append(choose_path(stack, ts, "incident_management", user=ONCALL).json())
     assert submitted(stack, stack.emulator.current_modal(ONCALL), {"lead": LEAD}, user=ONCALL) is None
-    wait_for_reply(stack, ts, "a major incident")
+    wait_for_reply(stack, ts, "started incident management")
 
     forged = new_incident_view(stack)
     values = build_state_values(forged["blocks"], filled_form())

@@ -82,7 +82,7 @@ def test_submitting_the_modal_opens_an_incident_with_root_message_and_thread(sta
     root = stack.root_messages()[0]
     assert root["text"].startswith("INC-1 SEV1 · Hartley &amp; Moss LLP: Exhibit upload fails at 99%")
     header = root["blocks"][0]["text"]["text"]
-    assert header == "🔴 INC-1 · Exhibit upload fails at 99%"
+    assert header == "🔴 SEV1 · INC-1 · Exhibit upload fails at 99%"
     fields = " ".join(f["text"] for f in root["blocks"][1]["fields"])
     assert "*Status*\nNew" in fields and "⭐ Premium" in fields and "in 2 h" in fields and "court filing" in fields
     assert "File size: 250 MB · Browser: Chrome 126 · OS: Windows 11" in str(root["blocks"])

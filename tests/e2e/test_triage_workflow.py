@@ -232,6 +232,7 @@ def test_an_unacknowledged_sev1_escalates_on_time(stack: Stack) -> None:
         len(channel_posts) == 1
         and "INC-1" in channel_posts[0]["text"]
         and "unacknowledged after 10 min" in channel_posts[0]["text"]
+        and "|the incident thread>" in channel_posts[0]["text"]
     )
     stack.clock.set(opened_at + timedelta(hours=1))
     tick(stack.services)
@@ -300,7 +301,7 @@ def test_app_home_shows_my_incidents_and_all_open_ones(stack: Stack) -> None:
     assert stack.platform.open_home(AGENT).status == 200
     home = stack.emulator.wait_for(lambda: stack.emulator.home(AGENT))
     text = json.dumps(home["blocks"], ensure_ascii=False)
-    assert "My open incidents" in text and "*INC-1* SEV1" in text and "On call now" in text
+    assert "My open incidents" in text and "*INC-1* 🔴 SEV1" in text and "On call now" in text
 
 
 def test_oncall_shows_rotations_and_sets_an_override(stack: Stack) -> None:

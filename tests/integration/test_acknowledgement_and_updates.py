@@ -275,7 +275,7 @@ def test_the_draft_tells_the_client_what_we_know_do_and_when_we_write_next(
             f"An update on “Exhibit upload fails at 99%” (ref INC-{incident_id}).",
             "",
             "What we know: Uploading the 250 MB exhibit bundle stops at 99% with 'Network error'."
-            " We have confirmed: the failure reproduces with any file over 200 MB.",
+            " We have reproduced the problem on our side.",
             "What we are doing: Our engineers are actively investigating and working to reproduce the problem.",
             "Your deadline (court filing) is Mon 30 Nov 06:00 EST, and we are treating it as our priority.",
             "",
@@ -284,7 +284,7 @@ def test_the_draft_tells_the_client_what_we_know_do_and_when_we_write_next(
     )
 
 
-def test_the_draft_keeps_the_last_two_confirmed_findings_and_no_deadline_line_without_a_deadline(
+def test_the_draft_keeps_internal_findings_internal_and_no_deadline_line_without_a_deadline(
     session_factory: sessionmaker[Session],
 ) -> None:
     incident_id = open_test_incident(
@@ -321,11 +321,44 @@ def test_the_draft_keeps_the_last_two_confirmed_findings_and_no_deadline_line_wi
             cadence=UPDATE_CADENCE,
         )
     lines = text.split("\n")
-    assert "What we know: Exports are slow. We have confirmed: finding 1; finding 3." in lines
+    assert "What we know: Exports are slow." in lines, "confirmed troubleshooting steps are not the client's news"
+    assert "finding" not in text
     assert "What we are doing: A workaround is in place while we work on the permanent fix." in lines
     assert not any("deadline" in line for line in lines)
     # 10:00 UTC + 240 min = 14:00 UTC = 19:30 in Kolkata
     assert lines[-1] == "We will update you again by 19:30 IST, sooner if anything changes."
+
+
+def test_the_draft_never_copies_reproduction_detail_from_the_audit_trail(
+    session_factory: sessionmaker[Session],
+) -> None:
+    incident_id = open_test_incident(session_factory, "view:1", severity=Severity.SEV2)
+    with unit_of_work(session_factory) as session:
+        incident = session.get_one(Incident, incident_id)
+        for kind, description in [
+            (StepKind.REPRODUCTION, "staging: proxy returns 413 for bundles over 200 MB"),
+            (StepKind.HYPOTHESIS, "nginx client_max_body_size too low on upload-proxy-2"),
+            (StepKind.STEP, "proxy returns 413 in the HAR"),
+        ]:
+            log_step(
+                session=session,
+                incident=incident,
+                actor_id="UALICE",
+                kind=kind,
+                description=description,
+                outcome=StepOutcome.CONFIRMED,
+                now=T0 + timedelta(minutes=5),
+            )
+    with unit_of_work(session_factory) as session:
+        incident = session.get_one(Incident, incident_id)
+        events = events_of(session, incident_id)
+        assert any("proxy returns 413" in e.summary for e in events), "the audit trail has it"
+        text = draft_client_update(
+            incident=incident, events=events, now=T0 + timedelta(minutes=10), zone=NEW_YORK, cadence=UPDATE_CADENCE
+        )
+    for internal in ("413", "proxy", "nginx", "client_max_body_size", "staging", "HAR"):
+        assert internal not in text
+    assert "We have reproduced the problem on our side. We have identified a likely cause." in text
 
 
 @pytest.mark.parametrize(
@@ -342,7 +375,7 @@ def test_the_draft_says_what_we_are_doing_for_the_status(status: IncidentStatus,
     text = draft_client_update(incident=incident, events=[], now=T0, zone=NEW_YORK, cadence=UPDATE_CADENCE)
     assert f"What we are doing: {sentence}" in text.split("\n")
     assert "What we know: Uploads stop at 99%." in text
-    assert "We have confirmed" not in text
+    assert "We have reproduced" not in text and "likely cause" not in text
     assert text.endswith("We will update you again by 05:00 EST, sooner if anything changes.")
 
 

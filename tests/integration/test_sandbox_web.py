@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from bot.cli import app as cli_app
 from bot.config import BOT_SCOPES
 from bot.db import unit_of_work
-from bot.models import Client, OncallTeam
+from bot.models import Client, Incident, OncallTeam
 from bot.sandbox.demo import AGENT, ESCALATIONS, LEAD, ONCALL, SUPPORT
 from bot.sandbox.web.runtime import RunningSandbox, start_sandbox
 
@@ -190,6 +190,43 @@ def test_fast_forward_escalates_and_acknowledge_changes_the_root(browser: Browse
     assert '<b>Owner</b><br><span class="mention" data-user="U0ONCALL">@Olu Adeyemi</span>' in body
     assert "<b>Status</b><br>Investigating" in body
     assert browser.post("/api/clock", {"user": AGENT.id, "minutes": 0})["message"].startswith("Fast-forward by")
+
+
+def test_links_to_messages_open_them_in_the_page_never_at_another_host(
+    browser: Browser, sandbox: RunningSandbox
+) -> None:
+    root_ts = open_incident(browser)
+
+    def permalink() -> str | None:
+        with unit_of_work(sandbox.services.session_factory) as session:
+            return session.scalars(select(Incident.root_permalink)).one()
+
+    link = str(browser.wait_for(permalink))
+    assert link.startswith(f"{sandbox.url}/archives/{SUPPORT.id}/p"), "chat.getPermalink points at this page"
+    with urllib.request.urlopen(link, timeout=30) as opened:  # a link opened in a new tab
+        assert opened.status == 200
+        assert opened.url == f"{sandbox.url}/?{urlencode({'c': SUPPORT.id, 'thread': root_ts})}"
+
+    browser.post(
+        "/api/action", {"user": AGENT.id, "action_id": "incident_escalate", "channel": SUPPORT.id, "ts": root_ts}
+    )
+    chooser = browser.modal()
+    fields = [
+        {"block_id": "escalation_path", "action_id": "escalation_path", "type": "radio_buttons", "value": "internal"}
+    ]
+    assert browser.post("/api/submit", {"user": AGENT.id, "view_id": chooser["view_id"], "fields": fields})["ok"]
+    notice = browser.wait_for(
+        lambda: (b := browser.state(AGENT.id, ESCALATIONS.id)["body"]) and "the incident thread" in b and b
+    )
+    in_page = (
+        f'<a href="/?c={SUPPORT.id}&amp;thread={root_ts}" '
+        f'class="message-link" data-channel="{SUPPORT.id}" data-thread="{root_ts}" data-ts="{root_ts}">'
+        "the incident thread</a>"
+    )
+    assert in_page in notice
+    assert "slack.local" not in notice and "slack.com" not in notice and 'target="_blank"' not in notice
+    shown = browser.state(AGENT.id, SUPPORT.id, thread=root_ts)["thread"]
+    assert shown and "INC-1" in shown, "the thread the link names opens"
 
 
 def test_escalate_updates_the_modal_in_place_and_close_ends_it(browser: Browser) -> None:

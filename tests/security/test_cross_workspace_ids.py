@@ -195,7 +195,9 @@ MODALS: dict[str, Callable[[Incident, Workaround], View]] = {
     "isolate": lambda i, _w: isolate_modal(i, _isolation()),
     "client_update": lambda i, _w: client_update_modal(i, "We are on it.", "10:30 UTC"),
     "escalate": lambda i, _w: escalate_modal(i, []),
-    "engineering": lambda i, _w: engineering_modal(i, HandoffForm("", "", "", "", "", ""), "Highest", "ENG"),
+    "engineering": lambda i, _w: engineering_modal(
+        i, HandoffForm("", "", "", "", "", ""), "Highest", "ENG", jira_configured=True
+    ),
     "feedback": lambda i, _w: feedback_modal(i, [], "upload the bundle"),
     "declare": lambda i, _w: declare_modal(i, AGENT),
     "start_workaround": lambda i, _w: start_workaround_modal(i),

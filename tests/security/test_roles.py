@@ -164,20 +164,20 @@ def test_declarers_given_as_a_user_group_may_declare_and_others_may_not(group_de
     stack = group_declarers
     incident_id, ts = open_incident(stack)
     stack.platform.slash_command(AGENT, SUPPORT, text="declare INC-1")
-    refusal = told(stack, AGENT, "may declare a major incident")
-    assert f"Only a major-incident declarer (<!subteam^{LEADS_GROUP}>) or a workspace admin" in refusal
+    refusal = told(stack, AGENT, "may start incident management")
+    assert f"Only an incident-management declarer (<!subteam^{LEADS_GROUP}>) or a workspace admin" in refusal
     errors = forged_submission(
         stack, AGENT, declare_modal(the_incident(stack, incident_id), None).to_dict(), {"lead": AGENT}
     )
-    assert "may declare a major incident" in errors["lead"]
+    assert "may start incident management" in errors["lead"]
     settle(stack)
     assert stack.emulator.calls("conversations.create") == [] and not the_incident(stack, incident_id).is_major
 
     stack.platform.slash_command(LEAD, SUPPORT, text="declare INC-1")
     form = stack.emulator.wait_for(lambda: stack.emulator.current_modal(LEAD))
     assert stack.platform.submit_view(form["id"], LEAD, {"lead": LEAD}).ok
-    reply = wait_for_reply(stack, ts, f"<@{LEAD}> declared *INC-1* a major incident")
-    assert "lead <@U0LEAD>" in reply
+    reply = wait_for_reply(stack, ts, f"<@{LEAD}> started incident management for *INC-1*")
+    assert "incident lead <@U0LEAD>" in reply
     assert the_incident(stack, incident_id).lead_id == LEAD
     assert [c.args["usergroup"] for c in stack.emulator.calls("usergroups.users.list")] == [LEADS_GROUP], (
         "the group is asked once a minute per workspace, not on every request"

@@ -108,7 +108,7 @@ def test_root_message_shows_the_state_and_never_lets_typed_text_ping() -> None:
     payload = json.dumps(message.as_args(), ensure_ascii=False)
     assert message.blocks[0].to_dict()["text"] == {
         "type": "plain_text",
-        "text": "🔴 INC-7 · Exhibit upload fails &lt;!channel&gt;",
+        "text": "🔴 SEV1 · INC-7 · Exhibit upload fails &lt;!channel&gt;",
         "emoji": True,
     }
     for raw in ("<!channel>", "<@U999>", "<https://evil.example|click here>"):
@@ -117,7 +117,7 @@ def test_root_message_shows_the_state_and_never_lets_typed_text_ping() -> None:
     fields = {f["text"].split("\n", 1)[0]: f["text"].split("\n", 1)[1] for f in message.blocks[1].to_dict()["fields"]}
     assert fields["*Status*"] == "New"
     assert fields["*Client*"] == "Hartley &amp; Moss &lt;@U999&gt; · ⭐ Premium"
-    assert "(⏰ in 1 h 55 min)" in fields["*Deadline*"] and "_court filing_" in fields["*Deadline*"]
+    assert "(⏰ soon, in 1 h 55 min)" in fields["*Deadline*"] and "_court filing_" in fields["*Deadline*"]
     assert fields["*Owner*"] == "_Unassigned_"
     assert fields["*On-call*"] == "<@UONCALL>"
     assert "File size: 250 MB · Browser: Chrome 126 · OS: Windows 11" in payload
@@ -137,7 +137,22 @@ def test_without_an_oncall_the_reporter_is_asked_to_page_someone() -> None:
 
 def test_environment_reply_lists_what_was_recorded() -> None:
     text = environment_reply(an_incident()).text
+    assert text.startswith("📋 Environment recorded by <@UREPORTER> for INC-7\n")
     assert "*File size:* 250 MB" in text and "*OS:* Windows 11" in text
+
+
+def test_environment_reply_without_details_does_not_claim_anything_was_recorded() -> None:
+    text = environment_reply(an_incident(environment=None)).text
+    assert text == (
+        "📋 No environment recorded yet for INC-7 — ask the client for file size, browser, OS and timing, "
+        "then use *Add details*."
+    )
+
+
+def test_oncall_reply_without_a_deadline_says_so_in_words() -> None:
+    text = oncall_reply(an_incident(deadline_at=None, deadline_context=None), now=T0, zone=UTC_ZONE).text
+    assert text.endswith("*SEV1* for Hartley &amp; Moss &lt;@U999&gt; · ⭐ Premium · no deadline given")
+    assert "None" not in text
 
 
 def test_help_lists_every_subcommand() -> None:

@@ -129,8 +129,8 @@ def test_path_labels_keep_jira_capitalised() -> None:
     ("kind", "state", "said"),
     [
         (K.INTERNAL, S.FILED, "already filed"),
-        (K.ENGINEERING, S.PENDING, "already pending"),
-        (K.INCIDENT_MANAGEMENT, S.NOT_CONFIGURED, "already not configured"),
+        (K.ENGINEERING, S.PENDING, "already in progress"),
+        (K.INCIDENT_MANAGEMENT, S.NOT_CONFIGURED, "already recorded, not filed"),
     ],
 )
 def test_escalate_modal_says_a_path_was_already_taken(kind: EscalationKind, state: EscalationState, said: str) -> None:
@@ -144,6 +144,18 @@ def test_escalate_modal_says_a_path_was_already_taken(kind: EscalationKind, stat
     assert said in description.lower()
     others = [o["description"]["text"] for o in options if o["value"] != kind.value]
     assert not any("already" in d for d in others)
+
+
+def test_without_jira_the_paths_that_file_tickets_say_they_only_record() -> None:
+    with_jira = block(escalate_modal(an_incident(), []), "escalation_path")["element"]["options"]
+    without = block(escalate_modal(an_incident(), [], jira_configured=False), "escalation_path")["element"]["options"]
+    said = {o["value"]: o["description"]["text"] for o in without}
+    assert said["engineering"] == "Record a handoff for engineering (Jira is not configured: no ticket)"
+    assert "Jira is not configured" in said["product_feedback"]
+    assert [o["description"] for o in with_jira if o["value"] in ("internal", "incident_management")] == [
+        o["description"] for o in without if o["value"] in ("internal", "incident_management")
+    ]
+    assert all(len(text) <= 75 for text in said.values())
 
 
 def test_escalate_modal_never_marks_product_feedback_as_already_done() -> None:
@@ -172,13 +184,15 @@ def a_handoff(**changes: str) -> HandoffForm:
 
 
 def test_engineering_modal_is_prefilled_from_the_draft() -> None:
-    view = engineering_modal(an_incident(), a_handoff(), priority="Highest", project="OPS")
+    view = engineering_modal(an_incident(), a_handoff(), priority="Highest", project="OPS", jira_configured=True)
     as_dict = view.to_dict()
     assert as_dict["callback_id"] == "incident_engineering_modal"
     assert (as_dict["title"]["text"], as_dict["submit"]["text"]) == ("Engineering handoff", "Create Jira issue")
     assert json.loads(as_dict["private_metadata"]) == {"incident_id": 7}
     blocks = as_dict["blocks"]
-    assert blocks[1]["text"]["text"] == "Creates a *OPS* Jira issue, priority *Highest* (SEV2), linked to this thread."
+    assert blocks[1]["text"]["text"] == (
+        "Files a Jira issue in project *OPS*, priority *Highest* (SEV2), linked to this thread."
+    )
     inputs = {b["block_id"]: b for b in blocks if b["type"] == "input"}
     assert list(inputs) == ["reproduction", "expected", "actual", "environment", "evidence", "impact"]
     assert {k: b["label"]["text"] for k, b in inputs.items()} == {
@@ -206,9 +220,13 @@ def test_engineering_modal_is_prefilled_from_the_draft() -> None:
 
 def test_engineering_modal_leaves_empty_draft_fields_without_an_initial_value() -> None:
     view = engineering_modal(
-        an_incident(severity=Severity.SEV1), a_handoff(environment="", evidence=""), priority="High", project="SUP"
+        an_incident(severity=Severity.SEV1),
+        a_handoff(environment="", evidence=""),
+        priority="High",
+        project="SUP",
+        jira_configured=True,
     )
-    assert blocks_of(view)[1]["text"]["text"].startswith("Creates a *SUP* Jira issue, priority *High* (SEV1)")
+    assert blocks_of(view)[1]["text"]["text"].startswith("Files a Jira issue in project *SUP*, priority *High* (SEV1)")
     assert "initial_value" not in block(view, "environment")["element"]
     assert "initial_value" not in block(view, "evidence")["element"]
     assert block(view, "actual")["element"]["initial_value"] == "Stops at 99%."
@@ -258,7 +276,7 @@ def test_declare_modal_suggests_the_lead() -> None:
     view = declare_modal(an_incident(), "ULEAD")
     as_dict = view.to_dict()
     assert as_dict["callback_id"] == "incident_declare_modal"
-    assert (as_dict["title"]["text"], as_dict["submit"]["text"]) == ("Major incident", "Declare")
+    assert (as_dict["title"]["text"], as_dict["submit"]["text"]) == ("Incident management", "Declare")
     assert as_dict["blocks"][1]["text"]["text"] == (
         "Creates a dedicated channel, invites the reporter, owner, on-call and lead, pins a brief, "
         "and links related incidents."
@@ -417,11 +435,14 @@ def test_failed_escalation_shows_the_error_escaped_and_shortened() -> None:
 def test_lead_line() -> None:
     assert lead_line(an_incident()) is None
     assert lead_line(an_incident(is_major=False, lead_id="ULEAD", major_channel_id="CMAJOR")) is None
-    assert lead_line(an_incident(is_major=True)) == "🚨 *Major incident*"
+    assert lead_line(an_incident(is_major=True)) == "🚨 *Incident management*"
     assert lead_line(an_incident(is_major=True, lead_id="ULEAD", major_channel_id="CMAJOR")) == (
-        "🚨 *Major incident* in <#CMAJOR> · lead <@ULEAD>"
+        "🚨 *Incident management* in <#CMAJOR> · incident lead <@ULEAD>"
     )
-    assert lead_line(an_incident(is_major=True, lead_id="SLEADS")) == "🚨 *Major incident* · lead <!subteam^SLEADS>"
+    assert (
+        lead_line(an_incident(is_major=True, lead_id="SLEADS"))
+        == "🚨 *Incident management* · incident lead <!subteam^SLEADS>"
+    )
 
 
 # --- internal_notice --------------------------------------------------------------------------------
@@ -513,8 +534,8 @@ def test_major_brief_pins_what_the_channel_needs() -> None:
     incident = a_full_incident(scope="systemic", blocker="Uploads stop at 99%.\nEvery account in eu-west.")
     message = major_brief(incident, lead_id="ULEAD", related=["INC-3", "INC-5"], now=T0, zone=UTC_ZONE)
     assert message.text.splitlines() == [
-        "🚨 *Major incident INC-7* — Exhibit upload fails at 99%",
-        "*Lead:* <@ULEAD> · *Severity:* SEV2 · *Scope:* systemic",
+        "🚨 *Incident management: INC-7* — Exhibit upload fails at 99%",
+        "*Incident lead:* <@ULEAD> · *Severity:* SEV2 · *Scope:* systemic",
         f"*Client:* Hartley &amp; Moss LLP · *Deadline:* {AT_10_55} (in 1 h 55 min)",
         "*Blocker:* Uploads stop at 99%.",
         "Every account in eu-west.",
@@ -528,8 +549,8 @@ def test_major_brief_without_deadline_scope_related_or_permalink() -> None:
     incident = an_incident(title="Everything <!channel> down")
     text = major_brief(incident, lead_id="ULEAD", related=[], now=T0, zone=UTC_ZONE).text
     assert text.splitlines() == [
-        "🚨 *Major incident INC-7* — Everything &lt;!channel&gt; down",
-        "*Lead:* <@ULEAD> · *Severity:* SEV2 · *Scope:* systemic?",
+        "🚨 *Incident management: INC-7* — Everything &lt;!channel&gt; down",
+        "*Incident lead:* <@ULEAD> · *Severity:* SEV2 · *Scope:* systemic?",
         "*Client:* Hartley &amp; Moss LLP · *Deadline:* none",
         "*Blocker:* Uploads stop at 99%.",
         "*Related incidents:* none found yet",

@@ -435,7 +435,7 @@ def test_home_view_lists_incidents_and_who_is_on_call() -> None:
     )
     texts = [(b.get("text") or {}).get("text") for b in blocks_of(view)]
     first = (
-        "🟠 *INC-7* SEV2 · Hartley &amp; Moss LLP · Exhibit upload fails at 99% · deadline in 1 h 55 min · new · <@UME>"
+        "*INC-7* 🟠 SEV2 · Hartley &amp; Moss LLP · Exhibit upload fails at 99% · deadline in 1 h 55 min · new · <@UME>"
     )
     assert texts == [
         "My open incidents",
@@ -443,7 +443,7 @@ def test_home_view_lists_incidents_and_who_is_on_call() -> None:
         None,
         "All open incidents, nearest deadline first",
         first,
-        "🟡 *INC-8* SEV3 · Hartley &amp; Moss LLP · Search slow · no deadline · new · unassigned",
+        "*INC-8* 🟡 SEV3 · Hartley &amp; Moss LLP · Search slow · no deadline · new · unassigned",
         None,
         "On call now",
         "*Platform*: <@UONCALL>",
@@ -573,8 +573,8 @@ def test_root_message_checklist_shows_who_did_each_step() -> None:
     message = root_message(an_incident(), now=T0, zone=UTC_ZONE, dashboard=dashboard)
     checklist = [t for t in texts_of(message) if t.startswith("*Triage*")]
     assert checklist == [
-        f"*Triage*  ✅ *Immediate Action* — <@UREP> {AT_T0}  ·  ✅ *Investigate* — 🤖 {AT_T0}  ·  "
-        "⬜ Isolate  ·  ⬜ Escalate  ·  ⬜ Done without a time"
+        f"*Triage*  ✅ *Immediate Action* done by <@UREP> {AT_T0}  ·  ✅ *Investigate* done by triage-bot {AT_T0}  ·  "
+        "⬜ Isolate (to do)  ·  ⬜ Escalate (to do)  ·  ⬜ Done without a time (to do)"
     ]
 
 
@@ -615,7 +615,8 @@ def test_root_message_escalation_lines_and_major_line() -> None:
     assert blocks[1]["text"]["text"] == "🚨 *Major incident* in <#CMAJOR> · lead <@ULEAD>"
     assert "fields" in blocks[2], "the facts follow the major line"
     assert (
-        blocks[5]["text"]["text"] == "*Triage*  ⬜ Immediate Action  ·  ⬜ Investigate  ·  ⬜ Isolate  ·  ⬜ Escalate"
+        blocks[5]["text"]["text"]
+        == "*Triage*  ⬜ Immediate Action (to do)  ·  ⬜ Investigate (to do)  ·  ⬜ Isolate (to do)  ·  ⬜ Escalate (to do)"
     )
     assert blocks[6]["text"]["text"] == "*Escalations*  Internal notice: posted  ·  Incident management: <#CMAJOR>"
     assert blocks[7]["elements"][0]["text"] == (
@@ -656,7 +657,7 @@ def test_root_message_buttons_after_acknowledgement_and_once_resolved() -> None:
 AT_09_40 = "<!date^1796031600^{date_short_pretty} {time}|Mon 30 Nov 09:40 UTC>"
 AT_11_20 = "<!date^1796037600^{date_short_pretty} {time}|Mon 30 Nov 11:20 UTC>"
 DEADLINE = T0 + timedelta(hours=1, minutes=55)
-COUNTDOWN = re.compile(r"\((⏰ )?in \d|passed \d")
+COUNTDOWN = re.compile(r"\((⏰ soon, )?in \d|passed \d")
 
 
 def fields_of(message: Any) -> dict[str, str]:
@@ -703,7 +704,7 @@ def test_a_mitigated_incident_has_met_its_deadline_and_keeps_its_next_check_in()
 def test_an_open_incident_counts_down_to_its_deadline_and_says_when_it_was_missed() -> None:
     open_one = an_incident(status=IncidentStatus.INVESTIGATING, deadline_at=DEADLINE)
     ahead = root_message(open_one, now=T0, zone=UTC_ZONE, dashboard=Dashboard())
-    assert fields_of(ahead)["Deadline"] == f"{AT_10_55} (⏰ in 1 h 55 min)"
+    assert fields_of(ahead)["Deadline"] == f"{AT_10_55} (⏰ soon, in 1 h 55 min)"
     late = root_message(open_one, now=DEADLINE + timedelta(minutes=5), zone=UTC_ZONE, dashboard=Dashboard())
     assert fields_of(late)["Deadline"] == f"{AT_10_55} · ❌ *missed* — client not unblocked by then"
 

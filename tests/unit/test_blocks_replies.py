@@ -172,10 +172,10 @@ def test_correlation_reply_lists_each_kind_with_its_icon_and_links_only_web_urls
     message = correlation_reply(an_incident(), correlation)
     assert message.text.splitlines() == [
         "🧭 *What else happened in the 6 h before INC-7 opened*",
-        "🚀 <https://ci.example/run/1|uploader 2.4.1 deployed to prod> — 12 min before",
-        "📣 <http://status.example/i/9|Statuspage: S3 degraded (investigating, minor)> — 45 min before",
-        "🧯 INC-3 Acme &amp; Co: Search &lt;slow&gt; (SEV3, new) — 1 h 30 min before",
-        "🚀 search 1.0 deployed to prod — 3 h 20 min before",
+        "🚀 Deployment: <https://ci.example/run/1|uploader 2.4.1 deployed to prod> — 12 min before",
+        "📣 Status page: <http://status.example/i/9|Statuspage: S3 degraded (investigating, minor)> — 45 min before",
+        "🧯 Incident: INC-3 Acme &amp; Co: Search &lt;slow&gt; (SEV3, new) — 1 h 30 min before",
+        "🚀 Deployment: search 1.0 deployed to prod — 3 h 20 min before",
         "• Something — less than a minute before",
     ]
     assert section_text(message) == message.text
@@ -197,7 +197,7 @@ def test_correlation_reply_says_when_the_status_page_was_unavailable() -> None:
     )
     assert correlation_reply(an_incident(), correlation).text.splitlines() == [
         "🧭 *What else happened in the 2 h before INC-7 opened*",
-        "🧯 INC-3 Acme: Slow (SEV3, new) — 5 min before",
+        "🧯 Incident: INC-3 Acme: Slow (SEV3, new) — 5 min before",
         "_Status page unavailable — checked deployments and our own incidents only._",
     ]
     empty = Correlation(items=[], status_page_available=False, window=timedelta(hours=2))
@@ -215,7 +215,7 @@ def test_correlation_reply_shows_at_most_fifteen_items_with_shortened_titles() -
     items = [an_item("deployment", f"svc{n} " + "v" * 200, n) for n in range(20)]
     lines = correlation_reply(an_incident(), Correlation(items, True, timedelta(hours=6))).text.splitlines()
     assert len(lines) == 1 + 15
-    assert lines[1] == "🚀 svc0 " + "v" * 144 + "… — less than a minute before"
+    assert lines[1] == "🚀 Deployment: svc0 " + "v" * 144 + "… — less than a minute before"
 
 
 def test_correlation_reply_link_cannot_smuggle_a_mention() -> None:

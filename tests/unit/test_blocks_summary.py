@@ -43,7 +43,7 @@ def test_a_normal_incident_is_one_message_with_its_timeline() -> None:
     [message] = summary_messages(a_summary(), zone=UTC_ZONE)
     assert_within_limits(message)
     payload = json.dumps(message.as_args(), ensure_ascii=False)
-    assert headers([message]) == ["📋 🔴 INC-7 · Exhibit upload fails at 99%"]
+    assert headers([message]) == ["📋 🔴 SEV1 · INC-7 · Exhibit upload fails at 99%"]
     for expected in (
         "*Client*\\nHartley &amp; Moss LLP · ⭐ Premium",
         "✅ *met*",
@@ -174,6 +174,6 @@ def test_typed_cuts_visibly_and_never_inside_an_entity() -> None:
 
 def test_entry_lines_name_the_actor_and_cut_long_summaries() -> None:
     line = entry_line(an_entry(4, "x" * 1000, actor_id="bot"), UTC_ZONE)
-    assert line.startswith("*#4* <!date^") and " · 🤖 · " in line
+    assert line.startswith("*#4* <!date^") and " · 🤖 triage-bot · " in line
     assert line.endswith("…") and len(line) < 450
     assert " · <@UOWNER> · " in entry_line(an_entry(5), UTC_ZONE)

@@ -252,6 +252,10 @@ def test_ephemeral_permalink_and_delete(emulator: SlackEmulator, client: WebClie
     assert link == f"https://sandbox.slack.local/archives/CGENERAL/p{parent['ts'].replace('.', '')}"
     reply_link = client.chat_getPermalink(channel="CGENERAL", message_ts=reply["ts"])["permalink"]
     assert reply_link.endswith(f"?thread_ts={parent['ts']}&cid=CGENERAL")
+    emulator.permalink_base = "http://127.0.0.1:8080"  # what the sandbox sets: links open on its page
+    served = client.chat_getPermalink(channel="CGENERAL", message_ts=parent["ts"])["permalink"]
+    assert served == f"http://127.0.0.1:8080/archives/CGENERAL/p{parent['ts'].replace('.', '')}"
+    emulator.permalink_base = None
 
     client.chat_delete(channel="CGENERAL", ts=reply["ts"])
     assert emulator.replies("CGENERAL", parent["ts"]) == []

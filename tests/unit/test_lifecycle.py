@@ -235,6 +235,12 @@ def test_acknowledging_takes_ownership_and_starts_investigating(session: Session
     assert moved.details == {"from": "new", "to": "investigating", "reason": None}
 
 
+def test_an_acknowledgement_within_the_first_minute_reads_under_a_minute_not_0_min(session: Session) -> None:
+    incident = an_incident(status=S.NEW)
+    acknowledge(session=session, incident=incident, actor_id="UALICE", now=T0 + timedelta(seconds=25))
+    assert incident.events[0].summary == "Acknowledged in under a minute and took ownership"
+
+
 @pytest.mark.parametrize("status", [S.ESCALATED, S.MITIGATED], ids=lambda s: s.value)
 def test_acknowledging_an_incident_that_has_moved_on_keeps_its_status(session: Session, status: IncidentStatus) -> None:
     incident = an_incident(status=status)

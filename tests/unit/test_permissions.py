@@ -132,7 +132,7 @@ def test_a_refusal_is_one_line_naming_who_may() -> None:
         require(Action.RESOLVE, MEMBER, DECLARERS, incident=INCIDENT)
     assert str(resolve.value) == (
         "Only the owner, lead or reporter of INC-7 (<@UOWNER>, <@ULEAD>, <@UREPORTER>), the on-call engineer paged "
-        "(<@UONCALL>), a major-incident declarer (<@UDECLARER>, <!subteam^SDECLARERS>) or a workspace admin may "
+        "(<@UONCALL>), an incident-management declarer (<@UDECLARER>, <!subteam^SDECLARERS>) or a workspace admin may "
         "resolve or close INC-7. Ask one of them."
     )
     with pytest.raises(NotPermitted) as correct:
@@ -150,8 +150,8 @@ def test_a_refusal_is_one_line_naming_who_may() -> None:
     with pytest.raises(NotPermitted) as declare:
         require(Action.DECLARE, MEMBER, DECLARERS, incident=INCIDENT)
     assert str(declare.value) == (
-        "Only a major-incident declarer (<@UDECLARER>, <!subteam^SDECLARERS>) or a workspace admin may declare a "
-        "major incident or assign its lead. Ask one of them."
+        "Only an incident-management declarer (<@UDECLARER>, <!subteam^SDECLARERS>) or a workspace admin may start "
+        "incident management or assign its incident lead. Ask one of them."
     )
     with pytest.raises(NotPermitted) as view:
         require(Action.VIEW, GUEST, DECLARERS)

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from blocks.resolution import FollowUpRow, ResolveForm, read_resolve_form, resolve_form_errors, resolve_modal
+from blocks.resolution import (
+    FollowUpRow,
+    ResolveForm,
+    read_resolve_form,
+    resolve_form_errors,
+    resolve_modal,
+    resolved_reply,
+)
 from bot.domain.resolution import FollowUpItem, learnings_from
+from bot.models import FollowUp
 from tests.builders import an_incident
 
 TODAY = date(2026, 11, 30)
@@ -57,7 +65,7 @@ def test_a_submission_is_read_back_with_dates_users_and_checkboxes() -> None:
         "follow_up_tickets": {"follow_up_tickets": {"selected_options": [{"value": "yes"}]}},
         "learnings": {"learnings": {"value": "a\nb"}},
     }
-    form = read_resolve_form(values)
+    form = read_resolve_form(values, resolver_id="URESOLVER")
     assert (form.root_cause, form.tickets, form.file_feedback, form.learnings) == (
         "Proxy timeout",
         True,
@@ -65,6 +73,25 @@ def test_a_submission_is_read_back_with_dates_users_and_checkboxes() -> None:
         ("a", "b"),
     )
     assert form.follow_up_items() == (FollowUpItem("Size check", "U1", date(2026, 12, 15), True),)
+
+
+def test_an_owner_left_empty_is_the_person_resolving_as_the_optional_label_says() -> None:
+    view = resolve_modal(an_incident(id=7)).to_dict()
+    owners = [b for b in view["blocks"] if b.get("block_id", "").endswith("_owner")]
+    assert all(b["optional"] and b["hint"]["text"] == "Left empty, the follow-up is yours." for b in owners)
+    assert "each has an owner: you, unless you pick someone" in str(view["blocks"])
+    values = {
+        "follow_up_1_description": {"follow_up_1_description": {"value": "Size check"}},
+        "follow_up_2_description": {"follow_up_2_description": {"value": "Alert on timeouts"}},
+        "follow_up_2_owner": {"follow_up_2_owner": {"selected_user": "UOPS"}},
+    }
+    form = read_resolve_form(values, resolver_id="URESOLVER")
+    assert [(r.description, r.owner_id) for r in form.rows] == [
+        ("Size check", "URESOLVER"),
+        ("Alert on timeouts", "UOPS"),
+        ("", None),
+    ]
+    assert not any(key.endswith("_owner") for key in resolve_form_errors(form, today=TODAY))
 
 
 def test_a_complete_form_has_no_errors_and_empty_rows_are_fine() -> None:
@@ -93,3 +120,26 @@ def test_a_date_that_cannot_be_read_is_refused() -> None:
     assert resolve_form_errors(_form(rows=(row,)), today=TODAY) == {
         "follow_up_1_due": "Pick the date from the calendar."
     }
+
+
+def _follow_up(description: str, wants_ticket: bool) -> FollowUp:
+    return FollowUp(description=description, owner_id="UOPS", due_on=None, wants_ticket=wants_ticket)
+
+
+def test_the_resolved_reply_promises_tickets_only_when_jira_is_configured() -> None:
+    follow_ups = [_follow_up("Size check", True)]
+    with_jira = resolved_reply(an_incident(id=7), "UAGENT", follow_ups, 0, 0, jira_configured=True).blocks[0]
+    assert "• Follow-up for <@UOPS>: Size check (Jira ticket on its way)" in str(with_jira.to_dict())
+    assert "not configured" not in str(with_jira.to_dict())
+
+    without = str(
+        resolved_reply(an_incident(id=7), "UAGENT", follow_ups, 0, 0, jira_configured=False).blocks[0].to_dict()
+    )
+    assert "on its way" not in without
+    assert "• Follow-up for <@UOPS>: Size check" in without
+    assert "🎫 No Jira tickets: Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN)" in without
+
+
+def test_no_word_about_jira_when_no_follow_up_asked_for_a_ticket() -> None:
+    reply = resolved_reply(an_incident(id=7), "UAGENT", [_follow_up("Docs", False)], 0, 0, jira_configured=False)
+    assert "Jira" not in str(reply.blocks[0].to_dict())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,11 +25,17 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
+import bot.sandbox.web as sandbox_web
+from blocks.incident_modals import client_update_modal
 from blocks.new_incident import new_incident_modal
-from bot.sandbox.web.blockkit import BlockRenderer
+from bot.domain.client_updates import draft_client_update
+from bot.models import Severity
+from bot.sandbox.web.blockkit import TEXTAREA_CHARS_PER_ROW, TEXTAREA_ROWS, BlockRenderer, textarea_rows
 from bot.sandbox.web.messages import MessageView, render_message
 from bot.sandbox.web.mrkdwn import RenderContext
 from bot.sandbox.web.pages import modal_html
+from tests.builders import an_incident
+from tests.conftest import T0
 
 CTX = RenderContext(
     users={"U0AGENT": "Sam Rivera", "U0ONCALL": "Olu Adeyemi", "UBOT": "triage-bot"},
@@ -318,3 +326,26 @@ def test_a_bot_message_without_blocks_renders_its_text_as_mrkdwn() -> None:
     html = render_message(message, CTX, MessageView("C0SUPPORT", "UBOT"))
     assert '<span class="app-badge">APP</span>' in html and "avatar-bot" in html
     assert "@Olu Adeyemi</span> you are on call for <b>INC-1</b>." in html
+
+
+def test_the_client_update_box_opens_tall_enough_for_the_whole_draft() -> None:
+    incident = an_incident(deadline_context="court filing")
+    events: list[Any] = []
+    draft = draft_client_update(
+        incident=incident,
+        events=events,
+        now=T0,
+        zone=ZoneInfo("UTC"),
+        cadence={s: timedelta(hours=1) for s in Severity},
+    )
+    view = client_update_modal(incident, draft, "10:00").to_dict()
+    textarea = Elements(BlockRenderer(CTX).blocks(view["blocks"])).named("textarea")[0]
+    wrapped = sum(-(-max(len(line), 1) // TEXTAREA_CHARS_PER_ROW) for line in draft.split("\n"))
+    assert int(str(textarea["rows"])) > wrapped, "every line of the draft shows without scrolling"
+    assert textarea_rows("") == TEXTAREA_ROWS[0] and textarea_rows("x\n" * 500) == TEXTAREA_ROWS[1]
+
+
+def test_images_and_charts_never_overflow_the_pane_they_are_in() -> None:
+    css = (Path(sandbox_web.__file__).parent / "static" / "app.css").read_text(encoding="utf-8")
+    rule = re.search(r"\.file-image \{([^}]*)\}", css)
+    assert rule is not None and "max-width: min(100%" in rule[1] and "height: auto" in rule[1]

@@ -95,6 +95,27 @@ def test_links_only_for_web_and_mail_addresses() -> None:
     assert parsed_tags(quoted)[0][1]["href"] == 'https://example.com/"onmouseover="alert(1)'
 
 
+@pytest.mark.parametrize(
+    "host", ["http://127.0.0.1:8080", "https://sandbox.slack.local", "https://acme.slack.com"], ids=str
+)
+def test_a_link_to_a_message_of_this_workspace_opens_it_in_the_page(host: str) -> None:
+    root = render_mrkdwn(f"<{host}/archives/C0SUPPORT/p1796029200000100|the incident thread>", CTX)
+    assert root == (
+        '<a href="/?c=C0SUPPORT&amp;thread=1796029200.000100" class="message-link" data-channel="C0SUPPORT" '
+        'data-thread="1796029200.000100" data-ts="1796029200.000100">the incident thread</a>'
+    )
+    reply = render_mrkdwn(
+        f"<{host}/archives/C0SUPPORT/p1796029300000200?thread_ts=1796029200.000100&amp;cid=C0SUPPORT|a reply>", CTX
+    )
+    assert 'data-thread="1796029200.000100" data-ts="1796029300.000200"' in reply, "opens the thread it replies in"
+
+
+def test_a_link_to_a_channel_the_sandbox_does_not_have_stays_an_ordinary_link() -> None:
+    html = render_mrkdwn("<https://acme.slack.com/archives/C0ELSEWHERE/p1796029200000100|elsewhere>", CTX)
+    assert 'target="_blank"' in html and "message-link" not in html
+    assert "message-link" not in render_mrkdwn("<https://example.com/archives/C0SUPPORT/notamessage|x>", CTX)
+
+
 def test_mentions_show_names() -> None:
     html = render_mrkdwn("<@U0AGENT> <@U0NOBODY> <#C0SUPPORT> <#C0NEW|inc-7-upload> <!here> <!subteam^S0ONCALL>", CTX)
     assert '<span class="mention" data-user="U0AGENT">@Sam Rivera</span>' in html

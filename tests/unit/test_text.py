@@ -2,7 +2,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from blocks.text import escape_mrkdwn, mention, slack_time, time_left
-from bot.domain.durations import humanize_duration
+from bot.domain.durations import humanize_duration, took
 from tests.conftest import T0
 
 
@@ -24,6 +24,13 @@ def test_durations_read_like_a_person_would_say_them() -> None:
     assert humanize_duration(timedelta(seconds=30)) == "less than a minute"
     assert time_left(T0 + timedelta(hours=2), T0) == "in 2 h"
     assert time_left(T0 - timedelta(minutes=5), T0) == "passed 5 min ago"
+
+
+def test_how_long_something_took_reads_in_words_never_0_min() -> None:
+    assert took(timedelta(seconds=20)) == "in under a minute"
+    assert took(timedelta(seconds=59)) == "in under a minute"
+    assert took(timedelta(minutes=4, seconds=10)) == "after 4 min"
+    assert took(timedelta(hours=1, minutes=5)) == "after 1 h 5 min"
 
 
 def test_a_whole_day_reads_24_h_and_only_longer_spans_read_in_days() -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.domain.glossary import FEEDBACK_TRACKS
 from bot.domain.reports.constants import TRACKS
 from bot.domain.reports.counts import by_text, by_value, of_incidents_in
 from bot.domain.reports.model import FeedbackItem, LearningItem, Period, Tally
@@ -36,7 +37,7 @@ def feedback_counts(
 
 
 def _track_label(track: FeedbackTrack) -> str:
-    return track.value.capitalize()
+    return FEEDBACK_TRACKS[track]
 
 
 def feedback_items(session: Session, period: Period, scope: ColumnElement[bool]) -> tuple[FeedbackItem, ...]:

@@ -87,6 +87,7 @@ class SlackEmulator(
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.tally = PayloadTally()
         self.base_url = None
+        self.permalink_base = None
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._generated_ids = itertools.count(1)

@@ -107,7 +107,7 @@ class MessageStore(WorkspaceBase):
 
     def _permalink(self, channel: _Channel, message: JsonDict) -> str:
         ts = message["ts"]
-        link = f"{self.workspace_url}archives/{channel.id}/p{ts.replace('.', '')}"
+        link = f"{self.message_link_base}archives/{channel.id}/p{ts.replace('.', '')}"
         thread_ts = message.get("thread_ts")
         if thread_ts and thread_ts != ts:
             link += f"?thread_ts={thread_ts}&cid={channel.id}"

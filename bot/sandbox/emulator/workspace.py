@@ -50,6 +50,7 @@ class WorkspaceBase:
     rate_limits: RateLimits
     tally: PayloadTally
     base_url: str | None
+    permalink_base: str | None  # where message links point (the sandbox page); None: the workspace's URL
     _lock: threading.RLock
     _ids: itertools.count[int]
     _generated_ids: itertools.count[int]
@@ -76,6 +77,11 @@ class WorkspaceBase:
     def workspace_url(self) -> str:
         """The https URL of the emulated workspace (used in permalinks and auth.test)."""
         return f"https://{self.team_domain}.slack.local/"
+
+    @property
+    def message_link_base(self) -> str:
+        """What `chat.getPermalink` links start with: the sandbox page when one shows this workspace."""
+        return f"{self.permalink_base.rstrip('/')}/" if self.permalink_base else self.workspace_url
 
     def _require_base_url(self) -> str:
         if not self.base_url:

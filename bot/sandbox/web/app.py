@@ -17,6 +17,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.sandbox.web.driver import FormField, Outcome, SandboxDriver
+from bot.sandbox.web.links import archive_place
 from bot.sandbox.web.pages import APP_HOME, APP_MESSAGES, PageRenderer, Viewer
 
 __all__ = ["SandboxWebApp"]
@@ -134,6 +135,9 @@ class SandboxWebApp:
             return self._static(path.removeprefix("/static/"))
         if path.startswith("/files/"):
             return self._file(path.removeprefix("/files/"))
+        place = archive_place(path, str(environ.get("QUERY_STRING", "")))
+        if place is not None:
+            return Response("302 Found", "text/plain; charset=utf-8", b"", (("Location", place.page_path),))
         raise BadRequest("not found", "404 Not Found")
 
     # ------------------------------------------------------------------ reading

@@ -35,6 +35,16 @@ CHANNEL_SELECT_TYPES = {
     "multi_channels_select",
 }
 CHANNEL_INITIAL_KEYS = ("initial_conversation", "initial_channel", "initial_conversations", "initial_channels")
+# A multiline input opens tall enough for what is in it (a drafted client update), within these many rows.
+TEXTAREA_ROWS = (4, 24)
+TEXTAREA_CHARS_PER_ROW = 64  # about what a modal's input holds in a line
+
+
+def textarea_rows(text: str) -> int:
+    """Rows that show all of `text` (lines wrapped at about a modal's width) and one more, within TEXTAREA_ROWS."""
+    fewest, most = TEXTAREA_ROWS
+    needed = sum(max(1, -(-len(line) // TEXTAREA_CHARS_PER_ROW)) for line in text.split("\n")) + 1 if text else 0
+    return max(fewest, min(most, needed))
 
 
 def text_object(obj: Any, ctx: RenderContext) -> str:
@@ -266,7 +276,7 @@ class BlockRenderer:
         if etype == "rich_text_input" and isinstance(initial, dict):
             initial = _rich_text_plain(initial)
         if element.get("multiline") or etype == "rich_text_input":
-            return tag("textarea", esc(initial or ""), rows=4, **common)
+            return tag("textarea", esc(initial or ""), rows=textarea_rows(initial or ""), **common)
         step = "any" if element.get("is_decimal_allowed") else None
         return tag("input", type=TEXT_INPUT_TYPES[etype], value=initial, step=step, **common)
 

@@ -2,8 +2,9 @@
 
 Everything is HTML-escaped before any markup is added: the only tags in the output are the ones this module
 writes (``b``, ``i``, ``s``, ``code``, ``pre``, ``blockquote``, ``br``, ``a``, ``span``, ``time``), links only
-for http(s) and mailto URLs. Slack's own escapes (``&amp;``, ``&lt;``, ``&gt;``) are undone first, so a bot's
-``&lt;script&gt;`` and a raw ``<script>`` both show as the text ``<script>``.
+for http(s) and mailto URLs, and a link to a message of this workspace opens it in the page (see `links`).
+Slack's own escapes (``&amp;``, ``&lt;``, ``&gt;``) are undone first, so a bot's ``&lt;script&gt;`` and a raw
+``<script>`` both show as the text ``<script>``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.sandbox.web.html import esc, tag
+from bot.sandbox.web.links import message_place
 
 __all__ = ["RenderContext", "format_date_token", "render_mrkdwn", "render_plain", "unescape_slack"]
 
@@ -125,7 +127,7 @@ def _angle_token(content: str, ctx: RenderContext) -> str:
         return tag("a", esc("#" + name), class_="channel-mention", href="#", data_channel=body[1:])
     if body.startswith("!"):
         return _special(body[1:], label, ctx)
-    return _link(body, label) or esc(unescape_slack(f"<{content}>"))
+    return _link(body, label, ctx) or esc(unescape_slack(f"<{content}>"))
 
 
 def _special(body: str, label: str, ctx: RenderContext) -> str:
@@ -138,11 +140,22 @@ def _special(body: str, label: str, ctx: RenderContext) -> str:
     return esc(unescape_slack(label or f"<!{body}>"))
 
 
-def _link(body: str, label: str) -> str | None:
+def _link(body: str, label: str, ctx: RenderContext) -> str | None:
     url = unescape_slack(body)
     if not url.lower().startswith(SAFE_SCHEMES):
         return None
     shown = unescape_slack(label) if label else url.removeprefix("mailto:")
+    place = message_place(url)
+    if place is not None and place.channel_id in ctx.channels:
+        return tag(
+            "a",
+            esc(shown),
+            href=place.page_path,
+            class_="message-link",
+            data_channel=place.channel_id,
+            data_thread=place.thread_ts,
+            data_ts=place.ts,
+        )
     return tag("a", esc(shown), href=url, target="_blank", rel="noopener noreferrer")
 
 

@@ -215,6 +215,7 @@ def _start(host: str, port: int, database_url: str, resources: ExitStack) -> Run
     resources.callback(ui.stop)
     resources.callback(feed.close)  # runs before ui.stop: long polls return at once
     url = f"http://{host}:{ui.port}"
+    emulator.permalink_base = url  # message links (permalinks) open the message in this page
     return RunningSandbox(
         url=url,
         bot_url=platform.app_url,

@@ -18,6 +18,7 @@ from bot.domain.escalations import (
     mark_filed,
     request_escalation,
 )
+from bot.domain.glossary import INCIDENT_LEAD, INCIDENT_MANAGEMENT
 from bot.domain.incidents import load_incident
 from bot.domain.isolation import find_similar
 from bot.domain.lifecycle import require_open
@@ -44,9 +45,9 @@ def check_can_declare(services: Services, incident_id: int, user_id: str) -> Inc
     check_may_declare(services, user_id)
     with unit_of_work(services.session_factory) as session:
         incident = load_incident(session, incident_id, services.workspace)
-        require_open(incident, "declared a major incident")
+        require_open(incident, f"put under {INCIDENT_MANAGEMENT}")
         if incident.is_major:
-            raise DomainError(f"{incident.key} is already a major incident: <#{incident.major_channel_id}>.")
+            raise DomainError(f"{incident.key} is already under {INCIDENT_MANAGEMENT}: <#{incident.major_channel_id}>.")
         return incident
 
 
@@ -143,7 +144,7 @@ def _invite(services: Services, channel_id: str, users: set[str]) -> None:
 
 
 def _record_setup_failure(services: Services, incident_id: int, escalation_id: int, exc: SlackCallError) -> None:
-    logger.warning("Setting up the major-incident channel for INC-%s failed: %s", incident_id, exc.error)
+    logger.warning("Setting up the incident-management channel for INC-%s failed: %s", incident_id, exc.error)
     with unit_of_work(services.session_factory) as session:
         incident = load_incident(session, incident_id, services.workspace)
         escalation = session.get_one(Escalation, escalation_id)
@@ -182,8 +183,8 @@ def _record_declared(
         )
         linked = link_incidents(session=session, incident=incident, related_ids=related, actor_id=actor_id, now=now)
         keys = ", ".join(f"INC-{n}" for n in linked)
-        who = f"{mention(actor_id)} declared *{incident.key}* a major incident"
-        text = f"🚨 {who}: <#{channel_id}>, lead {mention(lead_id)}."
+        who = f"{mention(actor_id)} started {INCIDENT_MANAGEMENT} for *{incident.key}*"
+        text = f"🚨 {who}: <#{channel_id}>, {INCIDENT_LEAD} {mention(lead_id)}."
         queue_thread_reply(
             services, session, incident, note(text + (f" Linked {keys}." if keys else "")), "major_declared"
         )
@@ -194,7 +195,7 @@ def _record_declared(
                     services,
                     session,
                     other,
-                    note(f"🔗 Part of major incident *{incident.key}*: <#{channel_id}>."),
+                    note(f"🔗 Linked to *{incident.key}*, under {INCIDENT_MANAGEMENT} in <#{channel_id}>."),
                     "linked",
                 )
         queue_root_refresh(services, session, incident)

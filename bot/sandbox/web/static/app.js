@@ -264,6 +264,19 @@
     await refresh();
   }
 
+  // A link to a message (a permalink) opens its channel with the thread, here, never at another host.
+  async function openMessage(link) {
+    state.place = link.dataset.channel;
+    state.thread = link.dataset.thread;
+    await refresh();
+    const selector = `.msg[data-ts="${CSS.escape(link.dataset.ts)}"]`;
+    const target = $(`#thread-body ${selector}`) || $(`#main-body ${selector}`);
+    if (!target) return;
+    target.scrollIntoView({ block: "center" });
+    target.classList.add("msg-linked");
+    setTimeout(() => target.classList.remove("msg-linked"), 2000);
+  }
+
   async function send(textarea, threadTs) {
     const text = textarea.value;
     if (!text.trim()) return;
@@ -287,6 +300,7 @@
   }
 
   const clicks = [
+    ["a.message-link[data-channel]", (el) => openMessage(el)],
     ["[data-place]", (el) => navigate(el.dataset.place)],
     [".channel-mention[data-channel]", (el) => navigate(el.dataset.channel)],
     ["[data-open-thread]", (el) => {
