@@ -221,7 +221,7 @@ def feedback_problems(form: FeedbackForm, areas: Collection[str]) -> FieldProble
 
 
 def declare_problems(lead_id: str | None) -> FieldProblems:
-    """A major incident has an incident lead from the start."""
+    """Incident management has an incident lead from the start."""
     return {} if lead_id is not None else {"lead": "Choose the incident lead."}
 
 

@@ -151,7 +151,7 @@ def _engineering(services: Services, incident_id: int, _user_id: str) -> View:
 
 
 def declare_form(services: Services, incident_id: int, user_id: str) -> View:
-    """The major-incident form, only for who may declare it, on an open incident that has no channel yet."""
+    """The incident-management form, only for who may declare it, on an open incident that has no channel yet."""
     incident = check_can_declare(services, incident_id, user_id)
     return declare_modal(incident, incident.owner_id)
 

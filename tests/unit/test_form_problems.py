@@ -187,7 +187,7 @@ FORMS_AND_THEIR_ERRORS = {
     ),
     "client update": (client_update_modal(INCIDENT, "Draft", "16:00"), client_update_errors("")),
     "escalate": (escalate_modal(INCIDENT, []), path_errors(None)),
-    "engineering": (engineering_modal(INCIDENT, EMPTY_HANDOFF, "High", "ENG"), handoff_errors(EMPTY_HANDOFF)),
+    "engineering": (engineering_modal(INCIDENT, EMPTY_HANDOFF, "High", "ENG", jira_configured=True), handoff_errors(EMPTY_HANDOFF)),
     "feedback": (feedback_modal(INCIDENT, ["uploads"], ""), feedback_errors(EMPTY_FEEDBACK, ["uploads"])),
     "declare": (declare_modal(INCIDENT, None), declare_errors(None)),
     "start workaround": (start_workaround_modal(INCIDENT), start_workaround_errors(EMPTY_START)),

@@ -320,7 +320,7 @@ def test_no_path_or_a_refused_one_is_answered_on_the_chooser(call: Call, deliver
 
 
 def test_the_engineering_handoff_needs_what_engineering_acts_on(call: Call, deliver: Any) -> None:
-    form = engineering_modal(INCIDENT, HandoffForm("1. ", "", "", "", "", ""), "High", "ENG")
+    form = engineering_modal(INCIDENT, HandoffForm("1. ", "", "", "", "", ""), "High", "ENG", jira_configured=True)
     filled = {"reproduction": "1. Upload", "expected": "Done", "actual": "99%", "impact": "Filing due"}
     with patch.object(engineering, "hand_off_to_engineering", autospec=True) as hand_off:
         submit(views.handle_engineering, call, *submission(form, {}))
