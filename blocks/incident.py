@@ -20,9 +20,10 @@ from slack_sdk.models.blocks import (
 
 from blocks.budget import SECTION_SAFE, lines_within
 from blocks.ids import IncidentAction
-from blocks.text import link, mention, message_text_length, quoted, slack_time, time_left, truncate, typed
+from blocks.text import link, mention, message_text_length, quoted, said, slack_time, time_left, truncate, typed
 from bot.domain.incidents import SEVERITY_MEANINGS, environment_details
 from bot.domain.message_intake import SourceMessage
+from bot.domain.names import event_refs, shown_summary
 from bot.domain.summary import DeadlineOutcome, first_relief, incident_deadline_outcome, milestones_of
 from bot.domain.triage import StepView
 from bot.models import ClientTier, Event, Incident, Severity
@@ -275,7 +276,8 @@ def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo, note: str
 
 def event_line(event: Event, zone: ZoneInfo) -> str:
     actor = "🤖" if event.actor_id == "bot" else mention(event.actor_id)
-    return f"{slack_time(event.at, zone)} · {actor} · {typed(event.summary, 300)}"
+    summary = shown_summary(event.kind, event.summary, event.details or {})
+    return f"{slack_time(event.at, zone)} · {actor} · {said(summary, event_refs(event.details or {}), 300)}"
 
 
 def incident_card(

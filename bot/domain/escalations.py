@@ -14,6 +14,7 @@ from bot.db import insert_once
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError
 from bot.domain.lifecycle import ALLOWED_TRANSITIONS, change_status, require_open
+from bot.domain.names import channel_token, person_token
 from bot.domain.triage import complete_step
 from bot.models import (
     Escalation,
@@ -134,18 +135,25 @@ def mark_filed(
     url: str | None,
     where: str,
     now: datetime,
+    channel_id: str | None = None,
 ) -> None:
-    """The outside system has it: record where, with its reference."""
+    """The outside system has it: record where, with its reference (a ticket key). Filed in a Slack channel
+    (`channel_id`), the summary names the channel; the message's timestamp stays in the details."""
     escalation.state, escalation.filed_at = EscalationState.FILED, now
     escalation.external_ref, escalation.external_url, escalation.last_error = ref, url, None
+    if channel_id:
+        where, shown = channel_token(channel_id), ""
+    else:
+        shown = f": {ref}"
     record_event(
         session=session,
         incident=incident,
         at=now,
         actor_id="bot",
         kind="escalation_filed",
-        summary=f"{KIND_TITLES[escalation.kind]} filed in {where}: {ref}",
+        summary=f"{KIND_TITLES[escalation.kind]} filed in {where}{shown}",
         details={"kind": escalation.kind.value, "ref": ref, "url": url, "where": where},
+        refs=[channel_id] if channel_id else [],
     )
 
 
@@ -234,8 +242,9 @@ def declare_major(
         at=now,
         actor_id=declared_by,
         kind="major_declared",
-        summary="Declared a major incident with a dedicated channel and an incident lead",
+        summary=f"Declared a major incident in {channel_token(channel_id)}, led by {person_token(lead_id)}",
         details={"lead_id": lead_id, "channel_id": channel_id},
+        refs=[channel_id, lead_id],
     )
 
 
