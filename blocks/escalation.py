@@ -38,6 +38,7 @@ from bot.domain.escalations import (
 from bot.domain.glossary import ESCALATION_PATH_MEANINGS, ESCALATION_STATES, INCIDENT_LEAD, INCIDENT_MANAGEMENT
 from bot.domain.handoff import MAX_FIELD, HandoffForm, handoff_problems
 from bot.domain.incidents import environment_details
+from bot.domain.names import CHANNEL, kind_of
 from bot.models import ClientTier, Escalation, EscalationKind, EscalationState, FeedbackTrack, Incident
 
 F = ModalField
@@ -260,7 +261,9 @@ def escalation_line(escalation: Escalation) -> str:
     if escalation.kind == EscalationKind.INCIDENT_MANAGEMENT and ref:
         shown = f"<#{ref}>"
     elif escalation.kind == EscalationKind.INTERNAL and escalation.state == EscalationState.FILED:
-        shown = "posted"
+        shown = "posted" + (f" in <#{ref}>" if kind_of(ref) == CHANNEL else "")
+        if escalation.external_url:
+            shown += f" ({link(escalation.external_url, 'message')})"
     status = f" ({typed(escalation.external_status, 100)})" if escalation.external_status else ""
     if escalation.state == EscalationState.FILED:
         return f"{label}: {shown}{status}"

@@ -20,10 +20,11 @@ from slack_sdk.models.blocks import (
 
 from blocks.budget import SECTION_SAFE, lines_within
 from blocks.ids import IncidentAction
-from blocks.text import link, mention, message_text_length, quoted, slack_time, time_left, truncate, typed
+from blocks.text import link, mention, message_text_length, quoted, said, slack_time, time_left, truncate, typed
 from bot.domain.glossary import BOT_NAME, DONE, SEVERITY_MEANINGS, TO_DO, status_label
 from bot.domain.incidents import environment_details
 from bot.domain.message_intake import SourceMessage
+from bot.domain.names import event_refs, shown_summary
 from bot.domain.summary import DeadlineOutcome, first_relief, incident_deadline_outcome, milestones_of
 from bot.domain.triage import StepView
 from bot.models import ClientTier, Event, Incident, Severity
@@ -300,7 +301,8 @@ def oncall_reply(incident: Incident, *, now: datetime, zone: ZoneInfo, note: str
 
 def event_line(event: Event, zone: ZoneInfo) -> str:
     actor = BOT_ACTOR if event.actor_id == "bot" else mention(event.actor_id)
-    return f"{slack_time(event.at, zone)} · {actor} · {typed(event.summary, 300)}"
+    summary = shown_summary(event.kind, event.summary, event.details or {})
+    return f"{slack_time(event.at, zone)} · {actor} · {said(summary, event_refs(event.details or {}), 300)}"
 
 
 def incident_card(

@@ -14,7 +14,17 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from blocks.incident import BOT_ACTOR, DEADLINE_OUTCOME_LABELS, Message, severity_badge, step_done, step_to_do
-from blocks.text import escape_mrkdwn, link, mention, message_text_length, pack_lines, quoted, slack_time, typed
+from blocks.text import (
+    escape_mrkdwn,
+    link,
+    mention,
+    message_text_length,
+    pack_lines,
+    quoted,
+    said,
+    slack_time,
+    typed,
+)
 from bot.domain.durations import humanize_duration
 from bot.domain.glossary import ESCALATION_STATES, INCIDENT_MANAGEMENT, SEVERITY_MEANINGS, path_title, status_label
 from bot.domain.summary import AuditEntry, AuditTrail, IncidentSummary
@@ -117,9 +127,11 @@ def audit_messages(trail: AuditTrail, *, zone: ZoneInfo) -> list[Message]:
 
 
 def entry_line(entry: AuditEntry, zone: ZoneInfo) -> str:
-    """`*#12* <time> · <@U1> · what happened (corrects #3)`; the summary is cut at 300 characters."""
+    """`*#12* <time> · <@U1> · what happened (corrects #3)`; the summary is cut at 300 characters, the people and
+    channels it names as mentions and channel links."""
     actor = BOT_ACTOR if entry.actor_id == "bot" else mention(entry.actor_id)
-    line = f"*#{entry.number}* {slack_time(entry.at, zone)} · {actor} · {typed(entry.summary, ENTRY_SUMMARY_LIMIT)}"
+    summary = said(entry.summary, entry.refs, ENTRY_SUMMARY_LIMIT)
+    line = f"*#{entry.number}* {slack_time(entry.at, zone)} · {actor} · {summary}"
     if entry.corrects is not None:
         line += f" _(corrects #{entry.corrects})_"
     if entry.corrected_by:
@@ -257,7 +269,9 @@ def _escalation_lines(s: IncidentSummary) -> list[str]:
     lines = []
     for e in s.handoffs:
         line = f"• {e.label}: {ESCALATION_STATES[e.state]}"
-        if e.ticket_key or e.ticket_url:
+        if e.channel_id:
+            line += f" in <#{e.channel_id}>" + (f" ({link(e.ticket_url, 'message')})" if e.ticket_url else "")
+        elif e.ticket_key or e.ticket_url:
             line += " · " + link(e.ticket_url, (e.ticket_key or e.ticket_url or "")[:120])
         if e.external_status:
             line += f" ({typed(e.external_status, 60)})"

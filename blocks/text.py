@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.domain.durations import humanize_duration
+from bot.domain.names import CHANNEL, Ref, pieces
 
 if TYPE_CHECKING:
     from slack_sdk.models.blocks import Block
@@ -33,6 +34,30 @@ def truncate(text: str, limit: int) -> str:
 def mention(slack_id: str) -> str:
     """A user (U…/W…) or user group (S…) mention."""
     return f"<!subteam^{slack_id}>" if slack_id.startswith("S") else f"<@{slack_id}>"
+
+
+def reference(ref: Ref) -> str:
+    """A reference as Slack shows it: a mention (`<@U…>`, `<!subteam^S…>`) or a channel link (`<#C…>`)."""
+    return f"<#{ref.slack_id}>" if ref.kind == CHANNEL else mention(ref.slack_id)
+
+
+def said(text: str, refs: Collection[str], limit: int) -> str:
+    """An audit summary for Slack, on one line and at most `limit` characters: the people and channels it refers to
+    (`refs`) as mentions and channel links, everything else escaped like typed text (nothing in it pings)."""
+    shown: list[str] = []
+    room = limit
+    for piece in pieces(" ".join(text.split()), refs):
+        part = reference(piece) if isinstance(piece, Ref) else escape_mrkdwn(piece)
+        if len(part) <= room:
+            shown.append(part)
+            room -= len(part)
+            continue
+        if isinstance(piece, str):
+            shown.append(_fit(piece, room, newline=" "))
+        elif room >= len(CUT_MARK):
+            shown.append(CUT_MARK)
+        break
+    return "".join(shown)
 
 
 def slack_time(moment: datetime, zone: ZoneInfo) -> str:

@@ -289,6 +289,7 @@ def oncall_show(
     """Who is on call now for each team."""
     from bot.db import unit_of_work
     from bot.domain.errors import DomainError
+    from bot.domain.names import display_name, names_for
     from bot.domain.oncall import on_call_now
     from bot.domain.workspaces import parse_team_id
 
@@ -298,12 +299,13 @@ def oncall_show(
         fail(str(exc))
     with reading() as read, unit_of_work(read.session_factory) as session:
         oncalls = on_call_now(session=session, at=read.clock.now(), workspace=workspace)
+        names = names_for(session, [o.user_id for o in oncalls], team_id=workspace)
     if not oncalls:
         console.print("No on-call rotation is set up (`triage-bot oncall load FILE`).", highlight=False)
     for oncall in oncalls:
         until = f" until {oncall.until:%Y-%m-%d %H:%M} UTC" if oncall.until else ""
         cover = " (override)" if oncall.via_override else ""
-        console.print(f"{oncall.team}: {oncall.user_id}{cover}{until}", highlight=False)
+        console.print(f"{oncall.team}: {display_name(oncall.user_id, names)}{cover}{until}", highlight=False)
 
 
 @app.command("export")

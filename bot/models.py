@@ -628,3 +628,19 @@ class SandboxClockState(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     offset_us: Mapped[int] = mapped_column(BigInteger, doc="sandbox time minus real time, in microseconds (never < 0)")
     updated_at: Mapped[datetime] = mapped_column(doc="real time of the last move")
+
+
+class SlackName(Base):
+    """What Slack calls a person, user group or channel (by id, per workspace), so exports and the CLI can name them
+    without asking Slack. Filled as the bot meets ids (users.info, usergroups.list, conversations.info); `name` is
+    None when Slack said it does not know the id. Asked again once `updated_at` is a day old."""
+
+    __tablename__ = "slack_names"
+
+    team_id: Mapped[str] = mapped_column(
+        String(32), primary_key=True, doc="Slack workspace (T…) the id was looked up in; '' for a single workspace"
+    )
+    slack_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="user, usergroup or channel")
+    name: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,14 +23,18 @@ def record_event(
     summary: str,
     details: dict[str, Any] | None = None,
     refers_to: Event | None = None,
+    refs: Sequence[str] = (),
 ) -> Event:
+    """Append one event. `refs` are the Slack ids the summary names as `<@U…>` / `<#C…>` (bot.domain.names): only
+    those are shown as mentions and names, never something typed that looks like one."""
+    listed = list(dict.fromkeys(r for r in refs if r))
     event = Event(
         incident=incident,
         at=at,
         actor_id=actor_id,
         kind=kind,
         summary=summary,
-        details=details or {},
+        details={**(details or {}), "refs": listed} if listed else (details or {}),
         refers_to_id=refers_to.id if refers_to else None,
     )
     session.add(event)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError, FieldProblems
 from bot.domain.lifecycle import require_open
+from bot.domain.names import channel_token
 from bot.domain.timers import schedule_timer
 from bot.domain.triage import StepKind, StepOutcome
 from bot.models import Event, Incident, IncidentStatus, Severity
@@ -163,9 +164,11 @@ def send_update_to_client(
         at=now,
         actor_id=actor_id,
         kind="client_update_sent",
-        summary=f"Client update #{update.id} sent to the client in <#{channel_id}>; next due {next_due:%H:%M} UTC",
+        summary=f"Client update #{update.id} sent to the client in {channel_token(channel_id)}; "
+        f"next due {next_due:%H:%M} UTC",
         details={"channel": channel_id, "next_due": next_due.isoformat()},
         refers_to=update,
+        refs=[channel_id],
     )
     return SentUpdate(text, next_due)
 

@@ -16,6 +16,7 @@ from bot.domain.audit import record_event
 from bot.domain.errors import DomainError, FieldProblems
 from bot.domain.glossary import ESCALATION_PATHS, INCIDENT_LEAD, INCIDENT_MANAGEMENT, path_title, track_with_meaning
 from bot.domain.lifecycle import ALLOWED_TRANSITIONS, change_status, require_open
+from bot.domain.names import channel_token, person_token
 from bot.domain.triage import complete_step
 from bot.models import (
     Escalation,
@@ -127,18 +128,25 @@ def mark_filed(
     url: str | None,
     where: str,
     now: datetime,
+    channel_id: str | None = None,
 ) -> None:
-    """The outside system has it: record where, with its reference."""
+    """The outside system has it: record where, with its reference (a ticket key). Filed in a Slack channel
+    (`channel_id`), the summary names the channel; the message's timestamp stays in the details."""
     escalation.state, escalation.filed_at = EscalationState.FILED, now
     escalation.external_ref, escalation.external_url, escalation.last_error = ref, url, None
+    if channel_id:
+        where, shown = channel_token(channel_id), ""
+    else:
+        shown = f": {ref}"
     record_event(
         session=session,
         incident=incident,
         at=now,
         actor_id="bot",
         kind="escalation_filed",
-        summary=f"{KIND_TITLES[escalation.kind]} filed in {where}: {ref}",
+        summary=f"{KIND_TITLES[escalation.kind]} filed in {where}{shown}",
         details={"kind": escalation.kind.value, "ref": ref, "url": url, "where": where},
+        refs=[channel_id] if channel_id else [],
     )
 
 
@@ -263,8 +271,11 @@ def declare_major(
         at=now,
         actor_id=declared_by,
         kind="major_declared",
-        summary=f"Started {INCIDENT_MANAGEMENT}: a dedicated channel and an {INCIDENT_LEAD}",
+        summary=(
+            f"Started {INCIDENT_MANAGEMENT} in {channel_token(channel_id)}, {INCIDENT_LEAD} {person_token(lead_id)}"
+        ),
         details={"lead_id": lead_id, "channel_id": channel_id},
+        refs=[channel_id, lead_id],
     )
 
 

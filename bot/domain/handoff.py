@@ -112,9 +112,11 @@ def follow_up_summary(incident: Incident, description: str) -> str:
     return plain_line(f"[{incident.key}] Follow-up: {description}")
 
 
-def follow_up_description(incident: Incident, follow_up: FollowUp) -> str:
-    """A follow-up ticket: what needs doing, for whom and by when, and the incident it came from."""
-    owner = f"Owner (Slack user): {follow_up.owner_id}"
+def follow_up_description(incident: Incident, follow_up: FollowUp, owner_name: str | None = None) -> str:
+    """A follow-up ticket: what needs doing, for whom (by name when the bot knows it) and by when, and the incident
+    it came from."""
+    owner = f"Owner: {owner_name} (Slack user {follow_up.owner_id})" if owner_name else ""
+    owner = owner or f"Owner (Slack user): {follow_up.owner_id}"
     due = f"\nDue: {follow_up.due_on.isoformat()}" if follow_up.due_on else ""
     sections = [
         ("What needs doing", literal_block(follow_up.description)),

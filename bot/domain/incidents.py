@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.db import insert_once
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError, IncidentNotFound
+from bot.domain.names import person_token
 from bot.domain.sizes import format_file_size, parse_file_size
 from bot.domain.workspaces import in_workspace, visible_in
 from bot.models import Client, ClientTier, Environment, Incident, IncidentStatus, Severity
@@ -323,8 +324,9 @@ def _record_opening(session: Session, incident: Incident, now: datetime) -> None
             at=now,
             actor_id="bot",
             kind="oncall_paged",
-            summary=f"On-call {incident.oncall_id} paged",
+            summary=f"On-call {person_token(incident.oncall_id)} paged",
             details={"oncall_id": incident.oncall_id},
+            refs=[incident.oncall_id],
         )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from bot.domain.audit import record_event
 from bot.domain.durations import took
 from bot.domain.errors import DomainError
+from bot.domain.names import person_token
 from bot.models import Incident, IncidentStatus, Severity
 
 S = IncidentStatus
@@ -145,7 +146,8 @@ def take_ownership(*, session: Session, incident: Incident, actor_id: str, now: 
         at=now,
         actor_id=actor_id,
         kind="owner_changed",
-        summary="Took over ownership",
+        summary="Took over ownership" + (f" from {person_token(before)}" if before else ""),
         details={"from": before, "to": actor_id},
+        refs=[before] if before else [],
     )
     return True

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.domain.audit import record_event
 from bot.domain.errors import DomainError
 from bot.domain.lifecycle import change_status
+from bot.domain.names import person_token
 from bot.models import FollowUp, Incident, IncidentStatus, Learning
 
 MAX_TEXT = 3000
@@ -129,8 +130,9 @@ def _add_follow_up(session: Session, incident: Incident, item: FollowUpItem, act
         at=now,
         actor_id=actor_id,
         kind="follow_up_added",
-        summary=f"Follow-up for {item.owner_id}{due}: {follow_up.description}",
+        summary=f"Follow-up for {person_token(item.owner_id)}{due}: {follow_up.description}",
         details={"owner": item.owner_id, "due_on": item.due_on.isoformat() if item.due_on else None},
+        refs=[item.owner_id],
     )
     return follow_up
 

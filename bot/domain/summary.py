@@ -2,13 +2,15 @@
 
 Renderers (Slack blocks, Markdown, HTML, JSON) take these frozen values; nothing here knows about Slack.
 A fixed handful of queries builds a summary, however many events, workarounds or attempts there are.
+People and channels are Slack ids; `names` holds what the directory (bot.domain.names) calls each of them, for
+the renderers that show names (exports, the CLI) rather than mentions (Slack).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,7 @@ from bot.domain.errors import IncidentNotFound
 from bot.domain.escalations import KIND_TITLES as ESCALATION_TITLES
 from bot.domain.escalations import TRACK_MEANINGS
 from bot.domain.incidents import environment_details
+from bot.domain.names import CHANNEL, event_refs, kind_of, names_for, shown_summary
 from bot.domain.triage import STEP_TITLES
 from bot.domain.workarounds import KIND_LABELS as WORKAROUND_LABELS
 from bot.models import (
@@ -58,7 +61,8 @@ class AuditEntry:
     """One audit-trail event; `number` is its place in the incident's trail (1 = oldest).
 
     A correction is a later entry whose `corrects` names the entry it corrects; that entry lists it in
-    `corrected_by`.
+    `corrected_by`. `summary` names people and channels as `<@U…>` / `<#C…>`; `refs` are the ids it refers to
+    (bot.domain.names.pieces splits it).
     """
 
     number: int
@@ -70,6 +74,7 @@ class AuditEntry:
     details: Mapping[str, Any]
     corrects: int | None = None
     corrected_by: tuple[int, ...] = ()
+    refs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class AuditTrail:
     title: str
     client_name: str
     entries: tuple[AuditEntry, ...]
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class EscalationItem:
     ticket_key: str | None
     ticket_url: str | None
     external_status: str | None
+    channel_id: str | None = None  # where an internal notice was posted, a major incident's channel
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,7 @@ class IncidentSummary:
     steps: tuple[StepItem, ...]
     timeline: tuple[AuditEntry, ...]
     generated_at: datetime
+    names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def handoffs(self) -> tuple[EscalationItem, ...]:
@@ -217,7 +225,7 @@ def build_summary(*, session: Session, incident_id: int, now: datetime) -> Incid
     """The incident's one-page summary as of `now`; IncidentNotFound (a DomainError) when there is none."""
     incident = _incident(session, incident_id)
     milestones = milestones_of(incident)
-    return IncidentSummary(
+    summary = IncidentSummary(
         incident_id=incident.id,
         key=incident.key,
         title=incident.title,
@@ -251,17 +259,20 @@ def build_summary(*, session: Session, incident_id: int, now: datetime) -> Incid
         timeline=_entries(session, incident.id),
         generated_at=now,
     )
+    return replace(summary, names=names_for(session, summary_ids(summary), team_id=incident.team_id))
 
 
 def build_audit_trail(*, session: Session, incident_id: int) -> AuditTrail:
     """Every event of the incident, oldest first, with correction links both ways."""
     incident = _incident(session, incident_id)
+    entries = _entries(session, incident.id)
     return AuditTrail(
         incident_id=incident.id,
         key=incident.key,
         title=incident.title,
         client_name=incident.client.name,
-        entries=_entries(session, incident.id),
+        entries=entries,
+        names=names_for(session, entry_ids(entries), team_id=incident.team_id),
     )
 
 
@@ -278,6 +289,20 @@ def milestones_of(incident: Incident) -> Milestones:
 def incident_deadline_outcome(incident: Incident, now: datetime) -> DeadlineOutcome:
     """The incident's deadline as the summary judges it: the one rule every message about it uses."""
     return deadline_outcome(incident.deadline_at, milestones_of(incident), now)
+
+
+def entry_ids(entries: Iterable[AuditEntry]) -> set[str]:
+    """Whom and where the entries name: their actors and references."""
+    return {e.actor_id for e in entries} | {r for e in entries for r in e.refs}
+
+
+def summary_ids(s: IncidentSummary) -> set[str]:
+    """Every Slack id the summary shows."""
+    people = {s.reporter_id, s.owner_id, s.lead_id}
+    people |= {f.owner_id for f in s.follow_ups} | {w.owner_id for w in s.workarounds}
+    people |= {e.requested_by for e in s.escalations} | {e.channel_id for e in s.escalations}
+    people |= {f.pm_user_id for f in s.feedback} | {p.done_by for p in s.steps}
+    return {i for i in people if i} | entry_ids(s.timeline)
 
 
 def deadline_outcome(deadline_at: datetime | None, milestones: Milestones, now: datetime) -> DeadlineOutcome:
@@ -336,10 +361,11 @@ def audit_entries(events: Sequence[Event]) -> tuple[AuditEntry, ...]:
             at=event.at,
             actor_id=event.actor_id,
             kind=event.kind,
-            summary=event.summary,
+            summary=shown_summary(event.kind, event.summary, event.details or {}),
             details=dict(event.details or {}),
             corrects=number_of.get(event.refers_to_id) if event.refers_to_id is not None else None,
             corrected_by=tuple(corrected_by.get(number_of[event.id], ())),
+            refs=event_refs(event.details or {}),
         )
         for event in events
     )
@@ -374,9 +400,17 @@ def _escalations(session: Session, incident_id: int) -> tuple[EscalationItem, ..
             ticket_key=e.external_ref,
             ticket_url=e.external_url,
             external_status=e.external_status,
+            channel_id=_channel_of(e),
         )
         for e in rows
     )
+
+
+def _channel_of(escalation: Escalation) -> str | None:
+    """The channel an internal notice went to, or a major incident's channel (their `external_ref`)."""
+    if escalation.kind not in (EscalationKind.INTERNAL, EscalationKind.INCIDENT_MANAGEMENT):
+        return None
+    return escalation.external_ref if kind_of(escalation.external_ref) == CHANNEL else None
 
 
 def _feedback(session: Session, incident_id: int) -> tuple[FeedbackItem, ...]:

@@ -13,7 +13,7 @@ product-feedback item and key learning; JSON has everything the report holds and
     deadlines, previous_deadlines {met, missed, pending, without_deadline, met_share}
     themes [{workflow, blocker, count, keys}], more_themes
     feedback {count, previous, by_track, by_area, items {stability, messaging, monitoring: [{incident_key, area,
-              use_case, pm_user_id, ticket_key, ticket_url, ticket_state, created_at}]}}
+              use_case, pm_user_id, pm_name, ticket_key, ticket_url, ticket_state, created_at}]}}
     learnings [{incident_key, text, created_at}]
 """
 
@@ -426,6 +426,7 @@ def _feedback_item(item: FeedbackItem) -> dict[str, Any]:
         "area": item.area,
         "use_case": item.use_case,
         "pm_user_id": item.pm_user_id,
+        "pm_name": item.pm_name,
         "ticket_key": item.ticket_key,
         "ticket_url": item.ticket_url,
         "ticket_state": item.ticket_state,

@@ -1,33 +1,37 @@
 """The incident summary and the audit trail as Markdown, HTML (one printed page) and JSON.
 
-Markdown and HTML show times in the display zone they are given; JSON is for machines and stable:
+Markdown and HTML show times in the display zone they are given, and people and channels by name (the names
+the bot keeps from Slack, bot.domain.names; an id only when Slack could not say). JSON is for machines and stable:
 
 Summary (`"format": "triage-bot/incident-summary"`, `"version": 1`)::
 
     generated_at                 ISO-8601 UTC ("2026-11-30T09:00:00Z"), like every time below
     incident       {id, key, title, severity, status, scope, is_major, workflow, region,
-                    client {name, tier}, reporter_id, owner_id, lead_id}
+                    client {name, tier}, reporter_id, owner_id, lead_id, reporter_name, owner_name, lead_name}
     what_happened  {blocker, environment {file_size, browser, os, started, frequency, already_tried}}
     milestones     {opened_at, acknowledged_at, mitigated_at, resolved_at, closed_at}
     durations_seconds {to_acknowledge, to_mitigate, to_resolve}       integers, null when not reached
     deadline       {at, context, outcome: met | missed | pending | none}
     root_cause, resolution                                             text or null
-    follow_ups     [{description, owner_id, due_on ("YYYY-MM-DD" or null), ticket_key, ticket_url}]
+    follow_ups     [{description, owner_id, owner_name, due_on ("YYYY-MM-DD" or null), ticket_key, ticket_url}]
     learnings      [text]
-    escalations    [{kind, label, state, requested_by, requested_at, ticket_key, ticket_url, external_status}]
-    product_feedback [{track, track_label, area, pm_user_id, use_case, ticket_key, ticket_url}]
-    workarounds    [{kind, label, description, state, owner_id, started_at, ended_at, end_reason, attempts}]
-    steps          [{step, title, done, done_by, done_at}]
-    timeline       [{number, event_id, at, actor_id, kind, summary, corrects, corrected_by}]
+    escalations    [{kind, label, state, requested_by, requested_by_name, requested_at, ticket_key, ticket_url,
+                     external_status, channel_id, channel_name}]
+    product_feedback [{track, track_label, area, pm_user_id, pm_name, use_case, ticket_key, ticket_url}]
+    workarounds    [{kind, label, description, state, owner_id, owner_name, started_at, ended_at, end_reason,
+                     attempts}]
+    steps          [{step, title, done, done_by, done_by_name, done_at}]
+    timeline       [{number, event_id, at, actor_id, actor_name, kind, summary, corrects, corrected_by}]
 
 Audit trail (`"format": "triage-bot/audit-trail"`, `"version": 1`)::
 
     incident {id, key, title, client}
-    entries  [{number, event_id, at, actor_id, kind, summary, details, corrects, corrected_by}]
+    entries  [{number, event_id, at, actor_id, actor_name, kind, summary, details, corrects, corrected_by}]
 
 `number` is an entry's place in the incident's trail (1 = oldest); `corrects` is the number of the entry a
-correction corrects (or null) and `corrected_by` the numbers of the corrections made to it. Keys are never
-removed within a version; new keys may be added.
+correction corrects (or null) and `corrected_by` the numbers of the corrections made to it. A `*_name` is what
+Slack calls the id beside it (null when the bot does not know); `summary` names people and channels by name (by
+id when the name is not known). Keys are never removed within a version; new keys may be added.
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from bot.domain.durations import humanize_duration
 from bot.domain.glossary import ESCALATION_STATES
+from bot.domain.names import display_name, plain_text
 from bot.domain.summary import AuditEntry, AuditTrail, EscalationItem, IncidentSummary, WorkaroundItem
 
 SUMMARY_FORMAT = "triage-bot/incident-summary"
@@ -62,19 +68,19 @@ class ExportFormat(enum.StrEnum):
 
 
 def summary_markdown(summary: IncidentSummary, *, zone: ZoneInfo) -> str:
-    return _render("summary.md", summary=summary, zone=zone)
+    return _render("summary.md", summary=summary, zone=zone, names=summary.names)
 
 
 def summary_html(summary: IncidentSummary, *, zone: ZoneInfo) -> str:
-    return _render("summary.html", summary=summary, zone=zone)
+    return _render("summary.html", summary=summary, zone=zone, names=summary.names)
 
 
 def audit_markdown(trail: AuditTrail, *, zone: ZoneInfo) -> str:
-    return _render("audit.md", trail=trail, zone=zone)
+    return _render("audit.md", trail=trail, zone=zone, names=trail.names)
 
 
 def audit_html(trail: AuditTrail, *, zone: ZoneInfo) -> str:
-    return _render("audit.html", trail=trail, zone=zone)
+    return _render("audit.html", trail=trail, zone=zone, names=trail.names)
 
 
 def render_summary(summary: IncidentSummary, export_format: ExportFormat, *, zone: ZoneInfo) -> str:
@@ -118,6 +124,7 @@ def _environment() -> Environment:
         kind=kind_label,
         escalation_state=ESCALATION_STATES.__getitem__,
         who=actor_label,
+        said=entry_text,
     )
     return env
 
@@ -156,7 +163,8 @@ def md_link(label: str | None, url: str | None) -> str:
     safe = web_url(url)
     if safe is None:
         return md_inline(label)
-    return f"[{md_inline(label or safe)}]({safe.replace('(', '%28').replace(')', '%29')})"
+    shown = _MD_SPECIAL.sub(r"\\\1", " ".join((label or safe).split()))  # inside [...]: no line-start markers
+    return f"[{shown}]({safe.replace('(', '%28').replace(')', '%29')})"
 
 
 def display_time(moment: datetime | date | None, zone: ZoneInfo) -> str:
@@ -176,11 +184,23 @@ def kind_label(kind: str) -> str:
     return kind.replace("_", " ")
 
 
-def actor_label(actor_id: str | None) -> str:
-    return "—" if actor_id is None else actor_id
+@pass_context
+def actor_label(context: Context, slack_id: str | None) -> str:
+    """A person or channel by name (the template's `names`), `bot` for the bot, the id when no name is known."""
+    return display_name(slack_id, context.get("names") or {})
+
+
+@pass_context
+def entry_text(context: Context, entry: AuditEntry) -> str:
+    """An audit entry's summary with the people and channels it refers to by name (not yet escaped)."""
+    return plain_text(entry.summary, entry.refs, context.get("names") or {})
 
 
 # --- JSON -------------------------------------------------------------------------------------------------
+
+
+def _name(slack_id: str | None, names: Mapping[str, str]) -> str | None:
+    return names.get(slack_id) if slack_id else None
 
 
 def summary_json(summary: IncidentSummary) -> str:
@@ -209,6 +229,7 @@ def seconds(delta: timedelta | None) -> int | None:
 def summary_document(summary: IncidentSummary) -> dict[str, Any]:
     """The summary as JSON-ready values, in the documented shape."""
     s = summary
+    names = s.names
     return {
         "format": SUMMARY_FORMAT,
         "version": JSON_VERSION,
@@ -234,6 +255,7 @@ def summary_document(summary: IncidentSummary) -> dict[str, Any]:
             {
                 "description": f.description,
                 "owner_id": f.owner_id,
+                "owner_name": _name(f.owner_id, names),
                 "due_on": f.due_on.isoformat() if f.due_on else None,
                 "ticket_key": f.ticket_key,
                 "ticket_url": f.ticket_url,
@@ -241,25 +263,33 @@ def summary_document(summary: IncidentSummary) -> dict[str, Any]:
             for f in s.follow_ups
         ],
         "learnings": list(s.learnings),
-        "escalations": [_escalation_part(e) for e in s.escalations],
+        "escalations": [_escalation_part(e, names) for e in s.escalations],
         "product_feedback": [
             {
                 "track": f.track.value,
                 "track_label": f.track_label,
                 "area": f.area,
                 "pm_user_id": f.pm_user_id,
+                "pm_name": _name(f.pm_user_id, names),
                 "use_case": f.use_case,
                 "ticket_key": f.ticket_key,
                 "ticket_url": f.ticket_url,
             }
             for f in s.feedback
         ],
-        "workarounds": [_workaround_part(w) for w in s.workarounds],
+        "workarounds": [_workaround_part(w, names) for w in s.workarounds],
         "steps": [
-            {"step": p.step.value, "title": p.title, "done": p.done, "done_by": p.done_by, "done_at": iso(p.done_at)}
+            {
+                "step": p.step.value,
+                "title": p.title,
+                "done": p.done,
+                "done_by": p.done_by,
+                "done_by_name": _name(p.done_by, names),
+                "done_at": iso(p.done_at),
+            }
             for p in s.steps
         ],
-        "timeline": [_entry_part(e, with_details=False) for e in s.timeline],
+        "timeline": [_entry_part(e, names, with_details=False) for e in s.timeline],
     }
 
 
@@ -269,7 +299,7 @@ def audit_document(trail: AuditTrail) -> dict[str, Any]:
         "format": AUDIT_FORMAT,
         "version": JSON_VERSION,
         "incident": {"id": trail.incident_id, "key": trail.key, "title": trail.title, "client": trail.client_name},
-        "entries": [_entry_part(e, with_details=True) for e in trail.entries],
+        "entries": [_entry_part(e, trail.names, with_details=True) for e in trail.entries],
     }
 
 
@@ -288,6 +318,9 @@ def _incident_part(s: IncidentSummary) -> dict[str, Any]:
         "reporter_id": s.reporter_id,
         "owner_id": s.owner_id,
         "lead_id": s.lead_id,
+        "reporter_name": _name(s.reporter_id, s.names),
+        "owner_name": _name(s.owner_id, s.names),
+        "lead_name": _name(s.lead_id, s.names),
     }
 
 
@@ -304,26 +337,30 @@ def _what_happened_part(s: IncidentSummary) -> dict[str, Any]:
     return {"blocker": w.blocker, "environment": environment}
 
 
-def _escalation_part(e: EscalationItem) -> dict[str, Any]:
+def _escalation_part(e: EscalationItem, names: Mapping[str, str]) -> dict[str, Any]:
     return {
         "kind": e.kind.value,
         "label": e.label,
         "state": e.state.value,
         "requested_by": e.requested_by,
+        "requested_by_name": _name(e.requested_by, names),
         "requested_at": iso(e.requested_at),
         "ticket_key": e.ticket_key,
         "ticket_url": e.ticket_url,
         "external_status": e.external_status,
+        "channel_id": e.channel_id,
+        "channel_name": _name(e.channel_id, names),
     }
 
 
-def _workaround_part(w: WorkaroundItem) -> dict[str, Any]:
+def _workaround_part(w: WorkaroundItem, names: Mapping[str, str]) -> dict[str, Any]:
     return {
         "kind": w.kind.value,
         "label": w.label,
         "description": w.description,
         "state": w.state.value,
         "owner_id": w.owner_id,
+        "owner_name": _name(w.owner_id, names),
         "started_at": iso(w.started_at),
         "ended_at": iso(w.ended_at),
         "end_reason": w.end_reason,
@@ -331,14 +368,15 @@ def _workaround_part(w: WorkaroundItem) -> dict[str, Any]:
     }
 
 
-def _entry_part(e: AuditEntry, *, with_details: bool) -> dict[str, Any]:
+def _entry_part(e: AuditEntry, names: Mapping[str, str], *, with_details: bool) -> dict[str, Any]:
     part: dict[str, Any] = {
         "number": e.number,
         "event_id": e.event_id,
         "at": iso(e.at),
         "actor_id": e.actor_id,
+        "actor_name": _name(e.actor_id, names),
         "kind": e.kind,
-        "summary": e.summary,
+        "summary": plain_text(e.summary, e.refs, names),
     }
     if with_details:
         part["details"] = _jsonable(e.details)

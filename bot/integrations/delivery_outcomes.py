@@ -23,6 +23,7 @@ class DeliveryPurpose(enum.StrEnum):
     ROOT_MESSAGE = "root_message"  # posted: ask for its permalink
     ROOT_PERMALINK = "root_permalink"  # the link to the incident's thread, kept for tickets and notices
     INTERNAL_NOTICE = "internal_notice"
+    NOTICE_PERMALINK = "notice_permalink"  # the link to the internal notice, for the summary and exports
     ENGINEERING_TICKET = "engineering_ticket"
     PRODUCT_FEEDBACK_TICKET = "product_feedback_ticket"
     TICKET_FILES = "ticket_files"  # the thread's files attached to a Jira ticket

@@ -77,6 +77,7 @@ SLACK_METHODS: dict[str, str] = {
     "conversations.members": "conversations_members",
     "conversations.replies": "conversations_replies",
     "pins.add": "pins_add",
+    "usergroups.list": "usergroups_list",
     "usergroups.users.list": "usergroups_users_list",
     "users.info": "users_info",
     "users.lookupByEmail": "users_lookupByEmail",

@@ -18,6 +18,7 @@ from bot.domain.permissions import Action, Actor
 from bot.models import Incident
 from bot.services.container import Services
 from bot.services.deliveries import first_delivery
+from bot.services.names import learn_names_soon
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
 from bot.services.roles import allow
 
@@ -91,7 +92,14 @@ def _hold(session: Session, incident: Incident, now: datetime) -> None:
 
 
 def deliver_pending(services: Services, incident_id: int) -> None:
-    """Send what the change queued, soon and off the request's thread; failures stay queued for the tick."""
-    services.background.submit_once(
-        ("deliver", incident_id), lambda: services.outbox.deliver_due(incident_id=incident_id)
-    )
+    """Send what the change queued, soon and off the request's thread; failures stay queued for the tick. Then learn
+    the names of the people and channels the incident now names, what was filed on delivery too (for exports and the
+    CLI)."""
+
+    def deliver() -> None:
+        try:
+            services.outbox.deliver_due(incident_id=incident_id)
+        finally:
+            learn_names_soon(services, incident_id)
+
+    services.background.submit_once(("deliver", incident_id), deliver)

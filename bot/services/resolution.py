@@ -16,6 +16,7 @@ from bot.db import unit_of_work
 from bot.domain.handoff import follow_up_description, follow_up_summary, resolution_comment
 from bot.domain.incidents import load_incident
 from bot.domain.lifecycle import require_open
+from bot.domain.names import names_for
 from bot.domain.permissions import Action
 from bot.domain.resolution import ResolutionReport, record_follow_up_ticket, resolve_incident
 from bot.domain.summary import build_summary
@@ -83,6 +84,11 @@ def _follow_up_ticket_key(incident: Incident, follow_up: FollowUp) -> str:
     return f"{incident.key}:follow_up:{follow_up.id}:ticket"
 
 
+def _name(session: Session, incident: Incident, slack_id: str) -> str | None:
+    """The name the bot knows for `slack_id` (someone it met before), else None: the ticket then names the id."""
+    return names_for(session, [slack_id], team_id=incident.team_id).get(slack_id)
+
+
 def _queue_follow_up_ticket(
     services: Services, session: Session, incident: Incident, follow_up: FollowUp, now: datetime
 ) -> None:
@@ -94,7 +100,7 @@ def _queue_follow_up_ticket(
         args={
             "project": services.settings.jira_project,
             "summary": follow_up_summary(incident, follow_up.description),
-            "description": follow_up_description(incident, follow_up),
+            "description": follow_up_description(incident, follow_up, _name(session, incident, follow_up.owner_id)),
             "issue_type": services.settings.jira_follow_up_issue_type,
             "priority": None,
             "labels": ["triage-bot", "follow-up", dedupe],

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from blocks.replies import channel_escalation, deadline_reminder, escalation_page, update_due_reminder
 from blocks.text import link
 from bot.db import unit_of_work
-from bot.domain.acknowledgement import ACK_ESCALATION, plan_ack_escalation, schedule_ack_escalation
+from bot.domain.acknowledgement import ACK_ESCALATION, AckEscalation, plan_ack_escalation, schedule_ack_escalation
 from bot.domain.audit import record_event
 from bot.domain.client_updates import CLIENT_UPDATE_DUE, update_reminder_wanted
 from bot.domain.deadlines import DEADLINE_REMINDER, raise_near_deadline, reminder_wanted
 from bot.domain.errors import DomainError
+from bot.domain.names import channel_token, person_token
 from bot.domain.oncall import OnCall, who_is_on_call
 from bot.domain.oncall_sources import OnCallSource
 from bot.domain.timers import claim_due_timer, finish_timer
@@ -27,6 +28,7 @@ from bot.observability.context import bind_incident
 from bot.observability.metrics import observe_timer_lag
 from bot.services.container import Services
 from bot.services.escalation.engineering import JIRA_POLL, poll_jira_status
+from bot.services.names import learn_names_soon
 from bot.services.oncall import read_soon
 from bot.services.oncall_sources import configured_source
 from bot.services.rendering import queue_channel_post, queue_root_refresh, queue_thread_reply
@@ -115,15 +117,25 @@ def escalate_unacknowledged(
         at=now,
         actor_id="bot",
         kind="ack_escalated",
-        summary=f"Unacknowledged after {minutes} min: escalation level {step.level}",
+        summary=f"Unacknowledged after {minutes} min: escalation level {step.level}" + _paged_and_posted(step),
         details={"level": step.level, "paged": paged, "channel": step.escalation_channel_id},
+        refs=[*paged, *([step.escalation_channel_id] if step.escalation_channel_id else [])],
     )
     if step.level == 1:
         schedule_ack_escalation(
             session=session, incident=incident, windows=services.settings.ack_window_by_severity, now=now, level=2
         )
     queue_root_refresh(services, session, incident)
-    return f"level {step.level}: paged {', '.join(paged) or 'nobody'}"
+    return f"level {step.level}: paged {', '.join(person_token(u) for u in paged) or 'nobody'}"
+
+
+def _paged_and_posted(step: AckEscalation) -> str:
+    """`; paged <@U1>, <@U2>; posted in <#C1>`: whom the step paged and where it asked for help, as references."""
+    paged = [person_token(u) for u in (step.repage_user_id, step.next_user_id) if u]
+    said = f"; paged {', '.join(paged)}" if paged else ""
+    if step.escalation_channel_id:
+        said += f"; posted in {channel_token(step.escalation_channel_id)}"
+    return said
 
 
 def remind_client_update(services: Services, session: Session, timer: Timer, incident: Incident, now: datetime) -> str:
@@ -210,7 +222,11 @@ def _run_one(services: Services) -> bool:
             return True
         with bind_incident(incident.key):
             scoped = services.for_request(incident.team_id)  # the incident's workspace, with its own settings
-            finish_timer(timer, outcome=handler(scoped, session, timer, incident, now), now=now)
+            outcome = handler(scoped, session, timer, incident, now)
+            finish_timer(timer, outcome=outcome, now=now)
+        incident_id = incident.id
     # Observed once the work is committed: a timer whose handling failed stays due and is observed when it succeeds.
     observe_timer_lag(kind, lag)
+    if kind == ACK_ESCALATION and outcome != "not needed":
+        learn_names_soon(scoped, incident_id)  # whom it paged, where it asked for help
     return True

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db import unit_of_work
 from bot.domain.escalations import mark_filed, record_feedback, request_escalation
 from bot.domain.lifecycle import acknowledge, change_status
+from bot.domain.names import remember_name
 from bot.models import EscalationKind, FeedbackTrack, Incident, IncidentStatus, Learning, Severity
 from tests.builders import open_test_incident
 
@@ -93,6 +94,8 @@ def build_scenario(factory: sessionmaker[Session], now: datetime) -> None:
     INC-5 SEV4 upload, no deadline, acked 30 min, resolved 10 h
     INC-6 SEV1 upload in the period before, never resolved: missed then; feedback and a learning then
     """
+    with unit_of_work(factory) as session:  # what Slack calls the PM, as the bot learned it
+        remember_name(session, team_id=None, slack_id="UPM", name="Priya Shah", now=now)
     one = now - timedelta(days=10)
     first = _open(factory, "r1", at=one, blocker=UPLOAD_BLOCKER.format(size=250, pct=99))
     _acknowledge(factory, first, one + timedelta(minutes=5))

@@ -25,6 +25,7 @@ from bot.domain.audit import record_event
 from bot.domain.errors import IncidentNotFound
 from bot.domain.escalations import mark_filed, record_feedback, request_escalation
 from bot.domain.lifecycle import acknowledge, change_status
+from bot.domain.names import remember_name
 from bot.domain.summary import DeadlineOutcome, IncidentSummary, build_audit_trail, build_summary
 from bot.domain.triage import StepKind, StepOutcome, log_step, refresh_gather
 from bot.domain.workarounds import answer_checkin, start_workaround
@@ -48,6 +49,15 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "summary"
 BIN = Path(sys.executable).parent / "triage-bot"
 ZONE = ZoneInfo("Europe/Berlin")
 OWNER = "UOWNER"
+# What Slack calls the people of the worked incident, as the bot learned it (bot.services.names).
+PEOPLE = {
+    "UREP": "Rae Chen",
+    "UOWNER": "Sam Rivera",
+    "UONCALL": "Olu Adeyemi",
+    "UOPS": "Ola Jensen",
+    "UPM": "Priya Shah",
+    "CSUPPORT": "#support",
+}
 
 
 @pytest.fixture
@@ -77,6 +87,8 @@ def worked_incident(factory: Factory, clock: ManualClock) -> int:
     product feedback, a retry cycle that worked on its second attempt, mitigated before the deadline, resolved."""
     incident_id = open_test_incident(factory, "summary-golden", now=clock.now())
     with unit_of_work(factory) as session:
+        for slack_id, name in PEOPLE.items():
+            remember_name(session, team_id=None, slack_id=slack_id, name=name, now=clock.now())
         incident = session.get_one(Incident, incident_id)
         clock.advance(timedelta(minutes=4))
         acknowledge(session=session, incident=incident, actor_id=OWNER, now=clock.now())
@@ -476,7 +488,7 @@ def test_a_summary_takes_the_same_few_queries_however_much_happened(
         for n in range(200):
             record_event(session=session, incident=incident, at=T0, actor_id=OWNER, kind="note", summary=f"note {n}")
     queries = count_queries(fresh_db, session_factory, quiet, clock)
-    assert queries <= 8
+    assert queries <= 9  # one of them reads the names of everyone the summary shows
     assert count_queries(fresh_db, session_factory, busy, clock) == queries
     assert [w.attempts for w in summary_of(session_factory, busy, clock).workarounds] == [2, 2, 2]
 

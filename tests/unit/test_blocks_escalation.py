@@ -383,11 +383,11 @@ def test_filed_feedback_without_url_shows_the_escaped_ref_and_status() -> None:
     assert escalation_line(an_escalation(K.PRODUCT_FEEDBACK, S.FILED, external_ref="FB-7")) == "Product feedback: FB-7"
 
 
-def test_filed_internal_notice_says_posted() -> None:
-    escalation = an_escalation(
-        K.INTERNAL, S.FILED, external_ref="1700000000.000100", external_url="https://x.slack.com/p1"
-    )
-    assert escalation_line(escalation) == "Internal notice: posted"
+def test_filed_internal_notice_says_where_it_was_posted_with_a_link_to_the_message() -> None:
+    escalation = an_escalation(K.INTERNAL, S.FILED, external_ref="CENGESC", external_url="https://x.slack.com/p1")
+    assert escalation_line(escalation) == "Internal notice: posted in <#CENGESC> (<https://x.slack.com/p1|message>)"
+    unlinked = an_escalation(K.INTERNAL, S.FILED, external_ref="CENGESC")
+    assert escalation_line(unlinked) == "Internal notice: posted in <#CENGESC>"
 
 
 def test_incident_management_mentions_its_channel() -> None:

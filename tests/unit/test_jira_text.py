@@ -167,12 +167,19 @@ def test_feedback_follow_up_and_resolution_texts_keep_what_was_typed_in_blocks(r
         feedback_description(incident, payload, PERMALINK),
         follow_up_description(incident, follow_up),
         resolution_comment(incident),
+        follow_up_description(incident, follow_up, owner_name=payload),
     ]
     for text in texts:
         outside, blocks = outside_and_blocks(text, renderer)
         assert "evil" not in outside and "Owned" not in outside and "[~" not in outside
         assert blocks and all("h1. Owned" in shown(b) or "Due: 2026-12-01" in shown(b) for b in blocks)
     assert "h3. Slack thread\n" + PERMALINK in texts[1]
+
+
+def test_a_follow_up_ticket_names_its_owner_when_the_bot_knows_the_name() -> None:
+    follow_up = FollowUp(description="Alert on timeouts", owner_id="U0PM", due_on=None)
+    assert "Owner: Priya Shah (Slack user U0PM)" in follow_up_description(an_incident(), follow_up, "Priya Shah")
+    assert "Owner (Slack user): U0PM" in follow_up_description(an_incident(), follow_up)
 
 
 def test_summaries_are_one_clean_line_that_jira_accepts() -> None:

@@ -296,9 +296,9 @@ def test_taking_over_from_the_owner_records_from_and_to(session: Session) -> Non
         "owner_changed",
         "UBOB",
         later,
-        "Took over ownership",
+        "Took over ownership from <@UALICE>",
     )
-    assert event.details == {"from": "UALICE", "to": "UBOB"}
+    assert event.details == {"from": "UALICE", "to": "UBOB", "refs": ["UALICE"]}
     assert _kinds(incident) == ["acknowledged", "status_changed", "owner_changed"]
 
 

@@ -161,13 +161,19 @@ def a_summary(**changes: Any) -> IncidentSummary:
             an_entry(3, "Correction: it was the upload proxy", kind="correction", corrects=2),
         ),
         generated_at=minutes(180),
+        names=NAMES,
     )
     return replace(summary, **changes)
 
 
+# What the directory knows; USUPPORT is someone Slack could not name.
+NAMES = {"UREP": "Rae Reporter", "UOWNER": "Owen Owner", "UOPS": "Ola Ops", "UPM": "Pat PM"}
+
+
 def a_trail(entries: tuple[AuditEntry, ...] | None = None) -> AuditTrail:
     summary = a_summary()
-    return AuditTrail(7, "INC-7", summary.title, summary.client_name, summary.timeline if entries is None else entries)
+    timeline = summary.timeline if entries is None else entries
+    return AuditTrail(7, "INC-7", summary.title, summary.client_name, timeline, names=NAMES)
 
 
 def parse_html(document: str) -> Any:
@@ -208,6 +214,7 @@ def test_json_has_the_documented_shape_with_utc_times_and_seconds() -> None:
     assert document["follow_ups"][0] == {
         "description": "Alert on proxy timeouts",
         "owner_id": "UOPS",
+        "owner_name": "Ola Ops",
         "due_on": "2026-12-04",
         "ticket_key": "ENG-57",
         "ticket_url": "https://jira.example/ENG-57",
@@ -285,7 +292,7 @@ def test_markdown_makes_typed_text_inert() -> None:
     escaped = md_inline(HOSTILE)
     assert escaped == r"\<script\>alert(1)\</script\> \<!channel\> \*bold\* \[x\](https://evil.example) \| pipe"
     assert document.startswith(f"# INC-7 · {escaped}\n")
-    assert f"| 1 | 2026-11-30 09:01 UTC | UOWNER | step | {escaped} |" in document
+    assert f"| 1 | 2026-11-30 09:01 UTC | Owen Owner | step | {escaped} |" in document
 
 
 @pytest.mark.parametrize(
@@ -327,7 +334,7 @@ def test_markdown_shows_every_section_and_correction_links() -> None:
     assert "Hypothesis (ruled out): the CDN _(corrected by #3)_" in document
     assert "Correction: it was the upload proxy _(corrects #2)_" in document
     assert (
-        "- Alert on proxy timeouts — owner UOPS, due 2026-12-04, ticket [ENG-57](https://jira.example/ENG-57)"
+        "- Alert on proxy timeouts — owner Ola Ops, due 2026-12-04, ticket [ENG-57](https://jira.example/ENG-57)"
         in document
     )
     assert "- Retry cycle (worked): Re-upload every 10 minutes — 2 attempts" in document
@@ -361,8 +368,8 @@ def test_markdown_says_what_was_not_recorded() -> None:
 
 def test_times_are_shown_in_the_display_zone_and_stay_utc_in_json() -> None:
     summary = a_summary()
-    assert "| **Opened** | 2026-11-30 10:00 CET by UREP |" in summary_markdown(summary, zone=BERLIN)
-    assert "| **Opened** | 2026-11-30 04:00 EST by UREP |" in summary_markdown(
+    assert "| **Opened** | 2026-11-30 10:00 CET by Rae Reporter |" in summary_markdown(summary, zone=BERLIN)
+    assert "| **Opened** | 2026-11-30 04:00 EST by Rae Reporter |" in summary_markdown(
         summary, zone=ZoneInfo("America/New_York")
     )
     assert "2026-11-30 10:00 CET" in summary_html(summary, zone=BERLIN)
@@ -395,6 +402,7 @@ def test_audit_trail_exports_carry_every_entry_with_links_and_details() -> None:
         "event_id": 102,
         "at": "2026-11-30T09:02:00Z",
         "actor_id": "UOWNER",
+        "actor_name": "Owen Owner",
         "kind": "hypothesis",
         "summary": "Hypothesis (ruled out): the CDN",
         "details": {"n": 2},

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    SQLColumnExpression,
     and_,
     select,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from bot.domain.glossary import FEEDBACK_TRACKS
 from bot.domain.reports.constants import TRACKS
 from bot.domain.reports.counts import by_text, by_value, of_incidents_in
 from bot.domain.reports.model import FeedbackItem, LearningItem, Period, Tally
 from bot.domain.reports.queries import tallies, within_period
-from bot.models import Escalation, Feedback, FeedbackTrack, Learning
+from bot.models import Escalation, Feedback, FeedbackTrack, Learning, SlackName
 
 
 def feedback_counts(
@@ -53,6 +55,7 @@ def feedback_items(session: Session, period: Period, scope: ColumnElement[bool])
             Escalation.external_url,
             Escalation.state,
             Feedback.created_at,
+            _name_of(Feedback.pm_user_id),
         )
         .outerjoin(Escalation, Escalation.id == Feedback.escalation_id)
         .where(Feedback.created_at >= period.start, Feedback.created_at < period.end)
@@ -70,10 +73,19 @@ def feedback_items(session: Session, period: Period, scope: ColumnElement[bool])
             ticket_url=url,
             ticket_state=state.value if state is not None else None,
             created_at=created_at,
+            pm_name=pm_name,
         )
-        for incident_id, track, area, use_case, pm_user_id, ref, url, state, created_at in session.execute(query)
+        for incident_id, track, area, use_case, pm_user_id, ref, url, state, created_at, pm_name in session.execute(
+            query
+        )
     ]
     return tuple(sorted(items, key=lambda item: TRACKS.index(item.track)))
+
+
+def _name_of(slack_id: SQLColumnExpression[str | None]) -> ScalarSelect[str | None]:
+    """What the directory of names (bot.domain.names) calls `slack_id`, in the same query."""
+    known = select(SlackName.name).where(SlackName.slack_id == slack_id, SlackName.name.is_not(None))
+    return known.order_by(SlackName.updated_at.desc()).limit(1).scalar_subquery()
 
 
 def learnings(session: Session, period: Period, scope: ColumnElement[bool]) -> tuple[LearningItem, ...]:

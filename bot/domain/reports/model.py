@@ -117,6 +117,7 @@ class FeedbackItem:
     ticket_url: str | None
     ticket_state: str | None
     created_at: datetime
+    pm_name: str | None = None  # what Slack calls the PM (bot.domain.names), None when not known
 
 
 @dataclass(frozen=True)

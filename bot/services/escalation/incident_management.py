@@ -178,8 +178,9 @@ def _record_declared(
             escalation=escalation,
             ref=channel_id,
             url=None,
-            where=f"<#{channel_id}>",
+            where="a channel",
             now=now,
+            channel_id=channel_id,
         )
         linked = link_incidents(session=session, incident=incident, related_ids=related, actor_id=actor_id, now=now)
         keys = ", ".join(f"INC-{n}" for n in linked)

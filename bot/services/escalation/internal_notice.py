@@ -12,11 +12,11 @@ from blocks.escalation import internal_notice
 from blocks.incident import Message
 from blocks.replies import note
 from blocks.text import mention
-from bot.domain.escalations import AlreadyEscalated, find_escalation, request_escalation
+from bot.domain.escalations import AlreadyEscalated, escalations_of, find_escalation, request_escalation
 from bot.domain.permissions import Action
 from bot.integrations.delivery_outcomes import DeliveryOutcomes, DeliveryPurpose
 from bot.integrations.outbox import enqueue_slack_call
-from bot.models import Escalation, EscalationKind, EscalationState, Incident, OutboxMessage
+from bot.models import Escalation, EscalationKind, EscalationState, Incident, OutboxMessage, OutboxState
 from bot.services.changes import apply_change
 from bot.services.container import Services
 from bot.services.escalation.tickets import settle
@@ -83,18 +83,48 @@ def _notice_key_of(incident: Incident, _escalation: Escalation) -> str:
 
 
 def _keep_where_posted(
-    _services: Services, _session: Session, _incident: Incident, escalation: Escalation, result: dict[str, Any]
+    services: Services, session: Session, incident: Incident, escalation: Escalation, result: dict[str, Any]
 ) -> None:
     escalation.external_ref, escalation.external_url = result.get("channel"), None
     escalation.details = {**escalation.details, "ts": result.get("ts")}
+    _ask_notice_permalink(session, incident, escalation, services.clock.now())
+
+
+def _ask_notice_permalink(session: Session, incident: Incident, escalation: Escalation, now: datetime) -> None:
+    """Ask Slack for the notice's permalink, so the summary and exports can link to the message."""
+    channel, ts = escalation.external_ref, escalation.details.get("ts")
+    if not channel or not isinstance(ts, str):
+        return
+    enqueue_slack_call(
+        session=session,
+        key=f"{incident.key}:notice-permalink:{escalation.id}",
+        operation="chat.getPermalink",
+        args={"channel": channel, "message_ts": ts},
+        purpose=DeliveryPurpose.NOTICE_PERMALINK,
+        now=now,
+        incident_id=incident.id,
+    )
+
+
+def keep_notice_permalink(session: Session, row: OutboxMessage) -> None:
+    incident = session.get(Incident, row.incident_id) if row.incident_id is not None else None
+    if incident is None or row.state != OutboxState.SENT or not row.result:
+        return
+    args = (row.payload or {}).get("args") or {}
+    message = (args.get("message_ts"), args.get("channel"))
+    permalink = row.result.get("permalink")
+    for escalation in escalations_of(session=session, incident_id=incident.id):
+        posted = (escalation.details.get("ts"), escalation.external_ref) == message
+        if escalation.kind == EscalationKind.INTERNAL and posted:
+            escalation.external_url = permalink if isinstance(permalink, str) else None
 
 
 def notice_delivered(services: Services, session: Session, row: OutboxMessage) -> None:
-    where = f"<#{(row.result or {}).get('channel', '')}>"
-    settle(
-        services, session, row, EscalationKind.INTERNAL, where=where, key_of=_notice_key_of, on_filed=_keep_where_posted
-    )
+    # The summary names the channel the notice went to (bot.domain.escalations.mark_filed); "Slack" only if none.
+    kind = EscalationKind.INTERNAL
+    settle(services, session, row, kind, where="Slack", key_of=_notice_key_of, on_filed=_keep_where_posted)
 
 
 def register_outcomes(services: Services, outcomes: DeliveryOutcomes) -> None:
     outcomes.register(DeliveryPurpose.INTERNAL_NOTICE, partial(notice_delivered, services))
+    outcomes.register(DeliveryPurpose.NOTICE_PERMALINK, keep_notice_permalink)

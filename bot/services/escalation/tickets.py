@@ -104,6 +104,7 @@ def settle(
     else:
         result = row.result or {}
         ref = result.get("key") or result.get("ts") or ""
+        channel = result.get("channel") if kind == EscalationKind.INTERNAL else None
         mark_filed(
             session=session,
             incident=incident,
@@ -112,6 +113,7 @@ def settle(
             url=result.get("url"),
             where=where,
             now=now,
+            channel_id=channel if isinstance(channel, str) and channel else None,
         )
         on_filed(services, session, incident, escalation, result)
     queue_root_refresh(services, session, incident)
