@@ -144,7 +144,7 @@ class EscalationItem:
     ticket_key: str | None
     ticket_url: str | None
     external_status: str | None
-    channel_id: str | None = None  # where an internal notice was posted, a major incident's channel
+    channel_id: str | None = None  # where an internal notice was posted, an incident-management channel
 
 
 @dataclass(frozen=True)
@@ -407,7 +407,7 @@ def _escalations(session: Session, incident_id: int) -> tuple[EscalationItem, ..
 
 
 def _channel_of(escalation: Escalation) -> str | None:
-    """The channel an internal notice went to, or a major incident's channel (their `external_ref`)."""
+    """The channel an internal notice went to, or an incident-management channel (their `external_ref`)."""
     if escalation.kind not in (EscalationKind.INTERNAL, EscalationKind.INCIDENT_MANAGEMENT):
         return None
     return escalation.external_ref if kind_of(escalation.external_ref) == CHANNEL else None

@@ -19,7 +19,7 @@ _CHANNEL = re.compile(r"(?<![\w#&])#([a-z0-9_-]+)")
 
 
 class SandboxWorkspace:
-    """The seeded people and channels, plus the channels the bot creates (major incidents)."""
+    """The seeded people and channels, plus the channels the bot creates (incident management)."""
 
     def __init__(self, emulator: SlackEmulator, roles: Mapping[str, str], channels: Sequence[str]) -> None:
         self.emulator = emulator
