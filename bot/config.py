@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     opsgenie_api_url: str = Field(
         default="https://api.opsgenie.com", description="https://api.eu.opsgenie.com in the EU"
     )
+    slack_posts_per_second: float = Field(
+        default=1.0, gt=0, le=50, description="posts and edits a second per channel, after SLACK_POST_BURST"
+    )
+    slack_post_burst: int = Field(default=10, ge=1, le=100, description="posts a channel may get at once")
+    slack_tier_scale: float = Field(default=1.0, gt=0, le=20, description="multiplies Slack's published tiers")
     display_timezone: str = "UTC"
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     ack_windows: str = Field(default="SEV1=5,SEV2=15,SEV3=60,SEV4=240", description="minutes to acknowledge")

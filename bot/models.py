@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -267,6 +268,15 @@ class OutboxMessage(Base):
             postgresql_where=text("state = 'pending'"),
             sqlite_where=text("state = 'pending'"),
         ),
+        # The claim takes the most urgent due row first (a new incident's root and page before routine check-ins).
+        Index(
+            "ix_outbox_pending_priority_id",
+            "priority",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index("ix_outbox_lane", "lane"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -283,6 +293,9 @@ class OutboxMessage(Base):
     result: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    priority: Mapped[int] = mapped_column(Integer, default=5, server_default=text("5"), doc="1 urgent … 9 routine")
+    lane: Mapped[str | None] = mapped_column(String(80), doc="the channel budget it is paced by (workspace:channel)")
+    limited_until: Mapped[datetime | None] = mapped_column(doc="waiting for Slack's rate limit until then")
 
 
 class SlackDelivery(Base):
@@ -644,3 +657,14 @@ class SlackName(Base):
     kind: Mapped[str] = mapped_column(String(16), doc="user, usergroup or channel")
     name: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RateBudget(Base):
+    """A token bucket pacing Slack calls, shared by every replica (bot.integrations.rate_budgets)."""
+
+    __tablename__ = "rate_budgets"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+    paused_until: Mapped[datetime | None]

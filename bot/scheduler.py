@@ -31,7 +31,7 @@ class TickReport:
 
     def add(self, timers: int, report: DeliveryReport) -> None:
         self.timers += timers
-        for name in ("sent", "retrying", "failed", "deferred", "claimed"):
+        for name in ("sent", "retrying", "failed", "deferred", "claimed", "limited"):
             setattr(self.delivered, name, getattr(self.delivered, name) + getattr(report, name))
 
 
@@ -44,14 +44,14 @@ def tick(services: Services) -> TickReport:
     """
     result = TickReport()
     deadline = time.monotonic() + TICK_SHARE * services.settings.scheduler_interval_seconds
-    cursor = 0
+    cursor = (0, 0)
     try:
         refresh_oncall_sources(services)
         while True:
             handled = run_due_timers(services, limit=TIMER_BATCH)
-            report = services.outbox.deliver_due(limit=MESSAGE_BATCH, after_id=cursor)
+            report = services.outbox.deliver_due(limit=MESSAGE_BATCH, after=cursor)
             result.add(handled, report)
-            cursor = report.last_id
+            cursor = report.last
             result.more = handled == TIMER_BATCH or report.claimed == MESSAGE_BATCH
             if not result.more or time.monotonic() >= deadline:
                 break

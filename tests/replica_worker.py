@@ -54,6 +54,10 @@ def build(args: argparse.Namespace) -> Services:
         slack_api_url=args.slack_api_url,
         slack_bot_token=args.token,
         scheduler_interval_seconds=args.interval,
+        # The emulator of these tests enforces no rate limits (they test claiming, not Slack's pace).
+        slack_posts_per_second=50,
+        slack_post_burst=100,
+        slack_tier_scale=20,
     )
     return build_services(settings, clock=SystemClock())
 

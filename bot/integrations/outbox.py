@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, select, text, update
+from sqlalchemy import Engine, delete, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,14 +21,34 @@ from bot.clock import Clock
 from bot.db import insert_once, unit_of_work
 from bot.integrations.delivery_outcomes import DeliveryOutcomes
 from bot.integrations.jira_tracker import RECONCILE_LIMIT, JiraTracker, TicketRequest, TrackerError
+from bot.integrations.rate_budgets import Budget, Pacing, RateBudgets, budgets_for, lane_of
 from bot.integrations.slack import NOT_ON_SLACK_FILE_HOST, SlackCallError, SlackGateway, check_operation
+from bot.integrations.slack_limits import PER_CHANNEL_METHODS
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, JiraTicket, OutboxMessage, OutboxSend, OutboxState
+from bot.observability.metrics import observe_delivery_wait, observe_rate_limited
 
 logger = logging.getLogger(__name__)
 FILE_OUTCOMES = ("attached", "linked", "skipped")  # what became of each file of a thread handed to Jira
 
 ROOT_EDIT = "root_update"
+# Which due call goes first (1 first): a new incident's root message, its on-call page and acknowledgement re-pages
+# before anything else; routine check-ins, reminders and report charts last. Others are 5.
+URGENT, NORMAL, ROUTINE = 1, 5, 8
+PRIORITIES: dict[str, int] = {
+    "root_message": URGENT,
+    "oncall_page": URGENT,
+    "ack_escalation": URGENT,
+    "ack_escalation_channel": URGENT,
+    "environment_reply": 2,
+    ROOT_EDIT: 3,
+    "checkin": ROUTINE,
+    "timebox_end": ROUTINE,
+    "update_due": ROUTINE,
+    "deadline_reminder": ROUTINE,
+    "report": ROUTINE,
+    "report_charts": ROUTINE + 1,
+}
 POST_EVENT = "triage_bot_outbox"  # metadata event_type of every post; its payload carries the outbox key
 # A post looked up after a crash is searched for in one read of the messages from LOOK_BACK before the attempt
 # (clocks differ) to LOOK_AHEAD after it (the attempt's own timeouts and retries end well within it).
@@ -54,6 +75,7 @@ RESULT_KEYS = (
     "read",
     "complete",
 )
+UTC_ZONE = ZoneInfo("UTC")
 INCIDENT_LOCK = 7_100_000_000  # advisory-lock namespace: this + incident id
 
 
@@ -91,6 +113,8 @@ def enqueue_slack_call(
     if target == "slack":
         check_operation(operation)
     message = OutboxMessage(
+        priority=PRIORITIES.get(purpose, NORMAL),
+        lane=_lane(session, target, operation, args, incident_id, workspace, in_thread or on_root or records_root),
         idempotency_key=key,
         target=target,
         operation=operation,
@@ -115,6 +139,25 @@ def enqueue_slack_call(
         session.add(message)
         return message
     return insert_once(session, message, match=OutboxMessage.idempotency_key == key)[0]
+
+
+def _lane(
+    session: Session,
+    target: str,
+    operation: str,
+    args: dict[str, Any],
+    incident_id: int | None,
+    workspace: str | None,
+    in_incident_channel: bool,
+) -> str | None:
+    """The channel budget a Slack post or edit is paced by (its workspace and channel), when it has one."""
+    if target != "slack" or operation not in PER_CHANNEL_METHODS:
+        return None
+    incident = session.get(Incident, incident_id) if incident_id is not None else None
+    channel = incident.channel_id if incident is not None and in_incident_channel else args.get("channel")
+    if not isinstance(channel, str) or not channel:
+        return None
+    return lane_of(incident.team_id if incident is not None else workspace, channel)
 
 
 def request_root_refresh(*, session: Session, incident_id: int, key: str, now: datetime) -> None:
@@ -162,19 +205,26 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
     return delay
 
 
-def undelivered_summary(*, session: Session, incident_id: int) -> list[str]:
-    """Human lines about calls for this incident that are still pending or have failed."""
+def undelivered_summary(
+    *, session: Session, incident_id: int, now: datetime | None = None, zone: ZoneInfo = UTC_ZONE
+) -> list[str]:
+    """Human lines about calls for this incident that are still pending (or waiting for Slack's rate limit, and
+    until when) or have failed."""
     rows = session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.incident_id == incident_id)
         .where(OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.FAILED]))
         .order_by(OutboxMessage.id)
     )
+    now = now or datetime.now(UTC_ZONE)
     lines = []
     for row in rows:
         what = row.purpose.replace("_", " ")
         system = "Jira" if row.target == "jira" else "Slack"
-        if row.state == OutboxState.PENDING:
+        if row.state == OutboxState.PENDING and row.limited_until is not None and row.limited_until > now:
+            until = row.limited_until.astimezone(zone).strftime("%H:%M:%S %Z")
+            lines.append(f"{system} {what}: waiting for Slack's rate limit until {until}")
+        elif row.state == OutboxState.PENDING:
             tail = f" (attempt {row.attempts}, last error: {row.last_error})" if row.attempts else ""
             lines.append(f"{system} {what}: pending — retrying{tail}")
         else:
@@ -201,7 +251,8 @@ class DeliveryReport:
     failed: int = 0
     deferred: int = 0
     claimed: int = 0  # rows looked at: a pass that claimed its whole limit may have left due rows behind
-    last_id: int = 0  # the last row looked at: where the next pass of the same sweep goes on from
+    last: tuple[int, int] = (0, 0)  # (priority, id) of the last row looked at: where the next pass goes on from
+    limited: int = 0  # calls put off because their rate budget was spent (also counted in `deferred`)
 
     @property
     def busy(self) -> bool:
@@ -219,6 +270,7 @@ class OutboxDispatcher:
         clock: Clock,
         jira: JiraTracker | None = None,
         outcomes: DeliveryOutcomes | None = None,
+        pacing: Pacing | None = None,
         render_root: Callable[[Session, Incident], dict[str, Any]] | None = None,
     ) -> None:
         self.session_factory = session_factory
@@ -229,6 +281,7 @@ class OutboxDispatcher:
         # use case that queued the row records what it means (an escalation filed or pending, a permalink known)
         # atomically with it. Use cases register their handlers by purpose at start-up (bot.services.wiring).
         self.outcomes = outcomes or DeliveryOutcomes()
+        # Slack calls are paced before Slack has to refuse them, by budgets every replica shares (rate_budgets).
         # Renders the incident's root message (text and blocks) from stored state when a root edit goes out, so
         # the edit shows everything committed by then; without it, the arguments queued with the edit are sent.
         self.render_root = render_root
@@ -238,36 +291,49 @@ class OutboxDispatcher:
         assert isinstance(bind, Engine), "the session factory is bound to an engine"
         self._engine = bind
         self._needs_local_lock = bind.dialect.name == "sqlite"
+        self.budgets = RateBudgets(bind, pacing)
+        # The time rate budgets refill by: Slack's, which is the bot's clock in production (the end-to-end tests
+        # give it Slack's time, as the emulator keeps it, while the bot's own clock stands still).
+        self.pace_clock: Callable[[], datetime] = self.clock.now
         # Only PostgreSQL can commit the send record beside a delivery in flight; SQLite runs one replica, and a
         # restart after a crash there may post a message a second time.
         self._records_sends = bind.dialect.name == "postgresql"
 
-    def deliver_due(self, *, incident_id: int | None = None, limit: int = 200, after_id: int = 0) -> DeliveryReport:
-        """One pass over due rows in id order (from `after_id`); a row waiting for another stays due for later."""
-        report = DeliveryReport(last_id=after_id)
+    def deliver_due(
+        self, *, incident_id: int | None = None, limit: int = 200, after: tuple[int, int] = (0, 0)
+    ) -> DeliveryReport:
+        """One pass over due rows, the most urgent first, then in id order (from `after`, a (priority, id) cursor);
+        a row waiting for another stays due for later."""
+        report = DeliveryReport(last=after)
         for _ in range(limit):
-            delivered = self._deliver_one(report, incident_id, report.last_id)
+            delivered = self._deliver_one(report, incident_id, report.last)
             if delivered is None:
                 break
             report.claimed += 1
-            report.last_id = delivered
+            report.last = delivered
         return report
 
-    def _deliver_one(self, report: DeliveryReport, incident_id: int | None, after_id: int) -> int | None:
+    def _deliver_one(
+        self, report: DeliveryReport, incident_id: int | None, after: tuple[int, int]
+    ) -> tuple[int, int] | None:
         if self._needs_local_lock:
             with self._local_lock:
-                return self._claim_and_deliver(report, incident_id, after_id)
-        return self._claim_and_deliver(report, incident_id, after_id)
+                return self._claim_and_deliver(report, incident_id, after)
+        return self._claim_and_deliver(report, incident_id, after)
 
-    def _claim_and_deliver(self, report: DeliveryReport, incident_id: int | None, after_id: int) -> int | None:
-        """Deliver the next due row after `after_id`; its id, or None when there is none."""
+    def _claim_and_deliver(
+        self, report: DeliveryReport, incident_id: int | None, after: tuple[int, int]
+    ) -> tuple[int, int] | None:
+        """Deliver the next due row after `after`; its (priority, id), or None when there is none."""
         now = self.clock.now()
+        paced_at = self.pace_clock()
         with unit_of_work(self.session_factory) as session:
             query = (
                 select(OutboxMessage)
                 .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now)
-                .where(OutboxMessage.id > after_id)
-                .order_by(OutboxMessage.id)
+                .where(or_(OutboxMessage.limited_until.is_(None), OutboxMessage.limited_until <= paced_at))
+                .where(tuple_(OutboxMessage.priority, OutboxMessage.id) > tuple_(*after))
+                .order_by(OutboxMessage.priority, OutboxMessage.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
             )
@@ -277,7 +343,7 @@ class OutboxDispatcher:
             if row is None:
                 return None
             self._deliver(session, row, now, report)
-            return row.id
+            return row.priority, row.id
 
     def _deliver(self, session: Session, row: OutboxMessage, now: datetime, report: DeliveryReport) -> None:
         try:
@@ -292,10 +358,21 @@ class OutboxDispatcher:
             row.state, row.last_error = OutboxState.FAILED, str(exc)
             report.failed += 1
             return
+        budgets = self._budgets_of(session, row, args)
+        paced_at = self.pace_clock()
+        ready_at = self.budgets.take(budgets, paced_at) if budgets else None
+        if ready_at is not None:
+            self._wait_for_limit(session, row, ready_at)
+            report.deferred += 1
+            report.limited += 1
+            return
         row.attempts += 1
         try:
             result = self._call(session, row, args, now, self._slack_for(session, row))
         except (SlackCallError, TrackerError) as exc:
+            if isinstance(exc, SlackCallError) and exc.error == "ratelimited" and exc.retry_after:
+                self.budgets.pause(budgets, paced_at + timedelta(seconds=exc.retry_after), paced_at)
+                observe_rate_limited(row.operation)
             self._record_failure(row, exc, now, report)
             if row.state == OutboxState.FAILED:
                 self._forget_send(session, row)
@@ -304,6 +381,8 @@ class OutboxDispatcher:
         self._forget_send(session, row)
         row.state = OutboxState.SENT
         row.sent_at = now
+        row.limited_until = None
+        observe_delivery_wait(row.priority, (now - row.created_at).total_seconds())
         row.last_error = None
         row.result = {k: result[k] for k in RESULT_KEYS if k in result}
         report.sent += 1
@@ -360,6 +439,35 @@ class OutboxDispatcher:
         if parent.state != OutboxState.SENT or not parent.result:
             raise _NotYet
         return parent.result
+
+    def _budgets_of(self, session: Session, row: OutboxMessage, args: dict[str, Any]) -> list[Budget]:
+        """The rate budgets a Slack call takes a token from (none for Jira)."""
+        if row.target != "slack":
+            return []
+        incident = session.get(Incident, row.incident_id) if row.incident_id is not None else None
+        team = incident.team_id if incident is not None else row.payload.get("workspace")
+        channel = args.get("channel")
+        return budgets_for(self.budgets.pacing, team, row.operation, channel if isinstance(channel, str) else None)
+
+    def _wait_for_limit(self, session: Session, row: OutboxMessage, ready_at: datetime) -> None:
+        """Put this call off until its budget has a token, and every other waiting call of its channel with it (so a
+        busy channel's backlog is not walked call by call); `/triage show` says until when."""
+        row.limited_until = ready_at
+        if row.lane is None:
+            return
+        others = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.lane == row.lane, OutboxMessage.state == OutboxState.PENDING)
+            .where(or_(OutboxMessage.limited_until.is_(None), OutboxMessage.limited_until < ready_at))
+            .where(OutboxMessage.id != row.id)
+            .with_for_update(skip_locked=True)
+        )
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(others.scalar_subquery()))
+            .values(limited_until=ready_at)
+            .execution_options(synchronize_session=False)
+        )
 
     def _slack_for(self, session: Session, row: OutboxMessage) -> SlackGateway | None:
         """The gateway of the row's workspace, or None for a Jira call that reads nothing from Slack."""

@@ -38,6 +38,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTBOX_TARGETS = ("slack", "jira")
 SCRAPE_QUERY_TIMEOUT_MS = 2000
+BUSY_WORKSPACE_QUEUE = 100  # a workspace with more Slack calls waiting than this counts as busy
 MAX_LABEL_LENGTH = 60
 
 # Slack gives 3 s to acknowledge: the buckets are finest where the bot should be and mark the limit.
@@ -81,6 +82,19 @@ class Metrics:
             "triage_jira_errors",
             "Outbound Jira calls that failed, by operation and error.",
             ["operation", "error"],
+            registry=registry,
+        )
+        self.slack_rate_limited = Counter(
+            "triage_slack_ratelimited",
+            "HTTP 429 answers from Slack (each pauses that rate budget for every replica), by method.",
+            ["method"],
+            registry=registry,
+        )
+        self.outbox_wait_seconds = Histogram(
+            "triage_outbox_wait_seconds",
+            "From queued to delivered, by priority (1: a new incident's root and page … 9: report charts).",
+            ["priority"],
+            buckets=LAG_BUCKETS,
             registry=registry,
         )
         self.timer_lag_seconds = Histogram(
@@ -137,6 +151,14 @@ def use_multiprocess_dir(path: str) -> None:
 
 def observe_ack(request_type: str, seconds: float) -> None:
     metrics().ack_seconds.labels(request_type).observe(seconds)
+
+
+def observe_rate_limited(method: str) -> None:
+    metrics().slack_rate_limited.labels(method).inc()
+
+
+def observe_delivery_wait(priority: int, seconds: float) -> None:
+    metrics().outbox_wait_seconds.labels(str(priority)).observe(max(seconds, 0.0))
 
 
 def observe_timer_lag(kind: str, seconds: float) -> None:
@@ -200,6 +222,7 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         try:
             pending, open_incidents = self._counts()
+            queued = self._queued()
         except SQLAlchemyError as exc:
             logger.warning("Metrics: database gauges skipped, the database could not be read (%s)", type(exc).__name__)
             return []
@@ -213,7 +236,39 @@ class DatabaseCollector(Collector):
         )
         for severity in Severity:
             incidents.add_metric([severity.value], open_incidents.get(severity.value, 0))
-        return [outbox, incidents]
+        by_class = GaugeMetricFamily(
+            "triage_outbox_queued",
+            f"Slack calls waiting, by workspace class (busy: over {BUSY_WORKSPACE_QUEUE} waiting) and priority; "
+            "limited: of those, waiting for a spent rate budget.",
+            labels=["workspace_class", "priority", "limited"],
+        )
+        for (workspace_class, priority, limited), count in sorted(queued.items()):
+            by_class.add_metric([workspace_class, str(priority), limited], count)
+        return [outbox, incidents, by_class]
+
+    def _queued(self) -> dict[tuple[str, int, str], int]:
+        with self.session_factory() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_QUERY_TIMEOUT_MS}"))
+            rows = session.execute(
+                select(Incident.team_id, OutboxMessage.priority, OutboxMessage.limited_until.is_not(None), func.count())
+                .select_from(OutboxMessage)
+                .outerjoin(Incident, Incident.id == OutboxMessage.incident_id)
+                .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.target == "slack")
+                .group_by(Incident.team_id, OutboxMessage.priority, OutboxMessage.limited_until.is_not(None))
+            ).all()
+        per_team: dict[str | None, int] = {}
+        for team, _, _, count in rows:
+            per_team[team] = per_team.get(team, 0) + int(count)
+        queued: dict[tuple[str, int, str], int] = {}
+        for team, priority, limited, count in rows:
+            key = (
+                "busy" if per_team[team] > BUSY_WORKSPACE_QUEUE else "quiet",
+                int(priority),
+                str(bool(limited)).lower(),
+            )
+            queued[key] = queued.get(key, 0) + int(count)
+        return queued
 
     def _counts(self) -> tuple[dict[str, int], dict[str, int]]:
         with self.session_factory() as session, session.begin():

@@ -260,7 +260,12 @@ def incident_card_blocks(services: Services, reference: str) -> list[Block]:
         return incident_card(
             incident,
             events=audit_trail(session=session, incident_id=incident.id),
-            pending_deliveries=undelivered_summary(session=session, incident_id=incident.id),
+            pending_deliveries=undelivered_summary(
+                session=session,
+                incident_id=incident.id,
+                now=services.clock.now(),
+                zone=services.settings.display_zone,
+            ),
             now=services.clock.now(),
             zone=services.settings.display_zone,
         )

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_session_factory
 from bot.integrations.delivery_outcomes import DeliveryOutcomes
 from bot.integrations.outbox import OutboxDispatcher
+from bot.integrations.rate_budgets import Pacing
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.statuspage import StatusPageClient
 from bot.integrations.workspaces import SlackWorkspaces
@@ -44,7 +45,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     slack = SlackGateway(build_web_client(token=token, base_url=settings.slack_api_url))
     workspaces = SlackWorkspaces(slack, installations=build_installation_store(settings, engine))
     jira = build_jira(settings)
-    outbox = OutboxDispatcher(session_factory=session_factory, workspaces=workspaces, clock=clock, jira=jira)
+    pacing = Pacing(settings.slack_posts_per_second, settings.slack_post_burst, settings.slack_tier_scale)
+    outbox = OutboxDispatcher(
+        session_factory=session_factory, workspaces=workspaces, clock=clock, jira=jira, pacing=pacing
+    )
     status_page = StatusPageClient(settings.statuspage_url)
     background = BackgroundWork(settings.after_ack_threads)
     services = Services(

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import pytest
@@ -173,9 +174,11 @@ def start_stack(
         database_url=database_url,
         oncall_slack_id=ONCALL,
         deploy_hook_secret="hook-secret",
-        **settings,
+        **{"slack_post_burst": RateLimits().post_burst, **settings},  # paced by the burst the emulator grants
     )
     services = build_services(config, clock=clock, engine=engine)
+    slack_now = slack_time(clock)  # the bot paces its calls on Slack's time, as the emulator limits them
+    services.outbox.pace_clock = lambda: datetime.fromtimestamp(slack_now(), UTC)
     listeners = ListenerThreads(max_workers=16)
     bot = start_background_server(WebApp(build_bolt_app(services, listener_executor=listeners), services))
     platform = SlackPlatform(emulator, f"{bot.url}/slack/events", SIGNING_SECRET)

@@ -22,47 +22,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.integrations.slack_limits import DEFAULT_TIER, METHOD_TIERS, POST_METHOD, TIER_PER_MINUTE
+
 __all__ = ["DEFAULT_TIER", "HISTORY_METHODS", "METHOD_TIERS", "TIER_PER_MINUTE", "RateLimits"]
 
-TIER_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
-DEFAULT_TIER = 3
-METHOD_TIERS: dict[str, int] = {
-    "auth.test": 4,
-    "chat.delete": 3,
-    "chat.getPermalink": 4,
-    "chat.postEphemeral": 4,
-    "chat.update": 3,
-    "conversations.create": 2,
-    "conversations.history": 3,
-    "conversations.info": 3,
-    "conversations.invite": 3,
-    "conversations.join": 3,
-    "conversations.list": 2,
-    "conversations.members": 4,
-    "conversations.open": 3,
-    "conversations.replies": 3,
-    "conversations.setPurpose": 2,
-    "conversations.setTopic": 2,
-    "files.completeUploadExternal": 4,
-    "files.getUploadURLExternal": 4,
-    "files.info": 4,
-    "pins.add": 2,
-    "pins.list": 2,
-    "reactions.add": 3,
-    "usergroups.list": 2,
-    "usergroups.users.list": 2,
-    "users.info": 4,
-    "users.list": 2,
-    "users.lookupByEmail": 3,
-    "views.open": 4,
-    "views.publish": 4,
-    "views.push": 4,
-    "views.update": 4,
-}
+# Slack's published tiers, one table for the bot's pacing and the emulator's enforcing (bot/integrations).
 HISTORY_METHODS = ("conversations.history", "conversations.replies")
 DISTRIBUTED_HISTORY_PER_MINUTE = 1
 DISTRIBUTED_HISTORY_PAGE = 15
-POST_METHOD = "chat.postMessage"
 
 
 @dataclass

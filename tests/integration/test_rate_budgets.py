@@ -1,0 +1,167 @@
+"""Pacing Slack calls on real PostgreSQL, against the emulator with Slack's rate limits on (real HTTP):
+budgets shared by dispatchers with engines of their own (as replicas are), a Retry-After pausing every one of
+them, urgent calls first, and a quiet workspace never waiting behind a noisy one. Time is the tests' clock."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import ManualClock
+from bot.db import make_engine, make_session_factory, unit_of_work
+from bot.integrations.outbox import OutboxDispatcher, enqueue_slack_call, undelivered_summary
+from bot.integrations.rate_budgets import Pacing
+from bot.integrations.slack import SlackGateway, build_web_client
+from bot.integrations.workspaces import SlackWorkspaces
+from bot.models import OutboxMessage, OutboxState
+from bot.observability.metrics import DatabaseCollector
+from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.emulator.ratelimits import RateLimits
+from bot.sandbox.wsgi_server import RunningServer
+from tests.integration.test_open_incident import _open
+
+NOISY, QUIET = "CNOISY", "CQUIET"
+
+
+@pytest.fixture
+def slack(clock: ManualClock) -> Iterator[tuple[SlackEmulator, RunningServer]]:
+    """Slack with its limits on, on the tests' clock: 1 post a second per channel after a burst of 20."""
+    emulator = SlackEmulator(rate_limits=RateLimits(clock=lambda: clock.now().timestamp()))
+    for channel in (NOISY, QUIET, "CSUPPORT"):
+        emulator.add_channel(channel.lower(), id=channel, members=[emulator.bot_user_id])
+    server = emulator.serve()
+    yield emulator, server
+    server.stop()
+
+
+def gateway(emulator: SlackEmulator) -> SlackGateway:
+    client = build_web_client(token=emulator.bot_token, base_url=f"{emulator.api_url}")
+    client.retry_handlers = []  # a 429 must reach the outbox, not be retried inside the client
+    return SlackGateway(client)
+
+
+def dispatcher(
+    factory: sessionmaker[Session], emulator: SlackEmulator, clock: ManualClock, pacing: Pacing | None = None
+) -> OutboxDispatcher:
+    return OutboxDispatcher(
+        session_factory=factory, workspaces=SlackWorkspaces(gateway(emulator)), clock=clock, pacing=pacing
+    )
+
+
+def queue_posts(factory: sessionmaker[Session], clock: ManualClock, channel: str, count: int, purpose: str) -> None:
+    with unit_of_work(factory) as session:
+        for n in range(count):
+            enqueue_slack_call(
+                session=session,
+                key=f"{channel}:{purpose}:{n}",
+                operation="chat.postMessage",
+                args={"channel": channel, "text": f"{purpose} {n}"},
+                purpose=purpose,
+                now=clock.now(),
+            )
+
+
+def posts(emulator: SlackEmulator, channel: str) -> list[str]:
+    return [str(c.args.get("text")) for c in emulator.calls("chat.postMessage") if c.args.get("channel") == channel]
+
+
+def refusals(emulator: SlackEmulator) -> int:
+    return sum(1 for c in emulator.calls() if c.response.get("error") == "ratelimited")
+
+
+def test_two_replicas_together_never_post_faster_than_the_channel_allows(
+    database_url: str, clean_db: object, clock: ManualClock, slack: tuple[SlackEmulator, RunningServer]
+) -> None:
+    emulator, _ = slack
+    engines = [make_engine(database_url) for _ in range(2)]  # each replica its own engine and pool
+    try:
+        replicas = [dispatcher(make_session_factory(e), emulator, clock) for e in engines]
+        queue_posts(make_session_factory(engines[0]), clock, NOISY, 40, "checkin")
+        per_second: list[int] = []
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for _ in range(45):
+                reports = list(pool.map(lambda d: d.deliver_due(limit=50), replicas))
+                per_second.append(sum(r.sent for r in reports))
+                clock.advance(timedelta(seconds=1))
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert per_second[0] == 10, "the burst"
+    assert max(per_second[1:]) == 1, "then one a second between both replicas"
+    assert sorted(posts(emulator, NOISY)) == sorted(f"checkin {n}" for n in range(40)), "each once"
+    assert refusals(emulator) == 0, "paced before Slack had to refuse"
+
+
+def test_a_retry_after_seen_by_one_replica_pauses_the_other(
+    session_factory: sessionmaker[Session], clock: ManualClock, slack: tuple[SlackEmulator, RunningServer]
+) -> None:
+    emulator, _ = slack
+    first, second = dispatcher(session_factory, emulator, clock), dispatcher(session_factory, emulator, clock)
+    emulator.fail_next("chat.postMessage", retry_after=30)
+    queue_posts(session_factory, clock, QUIET, 1, "step_logged")
+    assert first.deliver_due().retrying == 1
+    queue_posts(session_factory, clock, QUIET, 1, "details_added")
+    clock.advance(timedelta(seconds=29))
+    assert second.deliver_due().sent == 0, "the other replica waits out Slack's Retry-After too"
+    clock.advance(timedelta(seconds=1))
+    assert second.deliver_due().sent == 1
+    clock.advance(timedelta(seconds=1))
+    assert second.deliver_due().sent == 1
+
+
+def test_a_new_incidents_root_and_page_go_before_routine_check_ins(
+    session_factory: sessionmaker[Session], clock: ManualClock, slack: tuple[SlackEmulator, RunningServer]
+) -> None:
+    emulator, _ = slack
+    queue_posts(session_factory, clock, NOISY, 30, "checkin")
+    queue_posts(session_factory, clock, NOISY, 1, "oncall_page")
+    queue_posts(session_factory, clock, NOISY, 1, "root_message")
+    dispatcher(session_factory, emulator, clock).deliver_due()
+    assert posts(emulator, NOISY)[:2] == ["oncall_page 0", "root_message 0"], "urgent first, then in order"
+
+
+def test_a_quiet_workspace_is_not_delayed_by_a_noisy_one_and_show_names_the_wait(
+    session_factory: sessionmaker[Session], clock: ManualClock, slack: tuple[SlackEmulator, RunningServer]
+) -> None:
+    emulator, _ = slack
+    noisy_incident = _open(session_factory, "view:noisy")
+    with unit_of_work(session_factory) as session:
+        for n in range(200):
+            enqueue_slack_call(
+                session=session,
+                key=f"storm:{n}",
+                operation="chat.postMessage",
+                args={"channel": "CSUPPORT", "text": f"checkin {n}"},
+                purpose="checkin",
+                now=clock.now(),
+                incident_id=noisy_incident,
+            )
+    outbox = dispatcher(session_factory, emulator, clock)
+    assert outbox.deliver_due(limit=25).sent == 10, "the noisy channel's burst, then its calls wait together"
+    queue_posts(session_factory, clock, QUIET, 1, "root_message")
+    report = outbox.deliver_due(limit=5)
+    assert (report.sent, posts(emulator, QUIET)) == (1, ["root_message 0"]), "not behind 190 waiting check-ins"
+    with unit_of_work(session_factory) as session:
+        shown = undelivered_summary(session=session, incident_id=noisy_incident, now=clock.now())
+        waiting = session.scalars(select(OutboxMessage).where(OutboxMessage.limited_until.is_not(None))).all()
+    assert len(waiting) == 190 and all(m.state == OutboxState.PENDING for m in waiting)
+    assert shown[0].startswith("Slack checkin: waiting for Slack's rate limit until ")
+    gauges = {m.name: m for m in DatabaseCollector(session_factory).collect()}
+    queued = {tuple(s.labels.values()): s.value for s in gauges["triage_outbox_queued"].samples}
+    assert queued[("busy", "8", "true")] == 190
+    assert refusals(emulator) == 0
+
+
+def test_the_pace_is_configurable_for_a_workspace_slack_grants_more(
+    session_factory: sessionmaker[Session], clock: ManualClock, slack: tuple[SlackEmulator, RunningServer]
+) -> None:
+    emulator, _ = slack
+    queue_posts(session_factory, clock, NOISY, 15, "checkin")
+    report = dispatcher(session_factory, emulator, clock, Pacing(post_burst=20)).deliver_due()
+    assert report.sent == 15 and Counter(posts(emulator, NOISY)).most_common(1)[0][1] == 1, "each once, at once"
