@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -215,3 +216,121 @@ def test_links_stay_in_the_sandbox_charts_fit_and_the_update_box_shows_the_draft
         expect(chart).to_have_js_property("complete", True)
         box = chart.bounding_box()
         assert box is not None and box["x"] >= pane["x"] and box["x"] + box["width"] <= pane["x"] + pane["width"]
+
+
+SLACK_IDS = re.compile(r"\b[UCGS]0[A-Z0-9]{3,}\b")  # the demo workspace's ids: U0AGENT, C0SUPPORT, …
+
+
+def _choose_path(page: Page, root: Any, value: str, then: str | None = None) -> None:
+    """Escalate on one path; `then` is the heading of the form that follows (None: nothing more to ask)."""
+    root.get_by_role("button", name="Escalate").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Escalate")).to_be_visible()
+    dialog.locator(f'input[type=radio][value="{value}"]').check()
+    dialog.get_by_role("button", name="Next").click()
+    if then is None:
+        expect(dialog).to_be_hidden()
+    else:
+        expect(dialog.get_by_role("heading", name=then)).to_be_visible()
+
+
+def _shown_text(page: Page) -> str:
+    return page.locator("#main-body").inner_text() + page.locator("#thread-body").inner_text()
+
+
+def test_a_whole_incident_as_a_new_user_names_people_ends_resolved_and_stays_in_the_sandbox(
+    page: Page, sandbox_url: str, tmp_path: Path
+) -> None:
+    """Open, acknowledge, escalate on all four paths, a workaround with a check-in, a client update, resolve, then
+    the summary, the report and the export: names and never ids, no live countdown once resolved, and every link
+    on the page inside the sandbox."""
+    composer = page.get_by_label("Message", exact=True)
+    dialog = page.get_by_role("dialog")
+    composer.fill("/triage")
+    composer.press("Enter")
+    _fill_new_incident(page, file_size="250 MB")
+    dialog.get_by_role("button", name="Open incident").click()
+    expect(dialog).to_be_hidden()
+    root = page.locator("#main-body .msg", has_text="INC-1 · Exhibit upload fails at 99%")
+    root.locator(".thread-summary").click()
+    thread = page.locator("#thread-body")
+    expect(thread).to_contain_text("@Olu Adeyemi you are on call for INC-1.")
+
+    page.locator("#act-as").select_option("U0ONCALL")
+    root.get_by_role("button", name="Acknowledge").click()
+    expect(root.locator(".bk-field", has_text="Owner")).to_contain_text("@Olu Adeyemi")
+
+    _choose_path(page, root, "internal")
+    _choose_path(page, root, "engineering", "Engineering handoff")
+    dialog.get_by_label("Steps to reproduce").fill("1. Upload the 250 MB bundle in Chrome 126\n2. It stops at 99%")
+    dialog.get_by_role("button", name="Record handoff").click()
+    expect(dialog).to_be_hidden()
+    _choose_path(page, root, "product_feedback", "Product feedback")
+    dialog.get_by_label("Messaging — confusing UI or error text").check()
+    dialog.get_by_label("Product area").select_option(label="document-upload")
+    dialog.get_by_role("button", name="File feedback").click()
+    expect(dialog).to_be_hidden()
+    page.locator("#act-as").select_option("U0LEAD")
+    _choose_path(page, root, "incident_management", "Incident management")
+    dialog.get_by_label("Incident lead").select_option(label="Lena Park")
+    dialog.get_by_role("button", name="Declare").click()
+    expect(dialog).to_be_hidden()
+    expect(root).to_contain_text("Incident management in #inc-1-exhibit-upload-fails-at-99 · incident lead @Lena Park")
+    expect(root).to_contain_text("Internal notice: posted in #eng-escalations")
+
+    page.locator("#act-as").select_option("U0ONCALL")
+    root.get_by_role("button", name="Start a workaround").click()
+    expect(dialog.get_by_role("heading", name="Start a workaround")).to_be_visible()
+    dialog.get_by_label("What exactly").fill("Retry the upload from Chrome")
+    dialog.get_by_label("What the client was told to expect").fill("We retry every 10 minutes")
+    dialog.get_by_role("button", name="Start").click()
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="+10 min").click()
+    checkin = thread.locator(".msg", has_text="Retry #1 for INC-1 is due")
+    checkin.get_by_role("button", name="Still failing").click()
+    expect(checkin).to_contain_text("Still failing")
+    expect(checkin.get_by_role("button", name="Still failing")).to_have_count(0)
+
+    root.get_by_role("button", name="Client update").click()
+    expect(dialog.get_by_role("heading", name=re.compile("update", re.IGNORECASE))).to_be_visible()
+    dialog.get_by_role("button", name="Record update").click()
+    expect(dialog).to_be_hidden()
+    expect(thread).to_contain_text("@Olu Adeyemi recorded a client update")
+
+    root.get_by_role("button", name="Resolve").click()
+    expect(dialog.get_by_role("heading", name="Resolve incident")).to_be_visible()
+    dialog.get_by_label("Root cause").fill("The upload proxy timed out bundles over 200 MB")
+    dialog.get_by_label("Resolution").fill("Proxy timeout raised; the bundle uploaded")
+    dialog.get_by_role("button", name="Resolve").click()
+    expect(dialog).to_be_hidden()
+    expect(root.locator(".bk-field", has_text="Status")).to_contain_text("Resolved")
+    deadline = root.locator(".bk-field", has_text=re.compile(r"^Deadline"))
+    expect(deadline).to_contain_text("met")
+    assert not re.search(r"\(in \d", deadline.inner_text()), "no live countdown once resolved"
+    expect(root).not_to_contain_text("Next check-in")
+
+    composer.fill("/triage summary INC-1")
+    composer.press("Enter")
+    expect(page.locator("#main-body")).to_contain_text("Only visible to you")
+    composer.fill("/triage report 30d")
+    composer.press("Enter")
+    expect(page.locator("#main-body .msg", has_text="Key learnings & patterns").last).to_be_visible()
+
+    shown = _shown_text(page)
+    assert SLACK_IDS.findall(shown) == [], "people and channels are shown by name"
+    for href in page.locator("a[href]").evaluate_all("links => links.map(a => a.href)"):
+        assert href.startswith(sandbox_url), f"a link leaves the sandbox: {href}"
+
+    exported = subprocess.run(
+        [_triage_bot(), "export", "INC-1", "--format", "md"],
+        cwd=tmp_path,
+        env={key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "Olu Adeyemi" in exported.stdout and "Lena Park" in exported.stdout
+    without_links = re.sub(r"\(https?://[^)\s]*\)", "(link)", exported.stdout)  # a link's address may hold an id
+    leftover = [line for line in without_links.splitlines() if SLACK_IDS.search(line)]
+    assert leftover == [], "the export names people and channels too"
