@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 
 from blocks.budget import SECTION_SAFE, lines_within
 from blocks.ids import IncidentAction
-from blocks.text import link, mention, message_text_length, quoted, said, slack_time, time_left, truncate, typed
+from blocks.text import link, mention, message_text_length, quoted, said, slack_time, time_left, typed
 from bot.domain.glossary import BOT_NAME, DONE, SEVERITY_MEANINGS, TO_DO, status_label
 from bot.domain.incidents import environment_details
 from bot.domain.message_intake import SourceMessage
@@ -315,7 +315,8 @@ def incident_card(
     blocks = list(root_message(incident, now=now, zone=zone).blocks)
     tail: list[Block] = []
     if pending_deliveries:
-        pending = lines_within([truncate(p, 300) for p in pending_deliveries], 1000, separator="\n")
+        # Each line carries an error as Slack or Jira wrote it: plain text, escaped like anything typed.
+        pending = lines_within([typed(p, 300) for p in pending_deliveries], 1000, separator="\n")
         tail.append(ContextBlock(elements=[MarkdownTextObject(text="⏳ " + pending)]))
     room = min(SECTION_SAFE, CARD_TEXT - message_text_length([*blocks, *tail])) - 40  # 40: the title
     recent = [event_line(e, zone) for e in events[-8:]]
