@@ -35,6 +35,7 @@ from slack_sdk.models.views import View
 import blocks
 from blocks import (
     budget,
+    client_channel,
     escalation,
     home,
     incident_modals,
@@ -48,6 +49,7 @@ from blocks import (
     workarounds,
 )
 from blocks import incident as incident_blocks
+from blocks import settings as settings_blocks
 from blocks.incident import Dashboard, Message, NextCheckin
 from blocks.oncall import SourceStatus
 from blocks.text import escape_mrkdwn
@@ -58,6 +60,7 @@ from bot.domain.escalations import KIND_TITLES, TRACK_MEANINGS
 from bot.domain.handoff import draft_handoff
 from bot.domain.incidents import FREQUENCIES, DetailsReport, EnvironmentReport, split_browser
 from bot.domain.isolation import Isolation, SimilarIncident
+from bot.domain.message_intake import SourceMessage
 from bot.domain.oncall import ActiveOverride, OnCall
 from bot.domain.oncall_sources import ExternalOnCall, OnCallSource, SourceKind
 from bot.domain.reports import (
@@ -88,8 +91,10 @@ from bot.domain.summary import (
     WorkaroundItem,
 )
 from bot.domain.triage import STEP_TITLES, StepView
+from bot.domain.workspace_settings import SETTABLE, SettingChange, SettingKind
 from bot.listeners.commands import FORM_SUBCOMMANDS, SUBCOMMANDS
 from bot.models import (
+    Attempt,
     AttemptOutcome,
     Client,
     ClientTier,
@@ -103,6 +108,7 @@ from bot.models import (
     Incident,
     IncidentStatus,
     Scope,
+    SettingsChange,
     Severity,
     TriageStep,
     Workaround,
@@ -124,7 +130,8 @@ PIECES = (
     "x", "a&b<c>d",
 )  # fmt: skip
 ALPHABET = st.sampled_from("&<>\n*_~`:|!@#^é中🔥 x\t\u0301\u200d")  # the pieces, one character each
-ZONES = st.sampled_from([ZoneInfo("UTC"), ZoneInfo("Pacific/Chatham"), ZoneInfo("America/St_Johns")])
+UTC = ZoneInfo("UTC")
+ZONES = st.sampled_from([UTC, ZoneInfo("Pacific/Chatham"), ZoneInfo("America/St_Johns")])
 NOW = T0
 
 
@@ -465,11 +472,23 @@ def show_card(data: st.DataObject) -> None:
     accept(incident_blocks.incident_card(incident, events=events, pending_deliveries=pending, now=NOW, zone=UTC))
 
 
-@case(incident_blocks.environment_reply, incident_blocks.oncall_reply, incident_blocks.incident_buttons)
+@case(
+    incident_blocks.environment_reply,
+    incident_blocks.oncall_reply,
+    incident_blocks.incident_buttons,
+    incident_blocks.source_reply,
+)
 def incident_replies(data: st.DataObject) -> None:
     incident = data.draw(incidents())
     zone = data.draw(ZONES)
     accept(incident_blocks.environment_reply(incident))
+    source = SourceMessage(
+        channel_id=data.draw(CHANNELS),
+        ts="1764493200.000100",
+        author_id=data.draw(st.one_of(st.none(), USERS)),
+        link=data.draw(URLS),
+    )
+    accept(incident_blocks.source_reply(incident, source))
     accept(incident_blocks.oncall_reply(incident, now=NOW, zone=zone, note=data.draw(maybe(2500))))
     buttons = incident_blocks.incident_buttons(incident, has_workaround=data.draw(st.booleans()))
     if buttons:
@@ -892,6 +911,10 @@ def incident_summaries(draw: st.DrawFn) -> IncidentSummary:
     workarounds.timebox_message,
     workarounds.progress_modal,
     workarounds.workaround_list_blocks,
+    workarounds.answered_checkin,
+    workarounds.answered_timebox,
+    workarounds.unanswerable_checkin,
+    workarounds.unanswerable_timebox,
 )
 def workaround_messages(data: st.DataObject) -> None:
     incident = data.draw(incidents())
@@ -904,11 +927,78 @@ def workaround_messages(data: st.DataObject) -> None:
     error = data.draw(maybe(2000))
     accept(workarounds.attempt_reply(incident, workaround, number, outcome, "UREP", error, data.draw(st.booleans())))
     accept(workarounds.unanswered_ping(incident, workaround, number))
+    attempt = Attempt(number=number, at=NOW, actor_id="UREP", outcome=outcome, error_text=error, error_changed=True)
+    accept(workarounds.answered_checkin(incident, workaround, attempt, data.draw(ZONES)))
+    extended = data.draw(st.booleans())
+    accept(workarounds.answered_timebox(incident, workaround, actor_id="UREP", at=NOW, zone=UTC, extended=extended))
+    why = data.draw(stored(300))  # e.g. "the workaround was stopped: <reason typed>"
+    accept(workarounds.unanswerable_checkin(incident, workaround, number, why))
+    accept(workarounds.unanswerable_timebox(incident, workaround, why))
     accept(workarounds.timebox_message(incident, workaround))
     accept(workarounds.progress_modal(incident, workaround))
     line = workarounds.workaround_line(workaround, attempts=number, now=NOW, zone=data.draw(ZONES))
     lines = [f"*INC-{9_999_000 + i}* {line}" for i in range(data.draw(count(60)))]
     accept(workarounds.workaround_list_blocks(lines, data.draw(st.integers(1, 10))))
+
+
+@case(client_channel.update_recorded, client_channel.client_message, client_channel.update_sent)
+def client_updates(data: st.DataObject) -> None:
+    """A client update as recorded (at most 2,500 characters) and sent to the client's own channel."""
+    words = data.draw(stored(2500))
+    zone = data.draw(ZONES)
+    recorded = client_channel.update_recorded(
+        actor_id=data.draw(USERS),
+        text=words,
+        due=data.draw(MOMENTS),
+        zone=zone,
+        update_id=data.draw(st.one_of(st.none(), st.integers(1, 2**31 - 1))),
+        client_channel=data.draw(st.one_of(st.none(), CHANNELS)),
+    )
+    accept(recorded)
+    accept(client_channel.client_message(words))
+    accept(
+        client_channel.update_sent(actor_id="UREP", channel_id=data.draw(CHANNELS), due=data.draw(MOMENTS), zone=zone)
+    )
+
+
+@st.composite
+def setting_values(draw: st.DrawFn) -> dict[str, str]:
+    """Saved values as the settings modal takes them: channels, up to 100 people, texts of up to 1,000 characters."""
+    values = {}
+    for settable in SETTABLE:
+        if not draw(st.booleans()):
+            continue
+        if settable.kind == SettingKind.CHANNEL:
+            values[settable.field] = draw(CHANNELS)
+        elif settable.kind == SettingKind.USERS:
+            values[settable.field] = ",".join(f"U{n:010d}" for n in range(draw(count(100))))
+        else:
+            values[settable.field] = draw(stored(1000))
+    return values
+
+
+@case(settings_blocks.settings_modal, settings_blocks.settings_saved_view, settings_blocks.notice_modal)
+def workspace_settings(data: st.DataObject) -> None:
+    saved, defaults = data.draw(setting_values()), data.draw(setting_values())
+    names = data.draw(pool(200))
+    changes = [
+        SettingsChange(
+            setting=SETTABLE[i % len(SETTABLE)].field,
+            old_value=data.draw(maybe(1000)),
+            new_value=data.draw(maybe(1000)),
+            changed_by=f"U{i:010d}",
+            changed_at=NOW,
+        )
+        for i in range(data.draw(count(5)))
+    ]
+    clients = [(names[i % len(names)], ClientTier.PREMIUM, f"C{i:010d}") for i in range(data.draw(count(200)))]
+    form = settings_blocks.SettingsForm(saved, defaults, changes, clients)
+    accept(settings_blocks.settings_modal(form, data.draw(ZONES)))
+    wanted = data.draw(setting_values())
+    changed = [SettingChange(s.field, saved.get(s.field), wanted.get(s.field)) for s in SETTABLE]
+    client = settings_blocks.ClientMapping(names[0], ClientTier.STANDARD, data.draw(st.one_of(st.none(), CHANNELS)))
+    accept(settings_blocks.settings_saved_view(changed, defaults, data.draw(st.one_of(st.none(), st.just(client)))))
+    accept(settings_blocks.notice_modal(data.draw(stored(100)), data.draw(stored(5000))))
 
 
 @case(budget.more_note)
@@ -918,9 +1008,6 @@ def more_notes(data: st.DataObject) -> None:
     note = budget.more_note(page, data.draw(st.sampled_from(["/triage list", "/triage oncall", "/triage workarounds"])))
     if note is not None:
         accept([note])
-
-
-UTC = ZoneInfo("UTC")
 
 
 @pytest.mark.parametrize("built", CASES, ids=lambda c: c.name)
