@@ -464,12 +464,18 @@ def root_message(data: st.DataObject) -> None:
     accept(incident_blocks.root_message(incident, now=NOW, zone=data.draw(ZONES), dashboard=dashboard))
 
 
-@case(incident_blocks.incident_card)
+@case(incident_blocks.incident_card, incident_blocks.retry_button)
 def show_card(data: st.DataObject) -> None:
     incident = data.draw(incidents())
     pending = cycled(data.draw(pool(400)), data.draw(count(60)))
     events = data.draw(many_events())
-    accept(incident_blocks.incident_card(incident, events=events, pending_deliveries=pending, now=NOW, zone=UTC))
+    failed = [data.draw(escalations(incident.id)) for _ in range(data.draw(count(30)))]  # feedback: one per form
+    for number, failure in enumerate(failed, start=1):
+        failure.id = number
+    card = incident_blocks.incident_card(
+        incident, events=events, pending_deliveries=pending, now=NOW, zone=UTC, failed=failed
+    )
+    accept(card)
 
 
 @case(
@@ -517,10 +523,13 @@ def feedback_form(data: st.DataObject) -> None:
     accept(in_a_modal(InputBlock(block_id="area", label="Area", element=escalation.area_select(areas))))
 
 
-@case(escalation.internal_notice, escalation.major_brief)
+@case(escalation.internal_notice, escalation.major_brief, escalation.failure_notice)
 def escalation_messages(data: st.DataObject) -> None:
     incident = data.draw(incidents())
     zone = data.draw(ZONES)
+    failure = data.draw(escalations(incident.id))
+    failure.id = data.draw(st.integers(1, 2**31 - 1))
+    accept(escalation.failure_notice(incident, failure, data.draw(stored(5000))))  # what Jira or Slack answered
     accept(escalation.internal_notice(incident, now=NOW, zone=zone))
     related = [f"INC-{n}" for n in range(9_999_000, 9_999_000 + data.draw(count(30)))]
     accept(escalation.major_brief(incident, lead_id=data.draw(USERS), related=related, now=NOW, zone=zone))
