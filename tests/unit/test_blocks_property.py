@@ -505,12 +505,12 @@ def incident_replies(data: st.DataObject) -> None:
 def escalation_modals(data: st.DataObject) -> None:
     incident = data.draw(incidents(open_only=True))
     existing = data.draw(st.lists(escalations(incident.id), max_size=8))
-    accept(escalation.escalate_modal(incident, existing))
+    accept(escalation.escalate_modal(incident, existing, jira_configured=data.draw(st.booleans())))
     accept(escalation.declare_modal(incident, data.draw(st.one_of(st.none(), USERS))))
     draft = draft_handoff(incident=incident, events=data.draw(many_events()), now=NOW, zone=data.draw(ZONES))
     priority = data.draw(st.sampled_from(["Highest", "High", "Medium", "Low", "P1 - Critical (page someone now)"]))
     project = data.draw(st.from_regex(r"[A-Z][A-Z0-9_]{1,9}", fullmatch=True))
-    accept(escalation.engineering_modal(incident, draft, priority, project))
+    accept(escalation.engineering_modal(incident, draft, priority, project, jira_configured=data.draw(st.booleans())))
 
 
 @case(escalation.feedback_modal, escalation.area_select)
@@ -790,7 +790,8 @@ def resolving(data: st.DataObject) -> None:
         for i in range(data.draw(count(30)))
     ]
     learnings, stopped = data.draw(st.integers(0, 10)), data.draw(st.integers(0, 100))
-    accept(resolution.resolved_reply(incident, data.draw(USERS), follow_ups, learnings, stopped))
+    jira = data.draw(st.booleans())
+    accept(resolution.resolved_reply(incident, data.draw(USERS), follow_ups, learnings, stopped, jira_configured=jira))
     accept(resolution.feedback_offer(incident))
     for follow_up in follow_ups[:3]:
         accept(resolution.follow_up_ticket_note(follow_up, data.draw(JIRA_KEYS), data.draw(URLS)))
