@@ -78,14 +78,15 @@ def more_note(page: Page, command: str, *, noun: str = "more") -> ContextBlock |
     )
 
 
-def lines_within(lines: Sequence[str], limit: int, *, separator: str = "\n") -> str:
-    """As many whole lines as fit in `limit` characters, then `…and N more` for those left out (never a cut line)."""
+def lines_within(lines: Sequence[str], limit: int, *, separator: str = "\n", most: int | None = None) -> str:
+    """As many whole lines as fit in `limit` characters (and at most `most`), then `…and N more` for those left
+    out (never a cut line)."""
     shown: list[str] = []
     used = 0
     for index, line in enumerate(lines):
         left = len(lines) - index - 1
         reserve = len(f"{separator}…and {left} more") if left else 0
-        if used + len(separator) * bool(shown) + len(line) + reserve > limit:
+        if index == most or used + len(separator) * bool(shown) + len(line) + reserve > limit:
             break
         shown.append(line)
         used += len(separator) * (len(shown) > 1) + len(line)

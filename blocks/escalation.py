@@ -9,8 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ContextBlock,
     InputBlock,
+    MarkdownTextObject,
     Option,
     OptionGroup,
     PlainTextInputElement,
@@ -22,13 +25,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from blocks.ids import IncidentModal, ModalField
-from blocks.incident import Message
+from blocks.incident import Message, retry_button
 from blocks.replies import note
 from blocks.text import link, mention, slack_time, time_left, truncate, typed
 from blocks.view_state import block_errors, choice, member, state, text
 from bot.domain.escalations import (
     KIND_TITLES,
     OTHER_AREA,
+    RETRYABLE,
     TRACK_MEANINGS,
     FeedbackForm,
     declare_problems,
@@ -75,6 +79,8 @@ def escalate_modal(incident: Incident, existing: Sequence[Escalation], *, jira_c
     options = []
     for kind in EscalationKind:
         taken = f"Already {ESCALATION_STATES[done[kind].state]}. " if kind in done else ""
+        if kind in done and done[kind].state == EscalationState.FAILED and kind in RETRYABLE:
+            taken = "Failed: choose it to file it again. "
         description = truncate(taken + help_texts[kind], 75)
         options.append(Option(value=kind.value, text=KIND_TITLES[kind], description=description))
     chooser = RadioButtonsElement(action_id=F.PATH, options=options)
@@ -326,3 +332,19 @@ def major_brief(incident: Incident, *, lead_id: str, related: Iterable[str], now
         f"*Related incidents:* {linked}\n*History:* {thread}"
     )
     return note(text)
+
+
+def failure_notice(incident: Incident, escalation: Escalation, error: str) -> Message:
+    """The thread is told an escalation failed for good; a Jira ticket comes with a button to file it again."""
+    text = f"⚠️ {KIND_TITLES[escalation.kind]} for *{incident.key}* failed: {typed(error, 2000)}"
+    if escalation.kind not in RETRYABLE:
+        return note(text)
+    how = "Fix what it says, then *Retry*: a ticket Jira did make the first time is found, never filed twice."
+    return Message(
+        text=text,
+        blocks=[
+            SectionBlock(text=text),
+            ContextBlock(elements=[MarkdownTextObject(text=how)]),
+            ActionsBlock(block_id=f"retry_{escalation.id}", elements=[retry_button(escalation)]),
+        ],
+    )

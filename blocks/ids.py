@@ -68,6 +68,12 @@ class IncidentAction(enum.StrEnum):
     FILE_FEEDBACK = "incident_file_feedback"
 
 
+class EscalationAction(enum.StrEnum):
+    """Buttons about one escalation; the value is the escalation's id."""
+
+    RETRY = "escalation_retry"
+
+
 class WorkaroundAction(enum.StrEnum):
     """Buttons on check-in and time-box messages; the value is `<workaround id>:<check-in number>`."""
 

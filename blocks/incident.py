@@ -19,15 +19,16 @@ from slack_sdk.models.blocks import (
 )
 
 from blocks.budget import SECTION_SAFE, lines_within
-from blocks.ids import IncidentAction
-from blocks.text import link, mention, message_text_length, quoted, said, slack_time, time_left, truncate, typed
+from blocks.ids import EscalationAction, IncidentAction
+from blocks.text import link, mention, message_text_length, quoted, said, slack_time, time_left, typed
+from bot.domain.escalations import KIND_LABELS
 from bot.domain.glossary import BOT_NAME, DONE, SEVERITY_MEANINGS, TO_DO, status_label
 from bot.domain.incidents import environment_details
 from bot.domain.message_intake import SourceMessage
 from bot.domain.names import event_refs, shown_summary
 from bot.domain.summary import DeadlineOutcome, first_relief, incident_deadline_outcome, milestones_of
 from bot.domain.triage import StepView
-from bot.models import ClientTier, Event, Incident, Severity
+from bot.models import ClientTier, Escalation, Event, Incident, Severity
 
 SEVERITY_ICONS = {Severity.SEV1: "🔴", Severity.SEV2: "🟠", Severity.SEV3: "🟡", Severity.SEV4: "🔵"}
 BOT_ACTOR = f"🤖 {BOT_NAME}"  # the emoji decorates, the name says who (no emoji font, screen readers)
@@ -43,6 +44,7 @@ DEADLINE_OUTCOME_LABELS = {
 BLOCKER_CHARS = SECTION_SAFE
 ENVIRONMENT_CHARS = 1200
 DASHBOARD_LIST_CHARS = 1500
+RETRY_BUTTONS = 5  # on `/triage show`; each failure notice in the thread has its own
 CARD_TEXT = 10_000  # `/triage show`: the root message plus as much of the audit trail as fits
 
 
@@ -305,18 +307,39 @@ def event_line(event: Event, zone: ZoneInfo) -> str:
     return f"{slack_time(event.at, zone)} · {actor} · {said(summary, event_refs(event.details or {}), 300)}"
 
 
+def retry_button(escalation: Escalation) -> ButtonElement:
+    """Files a failed Jira escalation again (the listener checks the clicker, the workspace and the state)."""
+    return ButtonElement(
+        text=f"Retry the {KIND_LABELS[escalation.kind]}"[:75],
+        action_id=EscalationAction.RETRY.value,
+        value=str(escalation.id),
+        style="primary",
+    )
+
+
 def incident_card(
-    incident: Incident, *, events: Sequence[Event], pending_deliveries: Sequence[str], now: datetime, zone: ZoneInfo
+    incident: Incident,
+    *,
+    events: Sequence[Event],
+    pending_deliveries: Sequence[str],
+    now: datetime,
+    zone: ZoneInfo,
+    failed: Sequence[Escalation] = (),
 ) -> list[Block]:
-    """`/triage show INC-n`: the root message's facts, the latest audit entries and anything undelivered.
+    """`/triage show INC-n`: the root message's facts, the latest audit entries and anything undelivered, with a
+    Retry button for each failed Jira escalation in `failed` (the first few).
 
     The audit entries get what room the rest leaves in the message (`/triage audit` has them all).
     """
     blocks = list(root_message(incident, now=now, zone=zone).blocks)
     tail: list[Block] = []
     if pending_deliveries:
-        pending = lines_within([truncate(p, 300) for p in pending_deliveries], 1000, separator="\n")
+        # Each line carries an error as Slack or Jira wrote it: plain text, escaped like anything typed.
+        pending = lines_within([typed(p, 300) for p in pending_deliveries], 1000, separator="\n")
         tail.append(ContextBlock(elements=[MarkdownTextObject(text="⏳ " + pending)]))
+    if failed:
+        # One block each: an action id is unique within its block, and every Retry button has the same one.
+        tail += [ActionsBlock(block_id=f"retry_{e.id}", elements=[retry_button(e)]) for e in failed[:RETRY_BUTTONS]]
     room = min(SECTION_SAFE, CARD_TEXT - message_text_length([*blocks, *tail])) - 40  # 40: the title
     recent = [event_line(e, zone) for e in events[-8:]]
     while recent and len("\n".join(recent)) > room:

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject, SectionBlock
 
+from blocks.budget import lines_within
 from blocks.ids import IncidentAction
 from blocks.incident import Message
-from blocks.text import escape_mrkdwn, link, mention, slack_time, time_left, truncate
+from blocks.text import clip, escape_mrkdwn, link, mention, slack_time, time_left, truncate, typed
 from bot.domain.correlation import Correlation
 from bot.domain.durations import humanize_duration
 from bot.domain.isolation import Isolation
@@ -18,27 +19,28 @@ from bot.models import Incident
 
 MAX_TEXT = 2900
 QUOTE_CHARS = 2000  # a quoted text in a thread reply, leaving room for the lines around it
+CORRELATION_ITEMS = 15
 
 
 def note(text: str) -> Message:
-    """A plain thread reply; `text` is already mrkdwn-safe."""
-    text = truncate(text, MAX_TEXT)
+    """A plain thread reply; `text` is already mrkdwn-safe (cut, if it must be, between entities and links)."""
+    text = clip(text, MAX_TEXT)
     return Message(text=text, blocks=[SectionBlock(text=text)])
 
 
 def isolation_reply(incident: Incident, isolation: Isolation, zone: ZoneInfo) -> Message:
     """What the cross-account search found, with a one-click way to call it systemic and link the incidents."""
-    lines = [f"🔎 *Isolation for {incident.key}:* {escape_mrkdwn(isolation.summary)}"]
+    head = f"🔎 *Isolation for {incident.key}:* {typed(isolation.summary, 1000)}"
+    matches = []
     for match in isolation.matches[:8]:
-        shared = ", ".join(escape_mrkdwn(s) for s in match.shared)
-        who = escape_mrkdwn(truncate(match.client_name, 60))
-        what = escape_mrkdwn(truncate(match.title, 80))
-        lines.append(
+        shared = typed(", ".join(match.shared), 300)
+        who, what = escape_mrkdwn(truncate(match.client_name, 60)), escape_mrkdwn(truncate(match.title, 80))
+        matches.append(
             f"• *{match.key}* {who}: {what} ({match.status}, opened {slack_time(match.opened_at, zone)}) — {shared}"
         )
     if len(isolation.matches) > 8:
-        lines.append(f"…and {len(isolation.matches) - 8} more (Isolate shows them all).")
-    text = truncate("\n".join(lines), MAX_TEXT)
+        matches.append(f"…and {len(isolation.matches) - 8} more (Isolate shows them all).")
+    text = "\n".join([head, lines_within(matches, MAX_TEXT - len(head) - 1)]) if matches else head
     blocks: list = [SectionBlock(text=text)]
     if isolation.matches and incident.is_open and incident.scope != "systemic":
         button = ButtonElement(
@@ -48,27 +50,29 @@ def isolation_reply(incident: Incident, isolation: Isolation, zone: ZoneInfo) ->
             style="danger" if isolation.likely_systemic else None,
         )
         blocks.append(ActionsBlock(block_id=f"isolation_{incident.id}", elements=[button]))
-    return Message(
-        text=truncate(f"Isolation for {incident.key}: {escape_mrkdwn(isolation.summary)}", 300), blocks=blocks
-    )
+    return Message(text=f"Isolation for {incident.key}: {typed(isolation.summary, 250)}", blocks=blocks)
 
 
 def correlation_reply(incident: Incident, correlation: Correlation) -> Message:
     """What else happened around the time the problem started: deployments, status page, our other incidents."""
     window = humanize_duration(correlation.window)
-    lines = [f"🧭 *What else happened in the {window} before {incident.key} opened*"]
+    head = f"🧭 *What else happened in the {window} before {incident.key} opened*"
     kinds = {"deployment": "🚀 Deployment", "status_page": "📣 Status page", "incident": "🧯 Incident"}
-    for item in correlation.items[:15]:
-        linked = link(item.link, truncate(item.title, 150))
-        kind = f"{kinds[item.kind]}:" if item.kind in kinds else "•"
-        lines.append(f"{kind} {linked} — {humanize_duration(item.before_start)} before")
+    items = [
+        f"{kinds[item.kind] + ':' if item.kind in kinds else '•'} {link(item.link, truncate(item.title, 150))} — "
+        f"{humanize_duration(item.before_start)} before"
+        for item in correlation.items
+    ]
+    tail = []
     if not correlation.items:
-        lines.append("Nothing: no deployments, status-page incidents or other incidents of ours in that window.")
+        tail.append("Nothing: no deployments, status-page incidents or other incidents of ours in that window.")
     if not correlation.status_page_configured:
-        lines.append("_No status page is configured (`STATUSPAGE_URL`): checked deployments and our own incidents._")
+        tail.append("_No status page is configured (`STATUSPAGE_URL`): checked deployments and our own incidents._")
     elif not correlation.status_page_available:
-        lines.append("_Status page unavailable — checked deployments and our own incidents only._")
-    return note("\n".join(lines))
+        tail.append("_Status page unavailable — checked deployments and our own incidents only._")
+    room = MAX_TEXT - sum(len(line) + 1 for line in [head, *tail])
+    listed = [lines_within(items, room, most=CORRELATION_ITEMS)] if items else []
+    return note("\n".join([head, *listed, *tail]))
 
 
 def escalation_page(incident: Incident, *, mentions: Sequence[str], waited_minutes: int, level: int) -> Message:

@@ -25,10 +25,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from blocks.budget import lines_within
 from blocks.ids import FollowUpPart, IncidentAction, IncidentModal, ModalField, follow_up_field
 from blocks.incident import Message
 from blocks.replies import MAX_TEXT
-from blocks.text import escape_mrkdwn, link, mention, truncate
+from blocks.text import link, mention, typed
 from blocks.view_state import state, text
 from bot.domain.resolution import (
     MAX_FOLLOW_UP,
@@ -51,10 +52,10 @@ OWNER_HINT = "Left empty, the follow-up is yours."
 
 def resolve_modal(incident: Incident, *, stopping: Sequence[str] = ()) -> View:
     """`stopping`: what resolving will stop (active workarounds), said up front."""
-    blocks: list[Block] = [SectionBlock(text=f"*{incident.key}* · {escape_mrkdwn(truncate(incident.title, 200))}")]
+    blocks: list[Block] = [SectionBlock(text=f"*{incident.key}* · {typed(incident.title, 200)}")]
     if stopping:
-        listed = "; ".join(escape_mrkdwn(s) for s in stopping)
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(f"⏹️ Resolving stops: {listed}", 1900))]))
+        listed = lines_within([typed(s, 300) for s in stopping], 1900, separator="; ")
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"⏹️ Resolving stops: {listed}")]))
     blocks += [
         _long_text(F.ROOT_CAUSE, "Root cause", "e.g. The upload proxy timed out bundles over 200 MB"),
         _long_text(F.RESOLUTION, "Resolution", "e.g. Proxy timeout raised; the client's bundle uploaded at 10:42"),
@@ -235,23 +236,26 @@ def resolved_reply(
     jira_configured: bool,
 ) -> Message:
     """What the thread is told when the incident is resolved; follow-up tickets are promised only when Jira is set."""
-    lines = [
+    head = [
         f"✅ {mention(actor_id)} resolved *{incident.key}*.",
-        f"*Root cause:* {escape_mrkdwn(truncate(incident.root_cause or '', 900))}",
-        f"*Resolution:* {escape_mrkdwn(truncate(incident.resolution or '', 900))}",
+        f"*Root cause:* {typed(incident.root_cause or '', 900, one_line=False)}",
+        f"*Resolution:* {typed(incident.resolution or '', 900, one_line=False)}",
     ]
+    tail = []
+    if learnings:
+        tail.append(f"📚 {learnings} key learning(s) recorded.")
+    if stopped:
+        tail.append(f"⏹️ {stopped} workaround(s) and their check-ins stopped.")
+    items = []
     for item in follow_ups:
         due = f" — due {item.due_on.isoformat()}" if item.due_on else ""
         ticket = " (Jira ticket on its way)" if item.wants_ticket and jira_configured else ""
-        lines.append(f"• Follow-up for {mention(item.owner_id)}{due}: {escape_mrkdwn(item.description)}{ticket}")
+        items.append(f"• Follow-up for {mention(item.owner_id)}{due}: {typed(item.description, 300)}{ticket}")
     if not jira_configured and any(item.wants_ticket for item in follow_ups):
-        lines.append(f"🎫 No Jira tickets: {NO_JIRA}, so the follow-ups are recorded here and in the summary.")
-    if learnings:
-        lines.append(f"📚 {learnings} key learning(s) recorded.")
-    if stopped:
-        lines.append(f"⏹️ {stopped} workaround(s) and their check-ins stopped.")
-    text_ = truncate("\n".join(lines), MAX_TEXT)
-    return Message(text=truncate(f"{incident.key} resolved", 300), blocks=[SectionBlock(text=text_)])
+        tail.insert(0, f"🎫 No Jira tickets: {NO_JIRA}, so the follow-ups are recorded here and in the summary.")
+    room = MAX_TEXT - sum(len(line) + 1 for line in [*head, *tail])
+    text_ = "\n".join([*head, *([lines_within(items, room)] if items else []), *tail])
+    return Message(text=f"{incident.key} resolved", blocks=[SectionBlock(text=text_)])
 
 
 def feedback_offer(incident: Incident) -> Message:
@@ -270,7 +274,5 @@ def follow_up_ticket_note(follow_up: FollowUp, key: str, url: str | None) -> Mes
     where = link(url, key) if url else key
     return Message(
         text=f"Follow-up ticket {key}",
-        blocks=[
-            SectionBlock(text=truncate(f"🎫 Follow-up {where} filed: {escape_mrkdwn(follow_up.description)}", MAX_TEXT))
-        ],
+        blocks=[SectionBlock(text=f"🎫 Follow-up {where} filed: {typed(follow_up.description, MAX_TEXT - 700)}")],
     )

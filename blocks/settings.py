@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from blocks.budget import SECTION_SAFE, lines_within
 from blocks.ids import CallbackId, SettingsBlock
 from blocks.text import mention, slack_time, truncate, typed
 from blocks.view_state import choice, state, text
@@ -33,6 +34,9 @@ from bot.domain.workspace_settings import SETTABLE, SETTABLE_BY_FIELD, Settable,
 from bot.models import ClientTier, SettingsChange
 
 TEXT_MAX = 1000
+CHANGES_CHARS = 1900
+CLIENTS_SHOWN = 30
+PEOPLE_SHOWN = 20
 TIER_LABELS = {ClientTier.PREMIUM: "Premium", ClientTier.STANDARD: "Standard"}
 
 
@@ -67,8 +71,8 @@ def settings_modal(form: SettingsForm, zone: ZoneInfo) -> View:
         *_client_inputs(form),
     ]
     if form.changes:
-        lines = [_change_line(c, zone) for c in form.changes]
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate("\n".join(lines), 1900))]))
+        lines = lines_within([_change_line(c, zone) for c in form.changes], CHANGES_CHARS)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=lines)]))
     return View(
         type="modal",
         callback_id=CallbackId.SETTINGS,
@@ -108,9 +112,10 @@ def _client_inputs(form: SettingsForm) -> list[Block]:
     mapped = [
         f"• {typed(name, 100)} ({TIER_LABELS[tier]}) → <#{channel}>" for name, tier, channel in form.mapped_clients
     ]
-    listing = "\n".join(mapped[:30]) or "_No client is mapped to a channel yet._"
+    title = "*Clients and their channels*\n"
+    listing = lines_within(mapped, SECTION_SAFE - len(title), most=CLIENTS_SHOWN)
     return [
-        SectionBlock(text=truncate(f"*Clients and their channels*\n{listing}", 2900)),
+        SectionBlock(text=title + (listing or "_No client is mapped to a channel yet._")),
         InputBlock(
             block_id=SettingsBlock.CLIENT_NAME,
             label="Client",
@@ -174,7 +179,9 @@ def shown_value(settable: Settable, value: str | None, default: str | None) -> s
     if settable.kind == SettingKind.CHANNEL:
         return f"<#{value}>"
     if settable.kind == SettingKind.USERS:
-        return ", ".join(mention(i.strip()) for i in value.split(",") if i.strip())
+        people = [mention(i.strip()) for i in value.split(",") if i.strip()]
+        more = f" and {len(people) - PEOPLE_SHOWN} more" if len(people) > PEOPLE_SHOWN else ""
+        return ", ".join(people[:PEOPLE_SHOWN]) + more
     return typed(value, 200)
 
 
@@ -191,13 +198,9 @@ def settings_saved_view(
     if client is not None:
         channel = f", its channel <#{client.channel_id}>" if client.channel_id else ""
         lines.append(f"• Client {typed(client.name, 200)}: {TIER_LABELS[client.tier]}{channel}")
-    body = "\n".join(lines) if lines else "Nothing changed."
-    return View(
-        type="modal",
-        title="Settings saved",
-        close="Done",
-        blocks=[SectionBlock(text=truncate(f"*Saved.* It takes effect at once.\n{body}", 2900))],
-    )
+    head = "*Saved.* It takes effect at once.\n"
+    body = lines_within(lines, SECTION_SAFE - len(head)) if lines else "Nothing changed."
+    return View(type="modal", title="Settings saved", close="Done", blocks=[SectionBlock(text=head + body)])
 
 
 def notice_modal(title: str, message: str) -> View:

@@ -28,7 +28,21 @@ def link(url: str | None, label: str) -> str:
 
 
 def truncate(text: str, limit: int) -> str:
+    """Plain text cut to `limit` characters with …; for mrkdwn that is already escaped, use `clip`."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip(mrkdwn: str, limit: int) -> str:
+    """mrkdwn cut to `limit` characters with …, never inside an entity (`&amp;`) or a link or mention (`<@U1>`)."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    cut = mrkdwn[: max(limit - len(CUT_MARK), 0)]
+    entity, token = cut.rfind("&"), cut.rfind("<")
+    if entity > cut.rfind(";") and len(cut) - entity < len("&amp;"):
+        cut = cut[:entity]
+    if token > cut.rfind(">"):
+        cut = cut[:token]
+    return cut.rstrip() + CUT_MARK if limit >= len(CUT_MARK) else ""
 
 
 def mention(slack_id: str) -> str:
@@ -75,6 +89,7 @@ def time_left(deadline: datetime, now: datetime) -> str:
 
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_ESCAPES = str.maketrans(_ENTITIES)
 QUOTE = ">"
 CUT_MARK = "…"
 
@@ -105,17 +120,15 @@ def _normalised(text: str, one_line: bool) -> str:
 
 def _fit(text: str, limit: int, *, newline: str) -> str:
     """`text` escaped (each newline written as `newline`), cut between whole characters to fit `limit` with …"""
-    pieces = [_ENTITIES.get(char) or (newline if char == "\n" else char) for char in text]
-    if sum(len(piece) for piece in pieces) <= limit:
-        return "".join(pieces)
-    kept: list[str] = []
-    room = limit - len(CUT_MARK)
-    for piece in pieces:
-        if len(piece) > room:
-            break
-        kept.append(piece)
-        room -= len(piece)
-    cut = "".join(kept).rstrip()
+    head = text[: limit + 1]  # every character takes at least one: none past `limit` can be kept
+    escaped = head.translate(_ESCAPES).replace("\n", newline)
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: max(limit - len(CUT_MARK), 0)]
+    entity = cut.rfind("&")  # every & in `escaped` opens an entity
+    if entity >= 0 and ";" not in cut[entity:]:
+        cut = cut[:entity]
+    cut = cut.rstrip()  # a newline cut in half (`\n` of `\n>`) goes too
     while cut.endswith(newline):  # no empty quoted line before the …
         cut = cut.removesuffix(newline).rstrip()
     return cut + CUT_MARK if limit >= len(CUT_MARK) else ""

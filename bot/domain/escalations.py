@@ -163,6 +163,67 @@ def mark_failed(*, session: Session, incident: Incident, escalation: Escalation,
     )
 
 
+# The escalations a person may file again once they failed for good: the Jira tickets. Filing again reuses the
+# escalation's dedupe label, so a ticket Jira did create the first time is found and kept, never filed twice.
+RETRYABLE = {EscalationKind.ENGINEERING, EscalationKind.PRODUCT_FEEDBACK}
+
+
+class NothingToRetry(DomainError):
+    """Only a failed Jira escalation can be filed again; the message says how this one stands."""
+
+    def __init__(self, escalation: Escalation, incident: Incident) -> None:
+        state = escalation.state.value.replace("_", " ")
+        where = f" ({escalation.external_ref})" if escalation.external_ref else ""
+        if escalation.kind not in RETRYABLE:
+            why = "only Jira tickets are filed again"
+        elif escalation.state == EscalationState.NOT_CONFIGURED:
+            why = "Jira was not configured when it was asked for; choose Escalate again once it is"
+        else:
+            why = "there is nothing to retry"
+        super().__init__(f"{incident.key}'s {KIND_LABELS[escalation.kind]} is {state}{where}: {why}.")
+
+
+def retry_attempt(escalation: Escalation) -> int:
+    """Which filing this is: 1 for the first, 2 after one retry, …"""
+    attempt = escalation.details.get("attempt", 1)
+    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt > 0 else 1
+
+
+def ensure_retryable(*, incident: Incident, escalation: Escalation) -> None:
+    """Refuses (a DomainError saying why) unless this escalation of this incident may be filed again now."""
+    if escalation.incident_id != incident.id:
+        raise DomainError(f"That escalation is not one of {incident.key}'s.")
+    if escalation.kind not in RETRYABLE or escalation.state != EscalationState.FAILED:
+        raise NothingToRetry(escalation, incident)
+    if escalation.kind != EscalationKind.PRODUCT_FEEDBACK:
+        require_open(incident, "escalated")
+
+
+def retry_escalation(
+    *, session: Session, incident: Incident, escalation: Escalation, requested_by: str, now: datetime
+) -> int:
+    """File a failed Jira escalation again: pending once more, its attempt counted and the retry in the audit trail.
+
+    Returns the attempt's number. NothingToRetry unless it failed; an engineering handoff needs the incident open
+    (product feedback may follow the resolution, as when it was first asked for).
+    """
+    ensure_retryable(incident=incident, escalation=escalation)
+    attempt = retry_attempt(escalation) + 1
+    error = escalation.last_error or "failed"
+    escalation.state, escalation.last_error = EscalationState.PENDING, None
+    escalation.details = {**escalation.details, "attempt": attempt}
+    record_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor_id=requested_by,
+        kind="escalation_retried",
+        summary=f"{KIND_TITLES[escalation.kind]} filed again (attempt {attempt}) after: {error}",
+        details={"kind": escalation.kind.value, "attempt": attempt, "previous_error": error},
+    )
+    return attempt
+
+
 def record_external_status(
     *, session: Session, incident: Incident, escalation: Escalation, status: str, now: datetime
 ) -> bool:

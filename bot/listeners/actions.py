@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from sqlalchemy.exc import SQLAlchemyError
 
-from blocks.ids import IncidentAction, ReportAction, WorkaroundAction
+from blocks.ids import EscalationAction, IncidentAction, ReportAction, WorkaroundAction
 from blocks.view_state import whole_number
 from blocks.workarounds import CHECKIN_ANSWERS
 from bot.domain.errors import DomainError
@@ -24,6 +24,7 @@ from bot.services import incident_actions as use
 from bot.services import workarounds as workaround_uses
 from bot.services.changes import deliver_pending
 from bot.services.container import Services
+from bot.services.escalation.tickets import RetryUnavailable, incident_of_escalation, retry_ticket
 from bot.services.records import ReportRequest, post_report
 
 logger = logging.getLogger(__name__)
@@ -228,6 +229,29 @@ def handle_stop_workaround(
     deliver_pending(services, stopped.incident_id)
 
 
+def handle_retry_escalation(
+    ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
+) -> None:
+    """Retry on a failed Jira escalation (its failure notice, `/triage show`): the clicker, the workspace and the
+    escalation's state are checked again; the same click twice files once."""
+    ack()
+    services = services_of(context)
+    escalation_id = whole_number(str((body.get("actions") or [{}])[0].get("value", "")))
+    try:
+        if escalation_id is None:
+            raise RetryUnavailable()
+        incident_id = incident_of_escalation(services, escalation_id)
+        retry_ticket(services, incident_id, escalation_id, body["user"]["id"], once=request_key(body))
+    except DomainError as exc:
+        tell(respond, str(exc), body=body, client=client)
+        return
+    except SQLAlchemyError:
+        logger.exception("Retry of escalation %s could not be handled: database error", escalation_id)
+        tell(respond, DATABASE_UNREACHABLE, body=body, client=client)
+        return
+    deliver_pending(services, incident_id)
+
+
 def channel_of(body: dict[str, Any]) -> str | None:
     """The channel the clicked message was shown in (an ephemeral message has no other trace of it)."""
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
@@ -254,6 +278,7 @@ def register(app: App) -> None:
     app.action(IncidentAction.ACKNOWLEDGE.value)(handle_acknowledge)
     app.action(IncidentAction.TAKE_OWNERSHIP.value)(handle_take_ownership)
     app.action(IncidentAction.MARK_SYSTEMIC.value)(handle_mark_systemic)
+    app.action(EscalationAction.RETRY.value)(handle_retry_escalation)
     for action in forms.BUTTON_FORMS:
         app.action(action.value)(open_incident_modal(action))
     app.action(WorkaroundAction.WORKED.value)(answer_button(WorkaroundAction.WORKED))

@@ -21,6 +21,7 @@ from bot.domain.channels import ChannelReach
 from bot.domain.correlation import correlate
 from bot.domain.deadlines import schedule_deadline_reminders
 from bot.domain.errors import DomainError
+from bot.domain.escalations import RETRYABLE, escalations_of
 from bot.domain.incidents import (
     IncidentReport,
     OpenedIncident,
@@ -35,7 +36,7 @@ from bot.domain.oncall_sources import OnCallSource, SourceKind
 from bot.domain.permissions import Action, decide
 from bot.domain.triage import ensure_steps, mark_correlation_checked, refresh_gather
 from bot.integrations.outbox import enqueue_slack_call, undelivered_summary
-from bot.models import Incident
+from bot.models import EscalationState, Incident
 from bot.services.changes import deliver_pending
 from bot.services.channels import reach_of
 from bot.services.container import Services
@@ -268,6 +269,11 @@ def incident_card_blocks(services: Services, reference: str) -> list[Block]:
             ),
             now=services.clock.now(),
             zone=services.settings.display_zone,
+            failed=[
+                e
+                for e in escalations_of(session=session, incident_id=incident.id)
+                if e.state == EscalationState.FAILED and e.kind in RETRYABLE
+            ],
         )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from bot.clock import ManualClock
 from bot.db import unit_of_work
-from bot.models import Escalation, EscalationKind, EscalationState, Feedback, FeedbackTrack, Incident
+from bot.models import Escalation, EscalationKind, EscalationState, Event, Feedback, FeedbackTrack, Incident
 from bot.sandbox.fake_jira import FakeJira
 from bot.scheduler import tick
 from tests.e2e.conftest import AGENT, JIRA_TOKEN, JIRA_USER, ONCALL, SUPPORT, Stack, start_jira, start_stack
@@ -411,3 +411,139 @@ def test_a_long_thread_goes_to_jira_within_a_distributed_apps_history_limit(esc:
     reads = [c.response for c in stack.emulator.calls("conversations.replies")]
     assert [r.get("error", "ok") for r in reads].count("ok") == 4, "four pages, each read once"
     assert len(reads) <= 8, "a 429 waits its minute: no storm"
+
+
+# --- a failed Jira escalation can be filed again ---------------------------------------------------------------
+
+GUEST = "UGUEST"
+
+
+def failure_notice(stack: Stack, ts: str) -> dict[str, Any]:
+    """The thread's latest "… failed: …" reply, once it is there."""
+    found: dict[str, Any] = stack.emulator.wait_for(
+        lambda: next((r for r in reversed(stack.emulator.replies(SUPPORT, ts)) if " failed: " in r["text"]), None)
+    )
+    return found
+
+
+def retry_from(stack: Stack, notice: dict[str, Any], user: str = AGENT) -> None:
+    """Click Retry on a failure notice in the thread (its value: the escalation's id)."""
+    [button] = [e for b in notice["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert button["action_id"] == "escalation_retry"
+    stack.platform.click_button(user, "escalation_retry", channel_id=SUPPORT, message_ts=notice["ts"])
+
+
+def retried_events(stack: Stack) -> list[tuple[str, str]]:
+    with unit_of_work(stack.services.session_factory) as session:
+        events = session.scalars(select(Event).where(Event.kind == "escalation_retried").order_by(Event.id))
+        return [(e.actor_id, e.summary) for e in events]
+
+
+def test_a_handoff_jira_refused_is_filed_once_from_retry_on_its_failure_notice(esc: Escalating) -> None:
+    stack, jira = esc.stack, esc.jira
+    stack.emulator.add_user(GUEST, "guest", guest="multi")
+    jira.fail_next(status=403, path_contains="/rest/api/2/issue", method="POST")  # refused: fails for good
+    _, ts = open_incident(stack)
+    hand_off(stack, ts)
+
+    notice = failure_notice(stack, ts)
+    assert notice["text"].startswith("⚠️ Engineering handoff (Jira) for *INC-1* failed: Jira user has no permission")
+    stack.wait_while_scheduling(lambda: "failed — Jira user has no permission" in root_text(stack, ts))
+    assert escalation(stack, EscalationKind.ENGINEERING).state == EscalationState.FAILED
+    assert jira.issues("ENG") == []
+
+    retry_from(stack, notice, GUEST)  # re-checked like every button: a guest may not work on incidents
+    refusal = stack.emulator.wait_for(lambda: [e for e in ephemerals_for(stack, GUEST) if "Only " in e])
+    assert "may work on INC-1" in refusal[0]
+    assert escalation(stack, EscalationKind.ENGINEERING).state == EscalationState.FAILED
+
+    retry_from(stack, notice)  # Jira works now
+    assert "is filing the engineering handoff (Jira) for *INC-1* again (attempt 2)" in wait_for_reply(
+        stack, ts, "again (attempt 2)"
+    )
+    reply = wait_for_reply(stack, ts, "filed for *INC-1*")
+    assert "|ENG-1>" in reply and len(jira.issues("ENG")) == 1
+    filed = escalation(stack, EscalationKind.ENGINEERING)
+    assert (filed.state, filed.external_ref, filed.last_error) == (EscalationState.FILED, "ENG-1", None)
+    stack.wait_while_scheduling(lambda: "ENG-1" in root_text(stack, ts))
+    assert retried_events(stack) == [
+        (AGENT, "Engineering handoff (Jira) filed again (attempt 2) after: " + filed_error(notice))
+    ]
+    stack.wait_while_scheduling(lambda: jira.remote_links("ENG-1"))  # the thread's link follows the retried ticket
+
+    retry_from(stack, notice)  # a second click, later: nothing left to retry
+    answer = stack.emulator.wait_for(lambda: [e for e in ephemerals_for(stack, AGENT) if "nothing to retry" in e])
+    assert "INC-1's engineering handoff (Jira) is filed (ENG-1): there is nothing to retry." in answer[0]
+    assert len(jira.issues("ENG")) == 1 and creates(jira) == 2, "one refused create, one ticket"
+
+
+def filed_error(notice: dict[str, Any]) -> str:
+    return str(notice["text"]).split(" failed: ", 1)[1]
+
+
+def test_a_retry_after_jira_filed_the_ticket_unseen_finds_it_instead_of_filing_twice(
+    esc_fast_timeout: Escalating,
+) -> None:
+    """Jira makes the issue but its answer is lost; the next attempt fails for good (the token was revoked). Once the
+    token works again, Retry finds the issue by its label: the ticket Jira made is kept, none is filed twice."""
+    stack, jira = esc_fast_timeout.stack, esc_fast_timeout.jira
+    jira.set_search_lag(seconds=30)
+    jira.set_delay(10.0, path_contains="/rest/api/2/issue", method="POST")
+    _, ts = open_incident(stack)
+    hand_off(stack, ts)
+    stack.wait_while_scheduling(lambda: "Jira ticket pending — retrying" in root_text(stack, ts))
+    assert [i["key"] for i in jira.issues("ENG")] == ["ENG-1"]
+    jira.clear_faults()
+    assert stack.services.background.drain(timeout=10)
+
+    jira.fail_next(status=401, path_contains="search")  # the next attempt's search: the credentials are refused
+    stack.clock.advance(timedelta(seconds=10))
+    tick(stack.services)
+    notice = failure_notice(stack, ts)
+    assert "failed: Jira rejected the credentials" in notice["text"]
+    assert escalation(stack, EscalationKind.ENGINEERING).state == EscalationState.FAILED
+
+    stack.clock.advance(timedelta(minutes=1))  # Jira's search shows ENG-1 by now
+    retry_from(stack, notice)
+    reply = wait_for_reply(stack, ts, "filed for *INC-1*")
+    assert "|ENG-1>" in reply
+    assert len(jira.issues("ENG")) == 1 and creates(jira) == 1, "the ticket Jira made, never a second"
+    assert escalation(stack, EscalationKind.ENGINEERING).external_ref == "ENG-1"
+
+
+def test_sending_the_handoff_form_again_after_it_failed_files_it_again(esc: Escalating) -> None:
+    stack, jira = esc.stack, esc.jira
+    jira.add_project("ENG", "Engineering", issue_types=("Task", "Story"))
+    _, ts = open_incident(stack)
+    hand_off(stack, ts)
+    assert "has no issue type 'Bug'" in failure_notice(stack, ts)["text"]
+
+    jira.add_project("ENG", "Engineering", issue_types=("Task", "Bug"))  # someone fixes the project in Jira
+    chooser_answer = choose_path(stack, ts, "engineering")  # the chooser offers it again, and the form opens
+    assert chooser_answer.json()["response_action"] == "update"
+    form = stack.emulator.current_modal(AGENT)
+    assert form["title"]["text"] == "Engineering handoff"
+    assert stack.platform.submit_view(form["id"], AGENT, {"reproduction": "1. Upload it twice"}).status == 200
+
+    assert "engineering again (attempt 2)" in wait_for_reply(stack, ts, "again (attempt 2)")
+    wait_for_reply(stack, ts, "filed for *INC-1*")
+    [issue] = jira.issues("ENG")
+    assert "1. Upload it twice" in issue["description"], "what the form says now"
+    assert [actor for actor, _ in retried_events(stack)] == [AGENT]
+
+
+def test_failed_product_feedback_is_filed_again_from_retry(esc: Escalating) -> None:
+    stack, jira = esc.stack, esc.jira
+    jira.fail_next(status=400, path_contains="/rest/api/2/issue", method="POST")
+    _, ts = open_incident(stack)
+    choose_path(stack, ts, "product_feedback")
+    values = {"track": "stability", "area": "uploads", "use_case": "Large bundles before court deadlines"}
+    assert stack.platform.submit_view(stack.emulator.current_modal(AGENT)["id"], AGENT, values).status == 200
+    notice = failure_notice(stack, ts)
+    assert notice["text"].startswith("⚠️ Product feedback for *INC-1* failed: Jira rejected the request")
+
+    retry_from(stack, notice)
+    wait_for_reply(stack, ts, "filed for *INC-1*")
+    [issue] = jira.issues("PROD")
+    assert {"product-feedback", "stability", "uploads"} <= set(issue["labels"])
+    assert escalation(stack, EscalationKind.PRODUCT_FEEDBACK).state == EscalationState.FILED

@@ -20,7 +20,7 @@ from slack_sdk.models.views import View
 from sqlalchemy import func, select
 
 from blocks.escalation import declare_modal, engineering_modal, escalate_modal, feedback_modal
-from blocks.ids import IncidentAction, WorkaroundAction
+from blocks.ids import EscalationAction, IncidentAction, WorkaroundAction
 from blocks.incident_modals import (
     add_details_modal,
     change_status_modal,
@@ -34,13 +34,23 @@ from bot.db import unit_of_work
 from bot.domain.handoff import HandoffForm
 from bot.domain.isolation import Isolation
 from bot.domain.workarounds import start_workaround
-from bot.models import Event, Incident, IncidentLink, Workaround, WorkaroundKind
+from bot.models import (
+    Escalation,
+    EscalationKind,
+    EscalationState,
+    Event,
+    Incident,
+    IncidentLink,
+    Workaround,
+    WorkaroundKind,
+)
 from bot.sandbox.platform import PlatformResponse, build_state_values
 from tests.e2e.conftest import AGENT, SUPPORT
 from tests.e2e.test_workspaces import ALPHA, BRAVO, Distribution, Workspace
 
 UNAVAILABLE = "That incident isn't available here. `/triage list` shows the open ones."
 NO_CHECKIN = "That check-in isn't available here. `/triage workarounds` shows the active ones."
+NO_ESCALATION = "That escalation isn't available here. `/triage show INC-n` shows an incident's escalations."
 MISSING_ID = 999
 
 
@@ -180,6 +190,31 @@ def test_every_check_in_button_with_another_workspaces_workaround_is_answered_as
     assert theirs == missing == NO_CHECKIN
     assert bravo.emulator.current_modal(AGENT) is None
     assert alpha.state() == alpha.before
+
+
+def test_retry_with_another_workspaces_escalation_is_answered_as_a_missing_one(alpha: Alpha) -> None:
+    with unit_of_work(alpha.distribution.services.session_factory) as session:
+        failed = Escalation(
+            incident_id=alpha.incident.id,
+            kind=EscalationKind.ENGINEERING,
+            state=EscalationState.FAILED,
+            requested_by=AGENT,
+            requested_at=alpha.distribution.clock.now(),
+            last_error="Jira rejected the credentials (JIRA_USER/JIRA_API_TOKEN)",
+            details={},
+            idempotency_key=f"{alpha.incident.key}:engineering",
+        )
+        session.add(failed)
+        session.flush()
+        escalation_id = failed.id
+    before = alpha.state()
+    bravo = alpha.distribution.workspaces[BRAVO]
+    theirs = click(bravo, alpha.bravo_ts, EscalationAction.RETRY.value, str(escalation_id))
+    missing = click(bravo, alpha.bravo_ts, EscalationAction.RETRY.value, str(MISSING_ID))
+    assert theirs == missing == NO_ESCALATION
+    assert alpha.state() == before
+    with unit_of_work(alpha.distribution.services.session_factory) as session:
+        assert session.get_one(Escalation, escalation_id).state == EscalationState.FAILED
 
 
 def _isolation() -> Isolation:

@@ -20,7 +20,7 @@ from blocks.incident import Dashboard, environment_reply, incident_card, root_me
 from blocks.lists import incident_list_blocks
 from blocks.oncall import oncall_blocks
 from blocks.summary import summary_command_messages, summary_messages
-from blocks.text import quoted, typed
+from blocks.text import clip, escape_mrkdwn, quoted, typed
 from blocks.workarounds import attempt_reply, workaround_line, workaround_list_blocks
 from bot.config import SettingsError, load_settings
 from bot.domain.oncall import ActiveOverride, OnCall
@@ -89,6 +89,16 @@ def test_typed_text_fits_its_limit_and_never_ends_in_half_an_entity(text: str, l
     assert len(result) <= limit
     assert not HALF_ENTITY.search(result)
     assert "<" not in result and ">" not in result
+
+
+@given(TYPED_TEXT, st.integers(min_value=1, max_value=500))
+def test_clipped_mrkdwn_fits_and_never_ends_inside_an_entity_or_a_link(text: str, limit: int) -> None:
+    mrkdwn = f"<@U0123ABCD> {escape_mrkdwn(text)} <https://example.com/a?b=1&amp;c=2|{escape_mrkdwn(text[:40])}>"
+    result = clip(mrkdwn, limit)
+    assert len(result) <= limit
+    assert result == mrkdwn or (result.endswith("…") and mrkdwn.startswith(result[:-1]))
+    assert not re.search(r"&(?:amp|am|a|lt|l|gt|g)?…$", result), "no half entity"
+    assert not re.search(r"<[^>]*$", result), "no half link or mention"
 
 
 def test_a_cut_right_after_an_ampersand_drops_the_whole_entity() -> None:

@@ -211,10 +211,11 @@ def test_correlation_reply_says_when_the_status_page_was_unavailable() -> None:
     )
 
 
-def test_correlation_reply_shows_at_most_fifteen_items_with_shortened_titles() -> None:
+def test_correlation_reply_shows_at_most_fifteen_items_with_shortened_titles_and_counts_the_rest() -> None:
     items = [an_item("deployment", f"svc{n} " + "v" * 200, n) for n in range(20)]
     lines = correlation_reply(an_incident(), Correlation(items, True, timedelta(hours=6))).text.splitlines()
-    assert len(lines) == 1 + 15
+    assert len(lines) == 1 + 15 + 1
+    assert lines[-1] == "…and 5 more"
     assert lines[1] == "🚀 Deployment: svc0 " + "v" * 144 + "… — less than a minute before"
 
 

@@ -15,7 +15,13 @@ from blocks.replies import note
 from blocks.text import escape_mrkdwn, link, mention
 from bot.db import unit_of_work
 from bot.domain.audit import audit_trail
-from bot.domain.escalations import AlreadyEscalated, find_escalation, record_external_status, request_escalation
+from bot.domain.escalations import (
+    AlreadyEscalated,
+    find_escalation,
+    record_external_status,
+    request_escalation,
+    retry_escalation,
+)
 from bot.domain.handoff import HandoffForm, draft_handoff, ticket_description, ticket_summary
 from bot.domain.incidents import load_incident
 from bot.domain.lifecycle import require_open
@@ -71,8 +77,14 @@ def hand_off_to_engineering(services: Services, incident_id: int, actor_id: str,
                 "priority": settings.jira_priority_by_severity[incident.severity],
             },
         )
-        if not requested.created:
-            raise AlreadyEscalated(requested.escalation, incident)
+        escalation = requested.escalation
+        again = not requested.created and escalation.state == EscalationState.FAILED and settings.jira_configured
+        if again:  # the form sent again after the ticket failed for good: file it again, with what it says now
+            attempt = retry_escalation(
+                session=session, incident=incident, escalation=escalation, requested_by=actor_id, now=now
+            )
+        elif not requested.created:
+            raise AlreadyEscalated(escalation, incident)
         if not settings.jira_configured:
             text = (
                 f"🛠️ {mention(actor_id)} handed *{incident.key}* to engineering — recorded, but Jira is not configured"
@@ -82,13 +94,15 @@ def hand_off_to_engineering(services: Services, incident_id: int, actor_id: str,
             services,
             session,
             incident,
-            requested.escalation,
+            escalation,
             settings.jira_project,
             ticket_summary(incident),
             ticket_description(incident, form, incident.root_permalink),
             ["triage-bot", incident.severity.value.lower()],
         )
         text = f"🛠️ {mention(actor_id)} is handing *{incident.key}* to engineering"
+        if again:
+            text += f" again (attempt {attempt})"
         return [note(f"{text}: Jira issue in *{settings.jira_project}* on its way.")]
 
     apply_change(

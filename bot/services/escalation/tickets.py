@@ -1,24 +1,48 @@
-"""What the Jira-backed escalation paths share: queueing a ticket, and recording what its delivery achieved."""
+"""What the Jira-backed escalation paths share: queueing a ticket, recording what its delivery achieved, and
+filing one that failed again (the Retry button on its failure notice and on `/triage show`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from blocks.escalation import failure_notice
+from blocks.incident import Message
 from blocks.replies import note
-from blocks.text import escape_mrkdwn, link
-from bot.domain.escalations import KIND_TITLES, escalations_of, mark_failed, mark_filed
+from blocks.text import escape_mrkdwn, link, mention
+from bot.db import unit_of_work
+from bot.domain.errors import DomainError
+from bot.domain.escalations import (
+    KIND_LABELS,
+    ensure_retryable,
+    escalations_of,
+    mark_failed,
+    mark_filed,
+    retry_attempt,
+    retry_escalation,
+)
+from bot.domain.permissions import Action
+from bot.domain.workspaces import visible_in
 from bot.integrations.outbox import enqueue_slack_call
 from bot.models import Escalation, EscalationKind, Incident, OutboxMessage, OutboxState
+from bot.services.changes import apply_change
 from bot.services.container import Services
 from bot.services.rendering import queue_root_refresh, queue_thread_reply
+from bot.services.roles import actor_of
 
 
 def ticket_key(escalation: Escalation) -> str:
-    """The outbox key of an escalation's Jira ticket (and the prefix of its link, files and comments)."""
-    return f"{escalation.idempotency_key}:ticket"
+    """The outbox key of an escalation's Jira ticket (and the prefix of its link, files and comments).
+
+    Each filing after a failure is a new outbox message, so the key names the attempt from the second on; the
+    ticket's dedupe label stays the escalation's, so a ticket Jira made on an earlier attempt is found again.
+    """
+    attempt = retry_attempt(escalation)
+    return f"{escalation.idempotency_key}:ticket" + (f":attempt-{attempt}" if attempt > 1 else "")
 
 
 def ticket_key_of(_incident: Incident, escalation: Escalation) -> str:
@@ -95,11 +119,7 @@ def settle(
             session=session, incident=incident, escalation=escalation, error=row.last_error or "failed", now=now
         )
         queue_thread_reply(
-            services,
-            session,
-            incident,
-            note(f"⚠️ {KIND_TITLES[kind]} for *{incident.key}* failed: {escape_mrkdwn(row.last_error or '')}"),
-            "escalation",
+            services, session, incident, failure_notice(incident, escalation, row.last_error or ""), "escalation"
         )
     else:
         result = row.result or {}
@@ -150,3 +170,68 @@ def announce_ticket(
             target="jira",
             needs_key_of=ticket_key(escalation),
         )
+
+
+class RetryUnavailable(DomainError):
+    def __init__(self) -> None:
+        super().__init__("That escalation isn't available here. `/triage show INC-n` shows an incident's escalations.")
+
+
+def incident_of_escalation(services: Services, escalation_id: int) -> int:
+    """The incident of an escalation the request's workspace may see; RetryUnavailable otherwise."""
+    with unit_of_work(services.session_factory) as session:
+        escalation = session.get(Escalation, escalation_id)
+        incident = session.get(Incident, escalation.incident_id) if escalation is not None else None
+        if incident is None or not visible_in(incident, services.workspace):
+            raise RetryUnavailable()
+        return incident.id
+
+
+def retry_ticket(
+    services: Services, incident_id: int, escalation_id: int, actor_id: str, *, once: str | None = None
+) -> bool:
+    """File a failed Jira escalation again, as it was asked for the first time and with the settings of now.
+
+    The clicker must be allowed to work on the incident; the retry is in the audit trail. False when the same
+    click arrives again (`once`).
+    """
+
+    def change(session: Session, incident: Incident, now: datetime) -> list[Message]:
+        escalation = session.get(Escalation, escalation_id)
+        if escalation is None or escalation.incident_id != incident.id:
+            raise RetryUnavailable()
+        ensure_retryable(incident=incident, escalation=escalation)
+        failed = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == ticket_key(escalation)))
+        ticket = _asked_again(services, incident, escalation, failed)
+        attempt = retry_escalation(
+            session=session, incident=incident, escalation=escalation, requested_by=actor_id, now=now
+        )
+        queue_ticket(services, session, incident, escalation, *ticket)
+        what = KIND_LABELS[escalation.kind]
+        return [note(f"🔁 {mention(actor_id)} is filing the {what} for *{incident.key}* again (attempt {attempt}).")]
+
+    return apply_change(
+        services,
+        incident_id,
+        change,
+        purpose="escalation",
+        actor=actor_of(services, actor_id),
+        action=Action.WORK,
+        once=once,
+    )
+
+
+def _asked_again(
+    services: Services, incident: Incident, escalation: Escalation, failed: OutboxMessage | None
+) -> tuple[str, str, str, list[str]]:
+    """(project, summary, description, labels) of a failed ticket filed again: what was asked before, in the
+    project the settings name now (the issue type and priority follow them too, in `queue_ticket`)."""
+    settings = services.settings
+    if not settings.jira_configured:
+        raise DomainError("Jira is not configured (JIRA_URL, JIRA_USER, JIRA_API_TOKEN), so nothing can be filed.")
+    asked: dict[str, Any] = dict(failed.payload.get("args") or {}) if failed is not None else {}
+    if not asked.get("summary"):
+        raise DomainError(f"What was asked for {incident.key} is gone: choose *Escalate* to ask again.")
+    project = settings.jira_project if escalation.kind == EscalationKind.ENGINEERING else settings.jira_product_project
+    labels = [label for label in asked.get("labels", []) if label != asked.get("dedupe_label")]
+    return project, str(asked.get("summary", "")), str(asked.get("description", "")), labels
