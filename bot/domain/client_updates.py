@@ -56,14 +56,16 @@ def draft_client_update(
     """A human, plain-language update for the client: what they told us, how far we are, what we are doing and
     when we write next. Nothing internal is copied from the audit trail (see PROGRESS)."""
     next_by = (now + cadence[incident.severity]).astimezone(zone).strftime("%H:%M %Z")
-    opening = [f"Hi {incident.client.name} team,", "", f"An update on “{incident.title}” (ref {incident.key}).", ""]
+    opening = [f"Hi {incident.client.name} team,", "", f"An update on “{incident.title}”.", ""]  # no key: internal
     closing = [f"What we are doing: {DOING[incident.status]}"]
     if incident.deadline_at is not None:
         deadline = incident.deadline_at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
         context = f" ({incident.deadline_context})" if incident.deadline_context else ""
         closing.append(f"Your deadline{context} is {deadline}, and we are treating it as our priority.")
     closing += ["", f"We will update you again by {next_by}, sooner if anything changes."]
-    known = " ".join([f"What we know: {incident.blocker.rstrip('.')}.", *_progress(events)])
+    blocker = incident.blocker.strip()
+    said = blocker if blocker.endswith((".", "!", "?")) else blocker + "."
+    known = " ".join([f"What we know: {said}", *_progress(events)])
     room = MAX_UPDATE_CHARS - len("\n".join([*opening, "", *closing]))
     if len(known) > room:
         known = known[: max(room - 1, 0)].rstrip() + "…"

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from bot.config import SANDBOX_DATABASE_URL
 from bot.domain.incidents import find_or_create_client
 from bot.domain.oncall import TeamSpec, replace_teams
-from bot.models import Event, Incident, OncallTeam
+from bot.domain.workspace_settings import SINGLE_WORKSPACE, client_of_channel, map_client
+from bot.models import ClientTier, Event, Incident, OncallTeam
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.fake_oncall import FakeOnCallServices, OnCallPerson
 
@@ -45,6 +46,7 @@ class Person:
     handle: str
     real_name: str
     role: str
+    team_id: str | None = None  # another organisation's (a client in a Slack Connect channel)
 
 
 @dataclass(frozen=True)
@@ -53,19 +55,22 @@ class DemoChannel:
     name: str
     topic: str
     members: tuple[str, ...]
+    shared_with: str | None = None  # "external": a Slack Connect channel shared with a client
 
 
 AGENT = Person("U0AGENT", "sam", "Sam Rivera", "Support agent")
 ONCALL = Person("U0ONCALL", "olu", "Olu Adeyemi", "On-call engineer")
 PM = Person("U0PM", "priya", "Priya Shah", "Product manager")
 LEAD = Person("U0LEAD", "lena", "Lena Park", "Incident lead")
-PEOPLE = (AGENT, ONCALL, PM, LEAD)
+CLIENT_CONTACT = Person("U0DANA", "dana", "Dana Hartley (Hartley & Moss)", "Client contact", team_id="T0HARTLEY")
+PEOPLE = (AGENT, ONCALL, PM, LEAD, CLIENT_CONTACT)
+STAFF = (AGENT, ONCALL, PM, LEAD)
 
 SUPPORT = DemoChannel(
     "C0SUPPORT",
     "support",
     "Client problems land here. Type /triage to open an incident.",
-    tuple(p.id for p in PEOPLE),
+    tuple(p.id for p in STAFF),
 )
 ESCALATIONS = DemoChannel(
     "C0ENGESC",
@@ -73,7 +78,15 @@ ESCALATIONS = DemoChannel(
     "Internal escalation notices and unacknowledged incidents.",
     (AGENT.id, ONCALL.id, LEAD.id),
 )
-CHANNELS = (SUPPORT, ESCALATIONS)
+CLIENT_ROOM = DemoChannel(
+    "C0HARTLEY",
+    "hartley-shared",
+    "Slack Connect with Hartley & Moss LLP: the client reads this channel.",
+    (AGENT.id, ONCALL.id, CLIENT_CONTACT.id),
+    shared_with="external",
+)
+CHANNELS = (SUPPORT, ESCALATIONS, CLIENT_ROOM)
+CLIENT_MESSAGE = "Our exhibit bundle (250 MB PDF) stops at 99% in Chrome and the court filing is due at 16:00. Help!"
 
 CLIENTS = (("Hartley & Moss LLP", True), ("Northwind Logistics", True), ("Bluebird Dental", False))
 ROTATION = "platform"
@@ -81,12 +94,18 @@ PRODUCT_AREAS = ("document-upload", "billing", "search")
 
 
 def seed_workspace(emulator: SlackEmulator) -> None:
-    """The people and channels (the bot is a member of both channels)."""
+    """The people and channels (the bot is a member of each), and the client's message in its shared channel,
+    where "Open incident" on the message opens the form prefilled."""
     for person in PEOPLE:
-        emulator.add_user(person.id, person.handle, real_name=person.real_name, email=email_of(person))
+        emulator.add_user(
+            person.id, person.handle, real_name=person.real_name, email=email_of(person), team_id=person.team_id
+        )
     for channel in CHANNELS:
         members = (*channel.members, emulator.bot_user_id)
-        emulator.add_channel(channel.name, id=channel.id, members=members, topic=channel.topic)
+        emulator.add_channel(
+            channel.name, id=channel.id, members=members, topic=channel.topic, shared_with=channel.shared_with
+        )
+    emulator.post_user_message(CLIENT_ROOM.id, CLIENT_CONTACT.id, CLIENT_MESSAGE)
 
 
 PAGERDUTY_POLICY = "PDEMOPLATFORM"  # the demo's on-call lives in (fake) PagerDuty: Olu, then Lena
@@ -139,6 +158,16 @@ def seed_database(session: Session, *, now: datetime) -> None:
     """The clients, and the rotation (created once, so a restart never moves who is on call)."""
     for name, premium in CLIENTS:
         find_or_create_client(session=session, name=name, premium=premium, now=now)
+    if client_of_channel(session, SINGLE_WORKSPACE, CLIENT_ROOM.id) is None:
+        map_client(
+            session,
+            team_id=SINGLE_WORKSPACE,
+            name=CLIENTS[0][0],
+            tier=ClientTier.PREMIUM,
+            channel_id=CLIENT_ROOM.id,
+            by=LEAD.id,
+            now=now,
+        )
     if session.scalar(select(OncallTeam).where(func.lower(OncallTeam.name) == ROTATION)) is None:
         rotation = TeamSpec(
             name=ROTATION,

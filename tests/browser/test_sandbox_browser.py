@@ -334,3 +334,40 @@ def test_a_whole_incident_as_a_new_user_names_people_ends_resolved_and_stays_in_
     without_links = re.sub(r"\(https?://[^)\s]*\)", "(link)", exported.stdout)  # a link's address may hold an id
     leftover = [line for line in without_links.splitlines() if SLACK_IDS.search(line)]
     assert leftover == [], "the export names people and channels too"
+
+
+def test_an_incident_from_the_clients_message_and_the_update_sent_back_to_the_client(page: Page) -> None:
+    """Where support teams work: "Open incident" on the client's message in its Slack Connect channel opens the form
+    prefilled; the incident lives in #support; the recorded update goes to the client's channel on Send to client."""
+    page.on("dialog", lambda confirm: confirm.accept())  # Slack's confirm dialog before sending to the client
+    page.get_by_role("link", name="# hartley-shared").click()
+    message = page.locator("#main-body .msg", has_text="stops at 99% in Chrome")
+    message.hover()
+    message.get_by_role("button", name="Open incident").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="New incident")).to_be_visible()
+    expect(dialog).to_contain_text("shared with another organisation")
+    expect(dialog.get_by_label("Client / account")).to_have_value("Hartley & Moss LLP")
+    expect(dialog.get_by_label("The blocker, in the client's words")).to_have_value(re.compile("stops at 99% in Chrome"))
+    dialog.get_by_label("Post the incident in").select_option(label="#support")
+    dialog.get_by_label("Incident title").fill("Exhibit upload fails at 99%")
+    dialog.get_by_role("button", name="Open incident").click()
+    expect(dialog).to_be_hidden()
+
+    page.get_by_role("link", name="# support").click()
+    root = page.locator("#main-body .msg", has_text="INC-1 · Exhibit upload fails at 99%")
+    root.locator(".thread-summary").click()
+    thread = page.locator("#thread-body")
+    expect(thread).to_contain_text("INC-1 was opened from this message by @Dana Hartley (Hartley & Moss)")
+
+    root.get_by_role("button", name="Client update").click()
+    expect(dialog.get_by_role("heading", name=re.compile("update", re.IGNORECASE))).to_be_visible()
+    dialog.get_by_role("button", name="Record update").click()
+    expect(dialog).to_be_hidden()
+    recorded = thread.locator(".msg", has_text="recorded a client update")
+    recorded.get_by_role("button", name="Send to client").click()
+    expect(thread).to_contain_text("sent the client update to #hartley-shared")
+    page.get_by_role("link", name="# hartley-shared").click()
+    sent = page.locator("#main-body .msg", has_text="Hartley & Moss LLP team")
+    expect(sent).to_be_visible()
+    expect(sent).not_to_contain_text("INC-1")

@@ -272,7 +272,7 @@ def test_the_draft_tells_the_client_what_we_know_do_and_when_we_write_next(
         [
             "Hi Hartley & Moss LLP team,",
             "",
-            f"An update on “Exhibit upload fails at 99%” (ref INC-{incident_id}).",
+            "An update on “Exhibit upload fails at 99%”.",
             "",
             "What we know: Uploading the 250 MB exhibit bundle stops at 99% with 'Network error'."
             " We have reproduced the problem on our side.",
@@ -390,7 +390,7 @@ def test_a_draft_for_the_longest_allowed_blocker_still_fits_and_ends_with_the_pr
     text = draft_client_update(incident=incident, events=[], now=T0, zone=NEW_YORK, cadence=UPDATE_CADENCE)
 
     assert len(text) <= MAX_UPDATE_CHARS
-    assert "(ref INC-7)" in text
+    assert "INC-7" not in text, "the incident's key is internal"
     assert "What we are doing: Our team has picked this up" in text
     assert "Your deadline (court filing) is Mon 30 Nov 06:00 EST" in text
     assert text.endswith("We will update you again by 05:00 EST, sooner if anything changes.")

@@ -101,6 +101,7 @@ class SandboxWebApp:
         self._posts: dict[str, Callable[[JsonDict], Outcome]] = {
             "/api/compose": self._compose,
             "/api/action": self._action,
+            "/api/shortcut": self._shortcut,
             "/api/submit": self._submit,
             "/api/close": self._close,
             "/api/home": lambda data: self.driver.open_home(self._user(data)),
@@ -197,6 +198,13 @@ class SandboxWebApp:
         return self.driver.compose(
             self._user(data), channel_id, str(data.get("text", "")), _optional_str(data, "thread_ts")
         )
+
+    def _shortcut(self, data: JsonDict) -> Outcome:
+        channel_id = str(data.get("channel", ""))
+        if channel_id not in self._visible_channels(self._user(data)):
+            raise BadRequest(f"unknown channel {channel_id!r}")
+        callback = str(data.get("callback_id", ""))
+        return self.driver.message_shortcut(self._user(data), channel_id, str(data.get("ts", "")), callback)
 
     def _action(self, data: JsonDict) -> Outcome:
         return self.driver.act(

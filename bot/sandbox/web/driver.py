@@ -217,6 +217,16 @@ class SandboxDriver:
             return self._changed(Outcome(False, f"That control is gone ({exc})."))
         return self._changed(_answered(response, "The action"))
 
+    def message_shortcut(self, user_id: str, channel_id: str, message_ts: str, callback_id: str) -> Outcome:
+        """A message shortcut run on a message ("More actions"): ``message_action``."""
+        try:
+            response = self.platform.message_shortcut(
+                user_id, channel_id, message_ts, callback_id, timestamp=time.time()
+            )
+        except ValueError as exc:
+            return self._changed(Outcome(False, f"That message is gone ({exc})."))
+        return self._changed(_answered(response, "The shortcut"))
+
     def submit(self, user_id: str, view_id: str, fields: list[FormField]) -> Outcome:
         """Submit the top modal: required inputs are checked first, as Slack does; the bot's errors are shown."""
         view = self.emulator.current_modal(user_id)

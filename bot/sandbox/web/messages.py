@@ -41,6 +41,9 @@ def _avatar(user_id: str, name: str, is_bot: bool) -> str:
     return tag("div", esc(initials), class_=f"avatar avatar-{colour}", aria_hidden="true")
 
 
+MESSAGE_SHORTCUT = "open_incident_from_message"  # slack-app-manifest.yaml's message shortcut
+
+
 def _meta(message: JsonDict, ctx: RenderContext, view: MessageView, is_bot: bool) -> str:
     user_id = str(message.get("user", ""))
     author = tag("span", esc(ctx.user_name(user_id)), class_="msg-author")
@@ -48,7 +51,17 @@ def _meta(message: JsonDict, ctx: RenderContext, view: MessageView, is_bot: bool
     moment = ts_time(str(message["ts"]), ctx)
     stamp = tag("time", esc(moment.strftime("%H:%M")), datetime=moment.isoformat(), title=moment.strftime("%c"))
     private = tag("span", "Only visible to you", class_="only-you") if view.ephemeral else ""
-    return tag("div", author + badge + stamp + private, class_="msg-meta")
+    shortcut = ""
+    if not is_bot and not view.ephemeral:  # Slack's "More actions" menu on a message: the app's message shortcut
+        shortcut = tag(
+            "button",
+            "Open incident",
+            type="button",
+            class_="msg-shortcut",
+            title="More actions: Open incident (the app's message shortcut)",
+            data_message_shortcut=MESSAGE_SHORTCUT,
+        )
+    return tag("div", author + badge + stamp + private + shortcut, class_="msg-meta")
 
 
 def _content(message: JsonDict, ctx: RenderContext, view: MessageView) -> str:

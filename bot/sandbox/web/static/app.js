@@ -315,6 +315,13 @@
       await post("/api/clock", { minutes: Number(el.dataset.forward) });
       await refresh();
     }],
+    ["[data-message-shortcut]", async (el) => {
+      const message = el.closest("[data-container]");
+      await post("/api/shortcut", {
+        callback_id: el.dataset.messageShortcut, channel: message.dataset.channel, ts: message.dataset.ts,
+      });
+      await refresh();
+    }],
     ["[data-modal-cancel]", () => closeModal(false)],
     ["[data-modal-close-all]", () => closeModal(true)],
     [".bk-overflow-toggle", (el) => {
