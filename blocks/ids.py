@@ -27,23 +27,10 @@ class HomeAction(enum.StrEnum):
 
 
 class NewIncidentBlock(enum.StrEnum):
-    """Block ids of the new-incident modal; each input's action_id is the same string."""
+    """Inputs of the new-incident modal that are not fields of the report; the report's fields use
+    `bot.domain.incidents.ReportField`'s values as their block and action ids (one list of fields)."""
 
-    CLIENT = "client"
     PREMIUM = "premium"
-    TITLE = "title"
-    SEVERITY = "severity"
-    DEADLINE = "deadline"
-    DEADLINE_CONTEXT = "deadline_context"
-    BLOCKER = "blocker"
-    WORKFLOW = "workflow"
-    REGION = "region"
-    FILE_SIZE = "file_size"
-    BROWSER = "browser"
-    OS = "os"
-    STARTED = "started"
-    FREQUENCY = "frequency"
-    ALREADY_TRIED = "already_tried"
     POST_IN = "post_in"  # shown only when the bot can't post where /triage was typed
 
 

@@ -42,7 +42,7 @@ from bot.domain.message_intake import BlockerDraft, SourceMessage
 from bot.models import Severity
 
 B = NewIncidentBlock
-FIELD_BLOCKS: dict[ReportField, NewIncidentBlock] = {f: NewIncidentBlock(f.value) for f in ReportField}
+F = ReportField  # the report's fields are the form's inputs: their values are the block and action ids
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class ModalContext:
         except (ValueError, TypeError, KeyError):
             channel_id, data = None, {}
         if not isinstance(channel_id, str) or not channel_id:
-            raise UnreadableInput(B.TITLE, "This form is out of date: close it and type `/triage` again.")
+            raise UnreadableInput(F.TITLE, "This form is out of date: close it and type `/triage` again.")
         return cls(channel_id=channel_id, source=_source(data.get("source")))
 
 
@@ -90,7 +90,7 @@ class Prefill:
 
 
 def _text_input(
-    block: NewIncidentBlock,
+    block: ReportField,
     label: str,
     *,
     placeholder: str | None = None,
@@ -99,7 +99,7 @@ def _text_input(
     optional: bool = True,
     initial: str | None = None,
 ) -> InputBlock:
-    limit = TEXT_LIMITS.get(ReportField(block.value))
+    limit = TEXT_LIMITS.get(block)
     element = PlainTextInputElement(
         action_id=block, placeholder=placeholder, multiline=multiline, max_length=limit, initial_value=initial or None
     )
@@ -134,7 +134,7 @@ def _prefilled(view: dict[str, Any], prefill: Prefill) -> dict[str, Any]:
     blocks = copy.deepcopy(view["blocks"])
     for block in blocks:
         element = block.get("element") or {}
-        if block.get("block_id") == B.BLOCKER:
+        if block.get("block_id") == F.BLOCKER:
             element["initial_value"] = prefill.blocker.text
             if prefill.blocker.cut_from is not None:
                 block["hint"] = {
@@ -142,7 +142,7 @@ def _prefilled(view: dict[str, Any], prefill: Prefill) -> dict[str, Any]:
                     "text": f"The message had {prefill.blocker.cut_from:,} characters; the first "
                     f"{len(prefill.blocker.text):,} are here, and the incident links the whole message.",
                 }
-        elif block.get("block_id") == B.CLIENT and prefill.client:
+        elif block.get("block_id") == F.CLIENT and prefill.client:
             element["initial_value"] = prefill.client[: TEXT_LIMITS[ReportField.CLIENT]]
         elif block.get("block_id") == B.PREMIUM and prefill.premium:
             element["initial_options"] = list(element["options"])
@@ -210,7 +210,7 @@ def _post_in_blocks(reason: str) -> list[Block]:
 def _new_incident_view(unreachable_reason: str | None = None) -> View:
     blocks = [
         *(_post_in_blocks(unreachable_reason) if unreachable_reason else []),
-        _text_input(B.CLIENT, "Client / account", placeholder="e.g. Hartley & Moss LLP", optional=False),
+        _text_input(F.CLIENT, "Client / account", placeholder="e.g. Hartley & Moss LLP", optional=False),
         InputBlock(
             block_id=B.PREMIUM,
             label="Client tier",
@@ -219,27 +219,27 @@ def _new_incident_view(unreachable_reason: str | None = None) -> View:
                 action_id=B.PREMIUM, options=[Option(value=PREMIUM_OPTION_VALUE, text="Premium client")]
             ),
         ),
-        _text_input(B.TITLE, "Incident title", placeholder="e.g. Exhibit upload fails at 99%", optional=False),
+        _text_input(F.TITLE, "Incident title", placeholder="e.g. Exhibit upload fails at 99%", optional=False),
         InputBlock(
-            block_id=B.SEVERITY,
+            block_id=F.SEVERITY,
             label="Severity",
             element=StaticSelectElement(
-                action_id=B.SEVERITY,
+                action_id=F.SEVERITY,
                 placeholder="How bad is it?",
                 options=[severity_option(s) for s in Severity],
                 initial_option=severity_option(Severity.SEV2),
             ),
         ),
         InputBlock(
-            block_id=B.DEADLINE,
+            block_id=F.DEADLINE,
             label="Client's deadline (date and time)",
             optional=True,
             hint="Shown with a countdown on the incident. Leave empty if there is none.",
-            element=DateTimePickerElement(action_id=B.DEADLINE),
+            element=DateTimePickerElement(action_id=F.DEADLINE),
         ),
-        _text_input(B.DEADLINE_CONTEXT, "What the deadline is", placeholder="court filing, major deployment, …"),
+        _text_input(F.DEADLINE_CONTEXT, "What the deadline is", placeholder="court filing, major deployment, …"),
         _text_input(
-            B.BLOCKER,
+            F.BLOCKER,
             "The blocker, in the client's words",
             multiline=True,
             optional=False,
@@ -266,35 +266,35 @@ def details_inputs(initial: DetailsReport | None) -> list[Block]:
     known = initial or DetailsReport()
     env = known.environment
     frequency = StaticSelectElement(
-        action_id=B.FREQUENCY,
+        action_id=F.FREQUENCY,
         placeholder="Choose one",
         options=[_frequency_option(f) for f in FREQUENCIES],
         initial_option=_frequency_option(env.frequency) if env.frequency in FREQUENCIES else None,
     )
     return [
-        _text_input(B.WORKFLOW, "Affected workflow", placeholder="e.g. document upload", initial=known.workflow),
-        _text_input(B.REGION, "Region", placeholder="e.g. eu-west", initial=known.region),
+        _text_input(F.WORKFLOW, "Affected workflow", placeholder="e.g. document upload", initial=known.workflow),
+        _text_input(F.REGION, "Region", placeholder="e.g. eu-west", initial=known.region),
         DividerBlock(),
         HeaderBlock(text="Client environment"),
         SectionBlock(text="_Record everything before troubleshooting begins._"),
         _text_input(
-            B.FILE_SIZE,
+            F.FILE_SIZE,
             "File size",
             placeholder="e.g. 250 MB",
             hint="250 MB, 1.2GB, 3 GiB or 800k",
             initial=env.file_size,
         ),
-        _text_input(B.BROWSER, "Browser and version", placeholder="e.g. Chrome 126", initial=env.browser),
-        _text_input(B.OS, "Operating system", placeholder="e.g. Windows 11", initial=env.os),
+        _text_input(F.BROWSER, "Browser and version", placeholder="e.g. Chrome 126", initial=env.browser),
+        _text_input(F.OS, "Operating system", placeholder="e.g. Windows 11", initial=env.os),
         _text_input(
-            B.STARTED,
+            F.STARTED,
             "When it started",
             placeholder="e.g. today 09:40, right after the 2nd upload",
             initial=env.started,
         ),
-        InputBlock(block_id=B.FREQUENCY, label="How often it happens", optional=True, element=frequency),
+        InputBlock(block_id=F.FREQUENCY, label="How often it happens", optional=True, element=frequency),
         _text_input(
-            B.ALREADY_TRIED,
+            F.ALREADY_TRIED,
             "Already tried",
             multiline=True,
             placeholder="Retries, other browser, …",
@@ -306,15 +306,15 @@ def details_inputs(initial: DetailsReport | None) -> list[Block]:
 def read_details(values: dict[str, Any]) -> DetailsReport:
     """The workflow, region and environment inputs of a submitted view."""
     return DetailsReport(
-        workflow=raw_text(values, B.WORKFLOW),
-        region=raw_text(values, B.REGION),
+        workflow=raw_text(values, F.WORKFLOW),
+        region=raw_text(values, F.REGION),
         environment=EnvironmentReport(
-            file_size=raw_text(values, B.FILE_SIZE),
-            browser=raw_text(values, B.BROWSER),
-            os=raw_text(values, B.OS),
-            started=raw_text(values, B.STARTED),
-            frequency=choice(values, B.FREQUENCY),
-            already_tried=raw_text(values, B.ALREADY_TRIED),
+            file_size=raw_text(values, F.FILE_SIZE),
+            browser=raw_text(values, F.BROWSER),
+            os=raw_text(values, F.OS),
+            started=raw_text(values, F.STARTED),
+            frequency=choice(values, F.FREQUENCY),
+            already_tried=raw_text(values, F.ALREADY_TRIED),
         ),
     )
 
@@ -326,13 +326,13 @@ def read_new_incident(values: dict[str, Any]) -> IncidentReport:
         o.get("value") == PREMIUM_OPTION_VALUE for o in state(values, B.PREMIUM).get("selected_options") or []
     )
     return IncidentReport(
-        client_name=raw_text(values, B.CLIENT),
+        client_name=raw_text(values, F.CLIENT),
         premium=premium,
-        title=raw_text(values, B.TITLE),
-        severity=member(Severity, choice(values, B.SEVERITY)),
-        deadline_at=_deadline(state(values, B.DEADLINE).get("selected_date_time")),
-        deadline_context=raw_text(values, B.DEADLINE_CONTEXT),
-        blocker=raw_text(values, B.BLOCKER),
+        title=raw_text(values, F.TITLE),
+        severity=member(Severity, choice(values, F.SEVERITY)),
+        deadline_at=_deadline(state(values, F.DEADLINE).get("selected_date_time")),
+        deadline_context=raw_text(values, F.DEADLINE_CONTEXT),
+        blocker=raw_text(values, F.BLOCKER),
         workflow=details.workflow,
         region=details.region,
         environment=details.environment,
@@ -345,12 +345,12 @@ def _deadline(epoch: Any) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(epoch), UTC)
     except (ValueError, TypeError, OverflowError, OSError):  # beyond the years a date can hold
-        raise UnreadableInput(B.DEADLINE, "Pick the deadline with the date and time picker.") from None
+        raise UnreadableInput(F.DEADLINE, "Pick the deadline with the date and time picker.") from None
 
 
 def field_errors(problems: dict[ReportField, str]) -> dict[str, str]:
     """Domain problems keyed by the modal block that shows them (`response_action: errors`)."""
-    return {FIELD_BLOCKS[report_field].value: message for report_field, message in problems.items()}
+    return {report_field.value: message for report_field, message in problems.items()}
 
 
 def new_incident_errors(report: IncidentReport, chosen: str | None, *, now: datetime) -> dict[str, str]:

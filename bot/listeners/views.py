@@ -52,6 +52,7 @@ from blocks.workarounds import (
     start_workaround_errors,
 )
 from bot.domain.errors import DomainError
+from bot.domain.incidents import ReportField
 from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
 from bot.services import forms, incidents
@@ -98,7 +99,7 @@ def handle_new_incident(ack: Ack, body: dict[str, Any], view: dict[str, Any], co
         opening = incidents.open_where_it_can_post(services, submission)
     except SQLAlchemyError:
         logger.exception("Storing a new incident failed")
-        ack(response_action="errors", errors={NewIncidentBlock.TITLE.value: SAVE_FAILED})
+        ack(response_action="errors", errors={ReportField.TITLE.value: SAVE_FAILED})
         return
     if opening.opened is None and opening.chosen:
         ack(response_action="errors", errors={NewIncidentBlock.POST_IN.value: cannot_post_there(opening.reach)})
@@ -170,7 +171,7 @@ def handle_add_details(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
     try:
         problems = use.add_incident_details(services, incident_id, body["user"]["id"], details)
     except DomainError as exc:
-        ack(response_action="errors", errors={NewIncidentBlock.WORKFLOW.value: str(exc)[:300]})
+        ack(response_action="errors", errors={ReportField.WORKFLOW.value: str(exc)[:300]})
         return
     if problems:
         ack(response_action="errors", errors=field_errors(problems))

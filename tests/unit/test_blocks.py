@@ -2,7 +2,7 @@ import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from blocks.ids import CallbackId, NewIncidentBlock
+from blocks.ids import CallbackId
 from blocks.incident import environment_reply, oncall_reply, root_message
 from blocks.lists import help_blocks, incident_list_blocks
 from blocks.new_incident import ModalContext, field_errors, new_incident_modal, read_new_incident
@@ -100,7 +100,7 @@ def test_submitted_state_reads_back_into_a_report() -> None:
 
 def test_field_errors_point_at_the_modal_blocks() -> None:
     errors = field_errors({ReportField.FILE_SIZE: "bad size", ReportField.DEADLINE: "past"})
-    assert errors == {NewIncidentBlock.FILE_SIZE.value: "bad size", NewIncidentBlock.DEADLINE.value: "past"}
+    assert errors == {ReportField.FILE_SIZE.value: "bad size", ReportField.DEADLINE.value: "past"}
 
 
 def test_root_message_shows_the_state_and_never_lets_typed_text_ping() -> None:
