@@ -738,7 +738,9 @@ class Run:
     replica_tracebacks: int = 0
 
 
-def bench(args: argparse.Namespace, url: str, workdir: Path) -> bool:
+def bench(args: argparse.Namespace, url: str, workdir: Path) -> Run:
+    """The whole run on a migrated database at `url`: Slack, the replicas, the installs, the noisy workspace's
+    incidents, then the measured run; what it left, read once the replicas have stopped."""
     quiet_teams = [quiet_team(n) for n in range(1, args.workspaces)]
     teams = [NOISY, *quiet_teams]
     federation = build_federation(len(quiet_teams), args.spread_channels + 1)
@@ -758,7 +760,7 @@ def bench(args: argparse.Namespace, url: str, workdir: Path) -> bool:
         run.replica_tracebacks = sum(r.log.read_text(errors="replace").count("Traceback") for r in started)
         run.rows = outbox_rows(url, run.since_id)
         run.traffic = {team: [Traffic(*call) for call in calls] for team, calls in slack.traffic().items()}
-    return report(args, run)
+    return run
 
 
 def measure(
@@ -903,7 +905,7 @@ def main(argv: list[str]) -> int:
             TemporaryDirectory(prefix="fairness-bench-") as workdir,
             migrated_scratch_database(args.database_url, "fairness_bench") as url,
         ):
-            return bench(args, url, Path(workdir))
+            return report(args, bench(args, url, Path(workdir)))
 
     return run_benchmark(run)
 
