@@ -1,15 +1,23 @@
 """Dispatch lag of retry check-ins with scheduler replicas: 10,000 active retry cycles checking in every 10 min.
 
-    .venv/bin/python benchmarks/checkins.py [--cycles 10000] [--window 600] [--replicas 2] [--tick 1.0]
-        [--margin 30] [--profile] [--database-url postgresql://...]
+    .venv/bin/python benchmarks/checkins.py [--cycles 10000] [--channels 1000] [--slack-limits on|off]
+        [--window 600] [--replicas 2] [--tick 1.0] [--margin 30] [--profile] [--database-url postgresql://...]
 
-Creates a scratch PostgreSQL database, migrates it and bulk-loads (COPY) `--cycles` open incidents, each with
-a root message in the Slack emulator and an active retry cycle (check-ins every 10 min) whose first check-in
-falls due at a uniformly random moment of the next `--window` seconds. The default window is one interval:
+Creates a scratch PostgreSQL database, migrates it and bulk-loads (COPY) `--cycles` open incidents, spread
+round-robin over `--channels` channels, each with a root message in the Slack emulator and an active retry cycle
+(check-ins every 10 min) whose first check-in falls due at a uniformly random moment of the next `--window`
+seconds. The default window is one interval:
 10,000 cycles started at random times, in steady state, i.e. 16.7 check-ins/s. A shorter window is a burst
 (`--window 120`: all 10,000 in two minutes, 83/s) that measures capacity. Then it starts `--replicas`
 replica processes, each running the production scheduler (`build_services` + `start_scheduler`, APScheduler
 ticking every `--tick` s) against the emulator (served from this process) for the window plus `--margin` s.
+
+The emulator enforces Slack's rate limits (`--slack-limits on`, the default): about one post a second per channel
+and each method's tier per workspace (`chat.update`, which refreshes an incident's root message after each
+check-in, is Tier 3: 50 a minute), and the replicas pace themselves by the bot's defaults. Seeding the root
+messages stands for history and is not limited. `--slack-limits off` turns the emulator's limits off and raises
+the replicas' pacing out of the way (SLACK_POSTS_PER_SECOND 50, SLACK_POST_BURST 100, SLACK_TIER_SCALE 20), as
+`benchmarks/load.py` does: it measures the bot alone.
 
 Each replica times the timer and delivery batches of every tick (and the Slack HTTP calls inside the
 delivery), from the outside: bot/ is not changed. Prints the dispatch lag (when the emulator received the
@@ -55,13 +63,14 @@ from bot.clock import SystemClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.integrations.outbox import DeliveryReport  # noqa: E402
 from bot.sandbox.emulator import SlackEmulator  # noqa: E402
+from bot.sandbox.emulator.ratelimits import RateLimits  # noqa: E402
 from bot.services.container import Services  # noqa: E402
 from bot.services.wiring import build_services  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_P99_S = 5.0
 INTERVAL_MINUTES = 10
-CHANNEL, OWNER, REPORTER = "CSUPPORT", "UOWNER", "UREP"
+OWNER, REPORTER = "UOWNER", "UREP"
 PARKED = datetime(2100, 1, 1, tzinfo=UTC)  # check-ins wait here (plus their offset) until the replicas are up
 CHECKIN = re.compile(r"Retry #(\d+) for INC-(\d+) is due")
 START_TIMEOUT = 60.0
@@ -212,11 +221,14 @@ def replica_main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
     skipped = SkippedTicks()
     logging.getLogger("apscheduler").addHandler(skipped)
+    # Without the emulator's limits the bot's pacing is raised out of the way, as benchmarks/workload.py does.
+    unpaced = {"slack_posts_per_second": 50, "slack_post_burst": 100, "slack_tier_scale": 20} if args.unpaced else {}
     settings = load_settings(
         database_url=args.database_url,
         slack_api_url=args.slack_api_url,
         slack_bot_token=args.token,
         scheduler_interval_seconds=args.tick,
+        **unpaced,
     )
     services = build_services(settings, clock=SystemClock())
     recorder = TickRecorder(services, cProfile.Profile() if args.profile else None)
@@ -240,15 +252,22 @@ def replica_main(args: argparse.Namespace) -> int:
 # --- seeding ------------------------------------------------------------------------------------------------
 
 
-def new_emulator() -> SlackEmulator:
-    emulator = SlackEmulator()
+def channel_of(n: int, channels: int) -> str:
+    """The channel incident `n` lives in (round-robin)."""
+    return f"CSUPPORT{n % channels:05d}"
+
+
+def new_emulator(channels: int, limits: bool) -> SlackEmulator:
+    emulator = SlackEmulator(rate_limits=RateLimits(enabled=limits))
     emulator.add_user(OWNER, "owner")
     emulator.add_user(REPORTER, "reporter")
-    emulator.add_channel("support", id=CHANNEL, members=[emulator.bot_user_id, OWNER, REPORTER])
+    for n in range(channels):
+        channel = channel_of(n, channels)
+        emulator.add_channel(channel.lower(), id=channel, members=[emulator.bot_user_id, OWNER, REPORTER])
     return emulator
 
 
-def _incident_row(n: int, root_ts: str, now: datetime) -> tuple[object, ...]:
+def _incident_row(n: int, channel: str, root_ts: str, now: datetime) -> tuple[object, ...]:
     return (
         n,
         f"Exhibit upload fails for matter {n}",
@@ -256,7 +275,7 @@ def _incident_row(n: int, root_ts: str, now: datetime) -> tuple[object, ...]:
         "SEV2",
         "investigating",
         f"Uploading exhibit bundle {n} stops at 99% with 'Network error'.",
-        CHANNEL,
+        channel,
         root_ts,
         REPORTER,
         OWNER,
@@ -297,15 +316,15 @@ def _timer_rows(n: int, offset: float, now: datetime, ends_at: datetime) -> list
     ]
 
 
-def _history_rows(n: int, root_ts: str, now: datetime) -> list[tuple[object, ...]]:
+def _history_rows(n: int, channel: str, root_ts: str, now: datetime) -> list[tuple[object, ...]]:
     """What opening the incident left in the outbox, all sent: root message, environment reply, a root edit.
 
     Without it the outbox starts empty and the planner's statistics would not look like production's.
     """
     rows = []
     for suffix, purpose, in_thread in HISTORY:
-        payload = {"args": {"channel": CHANNEL, "text": "…"}, "in_thread": in_thread, "records_root": not in_thread}
-        result = {"channel": CHANNEL, "ts": root_ts}
+        payload = {"args": {"channel": channel, "text": "…"}, "in_thread": in_thread, "records_root": not in_thread}
+        result = {"channel": channel, "ts": root_ts}
         operation = "chat.update" if purpose == "root_update" else "chat.postMessage"
         key = f"INC-{n}:{suffix}"
         rows.append((key, "slack", operation, purpose, json.dumps(payload), n, "sent", 1, now, json.dumps(result)))
@@ -318,27 +337,36 @@ def _copy(cur: psycopg.Cursor[Any], table: str, columns: str, rows: Iterator[tup
             copy.write_row(row)
 
 
-def seed(url: str, emulator: SlackEmulator, cycles: int, window: float, rng: random.Random) -> None:
-    """Root messages in the emulator; client, incidents, workarounds, timers and outbox history through COPY."""
+def seed(url: str, emulator: SlackEmulator, cycles: int, channels: int, window: float, rng: random.Random) -> None:
+    """Root messages in the emulator (history: not rate limited); client, incidents, workarounds, timers and outbox
+    history through COPY."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     ends_at = now + timedelta(hours=3)
     numbers = range(1, cycles + 1)
-    roots = {n: emulator.api("chat.postMessage", channel=CHANNEL, text=f"INC-{n} root")["ts"] for n in numbers}
-    say(f"  {cycles:,} root messages posted in the emulator ({time.perf_counter() - started:.1f} s)")
+    channel = {n: channel_of(n, channels) for n in numbers}
+    limits, emulator.rate_limits.enabled = emulator.rate_limits.enabled, False
+    roots = {n: emulator.api("chat.postMessage", channel=channel[n], text=f"INC-{n} root")["ts"] for n in numbers}
+    emulator.rate_limits.enabled = limits
+    emulator.rate_limits.reset()
+    say(
+        f"  {cycles:,} root messages posted in the emulator over {channels:,} channels "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     description, expectation = "Retry the exhibit upload from Chrome", "We retry every 10 minutes"
     with psycopg.connect(plain(url)) as conn, conn.cursor() as cur:
         cur.execute(
             "INSERT INTO clients (id, name, name_key, tier, created_at) VALUES (1, %s, %s, 'premium', %s)",
             ("Hartley & Moss LLP", "hartley & moss llp", now),
         )
-        _copy(cur, "incidents", INCIDENT_COLUMNS, (_incident_row(n, roots[n], now) for n in numbers))
+        _copy(cur, "incidents", INCIDENT_COLUMNS, (_incident_row(n, channel[n], roots[n], now) for n in numbers))
         workaround = ("retry_cycle", "active", description, expectation, OWNER, now, ends_at, INTERVAL_MINUTES)
         _copy(cur, "workarounds", WORKAROUND_COLUMNS, ((n, n, *workaround) for n in numbers))
         offsets = {n: rng.uniform(0, window) for n in numbers}
         timers = (row for n in numbers for row in _timer_rows(n, offsets[n], now, ends_at))
         _copy(cur, "timers", TIMER_COLUMNS, timers)
-        _copy(cur, "outbox", OUTBOX_COLUMNS, (row for n in numbers for row in _history_rows(n, roots[n], now)))
+        history = (row for n in numbers for row in _history_rows(n, channel[n], roots[n], now))
+        _copy(cur, "outbox", OUTBOX_COLUMNS, history)
         for table in ("clients", "incidents", "workarounds", "timers", "outbox"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
@@ -374,9 +402,10 @@ class Replica:
 
 @contextmanager
 def replicas(
-    count: int, url: str, api_url: str, token: str, tick: float, profile: bool, workdir: Path
+    count: int, url: str, api_url: str, token: str, tick: float, profile: bool, workdir: Path, *, unpaced: bool = False
 ) -> Iterator[list[Replica]]:
-    """`count` replica processes, ready; stopped with SIGTERM at the end (killed if they do not stop)."""
+    """`count` replica processes, ready; stopped with SIGTERM at the end (killed if they do not stop). `unpaced`
+    raises their pacing out of the way (for an emulator without rate limits)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "JIRA_"))}
     started: list[Replica] = []
     try:
@@ -385,6 +414,7 @@ def replicas(
             command = [sys.executable, str(Path(__file__).resolve()), "replica", "--database-url", url]
             command += ["--slack-api-url", api_url, "--token", token, "--tick", str(tick)]
             command += ["--ready-file", str(ready), "--stats-file", str(stats)] + (["--profile"] if profile else [])
+            command += ["--unpaced"] if unpaced else []
             with log.open("wb") as out:
                 process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
             started.append(Replica(process, ready, stats, log))
@@ -441,6 +471,28 @@ def leftovers(url: str) -> tuple[int, int]:
             "AND due_at <= now()), (SELECT count(*) FROM outbox WHERE purpose = 'checkin' AND state = 'pending')"
         ).fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def root_edits_waiting(url: str) -> int:
+    """Root-message refreshes (chat.update) still queued."""
+    with psycopg.connect(plain(url)) as conn:
+        row = conn.execute("SELECT count(*) FROM outbox WHERE purpose = 'root_update' AND state = 'pending'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def report_calls(emulator: SlackEmulator, seeded: int, edits_waiting: int) -> None:
+    """The Web API calls of the run (after the `seeded` ones) by method, the 429s among them, and the root refreshes
+    still queued."""
+    calls = emulator.calls()[seeded:]
+    by_method = Counter(call.method for call in calls)
+    limited = Counter(call.method for call in calls if call.response.get("error") == "ratelimited")
+    say(
+        f"Slack calls: {len(calls):,} ("
+        + ", ".join(f"{method} {n:,}" for method, n in by_method.most_common())
+        + f"); 429s: {sum(limited.values()):,} ({sum(limited.values()) / max(len(calls), 1):.2%})"
+        + "".join(f", {method} {n:,}" for method, n in limited.most_common())
+        + f"; root refreshes (chat.update) still queued: {edits_waiting:,}"
+    )
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -562,8 +614,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     replica.add_argument("--ready-file", required=True)
     replica.add_argument("--stats-file", required=True)
     replica.add_argument("--profile", action="store_true")
+    replica.add_argument("--unpaced", action="store_true")
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER))
     parser.add_argument("--cycles", type=int, default=10_000)
+    parser.add_argument("--channels", type=int, default=1_000, help="channels the incidents are spread over")
+    parser.add_argument(
+        "--slack-limits",
+        choices=("on", "off"),
+        default="on",
+        help="the emulator enforces Slack's rate limits (on), or none while the bot's pacing is raised (off)",
+    )
     parser.add_argument(
         "--window", type=float, default=INTERVAL_MINUTES * 60.0, help="seconds over which the check-ins fall due"
     )
@@ -576,22 +636,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def bench(args: argparse.Namespace, url: str, workdir: Path) -> bool:
-    emulator = new_emulator()
-    seed(url, emulator, args.cycles, args.window, random.Random(args.seed))
+    limits = args.slack_limits == "on"
+    emulator = new_emulator(args.channels, limits)
+    seed(url, emulator, args.cycles, args.channels, args.window, random.Random(args.seed))
+    seeded = len(emulator.calls())
     with emulator.serve() as server:
-        say(f"starting {args.replicas} replicas (tick {args.tick:g} s) ...")
+        say(
+            f"starting {args.replicas} replicas (tick {args.tick:g} s); Slack's rate limits "
+            + ("on, the bot's default pacing" if limits else "off, the bot's pacing raised out of the way")
+            + " ..."
+        )
         with replicas(
-            args.replicas, url, f"{server.url}/api/", emulator.bot_token, args.tick, args.profile, workdir
-        ) as started:
+            args.replicas, url, f"{server.url}/api/", emulator.bot_token, args.tick, args.profile, workdir,
+            unpaced=not limits,
+        ) as started:  # fmt: skip
             cpu_before, wall_before = cpu_seconds(), time.time()
             due = release_checkins(url)
             say(f"check-ins fall due over {args.window:g} s; running for {args.window + args.margin:g} s ...")
             progress(url, due, args.window + args.margin + 1)
             deadline = time.time()
             unhandled, unsent = leftovers(url)
+            edits = root_edits_waiting(url)
         busy = cpu_seconds()[0] - cpu_before[0]
         say(f"machine CPU: {busy / (time.time() - wall_before):.2f} of {os.cpu_count()} cores busy on average")
         say(f"at the end: {unhandled:,} due check-ins not handled, {unsent:,} check-in messages not sent")
+        report_calls(emulator, seeded, edits)
         ok = report_lag(checkin_posts(emulator), due, deadline)
     report_ticks(started, args.tick)
     report_sql(started)
