@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.db import insert_once, unit_of_work
 from bot.integrations.delivery_outcomes import DeliveryOutcomes
 from bot.integrations.jira_tracker import RECONCILE_LIMIT, JiraTracker, TicketRequest, TrackerError
-from bot.integrations.rate_budgets import Budget, Pacing, RateBudgets, budgets_for, lane_of
+from bot.integrations.rate_budgets import Budget, Pacing, RateBudgets, Wait, budgets_for, lane_of
 from bot.integrations.slack import NOT_ON_SLACK_FILE_HOST, SlackCallError, SlackGateway, check_operation
 from bot.integrations.slack_limits import PER_CHANNEL_METHODS
 from bot.integrations.workspaces import SlackWorkspaces
@@ -360,9 +360,9 @@ class OutboxDispatcher:
             return
         budgets = self._budgets_of(session, row, args)
         paced_at = self.pace_clock()
-        ready_at = self.budgets.take(budgets, paced_at) if budgets else None
-        if ready_at is not None:
-            self._wait_for_limit(session, row, ready_at)
+        wait = self.budgets.take(budgets, paced_at) if budgets else None
+        if wait is not None:
+            self._wait_for_limit(session, row, wait)
             report.deferred += 1
             report.limited += 1
             return
@@ -449,15 +449,17 @@ class OutboxDispatcher:
         channel = args.get("channel")
         return budgets_for(self.budgets.pacing, team, row.operation, channel if isinstance(channel, str) else None)
 
-    def _wait_for_limit(self, session: Session, row: OutboxMessage, ready_at: datetime) -> None:
-        """Put this call off until its budget has a token, and every other waiting call of its channel with it (so a
-        busy channel's backlog is not walked call by call); `/triage show` says until when."""
-        row.limited_until = ready_at
-        if row.lane is None:
+    def _wait_for_limit(self, session: Session, row: OutboxMessage, wait: Wait) -> None:
+        """Put this call off until its budget has a token; when its channel's budget ran out, every other waiting
+        call of the same method in that channel with it (so a busy channel's backlog is not walked call by call),
+        never calls another budget would let through. `/triage show` says until when."""
+        ready_at = row.limited_until = wait.until
+        if row.lane is None or not wait.channel_spent:
             return
         others = (
             select(OutboxMessage.id)
             .where(OutboxMessage.lane == row.lane, OutboxMessage.state == OutboxState.PENDING)
+            .where(OutboxMessage.operation == row.operation)
             .where(or_(OutboxMessage.limited_until.is_(None), OutboxMessage.limited_until < ready_at))
             .where(OutboxMessage.id != row.id)
             .with_for_update(skip_locked=True)

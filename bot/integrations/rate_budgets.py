@@ -31,6 +31,15 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Wait:
+    """A call that must wait: until when, and whether its channel's budget is what ran out (then every waiting call
+    of that kind in the channel waits with it; a spent workspace tier holds back only calls of that method)."""
+
+    until: datetime
+    channel_spent: bool
+
+
+@dataclass(frozen=True)
 class Pacing:
     """How fast the bot lets itself call Slack (defaults: Slack's published tiers, one post a second a channel)."""
 
@@ -65,8 +74,8 @@ class RateBudgets:
         self._local = threading.Lock()  # SQLite has no row locks: one process, one lock
         self._sqlite = engine.dialect.name == "sqlite"
 
-    def take(self, budgets: list[Budget], now: datetime) -> datetime | None:
-        """Take a token from each budget, all or none; None when taken, else when the call may go."""
+    def take(self, budgets: list[Budget], now: datetime) -> Wait | None:
+        """Take a token from each budget, all or none; None when taken, else how long the call must wait."""
         if not self.pacing.enabled or not budgets:
             return None
         if self._sqlite:
@@ -74,7 +83,7 @@ class RateBudgets:
                 return self._take(budgets, now)
         return self._take(budgets, now)
 
-    def _take(self, budgets: list[Budget], now: datetime) -> datetime | None:
+    def _take(self, budgets: list[Budget], now: datetime) -> Wait | None:
         with self.engine.begin() as connection:
             self._ensure(connection, budgets, now)
             rows = {
@@ -86,20 +95,21 @@ class RateBudgets:
                     .with_for_update()
                 )
             }
-            waits: list[datetime] = []
+            waits: list[tuple[datetime, str]] = []
             levels: dict[str, float] = {}
             for budget in budgets:
                 row = rows[budget.key]
                 if row.paused_until is not None and row.paused_until > now:
-                    waits.append(row.paused_until)
+                    waits.append((row.paused_until, budget.key))
                     continue
                 elapsed = max((now - row.updated_at).total_seconds(), 0.0)
                 level = min(budget.burst, row.tokens + elapsed * budget.per_second)
                 levels[budget.key] = level
                 if level < 1:
-                    waits.append(now + timedelta(seconds=(1 - level) / budget.per_second))
+                    waits.append((now + timedelta(seconds=(1 - level) / budget.per_second), budget.key))
             if waits:
-                return max(waits)
+                until, key = max(waits)
+                return Wait(until, channel_spent=":tier" not in key)
             for budget in budgets:
                 connection.execute(
                     update(RateBudget)

@@ -165,3 +165,26 @@ def test_the_pace_is_configurable_for_a_workspace_slack_grants_more(
     queue_posts(session_factory, clock, NOISY, 15, "checkin")
     report = dispatcher(session_factory, emulator, clock, Pacing(post_burst=20)).deliver_due()
     assert report.sent == 15 and Counter(posts(emulator, NOISY)).most_common(1)[0][1] == 1, "each once, at once"
+
+
+def test_a_spent_edit_allowance_never_holds_back_the_channels_posts(
+    session_factory: sessionmaker[Session], clock: ManualClock, slack: tuple[SlackEmulator, RunningServer]
+) -> None:
+    """`chat.update` is paced by its workspace tier too: when that runs out, only edits wait, never check-ins."""
+    emulator, _ = slack
+    posted = emulator.api("chat.postMessage", channel=NOISY, text="root")
+    with unit_of_work(session_factory) as session:
+        for n in range(10):
+            enqueue_slack_call(
+                session=session,
+                key=f"edit:{n}",
+                operation="chat.update",
+                args={"channel": NOISY, "ts": posted["ts"], "text": f"root v{n}"},
+                purpose="root_update",
+                now=clock.now(),
+            )
+    queue_posts(session_factory, clock, NOISY, 3, "checkin")
+    report = dispatcher(session_factory, emulator, clock, Pacing(tier_scale=0.1)).deliver_due()
+    assert (report.sent, report.limited) == (8, 5), "5 edits (a tenth of Tier 3's 50), then the 3 check-ins"
+    assert posts(emulator, NOISY) == ["root", "checkin 0", "checkin 1", "checkin 2"]
+    assert refusals(emulator) == 0
