@@ -450,16 +450,19 @@ class OutboxDispatcher:
         return budgets_for(self.budgets.pacing, team, row.operation, channel if isinstance(channel, str) else None)
 
     def _wait_for_limit(self, session: Session, row: OutboxMessage, wait: Wait) -> None:
-        """Put this call off until its budget has a token; when its channel's budget ran out, every other waiting
-        call of the same method in that channel with it (so a busy channel's backlog is not walked call by call),
-        never calls another budget would let through. `/triage show` says until when."""
+        """Put this call off until its budget has a token, and with it every other waiting call that budget holds
+        back: the same method in the same channel when the channel's budget ran out, the same method in the whole
+        workspace when its tier did. A busy backlog is then not walked call by call, and calls another budget would
+        let through are never held. `/triage show` says until when."""
         ready_at = row.limited_until = wait.until
-        if row.lane is None or not wait.channel_spent:
+        if row.lane is None:
             return
+        held = OutboxMessage.lane == row.lane
+        if not wait.channel_spent:
+            held = OutboxMessage.lane.startswith(row.lane.split(":", 1)[0] + ":", autoescape=True)
         others = (
             select(OutboxMessage.id)
-            .where(OutboxMessage.lane == row.lane, OutboxMessage.state == OutboxState.PENDING)
-            .where(OutboxMessage.operation == row.operation)
+            .where(held, OutboxMessage.operation == row.operation, OutboxMessage.state == OutboxState.PENDING)
             .where(or_(OutboxMessage.limited_until.is_(None), OutboxMessage.limited_until < ready_at))
             .where(OutboxMessage.id != row.id)
             .with_for_update(skip_locked=True)
