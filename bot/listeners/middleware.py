@@ -17,16 +17,33 @@ from bot.services.deliveries import first_time_received
 logger = logging.getLogger(__name__)
 
 
+SERVICES = "services"
+APP_SERVICES = "app_services"
+
+
 def services_of(context: BoltContext) -> Services:
-    services: Services = context["services"]
+    """The services as this request sees them (`Services.for_request`), worked out on first use and kept.
+
+    On first use, not in the middleware: a listener that acknowledges first (`/triage` opening the form) does not
+    wait for the workspace's settings to be read before Slack has its answer.
+    """
+    services: Services | None = context.get(SERVICES)
+    if services is None:
+        services = context[SERVICES] = app_services(context).for_request(context.team_id)
+    return services
+
+
+def app_services(context: BoltContext) -> Services:
+    """The app's services as built at start-up (not yet scoped to the request's workspace)."""
+    services: Services = context[APP_SERVICES]
     return services
 
 
 def inject_services(services: Services) -> Callable[..., Any]:
-    """Listeners find the services in their context, scoped to the request's workspace (see `for_request`)."""
+    """Listeners find the services in their context, scoped to the request's workspace (see `services_of`)."""
 
     def middleware(context: BoltContext, next: Callable[[], None]) -> None:
-        context["services"] = services.for_request(context.team_id)
+        context[APP_SERVICES] = services
         next()
 
     return middleware
