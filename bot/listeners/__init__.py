@@ -3,11 +3,11 @@
 from slack_bolt import App
 
 from bot.listeners import actions, client_channel, commands, events, settings, shortcuts, views
-from bot.listeners.middleware import refuse_malformed_interactions
+from bot.listeners.middleware import NamedArgs, refuse_malformed_interactions
 
 
 def register_listeners(app: App) -> None:
-    app.use(refuse_malformed_interactions)
+    app.use(NamedArgs(refuse_malformed_interactions))
     commands.register(app)
     views.register(app)
     events.register(app)

@@ -20,10 +20,10 @@ from bot.domain.errors import DomainError
 from bot.domain.incidents import parse_incident_key
 from bot.domain.permissions import Action
 from bot.listeners.errors import DATABASE_UNREACHABLE
-from bot.listeners.middleware import services_of
+from bot.listeners.middleware import app_services, services_of
 from bot.listeners.replays import request_key
 from bot.listeners.settings import handle_settings_command
-from bot.services.channels import reach_of
+from bot.services.channels import reach_for_form
 from bot.services.container import Services
 from bot.services.forms import declare_form
 from bot.services.incidents import incident_card_blocks, open_incidents_blocks
@@ -161,14 +161,15 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 
 def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
-    services = services_of(context)
     name, _, args = (command.get("text") or "").strip().partition(" ")
     if not name:
-        ack()
-        open_new_incident_modal(
-            services, client, respond, trigger_id=command["trigger_id"], channel_id=command["channel_id"]
+        ack()  # at once: the form needs nothing read first, and opens on the answer threads (`BackgroundWork`)
+        trigger_id, channel_id = command["trigger_id"], command["channel_id"]
+        app_services(context).background.answer(
+            lambda: open_form_after_ack(context, client, respond, trigger_id=trigger_id, channel_id=channel_id)
         )
         return
+    services = services_of(context)
     if name.lower() == "declare":
         open_declare_modal(ack, services, client, command, args.strip())
         return
@@ -217,11 +218,24 @@ def open_declare_modal(
     client.views_open(trigger_id=command["trigger_id"], view=view)
 
 
+def open_form_after_ack(
+    context: BoltContext, client: WebClient, respond: Respond, *, trigger_id: str, channel_id: str
+) -> None:
+    """The new-incident form, once Slack has its acknowledgement; a database outage is told to the person."""
+    try:
+        services = services_of(context)
+    except SQLAlchemyError:
+        logger.exception("/triage could not open the form: database error")
+        respond(text=DATABASE_UNREACHABLE, response_type="ephemeral", replace_original=False)
+        return
+    open_new_incident_modal(services, client, respond, trigger_id=trigger_id, channel_id=channel_id)
+
+
 def open_new_incident_modal(
     services: Services, client: WebClient, respond: Respond, *, trigger_id: str, channel_id: str
 ) -> None:
     """The form, asking up front for a channel to post in when the bot can't post where /triage was typed."""
-    reach = reach_of(services, channel_id)
+    reach = reach_for_form(services, channel_id)
     view = new_incident_modal(channel_id=channel_id, unreachable=None if reach.usable else reach)
     try:
         client.views_open(trigger_id=trigger_id, view=view)

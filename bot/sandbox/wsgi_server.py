@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import socketserver
 import threading
 from types import TracebackType
@@ -13,11 +14,17 @@ __all__ = ["RunningServer", "ThreadingWSGIServer", "start_background_server"]
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    """WSGIServer handling each request in its own daemon thread."""
+    """WSGIServer handling each request in its own daemon thread.
+
+    Its listen backlog is the system's largest (socketserver's default is 5): with more connections waiting to be
+    accepted, the kernel dropped new ones, and each client waited a second for its SYN to be sent again, which
+    turned a burst of Web API calls into one-second stalls that Slack itself never causes.
+    """
 
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = socket.SOMAXCONN
 
 
 class QuietRequestHandler(WSGIRequestHandler):

@@ -8,6 +8,11 @@ one more run after it, and requests made while a run waits are served by that ru
 incident running side by side could each leave a reply for the other (one waiting for the root the other was
 still posting, the other for a reply the first was holding). What does not get done stays in the outbox for
 the scheduler's tick: nothing is lost by coalescing or by a full queue.
+
+What a person waits to see right after the acknowledgement (the `/triage` form opening) runs on threads of its own
+(`answer`): never behind deliveries, and never on the listener thread that the next request needs before it can
+be acknowledged. On Bolt's listener threads, each form kept its thread for as long as Slack took to answer
+`views.open`; when Slack was slow, every listener thread waited on Slack and new requests waited for one.
 """
 
 from __future__ import annotations
@@ -22,11 +27,18 @@ from bot.observability.context import ContextCopyingExecutor
 
 logger = logging.getLogger(__name__)
 WAITING, RUNNING, AGAIN = "waiting", "running", "again"
+DELIVERY_FAILED = "Work after the acknowledgement failed; what it did not send stays queued"
+ANSWER_FAILED = "An answer after the acknowledgement failed"
 
 
 class BackgroundWork:
-    def __init__(self, threads: int) -> None:
+    """`threads` for deliveries and other work nobody watches; `answer_threads` (default: as many) for answers."""
+
+    def __init__(self, threads: int, *, answer_threads: int | None = None) -> None:
         self._executor = ContextCopyingExecutor(ThreadPoolExecutor(threads, thread_name_prefix="after-ack"))
+        self._answers = ContextCopyingExecutor(
+            ThreadPoolExecutor(answer_threads or threads, thread_name_prefix="after-ack-answer")
+        )
         self._lock = threading.Lock()
         self._keyed: dict[Hashable, str] = {}  # key -> WAITING, RUNNING or AGAIN (running, one more run asked for)
         self._running: set[Future[None]] = set()
@@ -46,6 +58,10 @@ class BackgroundWork:
     def submit(self, work: Callable[[], object]) -> None:
         self._track(self._executor.submit(self._run, work))
 
+    def answer(self, work: Callable[[], object]) -> None:
+        """Run `work` now on the answer threads: what a person waits to see after the acknowledgement."""
+        self._track(self._answers.submit(self._run, work, ANSWER_FAILED))
+
     def drain(self, timeout: float | None = None) -> bool:
         """Wait for everything submitted so far (and what that submits in turn); False if `timeout` s passed first."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -62,6 +78,7 @@ class BackgroundWork:
     def shutdown(self) -> None:
         self.drain()
         self._executor.shutdown(wait=True)
+        self._answers.shutdown(wait=True)
 
     def _track(self, future: Future[None]) -> None:
         with self._lock:
@@ -82,8 +99,8 @@ class BackgroundWork:
                     del self._keyed[key]
                     return
 
-    def _run(self, work: Callable[[], object]) -> None:
+    def _run(self, work: Callable[[], object], failed: str = DELIVERY_FAILED) -> None:
         try:
             work()
         except Exception:
-            logger.exception("Work after the acknowledgement failed; what it did not send stays queued")
+            logger.exception(failed)

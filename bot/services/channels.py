@@ -14,6 +14,19 @@ logger = logging.getLogger(__name__)
 
 def reach_of(services: Services, channel_id: str) -> ChannelReach:
     """What conversations.info says about posting in `channel_id` (UNKNOWN when Slack can't answer just now)."""
+    reach = _ask_slack(services, channel_id)
+    services.recent_reach.note(services.workspace, channel_id, reach)
+    return reach
+
+
+def reach_for_form(services: Services, channel_id: str) -> ChannelReach:
+    """`reach_of` for opening the new-incident form: POSTABLE without asking when Slack said so within the minute."""
+    if services.recent_reach.postable(services.workspace, channel_id):
+        return ChannelReach.POSTABLE
+    return reach_of(services, channel_id)
+
+
+def _ask_slack(services: Services, channel_id: str) -> ChannelReach:
     try:
         found = services.workspace_slack.call("conversations.info", {"channel": channel_id}).get("channel")
     except SlackCallError as exc:

@@ -19,6 +19,7 @@ from bot.integrations.statuspage import StatusPageClient
 from bot.integrations.workspaces import RecentInstallations, SlackWorkspaces
 from bot.services.background import BackgroundWork
 from bot.services.oncall_sources import OnCallDirectory
+from bot.services.recent_reach import RecentReach
 from bot.services.settings_cache import WorkspaceSettingsCache
 
 NO_WORKSPACE = ""  # no incident belongs to it
@@ -43,6 +44,7 @@ class Services:
     oncall_directory: OnCallDirectory | None = None  # PagerDuty / Opsgenie answers (build_services sets it)
     workspace_settings: WorkspaceSettingsCache = field(default_factory=WorkspaceSettingsCache)
     environment_settings: Settings | None = None  # the defaults `settings` were merged over (None: the same)
+    recent_reach: RecentReach = field(default_factory=RecentReach)  # where Slack said the bot can post, lately
 
     def for_request(self, team_id: str | None) -> Services:
         """These services as one request (or one incident's timer) sees them: with its workspace's own settings

@@ -22,6 +22,14 @@ def open_form_in(stack: Stack, channel_id: str) -> dict[str, Any]:
     return modal
 
 
+def open_another_form_in(stack: Stack, channel_id: str, previous: dict[str, Any]) -> dict[str, Any]:
+    assert stack.platform.slash_command(AGENT, channel_id).status == 200
+    modal: dict[str, Any] = stack.emulator.wait_for(
+        lambda: (m := stack.emulator.current_modal(AGENT)) is not None and m["id"] != previous["id"] and m
+    )
+    return modal
+
+
 def block_ids(view: dict[str, Any]) -> list[str]:
     return [b.get("block_id", "") for b in view["blocks"]]
 
@@ -114,3 +122,20 @@ def test_triage_where_the_bot_is_a_member_asks_nothing_more(stack: Stack) -> Non
     modal = open_form_in(stack, SUPPORT)
     assert "post_in" not in block_ids(modal) and modal["title"]["text"] == "New incident"
     assert [c.args.get("channel") for c in stack.emulator.calls("conversations.info")] == [SUPPORT]
+
+
+def test_slack_is_asked_again_once_the_bot_was_removed_but_not_on_every_triage(stack: Stack) -> None:
+    bot = stack.emulator.bot_user_id
+    stack.emulator.add_channel("client-war-room", id=PRIVATE, is_private=True, members=[AGENT, bot])
+    first = open_form_in(stack, PRIVATE)
+    second = open_another_form_in(stack, PRIVATE, first)
+    assert "post_in" not in block_ids(first) + block_ids(second)
+    asked = [c.args.get("channel") for c in stack.emulator.calls("conversations.info")]
+    assert asked == [PRIVATE], "the form opened again within the minute without asking Slack"
+
+    stack.emulator._channel_for_helper(PRIVATE).members.remove(bot)  # removed from the channel meanwhile
+    answer = stack.platform.submit_view(second["id"], AGENT, filled_form()).json()
+    assert answer["response_action"] == "update" and "post_in" in block_ids(answer["view"])
+    third = open_another_form_in(stack, PRIVATE, second)
+    assert "post_in" in block_ids(third), "the submission's answer replaced the kept one: the form asks"
+    assert count(stack, Incident) == 0

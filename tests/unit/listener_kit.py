@@ -37,7 +37,7 @@ class Call:
 
     @property
     def context(self) -> BoltContext:
-        return BoltContext({"services": self.services, "team_id": TEAM})
+        return BoltContext({"services": self.services, "app_services": self.services, "team_id": TEAM})
 
     def run(self, listener: Callable[..., Any], **payload: Any) -> Any:
         """Call `listener` as Bolt does: with those of its arguments it names (ack, client, respond, say,
@@ -59,6 +59,7 @@ def a_services() -> MagicMock:
     services.clock.now.return_value = T0
     services.settings.display_zone = ZoneInfo("UTC")
     services.settings.product_area_pms = AREAS
+    services.background.answer.side_effect = lambda work: work()  # answers after the ack run at once here
     return services
 
 

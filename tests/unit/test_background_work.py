@@ -61,3 +61,13 @@ def test_drain_gives_up_after_its_timeout_and_says_so() -> None:
     assert background.drain(timeout=0.05) is False
     gate.set()
     assert background.drain() is True
+
+
+def test_answers_never_wait_behind_deliveries_and_drain_waits_for_them() -> None:
+    background, gate, answered = BackgroundWork(threads=1, answer_threads=1), threading.Event(), threading.Event()
+    background.submit(gate.wait)  # the only delivery thread is busy
+    background.answer(answered.set)
+    assert answered.wait(5), "an answer (a form opening) has threads of its own"
+    assert background.drain(timeout=0.05) is False, "drain still waits for the delivery"
+    gate.set()
+    assert background.drain() is True

@@ -40,9 +40,10 @@ def triage(call: Call, text: str) -> None:
 
 
 def test_triage_alone_opens_the_new_incident_form(call: Call) -> None:
-    with patch.object(commands, "reach_of", autospec=True, return_value=ChannelReach.POSTABLE) as reach:
+    with patch.object(commands, "reach_for_form", autospec=True, return_value=ChannelReach.POSTABLE) as reach:
         triage(call, "")
     call.ack.assert_called_once_with()
+    call.services.background.answer.assert_called_once()  # the form opens on the answer threads
     reach.assert_called_once_with(call.services, CHANNEL)
     opened = call.client.views_open.call_args.kwargs
     assert opened["trigger_id"] == TRIGGER
@@ -50,14 +51,14 @@ def test_triage_alone_opens_the_new_incident_form(call: Call) -> None:
 
 
 def test_the_form_asks_where_to_post_when_the_bot_cannot_post_here(call: Call) -> None:
-    with patch.object(commands, "reach_of", autospec=True, return_value=ChannelReach.NOT_A_MEMBER):
+    with patch.object(commands, "reach_for_form", autospec=True, return_value=ChannelReach.NOT_A_MEMBER):
         triage(call, "")
     assert "post_in" in {b.get("block_id") for b in call.client.views_open.call_args.kwargs["view"]["blocks"]}
 
 
 def test_a_form_slack_would_not_open_is_explained(call: Call) -> None:
     call.client.views_open.side_effect = SlackApiError("expired", {"ok": False, "error": "expired_trigger_id"})
-    with patch.object(commands, "reach_of", autospec=True, return_value=ChannelReach.POSTABLE):
+    with patch.object(commands, "reach_for_form", autospec=True, return_value=ChannelReach.POSTABLE):
         triage(call, "")
     assert "expired_trigger_id" in call.respond.call_args.kwargs["text"]
 

@@ -27,9 +27,11 @@ def a_request(retry: str | None = None) -> BoltRequest:
 def test_listeners_get_the_services_of_their_workspace() -> None:
     services, context, next_ = a_services(), BoltContext({"team_id": TEAM}), Mock()
     middleware.inject_services(services)(context=context, next=next_)
-    services.for_request.assert_called_once_with(TEAM)
-    assert context["services"] is services.for_request.return_value
     next_.assert_called_once_with()
+    services.for_request.assert_not_called()  # not before a listener asks: /triage acknowledges first
+    assert middleware.services_of(context) is services.for_request.return_value
+    assert middleware.services_of(context) is services.for_request.return_value
+    services.for_request.assert_called_once_with(TEAM)
 
 
 def test_an_uninstall_forgets_the_workspace_token_at_once() -> None:

@@ -267,6 +267,21 @@ def test_the_schedulers_per_tick_lines_only_show_when_debugging() -> None:
     assert [e["message"] for e in entries(stream)] == ["Run time of job was missed by 0:00:03"]
 
 
+def test_slack_sdk_formats_its_per_call_debug_line_only_when_debugging() -> None:
+    calls = logging.getLogger("slack_sdk.web.base_client")  # slack_sdk tests this logger's own level
+    root, before = logging.getLogger(), calls.level
+    level, handlers = root.level, list(root.handlers)
+    try:
+        setup_logging(level="INFO", log_format="json", stream=io.StringIO())
+        assert calls.level == logging.INFO
+        setup_logging(level="DEBUG", log_format="json", stream=io.StringIO())
+        assert calls.level == logging.DEBUG
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        calls.setLevel(before)
+
+
 def test_auto_format_is_json_unless_the_stream_is_a_terminal() -> None:
     for stream in _capture("auto"):
         logger.info("machine readable")
