@@ -1,6 +1,7 @@
 """Ack latency of `/triage`: the bot versus a bare Bolt app, both under gunicorn, Web API on the emulator.
 
     .venv/bin/python benchmarks/ack_latency.py [--requests 300] [--runs 3] [--database-url postgresql://...] [--oauth]
+        [--profile]
 
 Both apps run under gunicorn gthread with one worker and 32 threads. Each talks to its own emulator process
 (Slack's rate limits off: hundreds of `views.open` a second from one workspace are far over its Tier 4 limit, and
@@ -10,7 +11,9 @@ and each figure is the median over them. Per app and level it prints the acknowl
 opened (the emulator received `views.open`, measured from when the command was sent), and the CPU time per request
 of the app's processes and of its emulator (steadier than wall time on a busy machine). Target: the bot's p99
 within 1.2x of the bare app's at every level, every request acknowledged. With `--oauth` a third app is measured:
-the bot installed through Slack OAuth (the workspace's token found in the installation store).
+the bot installed through Slack OAuth (the workspace's token found in the installation store). `--profile` runs
+the bots' workers under cProfile (CPU time, every thread: `benchmarks/load.py profiled-replica`) and prints where
+their CPU went; the timings are then the profiled ones.
 """
 
 from __future__ import annotations
@@ -33,13 +36,14 @@ from dataclasses import dataclass, field
 from multiprocessing import Queue
 from multiprocessing.connection import Connection
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load import Footprint  # noqa: E402
+from benchmarks.load import Footprint, report_profile  # noqa: E402
 from benchmarks.scratch import percentile, scratch_database  # noqa: E402
 from bot.sandbox.emulator import RateLimits, SlackEmulator  # noqa: E402
 from bot.sandbox.platform import SlackPlatform, sign_request  # noqa: E402
@@ -220,6 +224,7 @@ def main() -> None:
     default_db = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database-url", default=default_db, help="admin URL of a PostgreSQL server")
     parser.add_argument("--oauth", action="store_true", help="also measure the bot with OAuth installs")
+    parser.add_argument("--profile", action="store_true", help="profile the bots' workers (cProfile, CPU time)")
     args = parser.parse_args()
 
     emulator = SlackEmulator(trigger_ttl_seconds=3600, rate_limits=RateLimits(enabled=False))
@@ -240,7 +245,8 @@ def main() -> None:
     admin_url = args.database_url.replace("postgresql+psycopg://", "postgresql://")
     ports = {name: free_port() for name in names}
     with contextlib.ExitStack() as stack:
-        apps = [start(stack, name, ports[name], emulator, admin_url) for name in names]
+        profiles = Path(stack.enter_context(TemporaryDirectory(prefix="ack-profile-"))) if args.profile else None
+        apps = [start(stack, name, ports[name], emulator, admin_url, profiles) for name in names]
         for app in apps:
             drive(app, batches[(app.name, 0, 0)], 4)  # warm-up: imports, connection pools
         results: dict[int, dict[str, list[Result]]] = {level: {app.name: [] for app in apps} for level in CONCURRENCY}
@@ -248,12 +254,18 @@ def main() -> None:
             for level in CONCURRENCY:
                 for app in apps:
                     results[level][app.name].append(drive(app, batches[(app.name, run, level)], level))
+        if profiles is not None:
+            for app in apps[1:]:
+                print(f"=== {app.name}: CPU profile of {args.runs * len(CONCURRENCY)} x {args.requests} requests")
+                report_profile(profiles / app.name.replace(" ", "-"), args.runs * len(CONCURRENCY) * args.requests)
     verdicts = [report_level(level, results[level], first=level == CONCURRENCY[0]) for level in CONCURRENCY]
     sys.exit(0 if all(verdicts) else 1)
 
 
-def start(stack: contextlib.ExitStack, name: str, port: int, emulator: SlackEmulator, admin_url: str) -> App:
-    """One app with its own emulator process; both bots with their own scratch database."""
+def start(
+    stack: contextlib.ExitStack, name: str, port: int, emulator: SlackEmulator, admin_url: str, profiles: Path | None
+) -> App:
+    """One app with its own emulator process; both bots with their own scratch database (and profile, if asked)."""
     slack = stack.enter_context(emulator_process(emulator, free_port()))
     env = {**os.environ, "SLACK_BOT_TOKEN": emulator.bot_token, "SLACK_SIGNING_SECRET": SECRET}
     env.update(SLACK_API_URL=slack.url, LOG_LEVEL="WARNING")
@@ -270,6 +282,10 @@ def start(stack: contextlib.ExitStack, name: str, port: int, emulator: SlackEmul
         env.update(SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET="bench-client-secret")
         install(database_url, emulator)
     cmd = [str(BIN / "triage-bot"), "run", "--host", "127.0.0.1"]
+    if profiles is not None:
+        stats = profiles / name.replace(" ", "-")
+        stats.mkdir()
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "load.py"), "profiled-replica", str(stats), *cmd[2:]]
     pid = stack.enter_context(app_server(cmd, env, f"http://127.0.0.1:{port}/healthz"))
     return App(name, url, pid, slack)
 

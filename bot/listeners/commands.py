@@ -223,12 +223,10 @@ def open_form_after_ack(
 ) -> None:
     """The new-incident form, once Slack has its acknowledgement; a database outage is told to the person."""
     try:
-        services = services_of(context)
-    except SQLAlchemyError:
+        open_new_incident_modal(services_of(context), client, respond, trigger_id=trigger_id, channel_id=channel_id)
+    except SQLAlchemyError:  # the workspace's settings or installation could not be read
         logger.exception("/triage could not open the form: database error")
         respond(text=DATABASE_UNREACHABLE, response_type="ephemeral", replace_original=False)
-        return
-    open_new_incident_modal(services, client, respond, trigger_id=trigger_id, channel_id=channel_id)
 
 
 def open_new_incident_modal(

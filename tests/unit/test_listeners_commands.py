@@ -63,6 +63,15 @@ def test_a_form_slack_would_not_open_is_explained(call: Call) -> None:
     assert "expired_trigger_id" in call.respond.call_args.kwargs["text"]
 
 
+def test_the_form_acknowledged_first_tells_of_a_database_outage(call: Call) -> None:
+    outage = OperationalError("SELECT", {}, Exception("connection refused"))
+    with patch.object(commands, "reach_for_form", autospec=True, side_effect=outage):
+        triage(call, "")
+    call.ack.assert_called_once_with()
+    call.client.views_open.assert_not_called()
+    assert call.respond.call_args.kwargs["text"] == DATABASE_UNREACHABLE
+
+
 def test_a_subcommand_is_checked_then_answered_only_to_the_asker(call: Call) -> None:
     with (
         patch.object(commands, "permitted", autospec=True) as permitted,
