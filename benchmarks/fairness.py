@@ -166,6 +166,15 @@ class SlackSide:
     def close_view(self, team: str, view_id: str) -> None:
         self.federation.workspace(team).close_view(view_id)
 
+    def message(self, team: str, channel_id: str, ts: str) -> JsonDict | None:
+        return self.federation.workspace(team).message(channel_id, ts)
+
+    def messages(self, team: str, channel_id: str) -> list[JsonDict]:
+        return self.federation.workspace(team).messages(channel_id)
+
+    def replies(self, team: str, channel_id: str, thread_ts: str) -> list[JsonDict]:
+        return self.federation.workspace(team).replies(channel_id, thread_ts)
+
     def approve(self, authorize_url: str, team: str, user_id: str) -> str:
         return self.federation.approve(authorize_url, team_id=team, user_id=user_id)
 
@@ -258,13 +267,14 @@ class TeamHandle:
         self.slack.close_view(self.team, view_id)
 
     def message(self, channel_id: str, ts: str) -> JsonDict | None:
-        raise NotImplementedError
+        found: JsonDict | None = self.slack.message(self.team, channel_id, ts)
+        return found
 
     def messages(self, channel_id: str) -> list[JsonDict]:
-        raise NotImplementedError
+        return list(self.slack.messages(self.team, channel_id))
 
     def replies(self, channel_id: str, thread_ts: str) -> list[JsonDict]:
-        raise NotImplementedError
+        return list(self.slack.replies(self.team, channel_id, thread_ts))
 
 
 # --- the replicas, in OAuth mode ------------------------------------------------------------------------------

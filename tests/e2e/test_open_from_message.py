@@ -11,15 +11,13 @@ from sqlalchemy import select
 
 from bot.db import unit_of_work
 from bot.domain.message_intake import BLOCKER_LIMIT
-from bot.domain.workspace_settings import SINGLE_WORKSPACE, map_client
-from bot.models import ClientTier, Incident
-from tests.conftest import T0
+from bot.models import Incident
 from tests.e2e.conftest import AGENT, SUPPORT, Stack
+from tests.e2e.test_client_channel import CLIENT_ROOM, CLIENT_USER, client_room
 from tests.e2e.test_open_incident_flow import filled_form
 
 SHORTCUT = "open_incident_from_message"
-CLIENT_ROOM, PRIVATE = "CCLIENTROOM", "CPRIVATE"
-CLIENT_USER = "UCLIENT"
+PRIVATE = "CPRIVATE"
 
 
 def run_shortcut(stack: Stack, channel_id: str, message: dict[str, Any]) -> dict[str, Any]:
@@ -79,23 +77,7 @@ def test_a_long_message_is_cut_to_the_field_and_the_form_says_so(stack: Stack) -
 
 
 def test_in_a_clients_shared_channel_the_client_is_known_and_the_incident_goes_to_support(stack: Stack) -> None:
-    stack.emulator.add_user(CLIENT_USER, "dana", team_id="TCLIENTORG")
-    stack.emulator.add_channel(
-        "hartley-shared",
-        id=CLIENT_ROOM,
-        members=[AGENT, CLIENT_USER, stack.emulator.bot_user_id],
-        shared_with="external",
-    )
-    with unit_of_work(stack.services.session_factory) as session:
-        map_client(
-            session,
-            team_id=SINGLE_WORKSPACE,
-            name="Hartley & Moss LLP",
-            tier=ClientTier.PREMIUM,
-            channel_id=CLIENT_ROOM,
-            by="UADMIN",
-            now=T0,
-        )
+    client_room(stack)  # Hartley & Moss LLP (premium), mapped to its Slack Connect channel
     message = stack.emulator.post_user_message(CLIENT_ROOM, CLIENT_USER, "We can't upload the exhibit!")
     modal = run_shortcut(stack, CLIENT_ROOM, message)
     assert block(modal, "client")["element"]["initial_value"] == "Hartley & Moss LLP"
