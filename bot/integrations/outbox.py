@@ -22,7 +22,13 @@ from bot.db import insert_once, unit_of_work
 from bot.integrations.delivery_outcomes import DeliveryOutcomes
 from bot.integrations.jira_tracker import RECONCILE_LIMIT, JiraTracker, TicketRequest, TrackerError
 from bot.integrations.rate_budgets import Budget, Pacing, RateBudgets, Wait, budgets_for, lane_of
-from bot.integrations.slack import NOT_ON_SLACK_FILE_HOST, SlackCallError, SlackGateway, check_operation
+from bot.integrations.slack import (
+    NOT_ON_SLACK_FILE_HOST,
+    SlackCallError,
+    SlackGateway,
+    check_operation,
+    paced_by_outbox,
+)
 from bot.integrations.slack_limits import PER_CHANNEL_METHODS
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, JiraTicket, OutboxMessage, OutboxSend, OutboxState
@@ -368,7 +374,8 @@ class OutboxDispatcher:
             return
         row.attempts += 1
         try:
-            result = self._call(session, row, args, now, self._slack_for(session, row))
+            with paced_by_outbox():
+                result = self._call(session, row, args, now, self._slack_for(session, row))
         except (SlackCallError, TrackerError) as exc:
             if isinstance(exc, SlackCallError) and exc.error == "ratelimited" and exc.retry_after:
                 self.budgets.pause(budgets, paced_at + timedelta(seconds=exc.retry_after), paced_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import http.client
 import logging
 import urllib.error
@@ -57,6 +58,9 @@ DEFAULT_MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
 REPLIES_PAGE_SIZE = 200  # asked for; Slack gives a distributed non-Marketplace app at most 15
 RESEND_LOOKUP_SIZE = 15  # the one history read before a resend: what every install may have in one call
 MAX_SDK_RATE_LIMIT_WAIT_SECONDS = 2.0  # a longer Retry-After goes back to the outbox, which waits without a thread
+# Set while the outbox makes a call: its 429s go back to the outbox, which pauses the shared rate budget, instead of
+# being sent again from inside the client where no budget sees them.
+_paced_by_outbox: contextvars.ContextVar[bool] = contextvars.ContextVar("paced_by_outbox", default=False)
 _READ_CHUNK_BYTES = 64 * 1024
 
 # Every Web API method the bot calls by name (the outbox stores these names), as slack_sdk's typed WebClient
@@ -118,11 +122,22 @@ class SlackCallError(Exception):
         super().__init__(f"{error}{detail}" + (f": {hint}" if hint else ""))
 
 
+@contextmanager
+def paced_by_outbox() -> Iterator[None]:
+    """Calls made inside are paced by the outbox's rate budgets: a 429 is never retried by the client."""
+    token = _paced_by_outbox.set(True)
+    try:
+        yield
+    finally:
+        _paced_by_outbox.reset(token)
+
+
 class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
     """Retries a 429 after its Retry-After only when that is short; a longer wait is left to the outbox.
 
     slack_sdk's own handler sleeps whatever Slack asks, e.g. a minute for a history read of a distributed app,
-    holding a delivery thread that long.
+    holding a delivery thread that long. A call the outbox makes (`paced_by_outbox`) is never retried here: the
+    outbox pauses the rate budget every replica shares and sends the call again when it refills.
     """
 
     def __init__(self, max_retry_count: int = 1, max_wait_seconds: float = MAX_SDK_RATE_LIMIT_WAIT_SECONDS) -> None:
@@ -137,7 +152,7 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if response is None or response.status_code != 429:
+        if response is None or response.status_code != 429 or _paced_by_outbox.get():
             return False
         wait = _header_seconds({k: v for k, v in (response.headers or {}).items()})
         return wait is not None and wait <= self.max_wait_seconds

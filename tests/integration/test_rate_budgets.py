@@ -41,9 +41,7 @@ def slack(clock: ManualClock) -> Iterator[tuple[SlackEmulator, RunningServer]]:
 
 
 def gateway(emulator: SlackEmulator) -> SlackGateway:
-    client = build_web_client(token=emulator.bot_token, base_url=f"{emulator.api_url}")
-    client.retry_handlers = []  # a 429 must reach the outbox, not be retried inside the client
-    return SlackGateway(client)
+    return SlackGateway(build_web_client(token=emulator.bot_token, base_url=f"{emulator.api_url}"))
 
 
 def dispatcher(
@@ -113,6 +111,34 @@ def test_a_retry_after_seen_by_one_replica_pauses_the_other(
     assert second.deliver_due().sent == 1
     clock.advance(timedelta(seconds=1))
     assert second.deliver_due().sent == 1
+
+
+def test_a_short_retry_after_goes_back_to_the_outbox_instead_of_being_retried_inside_the_client(
+    session_factory: sessionmaker[Session], clock: ManualClock, slack: tuple[SlackEmulator, RunningServer]
+) -> None:
+    """slack_sdk retries a 429 of up to 2 s itself for the bot's direct calls; the outbox's calls must not be sent
+    again where no rate budget sees them."""
+    emulator, _ = slack
+    first, second = dispatcher(session_factory, emulator, clock), dispatcher(session_factory, emulator, clock)
+    emulator.fail_next("chat.postMessage", status=429, retry_after=1)
+    queue_posts(session_factory, clock, QUIET, 1, "step_logged")
+    assert first.deliver_due().retrying == 1
+    assert len(emulator.calls("chat.postMessage")) == 1, "one request, no retry inside the client"
+    queue_posts(session_factory, clock, QUIET, 1, "details_added")
+    assert second.deliver_due().sent == 0, "the pause is shared"
+    clock.advance(timedelta(seconds=5))
+    assert first.deliver_due().sent == 2
+    accepted = [c.args.get("text") for c in emulator.calls("chat.postMessage") if c.response.get("ok")]
+    assert accepted == ["step_logged 0", "details_added 0"]
+
+
+def test_the_bots_direct_calls_still_retry_a_short_retry_after_inside_the_client(
+    slack: tuple[SlackEmulator, RunningServer],
+) -> None:
+    emulator, _ = slack
+    emulator.fail_next("conversations.info", status=429, retry_after=0)
+    assert gateway(emulator).client.conversations_info(channel=QUIET)["channel"]["id"] == QUIET
+    assert len(emulator.calls("conversations.info")) == 2
 
 
 def test_a_new_incidents_root_and_page_go_before_routine_check_ins(
