@@ -372,6 +372,9 @@ class OutboxDispatcher:
             report.deferred += 1
             report.limited += 1
             return
+        if row.payload.get("on_root") and self.render_root is not None:
+            # Rendered only once the edit may go out: one refused by a spent budget costs no rendering.
+            args = self._rendered_root(session, row, args)
         row.attempts += 1
         try:
             with paced_by_outbox():
@@ -417,8 +420,6 @@ class OutboxDispatcher:
             if payload.get("on_root"):
                 if self._newer_root_edit_exists(session, row):
                     raise _Superseded
-                if self.render_root is not None:
-                    args = self.render_root(session, incident)
                 args.update(channel=incident.channel_id, ts=incident.root_ts)
             else:
                 if row.target == "slack" and self._earlier_reply_pending(session, row):
@@ -433,6 +434,13 @@ class OutboxDispatcher:
         if payload.get("needs_key_of"):
             args["key"] = self._sent_result(session, payload["needs_key_of"])["key"]
         return args
+
+    def _rendered_root(self, session: Session, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
+        """The root message as stored state shows it now, to replace the message at `args`' channel and ts."""
+        assert self.render_root is not None
+        incident = session.get(Incident, row.incident_id)
+        assert incident is not None, "resolved before: a root edit of a missing incident is superseded"
+        return {**self.render_root(session, incident), "channel": args["channel"], "ts": args["ts"]}
 
     def _raise_if_root_failed(self, session: Session, incident: Incident) -> None:
         root = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"{incident.key}:root"))

@@ -10,16 +10,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import ManualClock
 from bot.db import make_engine, make_session_factory, unit_of_work
-from bot.integrations.outbox import OutboxDispatcher, enqueue_slack_call, undelivered_summary
+from bot.integrations.outbox import (
+    OutboxDispatcher,
+    enqueue_slack_call,
+    request_root_refresh,
+    undelivered_summary,
+)
 from bot.integrations.rate_budgets import Pacing
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.workspaces import SlackWorkspaces
-from bot.models import OutboxMessage, OutboxState
+from bot.models import Incident, OutboxMessage, OutboxState
 from bot.observability.metrics import DatabaseCollector
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.emulator.ratelimits import RateLimits
@@ -214,3 +219,32 @@ def test_a_spent_edit_allowance_never_holds_back_the_channels_posts(
     assert (report.sent, report.limited) == (8, 1), "5 edits (a tenth of Tier 3's 50); the rest wait together"
     assert posts(emulator, NOISY) == ["root", "checkin 0", "checkin 1", "checkin 2"]
     assert refusals(emulator) == 0
+
+
+def test_a_root_refresh_its_budget_refuses_is_not_rendered(
+    session_factory: sessionmaker[Session], clock: ManualClock, slack: tuple[SlackEmulator, RunningServer]
+) -> None:
+    """Rendering a root message reads the whole incident; one the spent edit allowance holds back costs nothing."""
+    emulator, _ = slack
+    incidents = [_open(session_factory, f"view:{n}") for n in range(8)]
+    with unit_of_work(session_factory) as session:
+        session.execute(update(OutboxMessage).values(state=OutboxState.SENT))  # their roots and pages went out
+        for incident_id in incidents:
+            root = emulator.api("chat.postMessage", channel="CSUPPORT", text=f"root of {incident_id}")
+            session.execute(update(Incident).where(Incident.id == incident_id).values(root_ts=root["ts"]))
+            request_root_refresh(session=session, incident_id=incident_id, key=f"refresh:{incident_id}", now=clock.now())
+    rendered: list[int] = []
+
+    def render(session: Session, incident: Incident) -> dict[str, object]:
+        rendered.append(incident.id)
+        return {"text": f"{incident.key} now"}
+
+    outbox = dispatcher(session_factory, emulator, clock, Pacing(tier_scale=0.1))  # 5 edits a minute
+    outbox.render_root = render
+    report = outbox.deliver_due()
+    assert (report.sent, report.limited) == (5, 1), "the sixth edit is refused and the rest wait with it"
+    assert rendered == incidents[:5], "only the edits that went out were rendered"
+    assert [c.args["text"] for c in emulator.calls("chat.update")] == [f"INC-{i} now" for i in incidents[:5]]
+    clock.advance(timedelta(minutes=1))
+    assert outbox.deliver_due().sent == 3 and rendered == incidents
+
