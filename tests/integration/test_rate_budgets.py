@@ -232,7 +232,9 @@ def test_a_root_refresh_its_budget_refuses_is_not_rendered(
         for incident_id in incidents:
             root = emulator.api("chat.postMessage", channel="CSUPPORT", text=f"root of {incident_id}")
             session.execute(update(Incident).where(Incident.id == incident_id).values(root_ts=root["ts"]))
-            request_root_refresh(session=session, incident_id=incident_id, key=f"refresh:{incident_id}", now=clock.now())
+            request_root_refresh(
+                session=session, incident_id=incident_id, key=f"refresh:{incident_id}", now=clock.now()
+            )
     rendered: list[int] = []
 
     def render(session: Session, incident: Incident) -> dict[str, object]:
@@ -247,4 +249,3 @@ def test_a_root_refresh_its_budget_refuses_is_not_rendered(
     assert [c.args["text"] for c in emulator.calls("chat.update")] == [f"INC-{i} now" for i in incidents[:5]]
     clock.advance(timedelta(minutes=1))
     assert outbox.deliver_due().sent == 3 and rendered == incidents
-
