@@ -33,6 +33,7 @@ from bot.integrations.slack_limits import PER_CHANNEL_METHODS
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, JiraTicket, OutboxMessage, OutboxSend, OutboxState
 from bot.observability.metrics import observe_delivery_wait, observe_rate_limited
+from bot.observability.workspace_load import WorkspaceLoad
 
 logger = logging.getLogger(__name__)
 FILE_OUTCOMES = ("attached", "linked", "skipped")  # what became of each file of a thread handed to Jira
@@ -298,6 +299,7 @@ class OutboxDispatcher:
         self._engine = bind
         self._needs_local_lock = bind.dialect.name == "sqlite"
         self.budgets = RateBudgets(bind, pacing)
+        self.workspace_load = WorkspaceLoad(session_factory)  # busy or quiet, for the delivery-wait metric
         # The time rate budgets refill by: Slack's, which is the bot's clock in production (the end-to-end tests
         # give it Slack's time, as the emulator keeps it, while the bot's own clock stands still).
         self.pace_clock: Callable[[], datetime] = self.clock.now
@@ -392,7 +394,8 @@ class OutboxDispatcher:
         row.state = OutboxState.SENT
         row.sent_at = now
         row.limited_until = None
-        observe_delivery_wait(row.priority, (now - row.created_at).total_seconds())
+        load = self.workspace_load.class_of(self._team_of(session, row))
+        observe_delivery_wait(load, row.priority, (now - row.created_at).total_seconds())
         row.last_error = None
         row.result = {k: result[k] for k in RESULT_KEYS if k in result}
         report.sent += 1
@@ -459,10 +462,18 @@ class OutboxDispatcher:
         """The rate budgets a Slack call takes a token from (none for Jira)."""
         if row.target != "slack":
             return []
-        incident = session.get(Incident, row.incident_id) if row.incident_id is not None else None
-        team = incident.team_id if incident is not None else row.payload.get("workspace")
         channel = args.get("channel")
-        return budgets_for(self.budgets.pacing, team, row.operation, channel if isinstance(channel, str) else None)
+        return budgets_for(
+            self.budgets.pacing,
+            self._team_of(session, row),
+            row.operation,
+            channel if isinstance(channel, str) else None,
+        )
+
+    def _team_of(self, session: Session, row: OutboxMessage) -> str | None:
+        """The workspace the call speaks for: its incident's, else the one it was queued for."""
+        incident = session.get(Incident, row.incident_id) if row.incident_id is not None else None
+        return incident.team_id if incident is not None else row.payload.get("workspace")
 
     def _wait_for_limit(self, session: Session, row: OutboxMessage, wait: Wait) -> None:
         """Put this call off until its budget has a token, and with it every other waiting call that budget holds
@@ -493,8 +504,7 @@ class OutboxDispatcher:
         """The gateway of the row's workspace, or None for a Jira call that reads nothing from Slack."""
         if row.target == "jira" and row.operation != "attach_thread_files":
             return None
-        incident = session.get(Incident, row.incident_id) if row.incident_id is not None else None
-        return self.workspaces.gateway(incident.team_id if incident is not None else row.payload.get("workspace"))
+        return self.workspaces.gateway(self._team_of(session, row))
 
     def _call(
         self, session: Session, row: OutboxMessage, args: dict[str, Any], now: datetime, slack: SlackGateway | None

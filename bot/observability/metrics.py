@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.models import Incident, IncidentStatus, OutboxMessage, OutboxState, Severity
+from bot.observability.workspace_load import BUSY_WORKSPACE_QUEUE, speaking_for, workspace_class
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTBOX_TARGETS = ("slack", "jira")
 SCRAPE_QUERY_TIMEOUT_MS = 2000
-BUSY_WORKSPACE_QUEUE = 100  # a workspace with more Slack calls waiting than this counts as busy
 MAX_LABEL_LENGTH = 60
 
 # Slack gives 3 s to acknowledge: the buckets are finest where the bot should be and mark the limit.
@@ -92,8 +92,10 @@ class Metrics:
         )
         self.outbox_wait_seconds = Histogram(
             "triage_outbox_wait_seconds",
-            "From queued to delivered, by priority (1: a new incident's root and page … 9: report charts).",
-            ["priority"],
+            "From queued to delivered, by workspace class (busy: over "
+            f"{BUSY_WORKSPACE_QUEUE} Slack calls waiting when delivered) and priority (1: a new incident's root and "
+            "page … 9: report charts).",
+            ["workspace_class", "priority"],
             buckets=LAG_BUCKETS,
             registry=registry,
         )
@@ -157,8 +159,8 @@ def observe_rate_limited(method: str) -> None:
     metrics().slack_rate_limited.labels(method).inc()
 
 
-def observe_delivery_wait(priority: int, seconds: float) -> None:
-    metrics().outbox_wait_seconds.labels(str(priority)).observe(max(seconds, 0.0))
+def observe_delivery_wait(workspace_class: str, priority: int, seconds: float) -> None:
+    metrics().outbox_wait_seconds.labels(workspace_class, str(priority)).observe(max(seconds, 0.0))
 
 
 def observe_timer_lag(kind: str, seconds: float) -> None:
@@ -242,20 +244,21 @@ class DatabaseCollector(Collector):
             "limited: of those, waiting for a spent rate budget.",
             labels=["workspace_class", "priority", "limited"],
         )
-        for (workspace_class, priority, limited), count in sorted(queued.items()):
-            by_class.add_metric([workspace_class, str(priority), limited], count)
+        for (load, priority, limited), count in sorted(queued.items()):
+            by_class.add_metric([load, str(priority), limited], count)
         return [outbox, incidents, by_class]
 
     def _queued(self) -> dict[tuple[str, int, str], int]:
         with self.session_factory() as session, session.begin():
             if session.get_bind().dialect.name == "postgresql":
                 session.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_QUERY_TIMEOUT_MS}"))
+            team_column, limited_column = speaking_for(), OutboxMessage.limited_until.is_not(None)
             rows = session.execute(
-                select(Incident.team_id, OutboxMessage.priority, OutboxMessage.limited_until.is_not(None), func.count())
+                select(team_column, OutboxMessage.priority, limited_column, func.count())
                 .select_from(OutboxMessage)
                 .outerjoin(Incident, Incident.id == OutboxMessage.incident_id)
                 .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.target == "slack")
-                .group_by(Incident.team_id, OutboxMessage.priority, OutboxMessage.limited_until.is_not(None))
+                .group_by(team_column, OutboxMessage.priority, limited_column)
             ).all()
         per_team: dict[str | None, int] = {}
         for team, _, _, count in rows:
@@ -263,7 +266,7 @@ class DatabaseCollector(Collector):
         queued: dict[tuple[str, int, str], int] = {}
         for team, priority, limited, count in rows:
             key = (
-                "busy" if per_team[team] > BUSY_WORKSPACE_QUEUE else "quiet",
+                workspace_class(per_team[team]),
                 int(priority),
                 str(bool(limited)).lower(),
             )

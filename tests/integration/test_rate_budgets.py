@@ -25,7 +25,8 @@ from bot.integrations.rate_budgets import Pacing
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, OutboxMessage, OutboxState
-from bot.observability.metrics import DatabaseCollector
+from bot.observability.metrics import DatabaseCollector, metrics
+from bot.observability.workspace_load import BUSY_WORKSPACE_QUEUE, RECOUNT_SECONDS, WorkspaceLoad
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.emulator.ratelimits import RateLimits
 from bot.sandbox.wsgi_server import RunningServer
@@ -174,8 +175,18 @@ def test_a_quiet_workspace_is_not_delayed_by_a_noisy_one_and_show_names_the_wait
                 incident_id=noisy_incident,
             )
     outbox = dispatcher(session_factory, emulator, clock)
+    waits_before = delivery_waits()
     assert outbox.deliver_due(limit=25).sent == 10, "the noisy channel's burst, then its calls wait together"
-    queue_posts(session_factory, clock, QUIET, 1, "root_message")
+    with unit_of_work(session_factory) as session:
+        enqueue_slack_call(
+            session=session,
+            key="quiet:root",
+            operation="chat.postMessage",
+            args={"channel": QUIET, "text": "root_message 0"},
+            purpose="root_message",
+            now=clock.now(),
+            workspace="TQUIET",
+        )
     report = outbox.deliver_due(limit=5)
     assert (report.sent, posts(emulator, QUIET)) == (1, ["root_message 0"]), "not behind 190 waiting check-ins"
     with unit_of_work(session_factory) as session:
@@ -186,7 +197,19 @@ def test_a_quiet_workspace_is_not_delayed_by_a_noisy_one_and_show_names_the_wait
     gauges = {m.name: m for m in DatabaseCollector(session_factory).collect()}
     queued = {tuple(s.labels.values()): s.value for s in gauges["triage_outbox_queued"].samples}
     assert queued[("busy", "8", "true")] == 190
+    waits = delivery_waits() - waits_before
+    assert (waits[("busy", "8")], waits[("quiet", "1")]) == (10, 1), "the wait is measured per class and priority"
     assert refusals(emulator) == 0
+
+
+def delivery_waits() -> Counter[tuple[str, str]]:
+    """How many deliveries the wait histogram has seen, by (workspace class, priority)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for family in metrics().outbox_wait_seconds.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                counts[(sample.labels["workspace_class"], sample.labels["priority"])] += int(sample.value)
+    return counts
 
 
 def test_the_pace_is_configurable_for_a_workspace_slack_grants_more(
@@ -249,3 +272,26 @@ def test_a_root_refresh_its_budget_refuses_is_not_rendered(
     assert [c.args["text"] for c in emulator.calls("chat.update")] == [f"INC-{i} now" for i in incidents[:5]]
     clock.advance(timedelta(minutes=1))
     assert outbox.deliver_due().sent == 3 and rendered == incidents
+
+
+def test_a_workspace_turns_busy_past_a_hundred_waiting_calls_counted_every_few_seconds(
+    session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    ticks = [0.0]
+    load = WorkspaceLoad(session_factory, monotonic=lambda: ticks[0])
+    assert load.class_of("TNOISY") == "quiet"
+    with unit_of_work(session_factory) as session:
+        for n in range(BUSY_WORKSPACE_QUEUE + 1):
+            enqueue_slack_call(
+                session=session,
+                key=f"noisy:{n}",
+                operation="chat.postMessage",
+                args={"channel": NOISY, "text": f"checkin {n}"},
+                purpose="checkin",
+                now=clock.now(),
+                workspace="TNOISY",
+            )
+    ticks[0] = RECOUNT_SECONDS - 0.1
+    assert load.class_of("TNOISY") == "quiet", "the last count still serves"
+    ticks[0] = RECOUNT_SECONDS
+    assert (load.class_of("TNOISY"), load.class_of("TQUIET")) == ("busy", "quiet")
