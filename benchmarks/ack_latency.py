@@ -111,10 +111,10 @@ def _serve_forever(emulator: SlackEmulator, port: int, asked: Connection) -> Non
     opened: dict[str, float] = {}
     handle = emulator.handle_api_call
 
-    def timed(method: str, args: dict[str, Any], token: str | None) -> Any:
+    def timed(method: str, args: dict[str, Any], token: str | None, **how: Any) -> Any:
         if method == "views.open":
             opened.setdefault(str(args.get("trigger_id")), time.time())
-        return handle(method, args, token)
+        return handle(method, args, token, **how)
 
     emulator.handle_api_call = timed  # type: ignore[method-assign]
     emulator.serve(port=port)

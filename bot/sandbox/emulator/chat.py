@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.sandbox.emulator.messages import MessageStore
-from bot.sandbox.emulator.state import JsonDict, SlackApiFailure, json_copy
+from bot.sandbox.emulator.state import JsonDict, SlackApiFailure
 from bot.sandbox.emulator.validation import _truthy
 
 
@@ -29,7 +29,7 @@ class ChatApi(MessageStore):
             self._add_reply(channel, str(thread_ts), message, broadcast=_truthy(args.get("reply_broadcast")))
         else:
             self._add_top_level(channel, message)
-        return {"channel": channel.id, "ts": message["ts"], "message": json_copy(message)}
+        return {"channel": channel.id, "ts": message["ts"], "message": message}
 
     def _chat_update(self, args: JsonDict) -> JsonDict:
         channel = self._postable_channel(args.get("channel"))
@@ -42,7 +42,7 @@ class ChatApi(MessageStore):
             "channel": channel.id,
             "ts": message["ts"],
             "text": message.get("text", ""),
-            "message": json_copy(message),
+            "message": message,
         }
 
     def _chat_post_ephemeral(self, args: JsonDict) -> JsonDict:

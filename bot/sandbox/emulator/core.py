@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import threading
 import time
@@ -235,27 +236,33 @@ class SlackEmulator(
         try:
             query, body, body_is_json = _read_request(environ)
         except SlackApiFailure as exc:
-            return self._record(method, {}, ApiResult(exc.status, exc.body()))
+            return self._record(method, "{}", ApiResult(exc.status, exc.body()))
         spec = method_spec(method)
         if body_is_json and spec is not None and not spec.accepts_json:
             body = {}  # Slack reads no JSON body on a form-only method: its arguments are simply missing
         args = {**query, **body}
         token = _bearer_token(environ) or args.pop("token", None)
         args.pop("token", None)
-        return self.handle_api_call(method, args, token)
+        return self.handle_api_call(method, args, token, owned=True)
 
-    def handle_api_call(self, method: str, args: JsonDict, token: str | None) -> ApiResult:
-        """Run one Web API call (also usable without HTTP) and log it."""
+    def handle_api_call(self, method: str, args: JsonDict, token: str | None, *, owned: bool = False) -> ApiResult:
+        """Run one Web API call (also usable without HTTP) and log it, with its arguments as they arrived.
+
+        `owned`: the arguments were decoded for this call alone (from HTTP), so the log may keep them as they are;
+        anyone else's are logged as a copy. No handler changes its arguments.
+        """
         with self._lock:
             try:
                 decoded = _decode_json_fields(args)
             except SlackApiFailure as exc:
-                return self._record(method, args, ApiResult(exc.status, exc.body()))
-            return self._record(method, decoded, self._dispatch(method, decoded, token))
+                return self._record(method, json.dumps(args), ApiResult(exc.status, exc.body()))
+            logged = decoded if owned else json.dumps(decoded)
+            return self._record(method, logged, self._dispatch(method, decoded, token))
 
     def api(self, method: str, **args: Any) -> JsonDict:
-        """Call a Web API method in-process with the bot token; returns the JSON body."""
-        return self.handle_api_call(method, args, self.bot_token).body
+        """Call a Web API method in-process with the bot token; returns (a copy of) the JSON body."""
+        result = self.handle_api_call(method, args, self.bot_token)
+        return dict(json.loads(result.encoded)) if result.encoded is not None else result.body
 
     def _dispatch(self, method: str, args: JsonDict, token: str | None) -> ApiResult:
         fault = self._take_fault(method)

@@ -23,7 +23,7 @@ def _decode_json_fields(args: JsonDict) -> JsonDict:
 
 
 def _json_response(start_response: StartResponse, result: ApiResult) -> list[bytes]:
-    payload = json.dumps(result.body).encode()
+    payload = result.encoded if result.encoded is not None else json.dumps(result.body).encode()
     headers = [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(payload)))]
     start_response(f"{result.status} {_REASONS.get(result.status, 'Status')}", headers + result.headers)
     return [payload]

@@ -17,7 +17,11 @@ class Inspection(WorkspaceBase):
     def calls(self, method: str | None = None) -> list[Call]:
         """Recorded Web API calls, oldest first, optionally filtered by method."""
         with self._lock:
-            return [Call(m, *json.loads(recorded)) for m, recorded in self._calls if method is None or m == method]
+            return [
+                Call(m, json.loads(args) if isinstance(args, str) else json_copy(args), json.loads(response))
+                for m, args, response in self._calls
+                if method is None or m == method
+            ]
 
     def messages(self, channel_id: str) -> list[JsonDict]:
         """Top-level messages (incl. thread broadcasts) of a channel, oldest first."""

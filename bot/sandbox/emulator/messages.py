@@ -21,12 +21,15 @@ class MessageStore(WorkspaceBase):
 
     def _normalize_blocks(self, blocks: list[JsonDict]) -> list[JsonDict]:
         """Deep-copy blocks, filling in block_id / action_id the way Slack generates them."""
-        result = json_copy(blocks)
-        for block in result:
+        return self._with_generated_ids(json_copy(blocks))
+
+    def _with_generated_ids(self, blocks: list[JsonDict]) -> list[JsonDict]:
+        """The blocks (changed in place), with block_id / action_id filled in the way Slack generates them."""
+        for block in blocks:
             block.setdefault("block_id", self._generated_id())
             for element in _iter_block_elements(block):
                 element.setdefault("action_id", self._generated_id())
-        return result
+        return blocks
 
     def _counted(self, problems: list[Problem]) -> list[Problem]:
         """Count one checked payload (on this emulator and for the whole process)."""

@@ -40,9 +40,9 @@ class ResponseUrls(MessageStore):
                 hook = self._usable_hook(hook_id)
                 self._apply_response(hook, payload, "response_url")
             except SlackApiFailure as exc:
-                return self._record("response_url", args, ApiResult(exc.status, exc.body()))
+                return self._record("response_url", json.dumps(args), ApiResult(exc.status, exc.body()))
             hook.uses += 1
-            return self._record("response_url", args, ApiResult(200, {"ok": True}))
+            return self._record("response_url", json.dumps(args), ApiResult(200, {"ok": True}))
 
     def apply_ack(self, channel_id: str, user_id: str, payload: JsonDict) -> None:
         """Show a slash-command ack body (text/blocks) the way Slack does."""

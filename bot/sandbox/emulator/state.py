@@ -83,6 +83,9 @@ class ApiResult:
     status: int
     body: JsonDict
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # The body as sent, encoded once when the call is recorded (under the emulator's lock, so it shows the state of
+    # that moment); handlers may answer with the stored records themselves instead of copies of them.
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

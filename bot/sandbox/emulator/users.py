@@ -11,7 +11,7 @@ class UsersApi(WorkspaceBase):
     """Handlers for ``users.*`` and ``usergroups.*``."""
 
     def _users_info(self, args: JsonDict) -> JsonDict:
-        return {"user": json_copy(self._user_or_fail(args.get("user")))}
+        return {"user": self._user_or_fail(args.get("user"))}
 
     def _users_list(self, args: JsonDict) -> JsonDict:
         page = _paginate(list(self._users.values()), args, "members")
@@ -23,7 +23,7 @@ class UsersApi(WorkspaceBase):
         found = next((u for u in self._users.values() if u["profile"].get("email", "").lower() == email), None)
         if not email or found is None:
             raise SlackApiFailure("users_not_found")
-        return {"user": json_copy(found)}
+        return {"user": found}
 
     def _usergroups_list(self, args: JsonDict) -> JsonDict:
         include_users = _truthy(args.get("include_users"))

@@ -18,11 +18,16 @@ def view_problems(spec: Any) -> list[Problem]:
     Checking a view element by element is most of what a `views.open` costs here (about 2 ms for an 18-block
     form); a bot opens the same form again and again, and Slack's own checking costs it nothing.
     """
+    return _problems_and_copy(spec)[0]
+
+
+def _problems_and_copy(spec: Any) -> tuple[list[Problem], Any]:
+    """The view's problems, and a copy of it the emulator may keep (one encoding serves the check and the copy)."""
     try:
         text = json.dumps(spec)
     except (TypeError, ValueError):
-        return check_view(spec)
-    return list(_checked_text(text))
+        return check_view(spec), spec
+    return list(_checked_text(text)), json.loads(text)
 
 
 @functools.lru_cache(maxsize=256)
@@ -47,13 +52,13 @@ class ViewsApi(MessageStore):
         return self._checked_view(_required(args, "view"), allowed_types)
 
     def _checked_view(self, spec: Any, allowed_types: tuple[str, ...]) -> JsonDict:
-        """The view, if Slack would take it as one of ``allowed_types`` (``invalid_arguments`` otherwise)."""
-        problems = self._counted(view_problems(spec))
-        if problems:
+        """A copy of the view, if Slack would take it as one of ``allowed_types`` (``invalid_arguments`` otherwise)."""
+        problems, copy = _problems_and_copy(spec)
+        if self._counted(problems):
             raise refusal(problems)
-        if spec["type"] not in allowed_types:
+        if copy["type"] not in allowed_types:
             raise SlackApiFailure("invalid_arguments", response_metadata={"messages": ["[ERROR] wrong view type"]})
-        return dict(spec)
+        return dict(copy)
 
     def _check_external_id(self, spec: JsonDict, own_id: str | None = None) -> None:
         external_id = spec.get("external_id")
@@ -63,20 +68,21 @@ class ViewsApi(MessageStore):
             raise SlackApiFailure("duplicate_external_id")
 
     def _build_view(self, spec: JsonDict, view_id: str, root_view_id: str, previous_view_id: str | None) -> JsonDict:
+        """The stored view, made of `spec` itself: a checked copy (`_checked_view`) that nothing else holds."""
         return {
             "id": view_id,
             "team_id": self.team_id,
             "type": spec["type"],
-            "blocks": self._normalize_blocks(spec.get("blocks", [])),
+            "blocks": self._with_generated_ids(spec.get("blocks", [])),
             "private_metadata": str(spec.get("private_metadata", "")),
             "callback_id": str(spec.get("callback_id", "")),
             "state": {"values": {}},
             "hash": self._new_hash(),
-            "title": json_copy(spec.get("title")),
+            "title": spec.get("title"),
             "clear_on_close": bool(spec.get("clear_on_close", False)),
             "notify_on_close": bool(spec.get("notify_on_close", False)),
-            "close": json_copy(spec.get("close")),
-            "submit": json_copy(spec.get("submit")),
+            "close": spec.get("close"),
+            "submit": spec.get("submit"),
             "previous_view_id": previous_view_id,
             "root_view_id": root_view_id,
             "app_id": self.app_id,
@@ -93,14 +99,14 @@ class ViewsApi(MessageStore):
         return view
 
     def _replace_view(self, current: JsonDict, spec: JsonDict) -> JsonDict:
-        self._checked_view(spec, (current["type"],))
+        spec = self._checked_view(spec, (current["type"],))
         self._check_external_id(spec, own_id=current["id"])
         view = self._build_view(spec, current["id"], current["root_view_id"], current["previous_view_id"])
         self._views[current["id"]] = view
         return view
 
     def _push(self, user_id: str, spec: JsonDict) -> JsonDict:
-        self._checked_view(spec, ("modal",))
+        spec = self._checked_view(spec, ("modal",))
         stack = self._stacks.get(user_id)
         if not stack:
             raise SlackApiFailure("not_found")
@@ -116,13 +122,13 @@ class ViewsApi(MessageStore):
         view = self._create_view(spec, root_view_id=None, previous_view_id=None)
         trigger.used = True
         self._stacks[trigger.user_id or ANONYMOUS_USER] = [view["id"]]
-        return {"view": json_copy(view)}
+        return {"view": view}
 
     def _views_push(self, args: JsonDict) -> JsonDict:
         trigger = self._check_trigger(args.get("trigger_id"))
-        view = self._push(trigger.user_id or ANONYMOUS_USER, self._view_arg(args, ("modal",)))
+        view = self._push(trigger.user_id or ANONYMOUS_USER, _required(args, "view"))
         trigger.used = True
-        return {"view": json_copy(view)}
+        return {"view": view}
 
     def _view_for_update(self, args: JsonDict) -> JsonDict:
         if args.get("view_id"):
@@ -138,7 +144,7 @@ class ViewsApi(MessageStore):
         if args.get("hash") and args["hash"] != current["hash"]:
             raise SlackApiFailure("hash_conflict")
         spec = _required(args, "view")
-        return {"view": json_copy(self._replace_view(current, spec))}
+        return {"view": self._replace_view(current, spec)}
 
     def _views_publish(self, args: JsonDict) -> JsonDict:
         user = self._user_or_fail(args.get("user_id"))
@@ -147,11 +153,11 @@ class ViewsApi(MessageStore):
         if current_id is None:
             view = self._create_view(spec, root_view_id=None, previous_view_id=None)
             self._homes[user["id"]] = view["id"]
-            return {"view": json_copy(view)}
+            return {"view": view}
         current = self._views[current_id]
         if args.get("hash") and args["hash"] != current["hash"]:
             raise SlackApiFailure("hash_conflict")
-        return {"view": json_copy(self._replace_view(current, spec))}
+        return {"view": self._replace_view(current, spec)}
 
     # ---------------------------------------------------------------- platform-side view operations
 

@@ -68,7 +68,8 @@ class WorkspaceBase:
     _faults: dict[str, list[_Fault]]
     _files: dict[str, _StoredFile]
     _uploads: dict[str, _PendingUpload]
-    _calls: list[tuple[str, str]]  # (method, JSON of [args, response]), decoded when read
+    # (method, the args as JSON or as a dict only this log holds, the response as JSON), decoded when read
+    _calls: list[tuple[str, str | JsonDict, bytes]]
     _handlers: dict[str, Handler]
 
     # ---------------------------------------------------------------- identity / urls
@@ -109,9 +110,12 @@ class WorkspaceBase:
 
     # ---------------------------------------------------------------- call log
 
-    def _record(self, method: str, args: JsonDict, result: ApiResult) -> ApiResult:
+    def _record(self, method: str, args: str | JsonDict, result: ApiResult) -> ApiResult:
+        """Log the call (its arguments as JSON, or as a dict no one else holds) and encode its answer: the one
+        encoding the log and the HTTP response share."""
         with self._lock:
-            self._calls.append((method, json.dumps([args, result.body])))
+            result.encoded = json.dumps(result.body).encode()
+            self._calls.append((method, args, result.encoded))
         return result
 
     # ---------------------------------------------------------------- lookups
