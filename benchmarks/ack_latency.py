@@ -111,10 +111,10 @@ def _serve_forever(emulator: SlackEmulator, port: int, asked: Connection) -> Non
     opened: dict[str, float] = {}
     handle = emulator.handle_api_call
 
-    def timed(method: str, args: dict[str, Any], token: str | None, **how: Any) -> Any:
+    def timed(method: str, args: dict[str, Any], token: str | None) -> Any:
         if method == "views.open":
             opened.setdefault(str(args.get("trigger_id")), time.time())
-        return handle(method, args, token, **how)
+        return handle(method, args, token)
 
     emulator.handle_api_call = timed  # type: ignore[method-assign]
     emulator.serve(port=port)

@@ -243,21 +243,20 @@ class SlackEmulator(
         args = {**query, **body}
         token = _bearer_token(environ) or args.pop("token", None)
         args.pop("token", None)
-        return self.handle_api_call(method, args, token, owned=True)
+        return self.handle_api_call(method, args, token)
 
-    def handle_api_call(self, method: str, args: JsonDict, token: str | None, *, owned: bool = False) -> ApiResult:
+    def handle_api_call(self, method: str, args: JsonDict, token: str | None) -> ApiResult:
         """Run one Web API call (also usable without HTTP) and log it, with its arguments as they arrived.
 
-        `owned`: the arguments were decoded for this call alone (from HTTP), so the log may keep them as they are;
-        anyone else's are logged as a copy. No handler changes its arguments.
+        The log keeps text, not objects: thousands of logged forms as dicts would make every full garbage collection
+        walk them (measured: 0.59 instead of 0.43 ms per views.open of the new-incident form).
         """
         with self._lock:
             try:
                 decoded = _decode_json_fields(args)
             except SlackApiFailure as exc:
                 return self._record(method, json.dumps(args), ApiResult(exc.status, exc.body()))
-            logged = decoded if owned else json.dumps(decoded)
-            return self._record(method, logged, self._dispatch(method, decoded, token))
+            return self._record(method, json.dumps(decoded), self._dispatch(method, decoded, token))
 
     def api(self, method: str, **args: Any) -> JsonDict:
         """Call a Web API method in-process with the bot token; returns (a copy of) the JSON body."""

@@ -18,7 +18,7 @@ class Inspection(WorkspaceBase):
         """Recorded Web API calls, oldest first, optionally filtered by method."""
         with self._lock:
             return [
-                Call(m, json.loads(args) if isinstance(args, str) else json_copy(args), json.loads(response))
+                Call(m, json.loads(args), json.loads(response))
                 for m, args, response in self._calls
                 if method is None or m == method
             ]

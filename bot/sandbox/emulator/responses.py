@@ -29,7 +29,7 @@ class ResponseUrls(MessageStore):
             payload = None
         if not isinstance(payload, dict):
             failure = ApiResult(400, {"ok": False, "error": "invalid_payload"})
-            return self._record("response_url", {"response_id": hook_id}, failure)
+            return self._record("response_url", json.dumps({"response_id": hook_id}), failure)
         return self.handle_response_url(hook_id, payload)
 
     def handle_response_url(self, hook_id: str, payload: JsonDict) -> ApiResult:

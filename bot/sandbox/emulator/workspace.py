@@ -68,8 +68,7 @@ class WorkspaceBase:
     _faults: dict[str, list[_Fault]]
     _files: dict[str, _StoredFile]
     _uploads: dict[str, _PendingUpload]
-    # (method, the args as JSON or as a dict only this log holds, the response as JSON), decoded when read
-    _calls: list[tuple[str, str | JsonDict, bytes]]
+    _calls: list[tuple[str, str, bytes]]  # (method, the args as JSON, the response as JSON), decoded when read
     _handlers: dict[str, Handler]
 
     # ---------------------------------------------------------------- identity / urls
@@ -110,12 +109,12 @@ class WorkspaceBase:
 
     # ---------------------------------------------------------------- call log
 
-    def _record(self, method: str, args: str | JsonDict, result: ApiResult) -> ApiResult:
-        """Log the call (its arguments as JSON, or as a dict no one else holds) and encode its answer: the one
-        encoding the log and the HTTP response share."""
+    def _record(self, method: str, args_json: str, result: ApiResult) -> ApiResult:
+        """Log the call (its arguments as JSON) and encode its answer: one encoding the log and the HTTP response
+        share."""
         with self._lock:
             result.encoded = json.dumps(result.body).encode()
-            self._calls.append((method, args, result.encoded))
+            self._calls.append((method, args_json, result.encoded))
         return result
 
     # ---------------------------------------------------------------- lookups
