@@ -9,6 +9,14 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 from bot.sandbox.emulator.state import JSON_ENCODED_FIELDS, ApiResult, JsonDict, RawResult, SlackApiFailure
 
 
+def decoded_for_reading(args: JsonDict) -> JsonDict:
+    """Logged arguments as `_decode_json_fields` leaves them, for any field it could decode."""
+    try:
+        return _decode_json_fields(args)
+    except SlackApiFailure:
+        return args
+
+
 def _decode_json_fields(args: JsonDict) -> JsonDict:
     """JSON-decode string fields (``blocks``, ``view``...) the way Slack does for form bodies."""
     decoded = dict(args)
@@ -73,16 +81,16 @@ def _read_args(environ: WSGIEnvironment) -> JsonDict:
     return {**query, **body}
 
 
-def _read_request(environ: WSGIEnvironment) -> tuple[JsonDict, JsonDict, bool]:
-    """Query-string parameters, body parameters (JSON or form) and whether the body was JSON."""
+def _read_request(environ: WSGIEnvironment) -> tuple[JsonDict, JsonDict, str | None]:
+    """Query-string parameters, body parameters (JSON or form) and, when the body was JSON, its text."""
     query: JsonDict = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
     raw = _read_body(environ).decode("utf-8", errors="replace")
     if "json" not in str(environ.get("CONTENT_TYPE", "")).lower():
-        return query, dict(parse_qsl(raw, keep_blank_values=True)), False
+        return query, dict(parse_qsl(raw, keep_blank_values=True)), None
     try:
         body = json.loads(raw) if raw.strip() else {}
     except json.JSONDecodeError as exc:
         raise SlackApiFailure("invalid_json") from exc
     if not isinstance(body, dict):
         raise SlackApiFailure("json_not_object")
-    return query, body, True
+    return query, body, raw if raw.strip() else "{}"

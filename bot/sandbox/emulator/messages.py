@@ -26,9 +26,11 @@ class MessageStore(WorkspaceBase):
     def _with_generated_ids(self, blocks: list[JsonDict]) -> list[JsonDict]:
         """The blocks (changed in place), with block_id / action_id filled in the way Slack generates them."""
         for block in blocks:
-            block.setdefault("block_id", self._generated_id())
+            if "block_id" not in block:
+                block["block_id"] = self._generated_id()
             for element in _iter_block_elements(block):
-                element.setdefault("action_id", self._generated_id())
+                if "action_id" not in element:
+                    element["action_id"] = self._generated_id()
         return blocks
 
     def _counted(self, problems: list[Problem]) -> list[Problem]:

@@ -21,13 +21,14 @@ def view_problems(spec: Any) -> list[Problem]:
     return _problems_and_copy(spec)[0]
 
 
-def _problems_and_copy(spec: Any) -> tuple[list[Problem], Any]:
-    """The view's problems, and a copy of it the emulator may keep (one encoding serves the check and the copy)."""
+def _problems_and_copy(spec: Any, *, fresh: bool = False) -> tuple[list[Problem], Any]:
+    """The view's problems, and a copy of it the emulator may keep (one encoding serves the check and the copy);
+    a `fresh` view, decoded for this call alone, is kept as it is."""
     try:
         text = json.dumps(spec)
     except (TypeError, ValueError):
         return check_view(spec), spec
-    return list(_checked_text(text)), json.loads(text)
+    return list(_checked_text(text)), spec if fresh else json.loads(text)
 
 
 @functools.lru_cache(maxsize=256)
@@ -53,7 +54,7 @@ class ViewsApi(MessageStore):
 
     def _checked_view(self, spec: Any, allowed_types: tuple[str, ...]) -> JsonDict:
         """A copy of the view, if Slack would take it as one of ``allowed_types`` (``invalid_arguments`` otherwise)."""
-        problems, copy = _problems_and_copy(spec)
+        problems, copy = _problems_and_copy(spec, fresh=self._arguments_fresh)
         if self._counted(problems):
             raise refusal(problems)
         if copy["type"] not in allowed_types:
