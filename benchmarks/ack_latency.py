@@ -1,12 +1,13 @@
 """Ack latency of `/triage`: the bot versus a bare Bolt app, both under gunicorn, Web API on the emulator.
 
     .venv/bin/python benchmarks/ack_latency.py [--requests 300] [--runs 3] [--database-url postgresql://...] [--oauth]
-        [--profile]
+        [--profile] [--levels 1 8 32]
 
 Both apps run under gunicorn gthread with one worker and 32 threads. Each talks to its own emulator process
 (Slack's rate limits off: hundreds of `views.open` a second from one workspace are far over its Tier 4 limit, and
 what is measured is the acknowledgement), and the load comes from a third process. Every run sends `--requests`
-signed `/triage` commands to each app at concurrency 1, 8 and 32, the apps taking turns; `--runs` runs are made
+signed `/triage` commands to each app at concurrency 1, 8 and 32 (`--levels`), the apps taking turns (each run
+starting with the next app); `--runs` runs are made
 and each figure is the median over them. Per app and level it prints the acknowledgement's p50/p99, when the form
 opened (the emulator received `views.open`, measured from when the command was sent), and the CPU time per request
 of the app's processes and of its emulator (steadier than wall time on a busy machine). Target: the bot's p99
@@ -229,6 +230,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=default_db, help="admin URL of a PostgreSQL server")
     parser.add_argument("--oauth", action="store_true", help="also measure the bot with OAuth installs")
     parser.add_argument("--profile", action="store_true", help="profile the bots' workers (cProfile, CPU time)")
+    parser.add_argument(
+        "--levels", type=int, nargs="+", default=list(CONCURRENCY), help="concurrency levels (default: 1 8 32)"
+    )
     args = parser.parse_args()
 
     emulator = SlackEmulator(trigger_ttl_seconds=3600, rate_limits=RateLimits(enabled=False))
@@ -244,7 +248,7 @@ def main() -> None:
         ]
         for name in names
         for run in range(args.runs)
-        for level in (0, *CONCURRENCY)
+        for level in (0, *args.levels)
     }
     admin_url = args.database_url.replace("postgresql+psycopg://", "postgresql://")
     ports = {name: free_port() for name in names}
@@ -253,17 +257,24 @@ def main() -> None:
         apps = [start(stack, name, ports[name], emulator, admin_url, profiles) for name in names]
         for app in apps:
             drive(app, batches[(app.name, 0, 0)], 4)  # warm-up: imports, connection pools
-        results: dict[int, dict[str, list[Result]]] = {level: {app.name: [] for app in apps} for level in CONCURRENCY}
+        levels = tuple(args.levels)
+        results: dict[int, dict[str, list[Result]]] = {level: {app.name: [] for app in apps} for level in levels}
         for run in range(args.runs):
-            for level in CONCURRENCY:
-                for app in apps:
+            for level in levels:
+                for app in taking_turns(apps, run):
                     results[level][app.name].append(drive(app, batches[(app.name, run, level)], level))
         if profiles is not None:
             for app in apps[1:]:
                 print(f"=== {app.name}: CPU profile of {args.runs * len(CONCURRENCY)} x {args.requests} requests")
                 report_profile(profiles / app.name.replace(" ", "-"), args.runs * len(CONCURRENCY) * args.requests)
-    verdicts = [report_level(level, results[level], first=level == CONCURRENCY[0]) for level in CONCURRENCY]
+    verdicts = [report_level(level, results[level], first=level == levels[0]) for level in levels]
     sys.exit(0 if all(verdicts) else 1)
+
+
+def taking_turns(apps: list[App], run: int) -> list[App]:
+    """The apps in this run's order: each run starts with the next one, so none is always measured first or last."""
+    shift = run % len(apps)
+    return apps[shift:] + apps[:shift]
 
 
 def start(
