@@ -1,7 +1,7 @@
 """Ack latency of `/triage`: the bot versus a bare Bolt app, both under gunicorn, Web API on the emulator.
 
     .venv/bin/python benchmarks/ack_latency.py [--requests 300] [--runs 3] [--database-url postgresql://...] [--oauth]
-        [--profile] [--levels 1 8 32]
+        [--profile] [--levels 1 8 32] [--bare-form one-field|triage]
 
 Both apps run under gunicorn gthread with one worker and 32 threads. Each talks to its own emulator process
 (Slack's rate limits off: hundreds of `views.open` a second from one workspace are far over its Tier 4 limit, and
@@ -12,7 +12,9 @@ and each figure is the median over them. Per app and level it prints the acknowl
 opened (the emulator received `views.open`, measured from when the command was sent), and the CPU time per request
 of the app's processes and of its emulator (steadier than wall time on a busy machine). Target: the bot's p99
 within 1.2x of the bare app's at every level, every request acknowledged. With `--oauth` a third app is measured:
-the bot installed through Slack OAuth (the workspace's token found in the installation store). `--profile` runs
+the bot installed through Slack OAuth (the workspace's token found in the installation store). `--bare-form triage`
+has bare Bolt open the bot's own new-incident form instead of a one-field one: what is left is the bot's own
+overhead, not the weight of its form (which its emulator pays too). `--profile` runs
 the bots' workers under cProfile (CPU time, every thread: `benchmarks/load.py profiled-replica`) and prints where
 their CPU went; the timings are then the profiled ones.
 """
@@ -231,6 +233,12 @@ def main() -> None:
     parser.add_argument("--oauth", action="store_true", help="also measure the bot with OAuth installs")
     parser.add_argument("--profile", action="store_true", help="profile the bots' workers (cProfile, CPU time)")
     parser.add_argument(
+        "--bare-form",
+        choices=("one-field", "triage"),
+        default="one-field",
+        help="the modal bare Bolt opens: a one-field form, or the bot's own new-incident form",
+    )
+    parser.add_argument(
         "--levels", type=int, nargs="+", default=list(CONCURRENCY), help="concurrency levels (default: 1 8 32)"
     )
     args = parser.parse_args()
@@ -254,7 +262,7 @@ def main() -> None:
     ports = {name: free_port() for name in names}
     with contextlib.ExitStack() as stack:
         profiles = Path(stack.enter_context(TemporaryDirectory(prefix="ack-profile-"))) if args.profile else None
-        apps = [start(stack, name, ports[name], emulator, admin_url, profiles) for name in names]
+        apps = [start(stack, name, ports[name], emulator, admin_url, profiles, args.bare_form) for name in names]
         for app in apps:
             drive(app, batches[(app.name, 0, 0)], 4)  # warm-up: imports, connection pools
         levels = tuple(args.levels)
@@ -278,12 +286,18 @@ def taking_turns(apps: list[App], run: int) -> list[App]:
 
 
 def start(
-    stack: contextlib.ExitStack, name: str, port: int, emulator: SlackEmulator, admin_url: str, profiles: Path | None
+    stack: contextlib.ExitStack,
+    name: str,
+    port: int,
+    emulator: SlackEmulator,
+    admin_url: str,
+    profiles: Path | None,
+    bare_form: str = "one-field",
 ) -> App:
     """One app with its own emulator process; both bots with their own scratch database (and profile, if asked)."""
     slack = stack.enter_context(emulator_process(emulator, free_port()))
     env = {**os.environ, "SLACK_BOT_TOKEN": emulator.bot_token, "SLACK_SIGNING_SECRET": SECRET}
-    env.update(SLACK_API_URL=slack.url, LOG_LEVEL="WARNING")
+    env.update(SLACK_API_URL=slack.url, LOG_LEVEL="WARNING", BARE_FORM=bare_form, BARE_FORM_CHANNEL="CBENCH")
     url = f"http://127.0.0.1:{port}/slack/events"
     if name == "bare Bolt":
         cmd = [str(BIN / "gunicorn"), "benchmarks.bare_bolt_app:api", "-b", f"127.0.0.1:{port}"]

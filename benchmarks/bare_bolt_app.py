@@ -1,4 +1,8 @@
-"""The baseline for ack latency: a Bolt app that only acknowledges `/triage` and opens a one-field modal."""
+"""The baseline for ack latency: a Bolt app that only acknowledges `/triage` and opens a modal.
+
+The modal is a one-field form, or with `BARE_FORM=triage` the bot's own new-incident form (built once), so the
+comparison can tell the weight of the form from the bot's own overhead.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,25 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
+from blocks.new_incident import new_incident_modal
+
+ONE_FIELD: dict[str, Any] = {
+    "type": "modal",
+    "callback_id": "bare",
+    "title": {"type": "plain_text", "text": "Bare"},
+    "submit": {"type": "plain_text", "text": "Go"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "title",
+            "label": {"type": "plain_text", "text": "Title"},
+            "element": {"type": "plain_text_input", "action_id": "title"},
+        }
+    ],
+}
+TRIAGE_FORM = new_incident_modal(channel_id=os.environ.get("BARE_FORM_CHANNEL", "CBENCH"))
+FORM = TRIAGE_FORM if os.environ.get("BARE_FORM") == "triage" else ONE_FIELD
+
 client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
 app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], token_verification_enabled=False)
 
@@ -16,23 +39,7 @@ app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], toke
 @app.command("/triage")
 def open_modal(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
     ack()
-    client.views_open(
-        trigger_id=command["trigger_id"],
-        view={
-            "type": "modal",
-            "callback_id": "bare",
-            "title": {"type": "plain_text", "text": "Bare"},
-            "submit": {"type": "plain_text", "text": "Go"},
-            "blocks": [
-                {
-                    "type": "input",
-                    "block_id": "title",
-                    "label": {"type": "plain_text", "text": "Title"},
-                    "element": {"type": "plain_text_input", "action_id": "title"},
-                }
-            ],
-        },
-    )
+    client.views_open(trigger_id=command["trigger_id"], view=FORM)
 
 
 api = SlackRequestHandler(app)
