@@ -214,6 +214,37 @@ def test_form_encoded_json_fields_are_decoded(emulator: SlackEmulator, client: W
     assert emulator.calls("chat.postMessage")[0].args["blocks"][0]["type"] == "section"
 
 
+def test_the_call_log_shows_what_was_sent_not_what_the_emulator_added(
+    emulator: SlackEmulator, client: WebClient
+) -> None:
+    """A JSON body is logged as it arrived (decoded when read); ids Slack fills in are in the answer only."""
+    view = _modal("Logged")
+    opened = client.views_open(trigger_id=emulator.new_trigger_id("U1"), view=view)["view"]
+    logged = emulator.calls("views.open")[0]
+    assert logged.args["view"] == view, "as sent: no block_id or action_id the emulator generated"
+    assert logged.response["view"]["id"] == opened["id"]
+    assert all(block.get("block_id") for block in opened["blocks"])
+    home = {"type": "home", "blocks": MODAL["blocks"]}
+    client.api_call("views.publish", json={"user_id": "U1", "view": json.dumps(home)})
+    assert emulator.calls("views.publish")[0].args["view"]["type"] == "home", "a JSON-encoded field is decoded"
+
+
+def test_answers_and_stored_records_never_share_objects(emulator: SlackEmulator, client: WebClient) -> None:
+    """Answers are made of stored records, encoded at once: what a caller does with one changes nothing stored,
+    and a later change does not reach an answer already given."""
+    posted = emulator.api("chat.postMessage", channel="CGENERAL", text="first")
+    posted["message"]["text"] = "changed by the caller"
+    emulator.api("chat.update", channel="CGENERAL", ts=posted["ts"], text="second")
+    assert posted["message"]["text"] == "changed by the caller"
+    assert emulator.message("CGENERAL", posted["ts"])["text"] == "second"  # type: ignore[index]
+    view = _modal("Mine")
+    opened = emulator.api("views.open", trigger_id=emulator.new_trigger_id("U1"), view=view)["view"]
+    view["title"]["text"] = "changed after sending"
+    opened["blocks"].clear()
+    stored = emulator.view(opened["id"])
+    assert stored is not None and stored["title"]["text"] == "Mine" and stored["blocks"]
+
+
 def test_dm_by_user_id(emulator: SlackEmulator, client: WebClient) -> None:
     resp = client.chat_postMessage(channel="U1", text="You are on call")
     assert resp["channel"] == emulator.dm_channel("U1") and resp["channel"].startswith("D")
