@@ -111,10 +111,13 @@ class RateBudgets:
                 until, key = max(waits)
                 return Wait(until, channel_spent=":tier" not in key)
             for budget in budgets:
+                # Never back in time: a replica whose clock (or whose reading of it, taken before the row lock) is
+                # behind the last taker's would otherwise have the same seconds refilled twice, and Slack refuse.
+                refilled_to = max(now, rows[budget.key].updated_at)
                 connection.execute(
                     update(RateBudget)
                     .where(RateBudget.key == budget.key)
-                    .values(tokens=levels[budget.key] - 1, updated_at=now, paused_until=None)
+                    .values(tokens=levels[budget.key] - 1, updated_at=refilled_to, paused_until=None)
                 )
             return None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -21,7 +21,7 @@ from bot.integrations.outbox import (
     request_root_refresh,
     undelivered_summary,
 )
-from bot.integrations.rate_budgets import Pacing
+from bot.integrations.rate_budgets import Budget, Pacing, RateBudgets
 from bot.integrations.slack import SlackGateway, build_web_client
 from bot.integrations.workspaces import SlackWorkspaces
 from bot.models import Incident, OutboxMessage, OutboxState
@@ -295,3 +295,22 @@ def test_a_workspace_turns_busy_past_a_hundred_waiting_calls_counted_every_few_s
     assert load.class_of("TNOISY") == "quiet", "the last count still serves"
     ticks[0] = RECOUNT_SECONDS
     assert (load.class_of("TNOISY"), load.class_of("TQUIET")) == ("busy", "quiet")
+
+
+def test_a_replica_reading_an_earlier_time_never_gets_the_same_seconds_refilled_twice(
+    database_url: str, clean_db: object
+) -> None:
+    """Each replica reads Slack's time before it locks the budget, so one can come in with an earlier time than the
+    last taker's; the budget must not move back to it, or the next taker is refilled for seconds already paid."""
+    engine = make_engine(database_url)
+    try:
+        budgets = RateBudgets(engine)
+        budget = [Budget("T1:C1", per_second=1.0, burst=2)]
+        t0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+        t2 = t0 + timedelta(seconds=2)
+        assert budgets.take(budget, t0) is None
+        assert budgets.take(budget, t2) is None, "refilled to the burst of 2, one taken"
+        assert budgets.take(budget, t0) is None, "a replica that read its time before t2: the last token"
+        assert budgets.take(budget, t2) is not None, "a third call at t2 would be over the burst: Slack refuses it"
+    finally:
+        engine.dispose()
