@@ -42,6 +42,7 @@ from bot.domain.message_intake import BlockerDraft, SourceMessage
 from bot.models import Severity
 
 B = NewIncidentBlock
+MAX_INPUT_CHARS = 3000  # Slack's most for a plain-text input's max_length and initial value
 F = ReportField  # the report's fields are the form's inputs: their values are the block and action ids
 
 
@@ -100,6 +101,11 @@ def _text_input(
     initial: str | None = None,
 ) -> InputBlock:
     limit = TEXT_LIMITS.get(block)
+    if limit is not None and initial and len(initial) > limit:
+        # Stored before today's limit, or put together from several fields: shown whole (up to Slack's 3,000), not
+        # cut to the limit, which Slack would refuse as an initial value; saving it asks for it to be shortened.
+        initial = initial[:MAX_INPUT_CHARS]
+        limit = len(initial)
     element = PlainTextInputElement(
         action_id=block, placeholder=placeholder, multiline=multiline, max_length=limit, initial_value=initial or None
     )

@@ -36,11 +36,12 @@ from blocks.oncall import (
     override_set_notice,
     team_sections,
 )
-from bot.domain.incidents import DetailsReport, EnvironmentReport
+from bot.domain.incidents import TEXT_LIMITS, DetailsReport, EnvironmentReport, ReportField, validate_details
 from bot.domain.isolation import Isolation, SimilarIncident
 from bot.domain.oncall import ActiveOverride, OnCall
 from bot.domain.triage import StepKind, StepOutcome, StepView
 from bot.models import Environment, IncidentStatus, Scope, Severity, TriageStep
+from bot.sandbox.emulator.blockkit import check_view
 from tests.builders import an_incident
 from tests.conftest import T0
 
@@ -179,6 +180,19 @@ def test_details_of_reads_what_is_recorded() -> None:
     assert details_of(an_incident()) == DetailsReport()
     assert details_of(an_incident(environment=Environment(browser_version="126"))).environment.browser == "126"
     assert details_of(an_incident(environment=Environment(os="macOS"))).environment.browser is None
+
+
+def test_a_recorded_value_longer_than_the_input_takes_is_shown_whole_and_slack_takes_the_form() -> None:
+    """The database keeps 100 characters of an operating system where the form takes 80: prefilled cut, it would be
+    lost on saving; prefilled whole into an 80-character input, Slack would refuse to open the form."""
+    long_os = "Windows 11 Enterprise LTSC 24H2 build 26100.2894 on a Citrix VDI with FSLogix profiles"
+    assert len(long_os) > TEXT_LIMITS[ReportField.OS]
+    as_dict = add_details_modal(an_incident(environment=Environment(os=long_os)), []).to_dict()
+    os_input = next(b["element"] for b in as_dict["blocks"] if b.get("block_id") == "os")
+    assert (os_input["initial_value"], os_input["max_length"]) == (long_os, len(long_os))
+    assert check_view(as_dict) == []
+    problems = validate_details(DetailsReport(environment=EnvironmentReport(os=long_os)))
+    assert problems[ReportField.OS].startswith("Keep this under 80 characters"), "saving it asks for it shorter"
 
 
 def test_add_details_modal_is_prefilled_and_says_what_is_missing() -> None:

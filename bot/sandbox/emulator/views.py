@@ -12,18 +12,13 @@ from bot.sandbox.emulator.state import ANONYMOUS_USER, MAX_MODAL_STACK, JsonDict
 from bot.sandbox.emulator.validation import _required
 
 
-def view_problems(spec: Any) -> list[Problem]:
-    """`check_view`, remembered for views seen before: the same view gets the same answer.
+def _problems_and_copy(spec: Any, *, fresh: bool = False) -> tuple[list[Problem], Any]:
+    """`check_view`, remembered for views seen before (the same view gets the same answer), and a copy of the view
+    the emulator may keep: one encoding serves both. A `fresh` view, decoded for this call alone, is kept as it is.
 
     Checking a view element by element is most of what a `views.open` costs here (about 2 ms for an 18-block
     form); a bot opens the same form again and again, and Slack's own checking costs it nothing.
     """
-    return _problems_and_copy(spec)[0]
-
-
-def _problems_and_copy(spec: Any, *, fresh: bool = False) -> tuple[list[Problem], Any]:
-    """The view's problems, and a copy of it the emulator may keep (one encoding serves the check and the copy);
-    a `fresh` view, decoded for this call alone, is kept as it is."""
     try:
         text = json.dumps(spec)
     except (TypeError, ValueError):
