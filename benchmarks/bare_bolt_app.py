@@ -13,8 +13,6 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from blocks.new_incident import new_incident_modal
-
 ONE_FIELD: dict[str, Any] = {
     "type": "modal",
     "callback_id": "bare",
@@ -29,8 +27,18 @@ ONE_FIELD: dict[str, Any] = {
         }
     ],
 }
-TRIAGE_FORM = new_incident_modal(channel_id=os.environ.get("BARE_FORM_CHANNEL", "CBENCH"))
-FORM = TRIAGE_FORM if os.environ.get("BARE_FORM") == "triage" else ONE_FIELD
+
+
+def the_form() -> dict[str, Any]:
+    """The modal to open; the bot's modules are imported only for its form, so the bare app stays bare otherwise."""
+    if os.environ.get("BARE_FORM") != "triage":
+        return ONE_FIELD
+    from blocks.new_incident import new_incident_modal
+
+    return new_incident_modal(channel_id=os.environ.get("BARE_FORM_CHANNEL", "CBENCH"))
+
+
+FORM = the_form()
 
 client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
 app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], token_verification_enabled=False)
