@@ -12,9 +12,8 @@ from bot.sandbox.emulator.state import ANONYMOUS_USER, MAX_MODAL_STACK, JsonDict
 from bot.sandbox.emulator.validation import _required
 
 
-def _problems_and_copy(spec: Any, *, fresh: bool = False) -> tuple[list[Problem], Any]:
-    """`check_view`, remembered for views seen before (the same view gets the same answer), and a copy of the view
-    the emulator may keep: one encoding serves both. A `fresh` view, decoded for this call alone, is kept as it is.
+def view_problems(spec: Any) -> list[Problem]:
+    """`check_view`, remembered for views seen before: the same view gets the same answer.
 
     Checking a view element by element is most of what a `views.open` costs here (about 2 ms for an 18-block
     form); a bot opens the same form again and again, and Slack's own checking costs it nothing.
@@ -22,8 +21,8 @@ def _problems_and_copy(spec: Any, *, fresh: bool = False) -> tuple[list[Problem]
     try:
         text = json.dumps(spec)
     except (TypeError, ValueError):
-        return check_view(spec), spec
-    return list(_checked_text(text)), spec if fresh else json.loads(text)
+        return check_view(spec)
+    return list(_checked_text(text))
 
 
 @functools.lru_cache(maxsize=256)
@@ -48,13 +47,13 @@ class ViewsApi(MessageStore):
         return self._checked_view(_required(args, "view"), allowed_types)
 
     def _checked_view(self, spec: Any, allowed_types: tuple[str, ...]) -> JsonDict:
-        """A copy of the view, if Slack would take it as one of ``allowed_types`` (``invalid_arguments`` otherwise)."""
-        problems, copy = _problems_and_copy(spec, fresh=self._arguments_fresh)
-        if self._counted(problems):
+        """The view, if Slack would take it as one of ``allowed_types`` (``invalid_arguments`` otherwise)."""
+        problems = self._counted(view_problems(spec))
+        if problems:
             raise refusal(problems)
-        if copy["type"] not in allowed_types:
+        if spec["type"] not in allowed_types:
             raise SlackApiFailure("invalid_arguments", response_metadata={"messages": ["[ERROR] wrong view type"]})
-        return dict(copy)
+        return dict(spec)
 
     def _check_external_id(self, spec: JsonDict, own_id: str | None = None) -> None:
         external_id = spec.get("external_id")
@@ -64,7 +63,8 @@ class ViewsApi(MessageStore):
             raise SlackApiFailure("duplicate_external_id")
 
     def _build_view(self, spec: JsonDict, view_id: str, root_view_id: str, previous_view_id: str | None) -> JsonDict:
-        """The stored view, made of `spec` itself: a checked copy (`_checked_view`) that nothing else holds."""
+        """The stored view, made of `spec` itself: the emulator's own (decoded for the call, or copied where it came
+        in: `handle_api_call`, `push_modal`, `replace_view`)."""
         return {
             "id": view_id,
             "team_id": self.team_id,
@@ -174,12 +174,12 @@ class ViewsApi(MessageStore):
     def push_modal(self, user_id: str, spec: JsonDict) -> JsonDict:
         """Push a view on the user's stack (``response_action: push``)."""
         with self._lock:
-            return json_copy(self._push(user_id, spec))
+            return json_copy(self._push(user_id, json_copy(spec)))
 
     def replace_view(self, view_id: str, spec: JsonDict) -> JsonDict:
         """Replace a view's content in place (``response_action: update``)."""
         with self._lock:
-            return json_copy(self._replace_view(self._views_or_fail(view_id), spec))
+            return json_copy(self._replace_view(self._views_or_fail(view_id), json_copy(spec)))
 
     def set_view_errors(self, view_id: str, errors: JsonDict) -> None:
         """Store ``response_action: errors`` on the view; each key must be the block_id of one of its input blocks.

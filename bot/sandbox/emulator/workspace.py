@@ -70,7 +70,6 @@ class WorkspaceBase:
     _uploads: dict[str, _PendingUpload]
     _calls: list[tuple[str, str, bytes]]  # (method, the args as JSON, the response as JSON), decoded when read
     _handlers: dict[str, Handler]
-    _arguments_fresh: bool  # the call being handled was decoded from HTTP for itself alone (see handle_api_call)
 
     # ---------------------------------------------------------------- identity / urls
 
