@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import threading
 import time
@@ -11,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
+import bot.sandbox.emulator.jsontext as jsontext
 from bot.config import BOT_SCOPES
 from bot.sandbox.emulator.chat import ChatApi
 from bot.sandbox.emulator.conversations import ConversationsApi
@@ -261,16 +261,16 @@ class SlackEmulator(
             try:
                 decoded = _decode_json_fields(args)
             except SlackApiFailure as exc:
-                return self._record(method, as_sent or json.dumps(args), ApiResult(exc.status, exc.body()))
-            logged = as_sent or json.dumps(decoded)
+                return self._record(method, as_sent or jsontext.as_text(args), ApiResult(exc.status, exc.body()))
+            logged = as_sent or jsontext.as_text(decoded)
             if not fresh:
-                decoded = json.loads(logged)
+                decoded = jsontext.decoded(logged)
             return self._record(method, logged, self._dispatch(method, decoded, token))
 
     def api(self, method: str, **args: Any) -> JsonDict:
         """Call a Web API method in-process with the bot token; returns (a copy of) the JSON body."""
         result = self.handle_api_call(method, args, self.bot_token)
-        return dict(json.loads(result.encoded)) if result.encoded is not None else result.body
+        return dict(jsontext.decoded(result.encoded)) if result.encoded is not None else result.body
 
     def _dispatch(self, method: str, args: JsonDict, token: str | None) -> ApiResult:
         fault = self._take_fault(method)

@@ -6,6 +6,7 @@ import json
 from urllib.parse import parse_qsl
 from wsgiref.types import StartResponse, WSGIEnvironment
 
+import bot.sandbox.emulator.jsontext as jsontext
 from bot.sandbox.emulator.state import JSON_ENCODED_FIELDS, ApiResult, JsonDict, RawResult, SlackApiFailure
 
 
@@ -24,14 +25,14 @@ def _decode_json_fields(args: JsonDict) -> JsonDict:
         value = decoded.get(key)
         if isinstance(value, str) and value.strip():
             try:
-                decoded[key] = json.loads(value)
+                decoded[key] = jsontext.decoded(value)
             except json.JSONDecodeError as exc:
                 raise SlackApiFailure("invalid_blocks" if key == "blocks" else "invalid_arguments") from exc
     return decoded
 
 
 def _json_response(start_response: StartResponse, result: ApiResult) -> list[bytes]:
-    payload = result.encoded if result.encoded is not None else json.dumps(result.body).encode()
+    payload = result.encoded if result.encoded is not None else jsontext.encoded(result.body)
     headers = [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(payload)))]
     start_response(f"{result.status} {_REASONS.get(result.status, 'Status')}", headers + result.headers)
     return [payload]
@@ -88,7 +89,7 @@ def _read_request(environ: WSGIEnvironment) -> tuple[JsonDict, JsonDict, str | N
     if "json" not in str(environ.get("CONTENT_TYPE", "")).lower():
         return query, dict(parse_qsl(raw, keep_blank_values=True)), None
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = jsontext.decoded(raw) if raw.strip() else {}
     except json.JSONDecodeError as exc:
         raise SlackApiFailure("invalid_json") from exc
     if not isinstance(body, dict):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+import bot.sandbox.emulator.jsontext as jsontext
 from bot.sandbox.emulator.http import decoded_for_reading
 from bot.sandbox.emulator.state import Call, JsonDict, json_copy
 from bot.sandbox.emulator.workspace import WorkspaceBase
@@ -19,7 +19,7 @@ class Inspection(WorkspaceBase):
         """Recorded Web API calls, oldest first, optionally filtered by method."""
         with self._lock:
             return [
-                Call(m, decoded_for_reading(json.loads(args)), json.loads(response))
+                Call(m, decoded_for_reading(jsontext.decoded(args)), jsontext.decoded(response))
                 for m, args, response in self._calls
                 if method is None or m == method
             ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -12,12 +11,14 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import bot.sandbox.emulator.jsontext as jsontext
+
 JsonDict = dict[str, Any]
 
 
 def json_copy(value: Any) -> Any:
     """A deep copy of JSON data (everything the emulator stores is JSON): much faster than copy.deepcopy."""
-    return json.loads(json.dumps(value))
+    return jsontext.copied(value)
 
 
 Handler = Callable[[JsonDict], JsonDict]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
+import bot.sandbox.emulator.jsontext as jsontext
 from bot.sandbox.emulator.blockkit import Problem, check_view
 from bot.sandbox.emulator.messages import MessageStore, refusal
 from bot.sandbox.emulator.state import ANONYMOUS_USER, MAX_MODAL_STACK, JsonDict, SlackApiFailure, _Trigger, json_copy
@@ -19,15 +19,15 @@ def view_problems(spec: Any) -> list[Problem]:
     form); a bot opens the same form again and again, and Slack's own checking costs it nothing.
     """
     try:
-        text = json.dumps(spec)
+        text = jsontext.encoded(spec)
     except (TypeError, ValueError):
         return check_view(spec)
     return list(_checked_text(text))
 
 
 @functools.lru_cache(maxsize=256)
-def _checked_text(text: str) -> tuple[Problem, ...]:
-    return tuple(check_view(json.loads(text)))
+def _checked_text(text: bytes) -> tuple[Problem, ...]:
+    return tuple(check_view(jsontext.decoded(text)))
 
 
 class ViewsApi(MessageStore):

@@ -7,11 +7,11 @@ attributes are declared here and initialised by :class:`~bot.sandbox.emulator.co
 from __future__ import annotations
 
 import itertools
-import json
 import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
+import bot.sandbox.emulator.jsontext as jsontext
 from bot.sandbox.emulator.state import (
     ApiResult,
     Clock,
@@ -113,7 +113,7 @@ class WorkspaceBase:
         """Log the call (its arguments as JSON) and encode its answer: one encoding the log and the HTTP response
         share."""
         with self._lock:
-            result.encoded = json.dumps(result.body).encode()
+            result.encoded = jsontext.encoded(result.body)
             self._calls.append((method, args_json, result.encoded))
         return result
 
