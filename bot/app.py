@@ -14,12 +14,13 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from bot.integrations.slack import build_web_client
 from bot.integrations.slack_hosts import SlackHosts
 from bot.listeners import register_listeners
+from bot.listeners.acknowledgement import AckAwaitingExecutor, answer_on_ack
 from bot.listeners.errors import DATABASE_UNREACHABLE, is_database_outage
 from bot.listeners.events import register_revocation_log
 from bot.listeners.middleware import NamedArgs, forget_revoked_workspaces, inject_services, skip_repeated_events
 from bot.listeners.verification import after_verification, is_verified
 from bot.observability.bolt import observe_requests
-from bot.observability.context import ContextCopyingExecutor, current_scope, new_correlation_id
+from bot.observability.context import current_scope, new_correlation_id
 from bot.observability.redaction import register_settings_secrets
 from bot.services.container import Services
 
@@ -107,7 +108,7 @@ def build_bolt_app(services: Services, *, listener_executor: Executor | None = N
         process_before_response=False,
         # Listeners keep their thread after ack() while they post to Slack; Bolt's default of 5 threads
         # would make new requests wait for a free one before they can even be acknowledged.
-        listener_executor=ContextCopyingExecutor(executor),
+        listener_executor=AckAwaitingExecutor(executor),
         oauth_settings=oauth,
         installation_store_bot_only=True if oauth is not None else None,
         user_facing_authorize_error_message=NOT_INSTALLED,
@@ -117,6 +118,7 @@ def build_bolt_app(services: Services, *, listener_executor: Executor | None = N
     if oauth is not None:
         app.use(NamedArgs(forget_revoked_workspaces(services)))
     app.use(NamedArgs(observe_requests))
+    app.use(NamedArgs(answer_on_ack))  # after observe_requests: the request's scope is open
     app.use(NamedArgs(inject_services(services)))
     app.use(NamedArgs(skip_repeated_events(services)))
     app.error(handle_unexpected_error)

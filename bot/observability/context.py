@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import json
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
@@ -45,14 +46,27 @@ def new_correlation_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+@dataclass(frozen=True)
+class AckSignal:
+    """Set when the request's listener has called `ack()` (or ended); `waiting_thread` sends Slack the answer."""
+
+    answered: threading.Event
+    waiting_thread: int
+
+
 @dataclass
 class RequestScope:
-    """One incoming Slack request; `described` once the Bolt middleware has read its payload."""
+    """One incoming Slack request; `described` once the Bolt middleware has read its payload.
+
+    `ack_signal`: until its listener is running, what tells this request's thread that `ack()` was called
+    (`bot.listeners.acknowledgement`).
+    """
 
     correlation_id: str = field(default_factory=new_correlation_id)
     request_type: str | None = None
     incident: str | None = None
     described: bool = False
+    ack_signal: AckSignal | None = None
 
 
 _scope: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar("triage_request_scope", default=None)

@@ -6,7 +6,11 @@ import json
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
+from slack_bolt.listener import thread_runner
+
+from blocks.ids import CallbackId
 from bot.app import build_bolt_app
 from bot.clock import ManualClock
 from bot.config import load_settings
@@ -41,7 +45,8 @@ def test_list_and_show_answer_from_the_stored_incidents(stack: Stack) -> None:
     stack.wait_for_thread(4)
     listed = ask(stack, "list")
     assert (
-        "*INC-1* 🔴 SEV1 · Hartley &amp; Moss LLP · Exhibit upload fails at 99% · deadline in 2 h (court filing)" in listed
+        "*INC-1* 🔴 SEV1 · Hartley &amp; Moss LLP · Exhibit upload fails at 99% · deadline in 2 h (court filing)"
+        in listed
     )
     shown = ask(stack, "show inc-1")
     assert "INC-1 · Exhibit upload fails at 99%" in shown and "Audit trail (latest 5)" in shown
@@ -97,3 +102,31 @@ def test_healthz_is_503_when_the_database_is_unreachable(clock: ManualClock) -> 
     services = build_services(settings, clock=clock)
     with start_background_server(WebApp(build_bolt_app(services), services)) as server:
         assert _get(f"{server.url}/healthz") == (503, {"status": "degraded", "database": "unreachable"})
+
+
+class BoltsLooks:
+    """Bolt's listener runner's `time`, counting the 10 ms sleeps it takes while it looks for `ack()`."""
+
+    def __init__(self) -> None:
+        self.sleeps = 0
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        time.sleep(seconds)
+
+    def time(self) -> float:
+        return time.time()
+
+
+def test_slack_has_its_answer_without_waiting_for_bolts_next_look(stack: Stack, monkeypatch: Any) -> None:
+    """A signed `/triage` (the form opens after the ack), `/triage help` (answered in the ack) and a button click
+    are each answered the moment their listener acknowledges: Bolt never sleeps its 10 ms waiting for it."""
+    looks = BoltsLooks()
+    monkeypatch.setattr(thread_runner, "time", looks)
+    modal = open_modal(stack)
+    assert modal["callback_id"] == CallbackId.NEW_INCIDENT
+    assert "/triage" in ask(stack, "help")
+    stack.platform.submit_view(modal["id"], AGENT, filled_form())
+    stack.settle()
+    assert count(stack, Incident) == 1
+    assert looks.sleeps == 0
