@@ -13,8 +13,9 @@ opened (the emulator received `views.open`, measured from when the command was s
 of the app's processes and of its emulator (steadier than wall time on a busy machine). Target: the bot's p99
 within 1.2x of the bare app's at every level, every request acknowledged. With `--oauth` a third app is measured:
 the bot installed through Slack OAuth (the workspace's token found in the installation store). `--bare-form triage`
-has bare Bolt open the bot's own new-incident form instead of a one-field one: what is left is the bot's own
-overhead, not the weight of its form (which its emulator pays too). `--profile` runs
+has bare Bolt open the bot's own new-incident form instead of a one-field one (and, as the bot does, not format
+slack_sdk's per-call debug line): what is left is the bot's own overhead, not the weight of its form (which its
+emulator pays too). `--profile` runs
 the bots' workers under cProfile (CPU time, every thread: `benchmarks/load.py profiled-replica`) and prints where
 their CPU went; the timings are then the profiled ones.
 """
