@@ -195,8 +195,24 @@ class App:
     slack: SlackStandIn
 
 
+def still_running(pid: int) -> bool:
+    """Whether the process is there and not a zombie (an app that failed to bind its port exits at once)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def check_running(app: App) -> None:
+    for pid, what in ((app.pid, app.name), (app.slack.pid, f"{app.name}'s emulator")):
+        if not still_running(pid):
+            raise SystemExit(f"{what} (pid {pid}) is no longer running: nothing it measures would mean anything")
+
+
 def drive(app: App, bodies: list[str], concurrency: int) -> Result:
     """Send the bodies from a separate process, `concurrency` at a time; then wait for every form to open."""
+    check_running(app)
     before = [Footprint(app.pid), Footprint(app.slack.pid)]
     for footprint in before:
         footprint.sample()
@@ -209,6 +225,7 @@ def drive(app: App, bodies: list[str], concurrency: int) -> Result:
     deadline = time.monotonic() + FORMS_WAIT_SECONDS
     opened = app.slack.forms_opened()
     while not sent.keys() <= opened.keys() and time.monotonic() < deadline:
+        check_running(app)
         time.sleep(0.2)
         opened = app.slack.forms_opened()
     after = [Footprint(app.pid), Footprint(app.slack.pid)]
