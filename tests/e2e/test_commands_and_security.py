@@ -7,7 +7,9 @@ import time
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlencode
 
+from slack_bolt import BoltRequest
 from slack_bolt.listener import thread_runner
 
 from blocks.ids import CallbackId
@@ -129,4 +131,17 @@ def test_slack_has_its_answer_without_waiting_for_bolts_next_look(stack: Stack, 
     stack.platform.submit_view(modal["id"], AGENT, filled_form())
     stack.settle()
     assert count(stack, Incident) == 1
+    assert looks.sleeps == 0
+
+
+def test_in_socket_mode_too_the_answer_leaves_when_the_listener_acknowledges(stack: Stack, monkeypatch: Any) -> None:
+    """Socket Mode hands the request to Bolt with no HTTP scope around it: the middleware opens one, and the
+    acknowledgement still never waits for Bolt's next look."""
+    looks = BoltsLooks()
+    monkeypatch.setattr(thread_runner, "time", looks)
+    app = build_bolt_app(stack.services, listener_executor=stack.listeners)
+    fields = stack.platform.slash_command_fields(AGENT, SUPPORT, text="help")
+    response = app.dispatch(BoltRequest(body=urlencode(fields), mode="socket_mode"))
+    assert response.status == 200
+    assert "/triage help" in response.body
     assert looks.sleeps == 0
