@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
@@ -141,7 +142,11 @@ def test_in_socket_mode_too_the_answer_leaves_when_the_listener_acknowledges(sta
     monkeypatch.setattr(thread_runner, "time", looks)
     app = build_bolt_app(stack.services, listener_executor=stack.listeners)
     fields = stack.platform.slash_command_fields(AGENT, SUPPORT, text="help")
-    response = app.dispatch(BoltRequest(body=urlencode(fields), mode="socket_mode"))
+    # On a thread of its own, as Socket Mode's handler does: the scope it opens stays with that thread's context.
+    with ThreadPoolExecutor(1) as socket_mode_thread:
+        response = socket_mode_thread.submit(
+            app.dispatch, BoltRequest(body=urlencode(fields), mode="socket_mode")
+        ).result()
     assert response.status == 200
     assert "/triage help" in response.body
     assert looks.sleeps == 0

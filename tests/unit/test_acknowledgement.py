@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -90,11 +91,14 @@ def test_a_listener_submitting_work_before_its_ack_does_not_wait_for_itself(exec
 
 
 def test_without_a_request_scope_nothing_is_awaited(executor: Any) -> None:
-    release = threading.Event()
-    context = BoltContext()
-    answer_on_ack(context, lambda: None)
-    assert not isinstance(context.get("ack"), SignallingAck)  # Bolt's own ack and its own polling
-    future = executor.submit(lambda: release.wait(WAIT))
-    assert not future.done()
-    release.set()
-    future.result(WAIT)
+    def outside_any_request() -> None:
+        release = threading.Event()
+        context = BoltContext()
+        answer_on_ack(context, lambda: None)
+        assert not isinstance(context.get("ack"), SignallingAck)  # Bolt's own ack and its own polling
+        future = executor.submit(lambda: release.wait(WAIT))
+        assert not future.done()
+        release.set()
+        future.result(WAIT)
+
+    contextvars.Context().run(outside_any_request)  # whatever scope an earlier test left on this thread
