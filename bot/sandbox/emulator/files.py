@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 from wsgiref.types import WSGIEnvironment
 
+import bot.sandbox.emulator.jsontext as jsontext
 from bot.sandbox.emulator.http import _bearer_token, _read_body
 from bot.sandbox.emulator.messages import MessageStore
 from bot.sandbox.emulator.state import (
@@ -203,7 +204,7 @@ class FilesApi(MessageStore):
 def _file_list(value: Any) -> list[JsonDict]:
     """``files`` of files.completeUploadExternal: a JSON array of ``{"id", "title"}`` (a string when form-encoded)."""
     try:
-        parsed = json.loads(value) if isinstance(value, str) else value
+        parsed = jsontext.decoded(value) if isinstance(value, str) else value
     except json.JSONDecodeError as exc:
         raise SlackApiFailure("invalid_arguments") from exc
     if not isinstance(parsed, list) or not all(isinstance(item, dict) and item.get("id") for item in parsed):

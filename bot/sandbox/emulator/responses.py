@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from wsgiref.types import WSGIEnvironment
 
+import bot.sandbox.emulator.jsontext as jsontext
 from bot.sandbox.emulator.http import _read_body
 from bot.sandbox.emulator.messages import MessageStore
 from bot.sandbox.emulator.state import (
@@ -24,12 +25,12 @@ class ResponseUrls(MessageStore):
 
     def _serve_response_url(self, environ: WSGIEnvironment, hook_id: str) -> ApiResult:
         try:
-            payload = json.loads(_read_body(environ) or b"{}")
+            payload = jsontext.decoded(_read_body(environ) or b"{}")
         except json.JSONDecodeError:
             payload = None
         if not isinstance(payload, dict):
             failure = ApiResult(400, {"ok": False, "error": "invalid_payload"})
-            return self._record("response_url", json.dumps({"response_id": hook_id}), failure)
+            return self._record("response_url", jsontext.as_text({"response_id": hook_id}), failure)
         return self.handle_response_url(hook_id, payload)
 
     def handle_response_url(self, hook_id: str, payload: JsonDict) -> ApiResult:
@@ -40,9 +41,9 @@ class ResponseUrls(MessageStore):
                 hook = self._usable_hook(hook_id)
                 self._apply_response(hook, payload, "response_url")
             except SlackApiFailure as exc:
-                return self._record("response_url", json.dumps(args), ApiResult(exc.status, exc.body()))
+                return self._record("response_url", jsontext.as_text(args), ApiResult(exc.status, exc.body()))
             hook.uses += 1
-            return self._record("response_url", json.dumps(args), ApiResult(200, {"ok": True}))
+            return self._record("response_url", jsontext.as_text(args), ApiResult(200, {"ok": True}))
 
     def apply_ack(self, channel_id: str, user_id: str, payload: JsonDict) -> None:
         """Show a slash-command ack body (text/blocks) the way Slack does."""
