@@ -25,6 +25,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
 
+from bot.integrations.slack_connections import KeepAliveWebClient
 from bot.integrations.slack_hosts import SlackHosts, host_of
 from bot.observability.metrics import timed_slack_call
 
@@ -159,8 +160,9 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
 
 
 def build_web_client(*, token: str | None, base_url: str, timeout: int = 10) -> WebClient:
-    """A WebClient that retries connection errors, a short 429 (after its Retry-After) and 5xx once each."""
-    return WebClient(
+    """A WebClient on kept-alive connections that retries connection errors, a short 429 (after its Retry-After)
+    and 5xx once each."""
+    return KeepAliveWebClient(
         token=token,
         base_url=base_url,
         timeout=timeout,

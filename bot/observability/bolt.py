@@ -10,13 +10,14 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
+from bot.integrations.slack_connections import KeepAliveWebClient
 from bot.observability.context import current_scope, describe, enter_scope
 from bot.observability.metrics import timed_slack_call
 
 logger = logging.getLogger(__name__)
 
 
-class ObservedWebClient(WebClient):
+class ObservedWebClient(KeepAliveWebClient):
     """A WebClient whose every Web API call is timed (and counted when it fails) in the Slack call metrics."""
 
     def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:

@@ -1,0 +1,185 @@
+"""Kept-alive connections to Slack's Web API: one TCP (and TLS) handshake per connection, not per call.
+
+slack_sdk's `WebClient` opens a new connection for every call (urllib closes it after one request): in production
+that is a TLS handshake per `chat.postMessage`, and on a busy worker the connect, accept and close of every call
+took a fifth of the CPU a `/triage` costs. `KeepAliveWebClient` sends its calls over connections kept per origin
+(scheme, host, port) by a process-wide `ConnectionPool`; everything above the socket (arguments, JSON, retry
+handlers, `SlackApiError`) is still slack_sdk's.
+
+What keeps it safe:
+- a connection is only reused for the origin it was opened to, and redirects are never followed (the token goes
+  only to the host it was sent to; a 3xx is returned as the error it is);
+- an idle connection is dropped before reuse when the server has closed it (or sent anything unasked), or when it
+  has been idle longer than `IDLE_SECONDS` (servers close idle connections; Slack's limit is not published);
+- a call that fails is never sent again here: whether to retry stays with slack_sdk's retry handlers, as for a
+  fresh connection, and the failed connection is closed, never pooled.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import select
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackRequestError
+
+IDLE_SECONDS = 20.0  # an idle connection older than this is closed instead of reused
+MAX_IDLE_PER_ORIGIN = 32  # connections kept idle per origin (one per concurrent call at most)
+
+Origin = tuple[str, str, int]
+
+
+@dataclass
+class _Idle:
+    connection: http.client.HTTPConnection
+    since: float
+
+
+@dataclass
+class PooledResponse:
+    """What slack_sdk's transport hands back: the status, the headers and the body (read whole)."""
+
+    status: int
+    reason: str
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+@dataclass
+class ConnectionPool:
+    """Idle HTTP(S) connections per origin, newest first; thread-safe, each connection used by one call at a time."""
+
+    idle_seconds: float = IDLE_SECONDS
+    max_idle: int = MAX_IDLE_PER_ORIGIN
+    clock: Callable[[], float] = time.monotonic
+    _idle: dict[Origin, list[_Idle]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    opened: int = 0  # connections opened so far (reuse shows as calls > opened)
+
+    def post(
+        self, url: str, body: bytes | None, headers: dict[str, str], *, timeout: float, context: ssl.SSLContext | None
+    ) -> PooledResponse:
+        """POST on a kept-alive connection to the URL's origin; the connection goes back to the pool only when the
+        whole response was read and the server keeps it open."""
+        parts = urlsplit(url)
+        origin = _origin_of(parts.scheme, parts.hostname, parts.port)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection = self._take(origin) or self._open(origin, timeout, context)
+        try:
+            connection.timeout = timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
+            connection.request("POST", target or "/", body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except BaseException:
+            connection.close()
+            raise
+        if response.will_close:
+            connection.close()
+        else:
+            self._give_back(origin, connection)
+        return PooledResponse(response.status, response.reason, response.headers, data)
+
+    def close_all(self) -> None:
+        """Close every idle connection (in-flight ones close when their call ends without a pool to return to)."""
+        with self._lock:
+            idle = [entry for entries in self._idle.values() for entry in entries]
+            self._idle.clear()
+        for entry in idle:
+            entry.connection.close()
+
+    def idle_count(self) -> int:
+        with self._lock:
+            return sum(len(entries) for entries in self._idle.values())
+
+    def _take(self, origin: Origin) -> http.client.HTTPConnection | None:
+        """The most recently used live connection to the origin; stale ones found on the way are closed."""
+        now = self.clock()
+        while True:
+            with self._lock:
+                entries = self._idle.get(origin)
+                if not entries:
+                    return None
+                entry = entries.pop()
+            if now - entry.since <= self.idle_seconds and _still_open(entry.connection):
+                return entry.connection
+            entry.connection.close()
+
+    def _give_back(self, origin: Origin, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            entries = self._idle.setdefault(origin, [])
+            if len(entries) < self.max_idle:
+                entries.append(_Idle(connection, self.clock()))
+                return
+        connection.close()
+
+    def _open(self, origin: Origin, timeout: float, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
+        scheme, host, port = origin
+        with self._lock:
+            self.opened += 1
+        if scheme == "https":
+            return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+        return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
+def _origin_of(scheme: str, host: str | None, port: int | None) -> Origin:
+    if scheme not in ("http", "https") or not host:
+        raise SlackRequestError(f"Invalid URL detected: {scheme}://{host}")
+    return scheme, host.lower(), port or (443 if scheme == "https" else 80)
+
+
+def _still_open(connection: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection can be reused: nothing to read on it (a closed one reads as end of file)."""
+    sock = connection.sock
+    if sock is None:
+        return False
+    try:
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return False
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return not poller.poll(0)
+    except (OSError, ValueError):
+        return False
+
+
+SHARED_POOL = ConnectionPool()
+
+
+class KeepAliveWebClient(WebClient):
+    """slack_sdk's WebClient, its calls sent over the process's kept-alive connections (`SHARED_POOL`).
+
+    Only the last step of slack_sdk's transport is replaced (sending the built request and reading the answer);
+    with a proxy configured the client falls back to slack_sdk's own. Non-2xx answers raise urllib's `HTTPError`
+    exactly as slack_sdk expects from urllib (its 429 and retry handling reads them), redirects included.
+    """
+
+    pool: ConnectionPool = SHARED_POOL
+
+    def _perform_urllib_http_request_internal(self, url: str, req: urllib.request.Request) -> dict[str, Any]:
+        if self.proxy is not None:
+            return super()._perform_urllib_http_request_internal(url, req)
+        headers = {name.title(): str(value) for name, value in req.header_items()}
+        body = req.data if isinstance(req.data, bytes) else None
+        response = self.pool.post(url, body, headers, timeout=self.timeout, context=self.ssl)
+        if not 200 <= response.status < 300:
+            raise _http_error(url, response)
+        if response.headers.get_content_type() == "application/gzip":
+            return {"status": response.status, "headers": response.headers, "body": response.body}
+        charset = response.headers.get_content_charset() or "utf-8"
+        return {"status": response.status, "headers": response.headers, "body": response.body.decode(charset)}
+
+
+def _http_error(url: str, response: PooledResponse) -> urllib.error.HTTPError:
+    return urllib.error.HTTPError(url, response.status, response.reason, response.headers, io.BytesIO(response.body))
