@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,17 +27,49 @@ class ObservedWebClient(KeepAliveWebClient):
 
 
 def observed_copy(client: WebClient) -> ObservedWebClient:
-    """The same client (token, URL, timeout, retry handlers), timed."""
-    return ObservedWebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        ssl=client.ssl,
-        proxy=client.proxy,
-        headers=dict(client.headers),
-        team_id=client.default_params.get("team_id"),
-        logger=client.logger,
-        retry_handlers=client.retry_handlers,
+    """The same client (token, URL, timeout, retry handlers), timed.
+
+    One per distinct set of those, reused by every request that brings it: a WebClient keeps nothing between calls,
+    and building one per request (as well as Bolt's) cost each request the construction and its environment reads.
+    """
+    key = _settings_of(client)
+    observed = _observed_clients.get(key)
+    if observed is None:
+        observed = ObservedWebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            ssl=client.ssl,
+            proxy=client.proxy,
+            headers=dict(client.headers),
+            team_id=client.default_params.get("team_id"),
+            logger=client.logger,
+            retry_handlers=client.retry_handlers,
+        )
+        with _observed_lock:
+            if len(_observed_clients) >= MAX_OBSERVED_CLIENTS:
+                _observed_clients.clear()  # workspaces (tokens) beyond this many: start over rather than grow
+            _observed_clients[key] = observed
+    return observed
+
+
+MAX_OBSERVED_CLIENTS = 1024
+_observed_clients: dict[tuple[Any, ...], ObservedWebClient] = {}
+_observed_lock = threading.Lock()
+
+
+def _settings_of(client: WebClient) -> tuple[Any, ...]:
+    """Everything a copy takes from the client (objects by identity: the app's own, alive as long as it is)."""
+    return (
+        client.token,
+        client.base_url,
+        client.timeout,
+        id(client.ssl),
+        client.proxy,
+        tuple(client.headers.items()),
+        client.default_params.get("team_id"),
+        id(client.logger),
+        tuple(map(id, client.retry_handlers)),
     )
 
 

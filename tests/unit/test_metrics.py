@@ -104,6 +104,21 @@ def test_slack_calls_through_the_gateway_are_timed_and_failures_counted_by_error
     )
 
 
+def test_a_timed_copy_is_made_once_per_token_and_reused_by_later_requests() -> None:
+    """Bolt builds a client per request; the timed copy of it is shared by every request with the same settings."""
+    handlers = WebClient().retry_handlers
+
+    def bolts_client(token: str) -> WebClient:
+        return WebClient(token=token, base_url="https://slack.test/api/", retry_handlers=handlers)
+
+    first = observed_copy(bolts_client("xoxb-one"))
+    assert observed_copy(bolts_client("xoxb-one")) is first
+    other = observed_copy(bolts_client("xoxb-two"))
+    assert other is not first and other.token == "xoxb-two"
+    longer = WebClient(token="xoxb-one", base_url="https://slack.test/api/", retry_handlers=handlers, timeout=99)
+    assert observed_copy(longer).timeout == 99
+
+
 def test_the_listeners_client_times_every_web_api_method(scrape: Any) -> None:
     plain = WebClient(token="xoxb-listener", base_url="https://slack.test/api/", timeout=7)
     observed = observed_copy(plain)
