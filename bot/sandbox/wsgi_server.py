@@ -80,7 +80,8 @@ class QuietRequestHandler(WSGIRequestHandler):
     """
 
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are written separately: never hold the body back
+    disable_nagle_algorithm = True  # a response is sent whole when it is ready: never held back for an ACK
+    wbufsize = -1  # wsgiref writes the status line, each header block and the body apart: buffered, they leave together
     timeout = 60
 
     def handle(self) -> None:
@@ -108,7 +109,11 @@ class QuietRequestHandler(WSGIRequestHandler):
             self._request_body(), output, self.get_stderr(), self.get_environ(), multithread=False
         )
         handler.request_handler = self
-        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+        try:
+            handler.run(self.server.get_app())  # type: ignore[attr-defined]
+        finally:
+            with contextlib.suppress(OSError):  # the client may be gone; its connection then ends below
+                self.wfile.flush()
 
     def _request_body(self) -> IO[bytes]:
         """The body as a stream of its own; a chunked one is read from the socket, and the connection ends after."""
