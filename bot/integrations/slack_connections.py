@@ -1,10 +1,10 @@
 """Kept-alive connections to Slack's Web API: one TCP (and TLS) handshake per connection, not per call.
 
 slack_sdk's `WebClient` opens a new connection for every call (urllib closes it after one request): in production
-that is a TLS handshake per `chat.postMessage`, and on a busy worker the connect, accept and close of every call
-took a fifth of the CPU a `/triage` costs. `KeepAliveWebClient` sends its calls over connections kept per origin
-(scheme, host, port) by a process-wide `ConnectionPool`; everything above the socket (arguments, JSON, retry
-handlers, `SlackApiError`) is still slack_sdk's.
+that is a TLS handshake per `chat.postMessage`, and on a busy worker the connect and close of every call cost
+0.15-0.4 ms of the 2-2.6 ms of CPU a `/triage` took (docs/benchmarks.md). `KeepAliveWebClient` sends its calls
+over connections kept per origin (scheme, host, port) by a process-wide `ConnectionPool`; everything above the
+socket (arguments, JSON, retry handlers, `SlackApiError`) is still slack_sdk's.
 
 What keeps it safe:
 - a connection is only reused for the origin it was opened to, and redirects are never followed (the token goes
@@ -12,13 +12,15 @@ What keeps it safe:
 - an idle connection is dropped before reuse when the server has closed it (or sent anything unasked), or when it
   has been idle longer than `IDLE_SECONDS` (servers close idle connections; Slack's limit is not published);
 - a call that fails is never sent again here: whether to retry stays with slack_sdk's retry handlers, as for a
-  fresh connection, and the failed connection is closed, never pooled.
+  fresh connection, and the failed connection is closed, never pooled;
+- a process forked from one holding connections starts with none (parent and child never share a socket).
 """
 
 from __future__ import annotations
 
 import http.client
 import io
+import os
 import select
 import ssl
 import threading
@@ -91,13 +93,10 @@ class ConnectionPool:
             self._give_back(origin, connection)
         return PooledResponse(response.status, response.reason, response.headers, data)
 
-    def close_all(self) -> None:
-        """Close every idle connection (in-flight ones close when their call ends without a pool to return to)."""
-        with self._lock:
-            idle = [entry for entries in self._idle.values() for entry in entries]
-            self._idle.clear()
-        for entry in idle:
-            entry.connection.close()
+    def forget_inherited(self) -> None:
+        """In a forked child: drop (without closing) the connections the parent still uses, and its lock's state."""
+        self._idle = {}
+        self._lock = threading.Lock()
 
     def idle_count(self) -> int:
         with self._lock:
@@ -155,6 +154,7 @@ def _still_open(connection: http.client.HTTPConnection) -> bool:
 
 
 SHARED_POOL = ConnectionPool()
+os.register_at_fork(after_in_child=SHARED_POOL.forget_inherited)
 
 
 class KeepAliveWebClient(WebClient):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.integrations.slack import build_web_client
-from bot.integrations.slack_connections import ConnectionPool, KeepAliveWebClient
+from bot.integrations.slack_connections import SHARED_POOL, ConnectionPool, KeepAliveWebClient
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
 
@@ -114,6 +115,39 @@ def test_a_stopped_server_ends_its_kept_connections(emulator: tuple[SlackEmulato
     server.stop()
     with pytest.raises(ConnectionRefusedError):
         client.auth_test()  # not answered on the old connection by a server that was stopped
+
+
+def test_a_forked_process_opens_its_own_connections(emulator: tuple[SlackEmulator, RunningServer]) -> None:
+    """A child never writes on a socket its parent uses: it starts with no idle connections."""
+    slack, _ = emulator
+    pool = ConnectionPool()
+    client = client_on(pool, slack)
+    client.auth_test()
+    assert pool.idle_count() == 1
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        pool.forget_inherited()  # what os.register_at_fork does for the shared pool
+        os.write(writer, bytes([pool.idle_count()]))
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(reader, 1) == bytes([0])
+    assert client.auth_test()["ok"] and pool.opened == 1  # the parent's connection is still whole
+
+
+def test_the_shared_pool_forgets_its_connections_in_a_forked_child(
+    emulator: tuple[SlackEmulator, RunningServer],
+) -> None:
+    slack, _ = emulator
+    KeepAliveWebClient(token=slack.bot_token, base_url=f"{slack.base_url}/api/").auth_test()
+    assert SHARED_POOL.idle_count() >= 1
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(writer, b"1" if SHARED_POOL._idle == {} else b"0")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(reader, 1) == b"1"
 
 
 def test_connections_are_kept_per_origin_and_redirects_are_not_followed() -> None:
