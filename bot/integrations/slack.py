@@ -25,7 +25,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
 
-from bot.integrations.slack_connections import KeepAliveWebClient
+from bot.integrations.slack_connections import KeepAliveWebClient, origin_of
 from bot.integrations.slack_hosts import SlackHosts, host_of
 from bot.observability.metrics import timed_slack_call
 
@@ -189,12 +189,6 @@ def _retry_after(error: SlackApiError) -> float | None:
     return _header_seconds(dict(error.response.headers or {}))
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    default_port = {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
-
-
 class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     """Follows redirects only to the same scheme, host and port: the bot token must not leave them.
 
@@ -211,7 +205,7 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
         headers: http.client.HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
-        if _origin(newurl) != _origin(req.full_url):
+        if origin_of(newurl) != origin_of(req.full_url):
             logger.warning("Slack file download refused a redirect to another host (HTTP %s)", code)
             return None
         return super().redirect_request(req, fp, code, msg, headers, newurl)

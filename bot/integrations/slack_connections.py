@@ -38,7 +38,7 @@ from slack_sdk.errors import SlackRequestError
 IDLE_SECONDS = 20.0  # an idle connection older than this is closed instead of reused
 MAX_IDLE_PER_ORIGIN = 32  # connections kept idle per origin (one per concurrent call at most)
 
-Origin = tuple[str, str, int]
+Origin = tuple[str, str, int | None]  # scheme, host (lower case), port (the scheme's default when not given)
 
 
 @dataclass
@@ -73,8 +73,11 @@ class ConnectionPool:
     ) -> PooledResponse:
         """POST on a kept-alive connection to the URL's origin; the connection goes back to the pool only when the
         whole response was read and the server keeps it open."""
+        origin = origin_of(url)
+        scheme, host, _ = origin
+        if scheme not in ("http", "https") or not host:
+            raise SlackRequestError(f"Invalid URL detected: {url}")
         parts = urlsplit(url)
-        origin = _origin_of(parts.scheme, parts.hostname, parts.port)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         connection = self._take(origin) or self._open(origin, timeout, context)
         try:
@@ -132,10 +135,11 @@ class ConnectionPool:
         return http.client.HTTPConnection(host, port, timeout=timeout)
 
 
-def _origin_of(scheme: str, host: str | None, port: int | None) -> Origin:
-    if scheme not in ("http", "https") or not host:
-        raise SlackRequestError(f"Invalid URL detected: {scheme}://{host}")
-    return scheme, host.lower(), port or (443 if scheme == "https" else 80)
+def origin_of(url: str) -> Origin:
+    """Where a URL's requests go: a connection, a token or a redirect stays within one origin."""
+    parts = urlsplit(url)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
 
 
 def _still_open(connection: http.client.HTTPConnection) -> bool:
