@@ -2,7 +2,9 @@
 
 Every process keeps the merged settings of a workspace for at most a second before it checks the saved version
 again (one indexed read), so a change made in Slack takes effect on every replica at once, with no restart; the
-process that saved it forgets its copy straight away.
+process that saved it forgets its copy straight away. One request checks; the others arriving meanwhile go on with
+the kept settings (under load a lapsed second otherwise sent every request in flight to the database at once:
+eleven reads of the same row within a millisecond, each holding a pooled connection).
 """
 
 from __future__ import annotations
@@ -58,17 +60,38 @@ class WorkspaceSettingsCache:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._kept: dict[str, _Kept] = {}
+        self._checking: set[str] = set()  # workspaces whose kept settings one request is checking right now
 
     def effective(self, base: Settings, session_factory: sessionmaker[Session], team_id: str) -> Settings:
         now = self._monotonic()
         with self._lock:
             kept = self._kept.get(team_id)
-        if kept is not None and now - kept.checked_at < self.every:
-            return kept.settings
-        with unit_of_work(session_factory) as session:
-            if kept is not None and saved_version(session, team_id) == kept.version:
-                self._keep(team_id, _Kept(kept.version, kept.settings, now))
+            if kept is not None and (now - kept.checked_at < self.every or team_id in self._checking):
                 return kept.settings
+            if kept is not None:
+                self._checking.add(team_id)
+        if kept is None:
+            return self._read(base, session_factory, team_id, now)
+        try:
+            return self._checked(base, session_factory, team_id, kept, now)
+        finally:
+            with self._lock:
+                self._checking.discard(team_id)
+
+    def _checked(
+        self, base: Settings, session_factory: sessionmaker[Session], team_id: str, kept: _Kept, now: float
+    ) -> Settings:
+        """The kept settings if the saved version is still theirs, else the saved ones read again."""
+        with unit_of_work(session_factory) as session:
+            if saved_version(session, team_id) == kept.version:
+                with self._lock:  # unless this process saved (and forgot) them meanwhile
+                    if self._kept.get(team_id) is kept:
+                        self._kept[team_id] = _Kept(kept.version, kept.settings, now)
+                return kept.settings
+        return self._read(base, session_factory, team_id, now)
+
+    def _read(self, base: Settings, session_factory: sessionmaker[Session], team_id: str, now: float) -> Settings:
+        with unit_of_work(session_factory) as session:
             version, values = saved_values(session, team_id)
         settings = self._merged_or_base(base, values, team_id)
         self._keep(team_id, _Kept(version, settings, now))
