@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any
 
-from slack_bolt import App, BoltContext
-from slack_bolt.context.respond import Respond
+from slack_bolt import App
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
@@ -15,46 +12,19 @@ from bot.integrations.slack import build_web_client
 from bot.integrations.slack_hosts import SlackHosts
 from bot.listeners import register_listeners
 from bot.listeners.acknowledgement import AckAwaitingExecutor, answer_on_ack
-from bot.listeners.errors import DATABASE_UNREACHABLE, is_database_outage
+from bot.listeners.errors import handle_unexpected_error
 from bot.listeners.events import register_revocation_log
 from bot.listeners.middleware import NamedArgs, forget_revoked_workspaces, inject_services, skip_repeated_events
-from bot.listeners.verification import after_verification, is_verified
+from bot.listeners.verification import after_verification
 from bot.observability.bolt import observe_requests
-from bot.observability.context import current_scope, new_correlation_id
 from bot.observability.redaction import register_settings_secrets
 from bot.services.container import Services
 
-logger = logging.getLogger(__name__)
 NOT_INSTALLED = (
     ":warning: Triage Bot is not installed in this workspace (or was removed), so nothing was recorded. "
     "Ask a workspace admin to install it again."
 )
 OAUTH_STATE_SECONDS = 600  # an install started on /slack/install must finish within this long
-
-
-def handle_unexpected_error(
-    error: Exception, body: dict[str, Any], respond: Respond | None, context: BoltContext | None = None
-) -> None:
-    """The one place unexpected errors end up: logged with a reference the person can quote (the correlation id).
-
-    Only a request whose signature was verified is answered: the body of any other one is the sender's to choose,
-    and its response_url could name any host (Bolt calls this handler also when its own verification raises).
-    """
-    scope = current_scope()
-    reference = scope.correlation_id if scope else new_correlation_id()
-    logger.error(
-        "Unhandled error (ref %s) for a %s request", reference, body.get("type") or "slash command", exc_info=error
-    )
-    if respond is not None and body.get("response_url") and is_verified(context):
-        text = (
-            f"{DATABASE_UNREACHABLE} (ref `{reference}`)"
-            if is_database_outage(error)
-            else f"Something went wrong on my side (ref `{reference}`). Nothing you entered was lost; try again."
-        )
-        try:
-            respond(text=text, response_type="ephemeral", replace_original=False)
-        except Exception:
-            logger.warning("Could not tell the user about error ref %s", reference)
 
 
 def oauth_settings(services: Services) -> OAuthSettings | None:

@@ -11,6 +11,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block, SectionBlock
+from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 
 from blocks.lists import help_blocks
@@ -19,8 +20,9 @@ from blocks.text import escape_mrkdwn
 from bot.domain.errors import DomainError
 from bot.domain.incidents import parse_incident_key
 from bot.domain.permissions import Action
+from bot.listeners.acknowledgement import ON_REQUEST_THREAD, answer_after_ack
 from bot.listeners.errors import DATABASE_UNREACHABLE
-from bot.listeners.middleware import app_services, services_of
+from bot.listeners.middleware import services_of
 from bot.listeners.replays import request_key
 from bot.listeners.settings import handle_settings_command
 from bot.services.channels import reach_for_form
@@ -165,13 +167,16 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
     if not name:
         ack()  # at once: the form needs nothing read first, and opens on the answer threads (`BackgroundWork`)
         trigger_id, channel_id = command["trigger_id"], command["channel_id"]
-        app_services(context).background.answer(
-            lambda: open_form_after_ack(context, client, respond, trigger_id=trigger_id, channel_id=channel_id)
+        answer_after_ack(
+            context,
+            respond,
+            command,
+            lambda: open_form_after_ack(context, client, respond, trigger_id=trigger_id, channel_id=channel_id),
         )
         return
     services = services_of(context)
     if name.lower() == "declare":
-        open_declare_modal(ack, services, client, command, args.strip())
+        open_declare_modal(ack, context, client, respond, command, args.strip())
         return
     if name.lower() == "settings":
         handle_settings_command(ack, command, client, context)
@@ -198,24 +203,36 @@ def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond:
         ack(text=DATABASE_UNREACHABLE)
         return
     ack(text=f"/triage {name}", blocks=blocks)
-    if subcommand.after_ack is not None:
-        subcommand.after_ack(services, request, respond)
+    after_ack = subcommand.after_ack
+    if after_ack is not None:
+        answer_after_ack(context, respond, command, lambda: after_ack(services, request, respond))
 
 
 def open_declare_modal(
-    ack: Ack, services: Services, client: WebClient, command: dict[str, Any], reference: str
+    ack: Ack, context: BoltContext, client: WebClient, respond: Respond, command: dict[str, Any], reference: str
 ) -> None:
     """`/triage declare INC-7`: refused at once (ephemeral) unless the person may declare it."""
     try:
         incident_id = parse_incident_key(reference)
         if incident_id is None:
             raise DomainError("Usage: `/triage declare INC-7`")
-        view = declare_form(services, incident_id, command["user_id"])
+        view = declare_form(services_of(context), incident_id, command["user_id"])
     except DomainError as exc:
         ack(text=str(exc))
         return
     ack()
-    client.views_open(trigger_id=command["trigger_id"], view=view)
+    trigger_id, again = command["trigger_id"], f"`/triage declare INC-{incident_id}`"
+    answer_after_ack(context, respond, command, lambda: open_form(client, respond, trigger_id, view, again=again))
+
+
+def open_form(client: WebClient, respond: Respond, trigger_id: str, view: View | dict[str, Any], *, again: str) -> None:
+    """Open a form after the acknowledgement; one Slack refuses is explained to the person (only they see it)."""
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        logger.warning("views.open failed: %s", error)
+        respond(text=f"I couldn't open the form ({error}). Please type {again} again.")
 
 
 def open_form_after_ack(
@@ -235,13 +252,9 @@ def open_new_incident_modal(
     """The form, asking up front for a channel to post in when the bot can't post where /triage was typed."""
     reach = reach_for_form(services, channel_id)
     view = new_incident_modal(channel_id=channel_id, unreachable=None if reach.usable else reach)
-    try:
-        client.views_open(trigger_id=trigger_id, view=view)
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        logger.warning("views.open failed: %s", error)
-        respond(text=f"I couldn't open the incident form ({error}). Please type `/triage` again.")
+    open_form(client, respond, trigger_id, view, again="`/triage`")
 
 
 def register(app: App) -> None:
-    app.command("/triage")(handle_triage)
+    # On the request's thread: every branch acknowledges, then hands what follows to the answer threads.
+    app.command("/triage", middleware=[ON_REQUEST_THREAD])(handle_triage)

@@ -46,12 +46,18 @@ def new_correlation_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-@dataclass(frozen=True)
+@dataclass
 class AckSignal:
-    """Set when the request's listener has called `ack()` (or ended); `waiting_thread` sends Slack the answer."""
+    """Set when the request's listener has called `ack()` (or ended); `waiting_thread` sends Slack the answer.
+
+    `on_request_thread`: the listener runs on that thread itself (it acknowledges and hands off what follows);
+    `acked_at`: when it called `ack()` (`time.monotonic()`).
+    """
 
     answered: threading.Event
     waiting_thread: int
+    on_request_thread: bool = False
+    acked_at: float | None = None
 
 
 @dataclass

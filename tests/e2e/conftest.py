@@ -46,10 +46,12 @@ class ListenerThreads(ThreadPoolExecutor):
         super().__init__(max_workers=max_workers, thread_name_prefix="e2e-listener")
         self._lock = threading.Lock()
         self._running: set[Future[Any]] = set()
+        self.submitted = 0  # listeners (and lazy functions) handed to these threads so far
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         future = super().submit(fn, *args, **kwargs)
         with self._lock:
+            self.submitted += 1
             self._running.add(future)
         future.add_done_callback(self._forget)
         return future

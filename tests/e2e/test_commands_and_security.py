@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -133,6 +134,31 @@ def test_slack_has_its_answer_without_waiting_for_bolts_next_look(stack: Stack, 
     stack.settle()
     assert count(stack, Incident) == 1
     assert looks.sleeps == 0
+
+
+def test_triage_runs_on_the_requests_thread_and_slack_has_its_answer_before_the_form_opens(
+    stack: Stack, monkeypatch: Any
+) -> None:
+    """`/triage` needs no listener thread: it acknowledges on the request's own thread and hands the form to the
+    answer threads, so Slack has its answer while `views.open` is still waiting on Slack."""
+    slack_answers_views_open = threading.Event()
+    handle = stack.emulator.handle_api_call
+
+    def held_views_open(method: str, args: dict[str, Any], token: str | None, **how: Any) -> Any:
+        if method == "views.open":
+            assert slack_answers_views_open.wait(20), "the test never let Slack answer"
+        return handle(method, args, token, **how)
+
+    monkeypatch.setattr(stack.emulator, "handle_api_call", held_views_open)
+    listener_tasks = stack.listeners.submitted
+    response = stack.platform.slash_command(AGENT, SUPPORT)
+    assert response.status == 200
+    assert stack.emulator.current_modal(AGENT) is None  # acknowledged while views.open is held at Slack
+    slack_answers_views_open.set()
+    modal = stack.emulator.wait_for(lambda: stack.emulator.current_modal(AGENT))
+    assert modal["callback_id"] == CallbackId.NEW_INCIDENT
+    assert "/triage help" in ask(stack, "help")  # a subcommand answered in its ack, on the request's thread too
+    assert stack.listeners.submitted == listener_tasks
 
 
 def test_in_socket_mode_too_the_answer_leaves_when_the_listener_acknowledges(stack: Stack, monkeypatch: Any) -> None:

@@ -7,9 +7,9 @@ import time
 import pytest
 from slack_bolt import BoltContext
 
-from bot.app import handle_unexpected_error
 from bot.integrations.respond import RESPOND_TIMEOUT_SECONDS, SlackRespond
 from bot.integrations.slack_hosts import SlackHosts
+from bot.listeners.errors import handle_unexpected_error
 from bot.listeners.verification import VERIFIED
 from tests.security.attacker import listening_attacker
 

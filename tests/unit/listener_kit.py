@@ -114,11 +114,13 @@ class Recorder:
 
     def __init__(self) -> None:
         self.wired: dict[str, dict[str, Any]] = {}
+        self.middleware: dict[str, list[Any]] = {}  # listener id -> its own middleware
 
     def __getattr__(self, kind: str) -> Any:
-        def decorator_for(listener_id: str) -> Any:
+        def decorator_for(listener_id: str, *, middleware: list[Any] | None = None) -> Any:
             def wire(handler: Any) -> Any:
                 self.wired.setdefault(kind, {})[listener_id] = handler
+                self.middleware[listener_id] = list(middleware or [])
                 return handler
 
             return wire

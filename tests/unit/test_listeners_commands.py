@@ -3,7 +3,7 @@ every subcommand is acknowledged within Slack's 3 s with its answer (only the as
 
 from __future__ import annotations
 
-from unittest.mock import patch
+from unittest.mock import Mock, patch
 
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -16,7 +16,10 @@ from bot.domain.channels import ChannelReach
 from bot.domain.errors import DomainError
 from bot.domain.permissions import Action
 from bot.listeners import commands
+from bot.listeners.acknowledgement import ON_REQUEST_THREAD, answer_after_ack
 from bot.listeners.errors import DATABASE_UNREACHABLE
+from bot.listeners.verification import VERIFIED
+from bot.observability.context import request_scope
 from tests.unit.listener_kit import CHANNEL, INCIDENT_ID, TEAM, TRIGGER, USER, Call, Recorder
 
 LIST = [SectionBlock(text="*Open incidents*")]
@@ -130,6 +133,29 @@ def test_declare_opens_the_form_the_service_gives(call: Call) -> None:
     call.client.views_open.assert_called_once_with(trigger_id=TRIGGER, view=form)
 
 
+def test_declare_opens_its_form_after_the_ack_and_explains_a_refused_one(call: Call) -> None:
+    form = View(type="modal", callback_id="incident_declare_modal", title="Declare", blocks=[])
+    call.client.views_open.side_effect = SlackApiError("expired", {"ok": False, "error": "expired_trigger_id"})
+    with patch.object(commands, "declare_form", autospec=True, return_value=form):
+        triage(call, "declare INC-7")
+    call.services.background.answer.assert_called_once()  # on the answer threads, after the ack
+    call.ack.assert_called_once_with()
+    told = call.respond.call_args.kwargs["text"]
+    assert "expired_trigger_id" in told and "`/triage declare INC-7`" in told
+
+
+def test_work_after_the_ack_that_fails_unexpectedly_is_told_with_a_reference(call: Call) -> None:
+    context = call.context
+    context[VERIFIED] = True  # Bolt's signature check let the request through
+    failing = RuntimeError("a bug after the ack")
+    with request_scope() as scope:
+        answer_after_ack(
+            context, call.respond, {"response_url": "https://hooks.slack.com/x"}, Mock(side_effect=failing)
+        )
+    told = call.respond.call_args.kwargs["text"]
+    assert f"ref `{scope.correlation_id}`" in told and "Nothing you entered was lost" in told
+
+
 @pytest.mark.parametrize("text", ["declare", "declare yesterday"])
 def test_declare_without_an_incident_shows_the_usage(call: Call, text: str) -> None:
     with patch.object(commands, "declare_form", autospec=True) as declare_form:
@@ -157,3 +183,4 @@ def test_triage_is_wired() -> None:
     app = Recorder()
     commands.register(app)  # type: ignore[arg-type]
     assert set(app.wired["command"]) == {"/triage"}
+    assert app.middleware["/triage"] == [ON_REQUEST_THREAD]  # every branch hands off what follows its ack
