@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from slack_bolt import App
@@ -16,7 +16,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from bot.db import database_state
 from bot.hooks import DEPLOYMENTS_PATH, DeploymentHook
 from bot.observability import metrics
-from bot.observability.context import RequestScope, request_scope
+from bot.observability.context import AfterResponse, RequestScope, request_scope
 from bot.observability.readiness import Scheduler, check_readiness
 from bot.services.container import Services
 
@@ -38,20 +38,51 @@ def _json(start_response: StartResponse, status: str, payload: dict[str, Any]) -
 
 
 class _Answer:
-    """Wraps `start_response`: remembers the status and adds the correlation header."""
+    """Wraps `start_response`: remembers the status (and whether the length was given) and adds the correlation
+    header."""
 
     def __init__(self, start_response: StartResponse, correlation_id: str) -> None:
         self.start_response = start_response
         self.correlation_id = correlation_id
         self.status = ""
+        self.length_known = False
 
     def __call__(self, status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
         self.status = status
+        self.length_known = any(name.lower() == "content-length" for name, _ in headers)
         return self.start_response(status, [*headers, (CORRELATION_HEADER, self.correlation_id)], *args)
 
     @property
     def code(self) -> int:
         return int(self.status.split(" ", 1)[0]) if self.status[:3].isdigit() else 0
+
+
+class ThenAfterResponse:
+    """The response body, then the request's `AfterResponse` work, on the same thread.
+
+    PEP 3333 has the server send each block before it asks for the next, so with the length given the client has
+    the whole response when the iteration ends, and the work runs then. The server's `close()` runs it too (once):
+    when the length was not given (the server may finish the response only after iterating), or when it stopped
+    iterating (the client went away) — the work is never dropped.
+    """
+
+    def __init__(self, body: Iterable[bytes], after: AfterResponse, *, sent_whole: bool) -> None:
+        self.body = body
+        self.after = after
+        self.sent_whole = sent_whole
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.body
+        if self.sent_whole:
+            self.after.run()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.after.run()
 
 
 class WebApp:
@@ -110,14 +141,22 @@ class WebApp:
         """Bolt answers inside a request scope (its correlation id reaches the listeners); the answer is timed."""
         started = time.perf_counter()
         with request_scope() as scope:
+            scope.after_response = after = AfterResponse()
             answer = _Answer(start_response, scope.correlation_id)
-            body = self.slack(environ, answer)
+            try:
+                body = self.slack(environ, answer)
+            except BaseException:
+                after.run()  # nothing that waited for this response is dropped, even if it ends in an error
+                raise
             elapsed = time.perf_counter() - started
             request_type = _request_type(scope, answer.code)
             scope.request_type = request_type
             metrics.observe_ack(request_type, elapsed)
             logger.info("Slack %s answered %s in %.1f ms", request_type, answer.code, elapsed * 1000)
-        return body
+        if not after.work:
+            after.run()  # closes it: nothing may be added once the response is on its way
+            return body
+        return ThenAfterResponse(body, after, sent_whole=answer.length_known)
 
     def health(self, start_response: StartResponse) -> Iterable[bytes]:
         state = database_state(self.services.engine)

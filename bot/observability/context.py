@@ -61,11 +61,37 @@ class AckSignal:
 
 
 @dataclass
+class AfterResponse:
+    """Work the request's own thread does once the response has left (the HTTP layer runs it, `bot/web.py`).
+
+    Only that thread adds to it, and only until it starts running what was added; anything else (a listener
+    thread, work added by this work) is told no and goes elsewhere.
+    """
+
+    thread: int = field(default_factory=threading.get_ident)
+    work: list[Callable[[], None]] = field(default_factory=list)
+    running: bool = False
+
+    def add(self, work: Callable[[], None]) -> bool:
+        if self.running or threading.get_ident() != self.thread:
+            return False
+        self.work.append(work)
+        return True
+
+    def run(self) -> None:
+        """Run what was added, once (each piece handles its own errors)."""
+        self.running = True
+        while self.work:
+            self.work.pop(0)()
+
+
+@dataclass
 class RequestScope:
     """One incoming Slack request; `described` once the Bolt middleware has read its payload.
 
     `ack_signal`: until its listener is running, what tells this request's thread that `ack()` was called
-    (`bot.listeners.acknowledgement`).
+    (`bot.listeners.acknowledgement`). `after_response`: where the HTTP layer lets work wait for the response to
+    leave, to run on the request's thread then (None where no HTTP layer does, as in Socket Mode).
     """
 
     correlation_id: str = field(default_factory=new_correlation_id)
@@ -73,6 +99,7 @@ class RequestScope:
     incident: str | None = None
     described: bool = False
     ack_signal: AckSignal | None = None
+    after_response: AfterResponse | None = None
 
 
 _scope: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar("triage_request_scope", default=None)

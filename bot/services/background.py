@@ -13,17 +13,23 @@ What a person waits to see right after the acknowledgement (the `/triage` form o
 (`answer`): never behind deliveries, and never on the listener thread that the next request needs before it can
 be acknowledged. On Bolt's listener threads, each form kept its thread for as long as Slack took to answer
 `views.open`; when Slack was slow, every listener thread waited on Slack and new requests waited for one.
+
+An answer asked for on a request's own thread, while that request is still being answered, is run by that thread
+once the response has left (`AfterResponse`): no hand-over to another thread, which under load cost more CPU than
+the answer's own work. At most `answers_on_request_threads` requests' threads do so at once (half the web threads
+by default): when Slack is slow, the other half still acknowledges, and further answers go to the answer threads.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from bot.observability.context import ContextCopyingExecutor
+from bot.observability.context import ContextCopyingExecutor, current_scope
 
 logger = logging.getLogger(__name__)
 WAITING, RUNNING, AGAIN = "waiting", "running", "again"
@@ -34,7 +40,7 @@ ANSWER_FAILED = "An answer after the acknowledgement failed"
 class BackgroundWork:
     """`threads` for deliveries and other work nobody watches; `answer_threads` (default: as many) for answers."""
 
-    def __init__(self, threads: int, *, answer_threads: int | None = None) -> None:
+    def __init__(self, threads: int, *, answer_threads: int | None = None, answers_on_request_threads: int = 0) -> None:
         self._executor = ContextCopyingExecutor(ThreadPoolExecutor(threads, thread_name_prefix="after-ack"))
         self._answers = ContextCopyingExecutor(
             ThreadPoolExecutor(answer_threads or threads, thread_name_prefix="after-ack-answer")
@@ -42,6 +48,7 @@ class BackgroundWork:
         self._lock = threading.Lock()
         self._keyed: dict[Hashable, str] = {}  # key -> WAITING, RUNNING or AGAIN (running, one more run asked for)
         self._running: set[Future[None]] = set()
+        self._request_threads_free = answers_on_request_threads
 
     def submit_once(self, key: Hashable, work: Callable[[], object]) -> None:
         """Run `work` soon: once per request, but never beside another run with the same key."""
@@ -59,8 +66,42 @@ class BackgroundWork:
         self._track(self._executor.submit(self._run, work))
 
     def answer(self, work: Callable[[], object]) -> None:
-        """Run `work` now on the answer threads: what a person waits to see after the acknowledgement."""
-        self._track(self._answers.submit(self._run, work, ANSWER_FAILED))
+        """Run `work` now: what a person waits to see after the acknowledgement. On this request's thread once its
+        response has left, if it may; else on the answer threads."""
+        if not self._answer_after_response(work):
+            self._track(self._answers.submit(self._run, work, ANSWER_FAILED))
+
+    def _answer_after_response(self, work: Callable[[], object]) -> bool:
+        scope = current_scope()
+        after = scope.after_response if scope is not None else None
+        if after is None or not self._take_request_thread():
+            return False
+        context = contextvars.copy_context()
+        done: Future[None] = Future()
+
+        def run() -> None:
+            try:
+                context.run(self._run, work, ANSWER_FAILED)
+            finally:
+                self._give_back_request_thread()
+                done.set_result(None)
+
+        if not after.add(run):
+            self._give_back_request_thread()
+            return False
+        self._track(done)
+        return True
+
+    def _take_request_thread(self) -> bool:
+        with self._lock:
+            if self._request_threads_free <= 0:
+                return False
+            self._request_threads_free -= 1
+            return True
+
+    def _give_back_request_thread(self) -> None:
+        with self._lock:
+            self._request_threads_free += 1
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait for everything submitted so far (and what that submits in turn); False if `timeout` s passed first."""

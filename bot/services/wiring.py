@@ -50,7 +50,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
         session_factory=session_factory, workspaces=workspaces, clock=clock, jira=jira, pacing=pacing
     )
     status_page = StatusPageClient(settings.statuspage_url)
-    background = BackgroundWork(settings.after_ack_threads, answer_threads=settings.listener_threads)
+    background = BackgroundWork(
+        settings.after_ack_threads,
+        answer_threads=settings.listener_threads,
+        answers_on_request_threads=max(1, settings.web_threads // 2),
+    )
     services = Services(
         settings, clock, engine, session_factory, slack, outbox, status_page, jira, background, workspaces
     )

@@ -187,23 +187,25 @@ def test_logs_of_a_request_carry_its_correlation_id_and_incident_and_no_secret(
     broke = stack.platform.click_button(AGENT, "incident_log_step", channel_id=SUPPORT, message_ts=ts).headers[
         "x-correlation-id"
     ]
-    # A form Slack refuses to open after the acknowledgement: told from the answer threads, with the request's ids.
-    stack.emulator.fail_next("views.open", "expired_trigger_id", 200)
-    declared = stack.platform.slash_command(AGENT, SUPPORT, text=f"declare {incident}").headers["x-correlation-id"]
 
     def lines_of(correlation_id: str, level: str) -> list[dict[str, Any]]:
         return [e for e in log_entries(json_logs) if e.get("correlation_id") == correlation_id and e["level"] == level]
 
+    # The button's listener calls views.open after its ack: wait for its failure before Slack's next answer is set.
+    (failed,) = eventually(lambda: lines_of(broke, "ERROR"))
+    # A form Slack refuses to open after the acknowledgement: told after the response, with the request's ids.
+    stack.emulator.fail_next("views.open", "expired_trigger_id", 200)
+    declared = stack.platform.slash_command(AGENT, SUPPORT, text=f"declare {incident}").headers["x-correlation-id"]
+
     (retrying,) = eventually(lambda: lines_of(clicked, "WARNING"))
     assert retrying["logger"] == "bot.integrations.outbox" and "chat.update" in retrying["message"]
     assert (retrying["request_type"], retrying["incident"]) == ("block_actions", incident), "from the listener thread"
-    (failed,) = eventually(lambda: lines_of(broke, "ERROR"))
     assert failed["message"].startswith(f"Unhandled error (ref {broke})"), "the reference a person can quote"
     assert (failed["request_type"], failed["incident"]) == ("block_actions", incident)
     assert "SlackApiError" in failed["exception"] and "token [REDACTED]" in failed["exception"]
     (refused,) = eventually(lambda: lines_of(declared, "WARNING"))
     assert refused["message"] == "views.open failed: expired_trigger_id"
-    assert (refused["request_type"], refused["incident"]) == ("slash_command", incident), "from the answer thread"
+    assert (refused["request_type"], refused["incident"]) == ("slash_command", incident), "after the response"
     answered = [e for e in log_entries(json_logs) if e["logger"] == "bot.web" and e.get("correlation_id") == clicked]
     assert answered and answered[0]["message"].startswith("Slack block_actions answered 200 in ")
 
