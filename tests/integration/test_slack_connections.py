@@ -14,14 +14,7 @@ from bot.integrations.slack import build_web_client
 from bot.integrations.slack_connections import SHARED_POOL, ConnectionPool, KeepAliveWebClient
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clocks import Ticks
 
 
 @pytest.fixture
@@ -82,7 +75,7 @@ def test_a_connection_idle_too_long_is_closed_and_a_new_one_opened(
     emulator: tuple[SlackEmulator, RunningServer],
 ) -> None:
     slack, _ = emulator
-    clock = Clock()
+    clock = Ticks(1000.0)
     pool = ConnectionPool(idle_seconds=20, clock=clock)
     client = client_on(pool, slack)
     client.auth_test()

@@ -26,17 +26,10 @@ from bot.domain.workspace_settings import (
 from bot.models import ClientTier, SettingsChange
 from bot.services import settings_cache
 from bot.services.settings_cache import WorkspaceSettingsCache, merged_settings
+from tests.clocks import Ticks
 from tests.conftest import T0
 
 BASE = load_settings(_env_file=None)
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def save(factory: sessionmaker[Session], team: str, **values: str | None) -> None:

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from bot.domain.channels import ChannelReach
 from bot.services.recent_reach import RecentReach
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clocks import Ticks
 
 
 def test_a_postable_channel_is_trusted_for_a_minute_per_workspace() -> None:

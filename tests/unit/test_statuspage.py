@@ -18,6 +18,7 @@ import pytest
 from bot.domain.status_page import StatusPageIncident
 from bot.integrations.statuspage import StatusPageClient, incidents_url
 from bot.sandbox.wsgi_server import RunningServer, start_background_server
+from tests.clocks import Ticks
 
 INCIDENTS = {
     "page": {"id": "abc", "name": "Upstream Storage"},
@@ -68,19 +69,9 @@ class FakeStatusPage:
                 return
 
 
-class Ticks:
-    """A monotonic clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.value = 1000.0
-
-    def __call__(self) -> float:
-        return self.value
-
-
 @pytest.fixture
 def ticks() -> Ticks:
-    return Ticks()
+    return Ticks(1000.0)
 
 
 @contextmanager
@@ -135,11 +126,11 @@ def test_a_successful_result_is_cached_until_the_clock_passes_the_cache_time(
     app, server = status_page
     client = StatusPageClient(server.url, cache_seconds=60, clock=ticks)
     first = client.recent_incidents()
-    ticks.value += 59.9
+    ticks.now += 59.9
     second = client.recent_incidents()
     assert len(app.requests) == 1
     assert second == first
-    ticks.value += 0.2
+    ticks.now += 0.2
     third = client.recent_incidents()
     assert len(app.requests) == 2
     assert third.available and len(third.incidents) == 2

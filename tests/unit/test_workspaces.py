@@ -12,17 +12,10 @@ from slack_sdk.oauth.installation_store.file import FileInstallationStore
 from bot.config import BOT_SCOPES, SettingsError, load_settings
 from bot.integrations.slack import SlackCallError, SlackGateway, build_web_client
 from bot.integrations.workspaces import CACHE_SECONDS, RecentInstallations, SlackWorkspaces
+from tests.clocks import Ticks
 
 API = "http://127.0.0.1:9/api/"  # never called: these tests only pick tokens
 MANIFEST = Path(__file__).resolve().parents[2] / "slack-app-manifest.yaml"
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _installed(store: RecentInstallations, team_id: str, token: str) -> None:
@@ -44,12 +37,12 @@ def files(tmp_path: Path) -> FileInstallationStore:
 
 
 @pytest.fixture
-def ticker() -> Ticker:
-    return Ticker()
+def ticker() -> Ticks:
+    return Ticks()
 
 
 @pytest.fixture
-def store(files: FileInstallationStore, ticker: Ticker) -> RecentInstallations:
+def store(files: FileInstallationStore, ticker: Ticks) -> RecentInstallations:
     return RecentInstallations(files, monotonic=ticker)
 
 
@@ -87,7 +80,7 @@ def test_incidents_from_before_workspaces_were_recorded_use_slack_bot_token_when
 
 
 def test_a_change_by_another_replica_is_seen_within_a_minute(
-    files: FileInstallationStore, store: RecentInstallations, ticker: Ticker
+    files: FileInstallationStore, store: RecentInstallations, ticker: Ticks
 ) -> None:
     _installed(store, "T0ALPHA", "xoxb-first")
     workspaces = SlackWorkspaces(_gateway(None), installations=store)
@@ -115,7 +108,7 @@ def test_an_uninstall_through_this_store_is_seen_at_once(store: RecentInstallati
 
 
 def test_bolt_and_deliveries_ask_the_database_once_a_minute_per_workspace(
-    files: FileInstallationStore, store: RecentInstallations, ticker: Ticker
+    files: FileInstallationStore, store: RecentInstallations, ticker: Ticks
 ) -> None:
     asked: list[str | None] = []
     original = files.find_bot
