@@ -1,23 +1,24 @@
 """Ack latency of `/triage`: the bot versus a bare Bolt app, both under gunicorn, Web API on the emulator.
 
     .venv/bin/python benchmarks/ack_latency.py [--requests 300] [--runs 3] [--database-url postgresql://...] [--oauth]
-        [--profile] [--levels 1 8 32] [--bare-form one-field|triage]
+        [--profile] [--levels 1 8 32] [--rates 100 300] [--bare-form one-field|triage]
 
 Both apps run under gunicorn gthread with one worker and 32 threads. Each talks to its own emulator process
 (Slack's rate limits off: hundreds of `views.open` a second from one workspace are far over its Tier 4 limit, and
 what is measured is the acknowledgement), and the load comes from a third process. Every run sends `--requests`
 signed `/triage` commands to each app at concurrency 1, 8 and 32 (`--levels`), the apps taking turns (each run
-starting with the next app); `--runs` runs are made
-and each figure is the median over them. Per app and level it prints the acknowledgement's p50/p99, when the form
-opened (the emulator received `views.open`, measured from when the command was sent), and the CPU time per request
-of the app's processes and of its emulator (steadier than wall time on a busy machine). Target: the bot's p99
-within 1.2x of the bare app's at every level, every request acknowledged. With `--oauth` a third app is measured:
-the bot installed through Slack OAuth (the workspace's token found in the installation store). `--bare-form triage`
-has bare Bolt open the bot's own new-incident form instead of a one-field one (and, as the bot does, not format
+starting with the next app); `--runs` runs are made and each figure is the median over them. `--rates` adds
+open-loop levels: the commands sent at a fixed rate (commands a second, as Slack sends what people type whether or
+not the last one was answered), each latency counted from when its command was due, so that a sender held up
+cannot hide a slow answer. Per app and level it prints the acknowledgement's p50/p99, when the form opened (the
+emulator received `views.open`, measured from when the command was sent), and the CPU time per request of the
+app's processes and of its emulator (steadier than wall time on a busy machine). Target: the bot's p99 within
+1.2x of the bare app's at every level, every request acknowledged. With `--oauth` a third app is measured: the bot
+installed through Slack OAuth (the workspace's token found in the installation store). `--bare-form triage` has
+bare Bolt open the bot's own new-incident form instead of a one-field one (and, as the bot does, not format
 slack_sdk's per-call debug line): what is left is the bot's own overhead, not the weight of its form (which its
-emulator pays too). `--profile` runs
-the bots' workers under cProfile (CPU time, every thread: `benchmarks/load.py profiled-replica`) and prints where
-their CPU went; the timings are then the profiled ones.
+emulator pays too). `--profile` runs the bots' workers under cProfile (CPU time, every thread:
+`benchmarks/load.py profiled-replica`) and prints where their CPU went; the timings are then the profiled ones.
 """
 
 from __future__ import annotations
@@ -164,16 +165,31 @@ def emulator_process(emulator: SlackEmulator, port: int) -> Iterator[SlackStandI
         process.join()
 
 
-def send_signed(url: str, body: str) -> tuple[float, float | None]:
+@dataclass(frozen=True)
+class Load:
+    """How a level sends its commands: `concurrency` at a time (a closed loop), or `rate` a second (open loop)."""
+
+    concurrency: int = 0
+    rate: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.rate:g}/s" if self.rate else str(self.concurrency)
+
+
+OPEN_LOOP_THREADS = 64  # senders of the open loop: enough that a command is never sent late for want of one
+
+
+def send_signed(url: str, body: str, due: float | None = None) -> tuple[float, float | None]:
     """POST one slash command signed as Slack signs it: when it was sent (epoch s), and the seconds until the
-    ack (None if not acknowledged)."""
+    ack (None if not acknowledged), counted from `due` (a `perf_counter` time) when given."""
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": sign_request(SECRET, timestamp, body),
     }
-    sent_at, started = time.time(), time.perf_counter()
+    sent_at, started = time.time(), time.perf_counter() if due is None else due
     request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -183,9 +199,29 @@ def send_signed(url: str, body: str) -> tuple[float, float | None]:
         return sent_at, None
 
 
-def _load(url: str, bodies: list[str], concurrency: int, results: Queue[list[tuple[float, float | None]]]) -> None:
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+def _load(url: str, bodies: list[str], load: Load, results: Queue[list[tuple[float, float | None]]]) -> None:
+    # This process is forked from the benchmark's, with all it holds (the emulator, every minted body): its first
+    # full collection walked ~175,000 objects, 95 ms during which the requests in flight were not read, and their
+    # latencies counted the sender's pause (found with gc.callbacks). What it sends is measured without it.
+    gc.freeze()
+    gc.disable()
+    if load.rate:
+        results.put(_send_at_rate(url, bodies, load.rate))
+        return
+    with ThreadPoolExecutor(max_workers=load.concurrency) as pool:
         results.put(list(pool.map(lambda body: send_signed(url, body), bodies)))
+
+
+def _send_at_rate(url: str, bodies: list[str], rate: float) -> list[tuple[float, float | None]]:
+    """Each command due `1 / rate` s after the last, sent then whatever the answers so far."""
+    with ThreadPoolExecutor(max_workers=OPEN_LOOP_THREADS) as pool:
+        start = time.perf_counter()
+        sending = []
+        for n, body in enumerate(bodies):
+            due = start + n / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            sending.append(pool.submit(send_signed, url, body, due))
+        return [future.result() for future in sending]
 
 
 def trigger_of(body: str) -> str:
@@ -215,14 +251,14 @@ def check_running(app: App) -> None:
             raise SystemExit(f"{what} (pid {pid}) is no longer running: nothing it measures would mean anything")
 
 
-def drive(app: App, bodies: list[str], concurrency: int) -> Result:
-    """Send the bodies from a separate process, `concurrency` at a time; then wait for every form to open."""
+def drive(app: App, bodies: list[str], load: Load) -> Result:
+    """Send the bodies from a separate process as `load` says; then wait for every form to open."""
     check_running(app)
     before = [Footprint(app.pid), Footprint(app.slack.pid)]
     for footprint in before:
         footprint.sample()
     results: Queue[list[tuple[float, float | None]]] = FORK.Queue()
-    process = FORK.Process(target=_load, args=(app.url, bodies, concurrency, results))
+    process = FORK.Process(target=_load, args=(app.url, bodies, load, results))
     process.start()
     outcomes = results.get(timeout=600)
     process.join()
@@ -262,9 +298,15 @@ def main() -> None:
         help="the modal bare Bolt opens: a one-field form, or the bot's own new-incident form",
     )
     parser.add_argument(
-        "--levels", type=int, nargs="+", default=list(CONCURRENCY), help="concurrency levels (default: 1 8 32)"
+        "--levels", type=int, nargs="*", default=list(CONCURRENCY), help="concurrency levels (default: 1 8 32)"
+    )
+    parser.add_argument(
+        "--rates", type=float, nargs="*", default=[], help="open-loop levels: commands a second (default: none)"
     )
     args = parser.parse_args()
+    loads = [*(Load(concurrency=level) for level in args.levels), *(Load(rate=rate) for rate in args.rates)]
+    if not loads:
+        parser.error("give at least one of --levels and --rates")
 
     emulator = SlackEmulator(trigger_ttl_seconds=3600, rate_limits=RateLimits(enabled=False))
     users = [emulator.add_user(f"UB{n:03d}", f"bench{n}")["id"] for n in range(64)]
@@ -272,14 +314,15 @@ def main() -> None:
     emulator.base_url = "http://127.0.0.1:9"  # response URLs are never used by /triage
     platform = SlackPlatform(emulator, "unused", SECRET)
     names = ("bare Bolt", "triage-bot", *(("bot OAuth",) if args.oauth else ()))
+    warm_up = Load(concurrency=4)
     batches = {
-        (name, run, level): [
+        (name, run, load): [
             urlencode(platform.slash_command_fields(users[n % len(users)], "CBENCH"))
-            for n in range(WARMUP if level == 0 else args.requests)
+            for n in range(WARMUP if load == warm_up else args.requests)
         ]
         for name in names
         for run in range(args.runs)
-        for level in (0, *args.levels)
+        for load in (warm_up, *loads)
     }
     admin_url = args.database_url.replace("postgresql+psycopg://", "postgresql://")
     ports = {name: free_port() for name in names}
@@ -287,18 +330,17 @@ def main() -> None:
         profiles = Path(stack.enter_context(TemporaryDirectory(prefix="ack-profile-"))) if args.profile else None
         apps = [start(stack, name, ports[name], emulator, admin_url, profiles, args.bare_form) for name in names]
         for app in apps:
-            drive(app, batches[(app.name, 0, 0)], 4)  # warm-up: imports, connection pools
-        levels = tuple(args.levels)
-        results: dict[int, dict[str, list[Result]]] = {level: {app.name: [] for app in apps} for level in levels}
+            drive(app, batches[(app.name, 0, warm_up)], warm_up)  # warm-up: imports, connection pools
+        results: dict[Load, dict[str, list[Result]]] = {load: {app.name: [] for app in apps} for load in loads}
         for run in range(args.runs):
-            for level in levels:
+            for load in loads:
                 for app in taking_turns(apps, run):
-                    results[level][app.name].append(drive(app, batches[(app.name, run, level)], level))
+                    results[load][app.name].append(drive(app, batches[(app.name, run, load)], load))
         if profiles is not None:
             for app in apps[1:]:
-                print(f"=== {app.name}: CPU profile of {args.runs * len(CONCURRENCY)} x {args.requests} requests")
-                report_profile(profiles / app.name.replace(" ", "-"), args.runs * len(CONCURRENCY) * args.requests)
-    verdicts = [report_level(level, results[level], first=level == levels[0]) for level in levels]
+                print(f"=== {app.name}: CPU profile of {args.runs * len(loads)} x {args.requests} requests")
+                report_profile(profiles / app.name.replace(" ", "-"), args.runs * len(loads) * args.requests)
+    verdicts = [report_level(load, results[load], first=load == loads[0]) for load in loads]
     sys.exit(0 if all(verdicts) else 1)
 
 
@@ -369,13 +411,13 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report_level(concurrency: int, results: dict[str, list[Result]], *, first: bool) -> bool:
+def report_level(load: Load, results: dict[str, list[Result]], *, first: bool) -> bool:
     """One line per app (medians over the runs); the p99 ratio of each bot to the bare app, run by run."""
     if first:
-        runs = len(results["bare Bolt"])
-        print(f"medians of {runs} runs; form = from sending /triage to the emulator receiving views.open")
+        run_count = len(results["bare Bolt"])
+        print(f"medians of {run_count} runs; form = from sending /triage to the emulator receiving views.open")
         print(
-            f"{'concurrency':>11} | {'app':<10} | {'p50 ms':>7} | {'p99 ms':>7} | {'form p50':>8} | {'form p99':>8} "
+            f"{'load':>11} | {'app':<10} | {'p50 ms':>7} | {'p99 ms':>7} | {'form p50':>8} | {'form p99':>8} "
             f"| {'CPU ms/req app + Slack':>22} | {'acked':>9} | {'forms':>9}"
         )
     for name, runs in results.items():
@@ -387,7 +429,7 @@ def report_level(concurrency: int, results: dict[str, list[Result]], *, first: b
         form99 = _median([percentile(r.forms, 99) * 1000 for r in runs])
         cpu = f"{_median([r.app_cpu_ms for r in runs]):.2f} + {_median([r.slack_cpu_ms for r in runs]):.2f}"
         print(
-            f"{concurrency:>11} | {name:<10} | {p50:7.1f} | {p99:7.1f} | {form50:8.1f} | {form99:8.1f} "
+            f"{load.label:>11} | {name:<10} | {p50:7.1f} | {p99:7.1f} | {form50:8.1f} | {form99:8.1f} "
             f"| {cpu:>22} | {acked:>9} | {forms:>9}"
         )
     bare = results["bare Bolt"]
