@@ -14,20 +14,7 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-ONE_FIELD: dict[str, Any] = {
-    "type": "modal",
-    "callback_id": "bare",
-    "title": {"type": "plain_text", "text": "Bare"},
-    "submit": {"type": "plain_text", "text": "Go"},
-    "blocks": [
-        {
-            "type": "input",
-            "block_id": "title",
-            "label": {"type": "plain_text", "text": "Title"},
-            "element": {"type": "plain_text_input", "action_id": "title"},
-        }
-    ],
-}
+from benchmarks.one_field import ONE_FIELD
 
 
 def the_form() -> dict[str, Any]:
