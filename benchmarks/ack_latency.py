@@ -314,15 +314,14 @@ def main() -> None:
     emulator.base_url = "http://127.0.0.1:9"  # response URLs are never used by /triage
     platform = SlackPlatform(emulator, "unused", SECRET)
     names = ("bare Bolt", "triage-bot", *(("bot OAuth",) if args.oauth else ()))
+
+    def signed_bodies(count: int) -> list[str]:
+        return [urlencode(platform.slash_command_fields(users[n % len(users)], "CBENCH")) for n in range(count)]
+
     warm_up = Load(concurrency=4)
+    warm_up_batches = {name: signed_bodies(WARMUP) for name in names}
     batches = {
-        (name, run, load): [
-            urlencode(platform.slash_command_fields(users[n % len(users)], "CBENCH"))
-            for n in range(WARMUP if load == warm_up else args.requests)
-        ]
-        for name in names
-        for run in range(args.runs)
-        for load in (warm_up, *loads)
+        (name, run, load): signed_bodies(args.requests) for name in names for run in range(args.runs) for load in loads
     }
     admin_url = args.database_url.replace("postgresql+psycopg://", "postgresql://")
     ports = {name: free_port() for name in names}
@@ -330,7 +329,7 @@ def main() -> None:
         profiles = Path(stack.enter_context(TemporaryDirectory(prefix="ack-profile-"))) if args.profile else None
         apps = [start(stack, name, ports[name], emulator, admin_url, profiles, args.bare_form) for name in names]
         for app in apps:
-            drive(app, batches[(app.name, 0, warm_up)], warm_up)  # warm-up: imports, connection pools
+            drive(app, warm_up_batches[app.name], warm_up)  # warm-up: imports, connection pools
         results: dict[Load, dict[str, list[Result]]] = {load: {app.name: [] for app in apps} for load in loads}
         for run in range(args.runs):
             for load in loads:
