@@ -127,6 +127,13 @@ class QuietRequestHandler(WSGIRequestHandler):
             length = 0
         return io.BytesIO(self.rfile.read(length) if length else b"")
 
+    def finish(self) -> None:
+        """Send what is still buffered and close; a client that went away (it timed out, or hung up) gets nothing
+        and is no error of the server's (socketserver would print a traceback for each)."""
+        with contextlib.suppress(OSError):
+            self.wfile.close()
+        self.rfile.close()
+
     def log_message(self, format: str, *args: Any) -> None:
         return
 

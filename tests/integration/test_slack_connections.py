@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -181,6 +184,34 @@ def test_the_server_keeps_requests_apart_when_an_app_leaves_a_body_unread() -> N
         assert answers.count(b"HTTP/1.1 200 OK") == 2 and b"/evil" not in answers
     finally:
         server.stop()
+
+
+def test_a_client_that_hung_up_before_its_answer_is_not_an_error_of_the_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    answer_now = threading.Event()
+    answered = threading.Event()
+
+    def slow(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        answer_now.wait(5)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        answered.set()
+        return [b"late"]
+
+    server = start_background_server(slow)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # hang up: a reset
+        answer_now.set()  # the app answers a client that has gone (as a caller's timeout leaves it)
+        assert answered.wait(5)
+        time.sleep(0.2)  # the server finishes with that connection
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"HTTP/1.1 200 OK" in _read_until(sock, b"late")
+    finally:
+        server.stop()
+    assert "Exception occurred" not in capsys.readouterr().err
 
 
 def _read_until(sock: socket.socket, marker: bytes) -> bytes:
