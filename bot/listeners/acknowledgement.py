@@ -9,9 +9,8 @@ there. Bolt's own limit (`ack_timeout`, 3 s) and everything it does without an `
 
 A listener registered with `ON_REQUEST_THREAD` skips the listener thread altogether: it runs on the request's own
 thread, and Slack gets its answer when the listener returns. That is for listeners that acknowledge and hand what
-follows to the answer threads (`answer_after_ack`), as `/triage` does: one thread hand-over less per request,
-which under load is most of what kept its acknowledgement behind a bare Bolt app's (docs/benchmarks.md). Should
-such a listener still keep the answer waiting after its `ack()`, a warning says for how long.
+follows to `answer_after_ack`, as `/triage` does: one thread hand-over less per request (docs/benchmarks.md).
+Should such a listener still keep the answer waiting after its `ack()`, a warning says for how long.
 """
 
 from __future__ import annotations
@@ -83,8 +82,9 @@ ON_REQUEST_THREAD = OnRequestThread()
 
 
 def answer_after_ack(context: BoltContext, respond: Respond, body: dict[str, Any], work: Callable[[], None]) -> None:
-    """Run `work` on the answer threads, after Slack has its acknowledgement; a failure nobody expected is told to
-    the person with a reference, as Bolt's error handler would have told it."""
+    """Run `work` once Slack has its acknowledgement (`BackgroundWork.answer`: on this request's thread after its
+    response, else on the answer threads); a failure nobody expected is told to the person with a reference, as
+    Bolt's error handler would have told it."""
 
     def answer() -> None:
         try:
@@ -130,7 +130,7 @@ class AckAwaitingExecutor(ContextCopyingExecutor):
             scope = current_scope()
             logger.warning(
                 "A %s listener on the request's thread kept Slack's answer waiting %.0f ms after ack(): "
-                "hand what follows the ack to the answer threads (answer_after_ack)",
+                "hand what follows the ack to answer_after_ack",
                 scope.request_type if scope and scope.request_type else "Slack",
                 waited * 1000,
             )

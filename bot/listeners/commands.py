@@ -165,7 +165,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 def handle_triage(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
     name, _, args = (command.get("text") or "").strip().partition(" ")
     if not name:
-        ack()  # at once: the form needs nothing read first, and opens on the answer threads (`BackgroundWork`)
+        ack()  # at once: the form needs nothing read first, and opens after the response (`answer_after_ack`)
         trigger_id, channel_id = command["trigger_id"], command["channel_id"]
         answer_after_ack(
             context,
@@ -256,5 +256,5 @@ def open_new_incident_modal(
 
 
 def register(app: App) -> None:
-    # On the request's thread: every branch acknowledges, then hands what follows to the answer threads.
+    # On the request's thread: every branch acknowledges, then hands what follows to `answer_after_ack`.
     app.command("/triage", middleware=[ON_REQUEST_THREAD])(handle_triage)
