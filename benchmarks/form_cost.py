@@ -1,12 +1,14 @@
 """CPU per `views.open` in the bot's own process: the new-incident form against a one-field modal.
 
-    .venv/bin/python benchmarks/form_cost.py [--calls 750] [--rounds 3]
+    .venv/bin/python benchmarks/form_cost.py [--calls 750] [--rounds 3] [--compare-json]
 
 The calls go through the bot's Slack client (`build_web_client`: slack_sdk's WebClient on kept-alive connections)
 to the emulator in a process of its own, one at a time; each figure is the calling thread's CPU time per call
 (`time.thread_time`), so the emulator's work is not in it. The difference between the two forms is what opening
 the bot's 18-block form costs a worker beyond the one-field modal `benchmarks/ack_latency.py` gives bare Bolt:
 encoding the form, decoding Slack's answer (which repeats the whole view) and moving both through the socket.
+The client's JSON is orjson (`bot.integrations.slack_json`, as in the bot); `--compare-json` adds the form
+encoded and decoded by slack_sdk's own (the standard library's `json`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.ack_latency import SECRET, emulator_process, free_port  # noqa: E402
 from benchmarks.one_field import ONE_FIELD  # noqa: E402
 from blocks.new_incident import new_incident_modal  # noqa: E402
+from bot.integrations import slack_json  # noqa: E402
 from bot.integrations.slack import build_web_client  # noqa: E402
 from bot.observability.logs import SLACK_SDK_CALLS  # noqa: E402
 from bot.sandbox.emulator import RateLimits, SlackEmulator  # noqa: E402
@@ -38,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=750, help="calls per form per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the forms take turns within each")
+    parser.add_argument("--compare-json", action="store_true", help="also the form on the standard library's json")
     args = parser.parse_args()
     logging.getLogger(SLACK_SDK_CALLS).setLevel(logging.WARNING)  # as the bot's logging set-up does
 
@@ -46,28 +50,36 @@ def main() -> None:
     emulator.add_channel("bench", id="CBENCH", members=[user])
     emulator.base_url = "http://127.0.0.1:9"  # response URLs are never used here
     platform = SlackPlatform(emulator, "unused", SECRET)
-    total = 2 * (WARMUP + args.rounds * args.calls)
-    triggers = iter([platform.slash_command_fields(user, "CBENCH")["trigger_id"] for _ in range(total)])
-    forms: dict[str, dict[str, Any]] = {
-        "new-incident form (18 blocks)": new_incident_modal(channel_id="CBENCH"),
-        "one-field modal": ONE_FIELD,
+    form = new_incident_modal(channel_id="CBENCH")
+    forms: dict[str, tuple[dict[str, Any], bool]] = {  # the view, and whether on orjson
+        "new-incident form (18 blocks)": (form, True),
+        "one-field modal": (ONE_FIELD, True),
     }
+    if args.compare_json:
+        forms["the form on the stdlib's json"] = (form, False)
+    total = len(forms) * (WARMUP + args.rounds * args.calls)
+    triggers = iter([platform.slash_command_fields(user, "CBENCH")["trigger_id"] for _ in range(total)])
     spent: dict[str, list[float]] = {name: [] for name in forms}
     with contextlib.ExitStack() as stack:
         slack = stack.enter_context(emulator_process(emulator, free_port()))
         client = build_web_client(token=emulator.bot_token, base_url=slack.url)
 
-        def cpu_per_call(view: dict[str, Any], calls: int) -> float:
+        def cpu_per_call(view: dict[str, Any], on_orjson: bool, calls: int) -> float:
+            if on_orjson:
+                slack_json.install()
+            else:
+                slack_json.uninstall()
             started = time.thread_time()
             for _ in range(calls):
                 client.views_open(trigger_id=next(triggers), view=view)
             return (time.thread_time() - started) / calls
 
-        for view in forms.values():
-            cpu_per_call(view, WARMUP)
+        for view, on_orjson in forms.values():
+            cpu_per_call(view, on_orjson, WARMUP)
         for _ in range(args.rounds):
-            for name, view in forms.items():
-                spent[name].append(cpu_per_call(view, args.calls))
+            for name, (view, on_orjson) in forms.items():
+                spent[name].append(cpu_per_call(view, on_orjson, args.calls))
+        slack_json.install()
     print(f"CPU of the calling thread per views.open, median of {args.rounds} rounds of {args.calls} calls")
     for name, rounds in spent.items():
         each = ", ".join(f"{seconds * 1e6:.0f}" for seconds in rounds)

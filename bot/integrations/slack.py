@@ -25,6 +25,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
 
+from bot.integrations import slack_json
 from bot.integrations.slack_connections import KeepAliveWebClient, origin_of
 from bot.integrations.slack_hosts import SlackHosts, host_of
 from bot.observability.metrics import timed_slack_call
@@ -160,8 +161,9 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
 
 
 def build_web_client(*, token: str | None, base_url: str, timeout: int = 10) -> WebClient:
-    """A WebClient on kept-alive connections that retries connection errors, a short 429 (after its Retry-After)
-    and 5xx once each."""
+    """A WebClient on kept-alive connections, its JSON on orjson (`slack_json`), that retries connection errors, a
+    short 429 (after its Retry-After) and 5xx once each."""
+    slack_json.install()
     return KeepAliveWebClient(
         token=token,
         base_url=base_url,
