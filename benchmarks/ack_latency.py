@@ -1,7 +1,7 @@
 """Ack latency of `/triage`: the bot versus a bare Bolt app, both under gunicorn, Web API on the emulator.
 
     .venv/bin/python benchmarks/ack_latency.py [--requests 300] [--runs 3] [--database-url postgresql://...] [--oauth]
-        [--profile] [--levels 1 8 32] [--rates 100 300] [--bare-form one-field|triage]
+        [--profile] [--levels 1 8 32] [--rates 100 300] [--bare-form one-field|triage] [--spread]
 
 Both apps run under gunicorn gthread with one worker and 32 threads. Each talks to its own emulator process
 (Slack's rate limits off: hundreds of `views.open` a second from one workspace are far over its Tier 4 limit, and
@@ -12,12 +12,13 @@ open-loop levels: the commands sent at a fixed rate (commands a second, as Slack
 not the last one was answered), each latency counted from when its command was due, so that a sender held up
 cannot hide a slow answer. Per app and level it prints the acknowledgement's p50/p99, when the form opened (the
 emulator received `views.open`, measured from when the command was sent), and the CPU time per request of the
-app's processes and of its emulator (steadier than wall time on a busy machine). Target: the bot's p99 within
-1.2x of the bare app's at every level, every request acknowledged. With `--oauth` a third app is measured: the bot
-installed through Slack OAuth (the workspace's token found in the installation store). `--bare-form triage` has
-bare Bolt open the bot's own new-incident form instead of a one-field one (and, as the bot does, not format
-slack_sdk's per-call debug line): what is left is the bot's own overhead, not the weight of its form (which its
-emulator pays too). `--profile` runs the bots' workers under cProfile (CPU time, every thread:
+app's processes and of its emulator (steadier than wall time on a busy machine); `--spread` adds each app's
+acknowledgements at every level as a distribution (all runs together: p1 to p99, and p99 over p50). Target: the
+bot's p99 within 1.2x of the bare app's at every level, every request acknowledged. With `--oauth` a third app is
+measured: the bot installed through Slack OAuth (the workspace's token found in the installation store).
+`--bare-form triage` has bare Bolt open the bot's own new-incident form instead of a one-field one (and, as the bot
+does, not format slack_sdk's per-call debug line): what is left is the bot's own overhead, not the weight of its
+form (which its emulator pays too). `--profile` runs the bots' workers under cProfile (CPU time, every thread:
 `benchmarks/load.py profiled-replica`) and prints where their CPU went; the timings are then the profiled ones.
 """
 
@@ -303,6 +304,7 @@ def main() -> None:
     parser.add_argument(
         "--rates", type=float, nargs="*", default=[], help="open-loop levels: commands a second (default: none)"
     )
+    parser.add_argument("--spread", action="store_true", help="also each app's distribution of ack latencies")
     args = parser.parse_args()
     loads = [*(Load(concurrency=level) for level in args.levels), *(Load(rate=rate) for rate in args.rates)]
     if not loads:
@@ -340,7 +342,24 @@ def main() -> None:
                 print(f"=== {app.name}: CPU profile of {args.runs * len(loads)} x {args.requests} requests")
                 report_profile(profiles / app.name.replace(" ", "-"), args.runs * len(loads) * args.requests)
     verdicts = [report_level(load, results[load], first=load == loads[0]) for load in loads]
+    if args.spread:
+        print("acknowledgement latency in ms, every run's requests together")
+        print(f"{'load':>11} | {'app':<10} | {'  '.join(f'{q:>5}' for q in SPREAD)}  p99/p50")
+        for load in loads:
+            for name, runs in results[load].items():
+                print(spread_line(load, name, runs))
     sys.exit(0 if all(verdicts) else 1)
+
+
+SPREAD = ("p1", "p10", "p25", "p50", "p75", "p90", "p99")
+
+
+def spread_line(load: Load, name: str, runs: list[Result]) -> str:
+    """One app's acknowledgements at one level, every run's together, as percentiles (ms) and p99 over p50."""
+    pooled = Result([latency for run in runs for latency in run.latencies], failures=0)
+    values = [pooled.percentile(float(q[1:])) for q in SPREAD]
+    figures = "  ".join(f"{value:5.1f}" for value in values)
+    return f"{load.label:>11} | {name:<10} | {figures}  {values[-1] / values[3]:7.2f}"
 
 
 def taking_turns(apps: list[App], run: int) -> list[App]:

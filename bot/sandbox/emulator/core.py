@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
-import bot.sandbox.emulator.jsontext as jsontext
+import bot.jsontext as jsontext
 from bot.config import BOT_SCOPES
 from bot.sandbox.emulator.chat import ChatApi
 from bot.sandbox.emulator.conversations import ConversationsApi

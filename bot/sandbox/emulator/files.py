@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 from wsgiref.types import WSGIEnvironment
 
-import bot.sandbox.emulator.jsontext as jsontext
+import bot.jsontext as jsontext
 from bot.sandbox.emulator.http import _bearer_token, _read_body
 from bot.sandbox.emulator.messages import MessageStore
 from bot.sandbox.emulator.state import (

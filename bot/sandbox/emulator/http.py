@@ -6,7 +6,7 @@ import json
 from urllib.parse import parse_qsl
 from wsgiref.types import StartResponse, WSGIEnvironment
 
-import bot.sandbox.emulator.jsontext as jsontext
+import bot.jsontext as jsontext
 from bot.sandbox.emulator.state import JSON_ENCODED_FIELDS, ApiResult, JsonDict, RawResult, SlackApiFailure
 
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import bot.sandbox.emulator.jsontext as jsontext
+import bot.jsontext as jsontext
 from bot.sandbox.emulator.http import decoded_for_reading
 from bot.sandbox.emulator.state import Call, JsonDict, json_copy
 from bot.sandbox.emulator.workspace import WorkspaceBase

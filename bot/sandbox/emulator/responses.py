@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from wsgiref.types import WSGIEnvironment
 
-import bot.sandbox.emulator.jsontext as jsontext
+import bot.jsontext as jsontext
 from bot.sandbox.emulator.http import _read_body
 from bot.sandbox.emulator.messages import MessageStore
 from bot.sandbox.emulator.state import (

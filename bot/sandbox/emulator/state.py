@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import bot.sandbox.emulator.jsontext as jsontext
+import bot.jsontext as jsontext
 
 JsonDict = dict[str, Any]
 

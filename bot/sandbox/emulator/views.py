@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import bot.sandbox.emulator.jsontext as jsontext
+import bot.jsontext as jsontext
 from bot.sandbox.emulator.blockkit import Problem, check_view
 from bot.sandbox.emulator.messages import MessageStore, refusal
 from bot.sandbox.emulator.state import ANONYMOUS_USER, MAX_MODAL_STACK, JsonDict, SlackApiFailure, _Trigger, json_copy

@@ -11,7 +11,7 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
-import bot.sandbox.emulator.jsontext as jsontext
+import bot.jsontext as jsontext
 from bot.sandbox.emulator.state import (
     ApiResult,
     Clock,

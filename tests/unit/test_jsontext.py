@@ -1,4 +1,5 @@
-"""The emulator's JSON: orjson where it can, the standard library's answer wherever orjson would differ."""
+"""JSON on orjson (`bot.jsontext`, for the emulator and the bot's Slack client): the standard library's answer
+wherever orjson would differ."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from bot.sandbox.emulator import jsontext
+from bot import jsontext
 
 
 @pytest.mark.parametrize(
