@@ -3,10 +3,11 @@
 Two users, both measured: the Slack emulator, which shares the machine with the bot it stands in for (a 6.6 kB form
 was encoded and decoded four times per `views.open`, about 0.3 ms of CPU), and the bot's own Slack client
 (`bot.integrations.slack_json`). Anything orjson refuses goes to the standard library, which answers as it always
-did: integers beyond 64 bits, non-string keys, lone surrogates and `NaN` are encoded or decoded as before, and
-dataclasses and datetimes, which orjson would encode, are refused as before. (Encoding, a float `NaN` or infinity
-becomes `null` instead of the invalid `NaN`, and enums that are not `str` or `int` and UUIDs are written as their
-values.) Text is compact and UTF-8, not `\\uXXXX` escapes: the same document once decoded.
+did: integers beyond 64 bits, non-string keys and lone surrogates are encoded as before, `NaN` and lone surrogates
+in a text are decoded as before, and dataclasses and datetimes, which orjson would encode, are refused as before.
+Two differences remain, in what nobody sends to Slack: a float `NaN` or infinity is encoded as `null` instead of
+the invalid `NaN`, and enums that are not `str` or `int`, and UUIDs, as their values instead of an error. Text is
+compact and UTF-8, not `\\uXXXX` escapes: the same document once decoded.
 """
 
 from __future__ import annotations
