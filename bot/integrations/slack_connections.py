@@ -36,6 +36,8 @@ from urllib.parse import urlsplit
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackRequestError
 
+from bot.integrations.http1 import Http1Connection
+
 IDLE_SECONDS = 20.0  # an idle connection older than this is closed instead of reused
 MAX_IDLE_PER_ORIGIN = 32  # connections kept idle per origin (one per concurrent call at most)
 
@@ -44,7 +46,7 @@ Origin = tuple[str, str, int | None]  # scheme, host (lower case), port (the sch
 
 @dataclass
 class _Idle:
-    connection: http.client.HTTPConnection
+    connection: Http1Connection
     since: float
 
 
@@ -82,20 +84,15 @@ class ConnectionPool:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         connection = self._take(origin) or self._open(origin, timeout, context)
         try:
-            connection.timeout = timeout
-            if connection.sock is not None:
-                connection.sock.settimeout(timeout)
-            connection.request("POST", target or "/", body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
+            answer = connection.post(target or "/", body, headers, timeout=timeout)
         except BaseException:
             connection.close()
             raise
-        if response.will_close:
+        if answer.will_close:
             connection.close()
         else:
             self._give_back(origin, connection)
-        return PooledResponse(response.status, response.reason, response.headers, data)
+        return PooledResponse(answer.status, answer.reason, answer.headers, answer.body)
 
     def forget_inherited(self) -> None:
         """In a forked child: drop (without closing) the connections the parent still uses, and its lock's state."""
@@ -106,7 +103,7 @@ class ConnectionPool:
         with self._lock:
             return sum(len(entries) for entries in self._idle.values())
 
-    def _take(self, origin: Origin) -> http.client.HTTPConnection | None:
+    def _take(self, origin: Origin) -> Http1Connection | None:
         """The most recently used live connection to the origin; stale ones found on the way are closed."""
         now = self.clock()
         while True:
@@ -119,7 +116,7 @@ class ConnectionPool:
                 return entry.connection
             entry.connection.close()
 
-    def _give_back(self, origin: Origin, connection: http.client.HTTPConnection) -> None:
+    def _give_back(self, origin: Origin, connection: Http1Connection) -> None:
         with self._lock:
             entries = self._idle.setdefault(origin, [])
             if len(entries) < self.max_idle:
@@ -127,13 +124,11 @@ class ConnectionPool:
                 return
         connection.close()
 
-    def _open(self, origin: Origin, timeout: float, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
+    def _open(self, origin: Origin, timeout: float, context: ssl.SSLContext | None) -> Http1Connection:
         scheme, host, port = origin
         with self._lock:
             self.opened += 1
-        if scheme == "https":
-            return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
-        return http.client.HTTPConnection(host, port, timeout=timeout)
+        return Http1Connection(scheme, host, port, timeout=timeout, context=context)
 
 
 def origin_of(url: str) -> Origin:
@@ -143,7 +138,7 @@ def origin_of(url: str) -> Origin:
     return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
 
 
-def _still_open(connection: http.client.HTTPConnection) -> bool:
+def _still_open(connection: Http1Connection) -> bool:
     """Whether an idle connection can be reused: nothing to read on it (a closed one reads as end of file)."""
     sock = connection.sock
     if sock is None:
