@@ -1,10 +1,10 @@
 """One HTTP/1.1 connection for the Slack client's pool: requests written whole, answers parsed by httptools.
 
 `http.client` parses every answer's headers through the `email` package (a feed parser, a policy object per
-header) and builds each request header by header; on a busy worker that was about 150 µs of CPU per Slack call, the
-largest cost left around a `views.open` (docs/benchmarks.md). httptools (llhttp, the parser Node.js uses) reads
-the same answer in a few microseconds. Everything else stays as `http.client` has it, so callers see the same
-things:
+header) and builds each request header by header: the largest cost left around a `views.open` in the bot's worker.
+httptools (llhttp, the parser Node.js uses) reads the same answer in a few microseconds; a `views.open` of the
+new-incident form costs the calling thread about 100 µs less (`benchmarks/form_cost.py`, docs/benchmarks.md).
+Everything else stays as `http.client` has it, so callers see the same things:
 - the same checks before anything is sent: a header name or value that could split the request, or a path with
   spaces or control characters, raises `ValueError`;
 - the same headers sent (`Host`, `Accept-Encoding: identity`, `Content-Length`), the same TLS (the caller's
@@ -94,7 +94,7 @@ class Http1Connection:
         self, scheme: str, host: str, port: int | None, *, timeout: float, context: ssl.SSLContext | None
     ) -> None:
         self.port = port or DEFAULT_PORTS[scheme]
-        self.host_line = b"Host: " + host_header(scheme, host, self.port).encode("idna")
+        self.host_line = b"Host: " + encoded_host(host_header(scheme, host, self.port))
         sock = socket.create_connection((host, self.port), timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -139,7 +139,7 @@ class Http1Connection:
             received += len(data)
             try:
                 reading.parser.feed_data(data)
-            except httptools.HttpParserError as exc:
+            except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
                 if not reading.complete:
                     raise http.client.HTTPException(f"not an HTTP answer: {exc}") from exc
                 reading.more_after = True  # the answer is whole; what follows it is not HTTP
@@ -179,6 +179,14 @@ def host_header(scheme: str, host: str, port: int) -> str:
     """The `Host` header as http.client writes it: brackets around an IPv6 address, the port unless the default."""
     shown = f"[{host}]" if ":" in host else host
     return shown if port == DEFAULT_PORTS[scheme] else f"{shown}:{port}"
+
+
+def encoded_host(host: str) -> bytes:
+    """As http.client encodes the `Host` header: ASCII as it is, an internationalised name in IDNA."""
+    try:
+        return host.encode("ascii")
+    except UnicodeEncodeError:
+        return host.encode("idna")
 
 
 def header_line(name: str, value: str) -> bytes:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import pytest
 import trustme
 
-from bot.integrations.http1 import MAX_HEADER_BYTES, Http1Connection, header_line, host_header
+from bot.integrations.http1 import MAX_HEADER_BYTES, Http1Connection, encoded_host, header_line, host_header
+from bot.integrations.slack import build_web_client
+from bot.integrations.slack_connections import ConnectionPool
 
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: 11\r\n\r\n{"ok":true}'
 
@@ -191,8 +193,16 @@ def test_an_answer_cut_short_raises_incomplete_read(serve: list[ScriptedServer],
         connect(server).post("/api/x", b"", {}, timeout=5)
 
 
-def test_an_answer_that_is_not_http_raises_http_exception(serve: list[ScriptedServer]) -> None:
-    server = scripted(serve, (b"SSH-2.0-OpenSSH_9.6\r\n", True))
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SSH-2.0-OpenSSH_9.6\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    ],
+    ids=["not-http", "protocol-switch"],
+)
+def test_an_answer_that_is_not_an_http_answer_raises_http_exception(serve: list[ScriptedServer], answer: bytes) -> None:
+    server = scripted(serve, (answer, True))
     with pytest.raises(http.client.HTTPException):
         connect(server).post("/api/x", b"", {}, timeout=5)
 
@@ -236,6 +246,7 @@ def test_host_headers_are_written_as_http_client_writes_them() -> None:
     assert host_header("http", "127.0.0.1", 8080) == "127.0.0.1:8080"
     assert host_header("https", "::1", 8443) == "[::1]:8443"
     assert header_line("Authorization", "Bearer xoxb-1") == b"Authorization: Bearer xoxb-1"
+    assert encoded_host("slack.com") == b"slack.com" and encoded_host("bücher.example") == b"xn--bcher-kva.example"
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +289,13 @@ def test_tls_refuses_a_certificate_for_another_host(serve: list[ScriptedServer],
     with pytest.raises(ssl.SSLCertVerificationError):
         Http1Connection("https", "localhost", server.port, timeout=5, context=trusting)
     assert server.requests == []
+
+
+def test_a_kept_connection_the_server_drops_mid_call_is_retried_once_on_a_new_one(serve: list[ScriptedServer]) -> None:
+    """What slack_sdk's connection-error handler sees is what it saw from http.client (`RemoteDisconnected`)."""
+    server = scripted(serve, OK, (b"", True), OK)  # the second request is read, then the connection closed
+    client = build_web_client(token="xoxb-1", base_url=f"http://127.0.0.1:{server.port}/api/")
+    client.pool = ConnectionPool()  # type: ignore[attr-defined]
+    assert client.auth_test()["ok"]
+    assert client.auth_test()["ok"]
+    assert server.connections == 2 and len(server.requests) == 3
