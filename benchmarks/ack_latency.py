@@ -1,7 +1,7 @@
 """Ack latency of `/triage`: the bot versus a bare Bolt app, both under gunicorn, Web API on the emulator.
 
     .venv/bin/python benchmarks/ack_latency.py [--requests 300] [--runs 3] [--database-url postgresql://...] [--oauth]
-        [--profile] [--levels 1 8 32] [--rates 100 300] [--bare-form one-field|triage] [--spread]
+        [--profile] [--levels 1 8 32] [--rates 100 300] [--bare-form one-field|triage] [--spread] [--skip N]
 
 Both apps run under gunicorn gthread with one worker and 32 threads. Each talks to its own emulator process
 (Slack's rate limits off: hundreds of `views.open` a second from one workspace are far over its Tier 4 limit, and
@@ -16,10 +16,13 @@ app's processes and of its emulator (steadier than wall time on a busy machine);
 acknowledgements at every level as a distribution (all runs together: p1 to p99, and p99 over p50). Target: the
 bot's p99 within 1.2x of the bare app's at every level, every request acknowledged. With `--oauth` a third app is
 measured: the bot installed through Slack OAuth (the workspace's token found in the installation store).
-`--bare-form triage` has bare Bolt open the bot's own new-incident form instead of a one-field one (and, as the bot
-does, not format slack_sdk's per-call debug line): what is left is the bot's own overhead, not the weight of its
-form (which its emulator pays too). `--profile` runs the bots' workers under cProfile (CPU time, every thread:
-`benchmarks/load.py profiled-replica`) and prints where their CPU went; the timings are then the profiled ones.
+`--skip N` leaves each run's first N acknowledgements out of every latency figure: both apps' slowest answers come
+while the sender's threads and connections start, and with a few hundred requests a run they set the p99, so this
+shows the steady state. `--bare-form triage` has bare Bolt open the bot's own new-incident form instead of a
+one-field one (and, as the bot does, not format slack_sdk's per-call debug line): what is left is the bot's own
+overhead, not the weight of its form (which its emulator pays too). `--profile` runs the bots' workers under
+cProfile (CPU time, every thread: `benchmarks/load.py profiled-replica`) and prints where their CPU went; the
+timings are then the profiled ones.
 """
 
 from __future__ import annotations
@@ -68,13 +71,19 @@ FORK = multiprocessing.get_context("fork")
 
 @dataclass
 class Result:
-    """One app at one level in one run: ack latencies (s), form-opening delays (s), CPU ms per request."""
+    """One app at one level in one run: ack latencies (s), form-opening delays (s), CPU ms per request; `sent` is
+    every command sent (with `--skip`, more than the latencies and failures)."""
 
     latencies: list[float]
     failures: int
     forms: list[float] = field(default_factory=list)
     app_cpu_ms: float = 0.0
     slack_cpu_ms: float = 0.0
+    sent: int = 0
+
+    @property
+    def commands(self) -> int:
+        return self.sent or len(self.latencies) + self.failures
 
     def percentile(self, p: float) -> float:
         return percentile(self.latencies, p) * 1000
@@ -252,8 +261,16 @@ def check_running(app: App) -> None:
             raise SystemExit(f"{what} (pid {pid}) is no longer running: nothing it measures would mean anything")
 
 
-def drive(app: App, bodies: list[str], load: Load) -> Result:
-    """Send the bodies from a separate process as `load` says; then wait for every form to open."""
+def acknowledged(outcomes: list[tuple[float, float | None]], skip: int = 0) -> tuple[list[float], int]:
+    """The acknowledgement latencies past the first `skip` commands sent (in sending order), and how many of all the
+    commands were not acknowledged."""
+    failures = sum(1 for _, latency in outcomes if latency is None)
+    return [latency for _, latency in outcomes[skip:] if latency is not None], failures
+
+
+def drive(app: App, bodies: list[str], load: Load, skip: int = 0) -> Result:
+    """Send the bodies from a separate process as `load` says; then wait for every form to open. The first `skip`
+    acknowledgements are left out of the latencies (every command still counts as acknowledged or not)."""
     check_running(app)
     before = [Footprint(app.pid), Footprint(app.slack.pid)]
     for footprint in before:
@@ -274,13 +291,14 @@ def drive(app: App, bodies: list[str], load: Load) -> Result:
     for footprint in after:
         footprint.sample()
     app_cpu, slack_cpu = (b.cpu_s - a.cpu_s for a, b in zip(before, after, strict=True))
-    latencies = [latency for _, latency in outcomes if latency is not None]
+    latencies, failures = acknowledged(outcomes, skip)
     return Result(
         latencies,
-        failures=len(outcomes) - len(latencies),
+        failures=failures,
         forms=[opened[trigger] - sent_at for trigger, sent_at in sent.items() if trigger in opened],
         app_cpu_ms=app_cpu * 1000 / len(bodies),
         slack_cpu_ms=slack_cpu * 1000 / len(bodies),
+        sent=len(outcomes),
     )
 
 
@@ -305,6 +323,9 @@ def main() -> None:
         "--rates", type=float, nargs="*", default=[], help="open-loop levels: commands a second (default: none)"
     )
     parser.add_argument("--spread", action="store_true", help="also each app's distribution of ack latencies")
+    parser.add_argument(
+        "--skip", type=int, default=0, help="leave each run's first N acknowledgements out of the latencies (default 0)"
+    )
     args = parser.parse_args()
     loads = [*(Load(concurrency=level) for level in args.levels), *(Load(rate=rate) for rate in args.rates)]
     if not loads:
@@ -336,7 +357,7 @@ def main() -> None:
         for run in range(args.runs):
             for load in loads:
                 for app in taking_turns(apps, run):
-                    results[load][app.name].append(drive(app, batches[(app.name, run, load)], load))
+                    results[load][app.name].append(drive(app, batches[(app.name, run, load)], load, args.skip))
         if profiles is not None:
             for app in apps[1:]:
                 print(f"=== {app.name}: CPU profile of {args.runs * len(loads)} x {args.requests} requests")
@@ -439,8 +460,8 @@ def report_level(load: Load, results: dict[str, list[Result]], *, first: bool) -
             f"| {'CPU ms/req app + Slack':>22} | {'acked':>9} | {'forms':>9}"
         )
     for name, runs in results.items():
-        sent = sum(len(r.latencies) + r.failures for r in runs)
-        acked = f"{sum(len(r.latencies) for r in runs)}/{sent}"
+        sent = sum(r.commands for r in runs)
+        acked = f"{sent - sum(r.failures for r in runs)}/{sent}"
         forms = f"{sum(len(r.forms) for r in runs)}/{sent}"
         p50, p99 = _median([r.percentile(50) for r in runs]), _median([r.percentile(99) for r in runs])
         form50 = _median([percentile(r.forms, 50) * 1000 for r in runs])
