@@ -172,39 +172,28 @@ def test_an_error_status_is_an_answer_with_its_headers(serve: list[ScriptedServe
     )
 
 
-def test_a_server_that_hangs_up_without_answering_raises_remote_disconnected(serve: list[ScriptedServer]) -> None:
-    server = scripted(serve, (b"", True))
-    with pytest.raises(http.client.RemoteDisconnected):
-        connect(server).post("/api/x", b"", {}, timeout=5)
-
-
 @pytest.mark.parametrize(
-    "cut",
+    ("answer", "raised"),
     [
-        b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{"ok"',
-        b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"ok\r\n',
-        b"HTTP/1.1 200 OK\r\nContent-Le",
+        (b"", http.client.RemoteDisconnected),  # hung up without answering
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{"ok"', http.client.IncompleteRead),
+        (b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"ok\r\n', http.client.IncompleteRead),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", http.client.IncompleteRead),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", http.client.HTTPException),
+        (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            http.client.HTTPException,
+        ),
     ],
-    ids=["short-body", "unfinished-chunks", "unfinished-headers"],
+    ids=["no-answer", "short-body", "unfinished-chunks", "unfinished-headers", "not-http", "protocol-switch"],
 )
-def test_an_answer_cut_short_raises_incomplete_read(serve: list[ScriptedServer], cut: bytes) -> None:
-    server = scripted(serve, (cut, True))
-    with pytest.raises(http.client.IncompleteRead):
+def test_a_broken_answer_raises_what_http_client_raises(
+    serve: list[ScriptedServer], answer: bytes, raised: type[Exception]
+) -> None:
+    server = scripted(serve, (answer, True))  # the server then hangs up
+    with pytest.raises(http.client.HTTPException) as failed:
         connect(server).post("/api/x", b"", {}, timeout=5)
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        b"SSH-2.0-OpenSSH_9.6\r\n",
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-    ],
-    ids=["not-http", "protocol-switch"],
-)
-def test_an_answer_that_is_not_an_http_answer_raises_http_exception(serve: list[ScriptedServer], answer: bytes) -> None:
-    server = scripted(serve, (answer, True))
-    with pytest.raises(http.client.HTTPException):
-        connect(server).post("/api/x", b"", {}, timeout=5)
+    assert failed.type is raised  # exactly: IncompleteRead and RemoteDisconnected are HTTPExceptions too
 
 
 def test_endless_headers_are_refused(serve: list[ScriptedServer]) -> None:
