@@ -3,9 +3,10 @@
 slack_sdk's `WebClient` opens a new connection for every call (urllib closes it after one request): in production
 that is a TLS handshake per `chat.postMessage`, and on a busy worker the connect and close of every call cost
 0.15-0.4 ms of the 2-2.6 ms of CPU a `/triage` took (docs/benchmarks.md). `KeepAliveWebClient` sends its calls
-over connections kept per origin (scheme, host, port) by a process-wide `ConnectionPool`; everything above the
-socket (arguments, request building, retry handlers, `SlackApiError`) is still slack_sdk's, its JSON encoded and
-decoded by orjson (`slack_json`, installed by `build_web_client`).
+over connections kept per origin (scheme, host, port) by a process-wide `ConnectionPool`, each an HTTP/1.1
+`Http1Connection` (`bot.integrations.http1`: answers parsed by httptools); everything above the socket
+(arguments, request building, retry handlers, `SlackApiError`) is still slack_sdk's, its JSON encoded and decoded
+by orjson (`slack_json`, installed by `build_web_client`).
 
 What keeps it safe:
 - a connection is only reused for the origin it was opened to, and redirects are never followed (the token goes
