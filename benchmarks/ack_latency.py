@@ -53,7 +53,7 @@ from urllib.parse import parse_qs, urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load import Footprint, report_profile  # noqa: E402
+from benchmarks.load import PROFILE_DUMP_SECONDS, Footprint, report_profile  # noqa: E402
 from benchmarks.scratch import percentile, scratch_database  # noqa: E402
 from bot.sandbox.emulator import RateLimits, SlackEmulator  # noqa: E402
 from bot.sandbox.platform import SlackPlatform, sign_request  # noqa: E402
@@ -364,6 +364,7 @@ def main() -> None:
                 for app in taking_turns(apps, run):
                     results[load][app.name].append(drive(app, batches[(app.name, run, load)], load, args.skip))
         if profiles is not None:
+            time.sleep(PROFILE_DUMP_SECONDS + 0.5)  # the apps' last numbers written, the final requests' included
             for app in apps[1:]:
                 print(f"=== {app.name}: CPU profile of {args.runs * len(loads)} x {args.requests} requests")
                 report_profile(profiles / app.name.replace(" ", "-"), args.runs * len(loads) * args.requests)

@@ -242,6 +242,9 @@ class Usage:
 # --- profiling (--profile) ---------------------------------------------------------------------------------
 
 
+PROFILE_DUMP_SECONDS = 2.0  # how often a profiled replica writes its numbers so far
+
+
 class _Snapshot:
     """A running profiler's numbers so far, in the shape `pstats.Stats` loads (without disabling the profiler)."""
 
@@ -256,7 +259,8 @@ class _Snapshot:
 def profiled_replica(argv: list[str]) -> int:
     """`triage-bot run ARGS` with every thread of each gunicorn worker under cProfile, on CPU time
     (`threading.setprofile` starts one profiler per thread), and every SQL statement counted and timed (wall) by its
-    shape; the numbers are written to DIR/<pid>.pstats and DIR/<pid>.sql.json every 2 s. bot/ is not changed."""
+    shape; the numbers are written to DIR/<pid>.pstats and DIR/<pid>.sql.json every `PROFILE_DUMP_SECONDS`. bot/ is not
+    changed."""
     from sqlalchemy import Engine, event
 
     import bot.cli
@@ -281,7 +285,7 @@ def profiled_replica(argv: list[str]) -> int:
 
         def dump_every_2s() -> None:
             while True:
-                time.sleep(2)
+                time.sleep(PROFILE_DUMP_SECONDS)
                 with lock:
                     running = list(profilers)
                     (stats_dir / f"{os.getpid()}.sql.json").write_text(json.dumps(sql))
