@@ -20,7 +20,6 @@ What keeps it safe:
 
 from __future__ import annotations
 
-import http.client
 import io
 import os
 import select
@@ -37,7 +36,7 @@ from urllib.parse import urlsplit
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackRequestError
 
-from bot.integrations.http1 import Http1Connection
+from bot.integrations.http1 import DEFAULT_PORTS, Answer, Http1Connection
 
 IDLE_SECONDS = 20.0  # an idle connection older than this is closed instead of reused
 MAX_IDLE_PER_ORIGIN = 32  # connections kept idle per origin (one per concurrent call at most)
@@ -49,16 +48,6 @@ Origin = tuple[str, str, int | None]  # scheme, host (lower case), port (the sch
 class _Idle:
     connection: Http1Connection
     since: float
-
-
-@dataclass
-class PooledResponse:
-    """What slack_sdk's transport hands back: the status, the headers and the body (read whole)."""
-
-    status: int
-    reason: str
-    headers: http.client.HTTPMessage
-    body: bytes
 
 
 @dataclass
@@ -74,7 +63,7 @@ class ConnectionPool:
 
     def post(
         self, url: str, body: bytes | None, headers: dict[str, str], *, timeout: float, context: ssl.SSLContext | None
-    ) -> PooledResponse:
+    ) -> Answer:
         """POST on a kept-alive connection to the URL's origin; the connection goes back to the pool only when the
         whole response was read and the server keeps it open."""
         origin = origin_of(url)
@@ -93,7 +82,7 @@ class ConnectionPool:
             connection.close()
         else:
             self._give_back(origin, connection)
-        return PooledResponse(answer.status, answer.reason, answer.headers, answer.body)
+        return answer
 
     def forget_inherited(self) -> None:
         """In a forked child: drop (without closing) the connections the parent still uses, and its lock's state."""
@@ -135,8 +124,7 @@ class ConnectionPool:
 def origin_of(url: str) -> Origin:
     """Where a URL's requests go: a connection, a token or a redirect stays within one origin."""
     parts = urlsplit(url)
-    default_port = {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(parts.scheme)
 
 
 def _still_open(connection: Http1Connection) -> bool:
@@ -182,5 +170,5 @@ class KeepAliveWebClient(WebClient):
         return {"status": response.status, "headers": response.headers, "body": response.body.decode(charset)}
 
 
-def _http_error(url: str, response: PooledResponse) -> urllib.error.HTTPError:
+def _http_error(url: str, response: Answer) -> urllib.error.HTTPError:
     return urllib.error.HTTPError(url, response.status, response.reason, response.headers, io.BytesIO(response.body))
